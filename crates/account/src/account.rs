@@ -1,0 +1,180 @@
+//! The account of a person, and the storage port for accounts.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AccountError, BirthDate, Login, PassportNumber, PasswordHash, Pinfl};
+
+/// The stable, opaque identifier of an account; it is the `sub` claim. It never reveals the
+/// PINFL or the login, which can change or are personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// A new random id (128 bits, hex).
+    pub fn generate() -> Self {
+        let bytes: [u8; 16] = rand::random();
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an account stands: `Unconfirmed` after registration, `Confirmed` once an EDS
+/// certificate with the same PINFL is bound to it, `Disabled` by an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Unconfirmed,
+    Confirmed,
+    Disabled,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unconfirmed => "unconfirmed",
+            Self::Confirmed => "confirmed",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+impl TryFrom<&str> for AccountStatus {
+    type Error = AccountError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        match value {
+            "unconfirmed" => Ok(Self::Unconfirmed),
+            "confirmed" => Ok(Self::Confirmed),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(AccountError::Storage(format!("unknown account status {other:?}"))),
+        }
+    }
+}
+
+/// An account as stored.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub login: Login,
+    pub pinfl: Pinfl,
+    pub password_hash: PasswordHash,
+    pub surname: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub birth_date: BirthDate,
+    pub passport_number: Option<PassportNumber>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub status: AccountStatus,
+    pub created_at: i64,
+}
+
+impl Account {
+    /// The full name as printed in documents: surname, first name, patronymic.
+    pub fn full_name(&self) -> String {
+        let mut name = format!("{} {}", self.surname, self.first_name);
+        if let Some(middle) = &self.middle_name {
+            name.push(' ');
+            name.push_str(middle);
+        }
+        name
+    }
+
+    /// EDS-confirmed (the `account_verified` claim).
+    pub fn is_verified(&self) -> bool {
+        self.status == AccountStatus::Confirmed
+    }
+}
+
+/// A validated new account, ready to be stored. Built only through [`NewAccount::new`], which
+/// checks every rule that does not need the database.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub(crate) account: Account,
+}
+
+impl NewAccount {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        login: Login,
+        pinfl: Pinfl,
+        password_hash: PasswordHash,
+        surname: &str,
+        first_name: &str,
+        middle_name: Option<&str>,
+        birth_date: BirthDate,
+        now: i64,
+    ) -> Result<Self, AccountError> {
+        let surname = required(surname, "surname")?;
+        let first_name = required(first_name, "first name")?;
+        let middle_name = middle_name.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+        pinfl.check_birth_date(&birth_date)?;
+        Ok(Self {
+            account: Account {
+                id: AccountId::generate(),
+                login,
+                pinfl,
+                password_hash,
+                surname,
+                first_name,
+                middle_name,
+                birth_date,
+                passport_number: None,
+                email: None,
+                phone: None,
+                status: AccountStatus::Unconfirmed,
+                created_at: now,
+            },
+        })
+    }
+
+    pub fn with_contacts(mut self, email: Option<String>, phone: Option<String>) -> Self {
+        self.account.email = email.filter(|e| !e.trim().is_empty());
+        self.account.phone = phone.filter(|p| !p.trim().is_empty());
+        self
+    }
+
+    pub fn with_passport(mut self, passport: Option<PassportNumber>) -> Self {
+        self.account.passport_number = passport;
+        self
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    pub fn into_account(self) -> Account {
+        self.account
+    }
+}
+
+fn required(value: &str, field: &'static str) -> Result<String, AccountError> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(AccountError::Required(field))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// The storage port for accounts. Each method is one atomic operation.
+pub trait AccountRepository {
+    /// Stores a new account; the database enforces unique login and PINFL
+    /// ([`AccountError::LoginTaken`], [`AccountError::PinflTaken`]).
+    fn insert_account(&self, account: &NewAccount) -> Result<(), AccountError>;
+    fn find_account_by_login(&self, login: &Login) -> Result<Option<Account>, AccountError>;
+    fn find_account(&self, id: &AccountId) -> Result<Option<Account>, AccountError>;
+    fn list_accounts(&self) -> Result<Vec<Account>, AccountError>;
+}

@@ -1,0 +1,15 @@
+//! Yagona's accounts: the people who log in, the identifiers that name them, and the rules for
+//! their passwords.
+//!
+//! This crate is pure: no HTTP, no database, no clock. Storage reaches it through
+//! [`AccountRepository`], a port of atomic operations that `yagona-store` implements.
+
+mod account;
+mod error;
+mod identifiers;
+mod password;
+
+pub use account::{Account, AccountId, AccountRepository, AccountStatus, NewAccount};
+pub use error::AccountError;
+pub use identifiers::{BirthDate, Login, PassportNumber, Pinfl};
+pub use password::{PasswordHash, PasswordHasher, PasswordParams, PasswordPolicy};

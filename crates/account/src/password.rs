@@ -1,0 +1,153 @@
+//! Password hashing (argon2id, PHC strings) and the password policy.
+
+use std::fmt;
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::rngs::OsRng;
+use serde::Deserialize;
+
+use crate::{AccountError, Login};
+
+/// Argon2id cost parameters (RFC 9106). The defaults are OWASP's recommendation
+/// (19 MiB, 2 passes, 1 lane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordParams {
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// A stored password hash in PHC string format (`$argon2id$v=19$...`). Its `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn from_phc(phc: String) -> Self {
+        Self(phc)
+    }
+    pub fn as_phc(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
+}
+
+/// Hashes and verifies passwords with argon2id.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    /// A hash of a random password, verified when the account does not exist so that a failed
+    /// login takes as long whether or not the login is known.
+    decoy: PasswordHash,
+}
+
+impl PasswordHasher {
+    pub fn new(params: PasswordParams) -> Result<Self, AccountError> {
+        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let mut hasher = Self { argon2, decoy: PasswordHash(String::new()) };
+        hasher.decoy = hasher.hash("decoy password never used")?;
+        Ok(hasher)
+    }
+
+    pub fn hash(&self, password: &str) -> Result<PasswordHash, AccountError> {
+        let salt = SaltString::generate(&mut OsRng);
+        self.argon2
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| PasswordHash(h.to_string()))
+            .map_err(|e| AccountError::Hashing(e.to_string()))
+    }
+
+    /// Verifies `password` against `hash` in constant time; a malformed hash never matches.
+    pub fn verify(&self, password: &str, hash: &PasswordHash) -> bool {
+        match argon2::PasswordHash::new(&hash.0) {
+            Ok(parsed) => self.argon2.verify_password(password.as_bytes(), &parsed).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Spends the time of one verification without a real hash (unknown login).
+    pub fn verify_decoy(&self, password: &str) {
+        let _ = self.verify(password, &self.decoy);
+    }
+}
+
+/// The password rules every new password must follow.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_length: 10 }
+    }
+}
+
+/// A short list of the most common passwords (lower-case); a real deployment may extend it.
+const COMMON_PASSWORDS: &[&str] = &[
+    "1234567890", "12345678910", "0123456789", "1111111111", "qwertyuiop", "password12",
+    "password123", "password1234", "1q2w3e4r5t", "1qaz2wsx3edc", "qwerty1234", "qwerty12345",
+    "iloveyou12", "abcdefghij", "abc1234567", "parol12345", "uzbekistan", "toshkent123",
+    "tashkent123", "admin12345", "welcome123", "0000000000", "9876543210", "passw0rd12",
+];
+
+impl PasswordPolicy {
+    pub fn check(&self, password: &str, login: &Login) -> Result<(), AccountError> {
+        if password.chars().count() < self.min_length {
+            return Err(AccountError::PasswordTooShort(self.min_length));
+        }
+        let lower = password.to_lowercase();
+        if lower.contains(login.as_str()) {
+            return Err(AccountError::PasswordContainsLogin);
+        }
+        if COMMON_PASSWORDS.contains(&lower.as_str()) {
+            return Err(AccountError::PasswordTooCommon);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        PasswordHasher::new(PasswordParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap()
+    }
+
+    #[test]
+    fn hash_and_verify() {
+        let hasher = cheap();
+        let hash = hasher.hash("correct horse battery").unwrap();
+        assert!(hash.as_phc().starts_with("$argon2id$"));
+        assert!(hasher.verify("correct horse battery", &hash));
+        assert!(!hasher.verify("wrong", &hash));
+        assert!(!hasher.verify("x", &PasswordHash::from_phc("garbage".into())));
+        assert_eq!(format!("{hash:?}"), "PasswordHash(..)");
+    }
+
+    #[test]
+    fn policy() {
+        let login = Login::try_from("alisher").unwrap();
+        let p = PasswordPolicy::default();
+        assert_eq!(p.check("short", &login), Err(AccountError::PasswordTooShort(10)));
+        assert_eq!(p.check("my-alisher-pass", &login), Err(AccountError::PasswordContainsLogin));
+        assert_eq!(p.check("Password123", &login), Err(AccountError::PasswordTooCommon));
+        assert!(p.check("Samarqand-Registon-7", &login).is_ok());
+    }
+}

@@ -1,0 +1,398 @@
+//! The authorization endpoint's rules (RFC 6749 4.1, OIDC Core 3.1.2): parsing a request, and
+//! deciding what it needs next: a login, a consent, or a code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::grant::Session;
+use crate::{Client, ClientId, CodeChallenge, Consent, ErrorCode, GrantType, OAuthError, Prompt, RedirectUri, ResponseMode, Scopes};
+
+/// Request parameters as they arrived (query string or form body), in order.
+pub struct Params<'a>(pub &'a [(String, String)]);
+
+impl<'a> Params<'a> {
+    /// The value of `name`; a parameter sent twice is an error (RFC 6749 3.1). Empty values count
+    /// as absent (RFC 6749 3.1).
+    pub fn get(&self, name: &str) -> Result<Option<&'a str>, OAuthError> {
+        let mut found = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(OAuthError::invalid_request(format!("parameter {name} was sent more than once")));
+        }
+        Ok(first.filter(|v| !v.is_empty()))
+    }
+
+    pub fn require(&self, name: &str) -> Result<&'a str, OAuthError> {
+        self.get(name)?.ok_or_else(|| OAuthError::invalid_request(format!("parameter {name} is missing")))
+    }
+}
+
+/// A validated authorization request. It is what an interaction stores while the person logs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: ClientId,
+    pub redirect_uri: RedirectUri,
+    pub scopes: Scopes,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub response_mode: ResponseMode,
+    pub code_challenge: Option<CodeChallenge>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub id_token_hint: Option<String>,
+    pub login_hint: Option<String>,
+    pub ui_locales: Option<String>,
+    pub acr_values: Option<String>,
+}
+
+/// Where an error goes: back to the client, once its redirect URI is proven; otherwise to the
+/// person, on a page (RFC 6749 4.1.2.1: never redirect to an unverified URI).
+#[derive(Debug)]
+pub enum Rejection {
+    Page(OAuthError),
+    Redirect(ErrorRedirect),
+}
+
+/// An error response to send to a verified redirect URI.
+#[derive(Debug)]
+pub struct ErrorRedirect {
+    pub redirect_uri: RedirectUri,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub error: OAuthError,
+}
+
+/// The client named by a request; an error here always goes to a page.
+pub fn client_id_of(params: &Params<'_>) -> Result<ClientId, OAuthError> {
+    ClientId::try_from(params.require("client_id")?)
+}
+
+/// Parses and validates a request of `client`.
+pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationRequest, Rejection> {
+    let redirect_uri = params
+        .require("redirect_uri")
+        .and_then(|uri| {
+            client
+                .registered_redirect_uri(uri)
+                .cloned()
+                .ok_or_else(|| OAuthError::invalid_request("redirect_uri is not registered for this client"))
+        })
+        .map_err(Rejection::Page)?;
+
+    // From here on errors are redirected; they need state and the response mode first.
+    let state = params.get("state").ok().flatten().map(str::to_owned);
+    let response_mode = match params.get("response_mode").ok().flatten() {
+        Some(mode) => ResponseMode::try_from(mode),
+        None => Ok(ResponseMode::Query),
+    };
+    let redirect = |error: OAuthError, response_mode: ResponseMode| {
+        Rejection::Redirect(ErrorRedirect { redirect_uri: redirect_uri.clone(), response_mode, state: state.clone(), error })
+    };
+    let response_mode = response_mode.map_err(|e| redirect(e, ResponseMode::Query))?;
+    let fail = |error: OAuthError| redirect(error, response_mode);
+
+    if params.get("request").map_err(fail)?.is_some() {
+        return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));
+    }
+    if params.get("request_uri").map_err(fail)?.is_some() {
+        return Err(fail(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported")));
+    }
+    if params.get("registration").map_err(fail)?.is_some() {
+        return Err(fail(OAuthError::new(ErrorCode::RegistrationNotSupported, "registration is not supported")));
+    }
+    match params.get("response_type").map_err(fail)? {
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            )))
+        }
+        None => return Err(fail(OAuthError::invalid_request("parameter response_type is missing"))),
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client may not use the authorization code grant",
+        )));
+    }
+    let scopes = Scopes::parse_supported(params.get("scope").map_err(fail)?.unwrap_or("")).map_err(fail)?;
+    if !scopes.contains("openid") {
+        return Err(fail(OAuthError::new(ErrorCode::InvalidScope, "scope must include openid")));
+    }
+    let code_challenge = match params.get("code_challenge").map_err(fail)? {
+        Some(challenge) => {
+            Some(CodeChallenge::parse(challenge, params.get("code_challenge_method").map_err(fail)?).map_err(fail)?)
+        }
+        None if client.is_public() => {
+            return Err(fail(OAuthError::invalid_request("public clients must use PKCE (code_challenge with S256)")))
+        }
+        None => None,
+    };
+    let prompt = match params.get("prompt").map_err(fail)? {
+        Some(p) => Prompt::try_from(p).map_err(fail)?,
+        None => Prompt::default(),
+    };
+    let max_age = match params.get("max_age").map_err(fail)? {
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|m| *m >= 0)
+                .ok_or_else(|| fail(OAuthError::invalid_request("max_age must be a non-negative integer")))?,
+        ),
+        None => None,
+    };
+    let text = |name: &str, max: usize| -> Result<Option<String>, Rejection> {
+        match params.get(name).map_err(fail)? {
+            Some(v) if v.len() > max => Err(fail(OAuthError::invalid_request(format!("{name} is too long")))),
+            v => Ok(v.map(str::to_owned)),
+        }
+    };
+    let nonce = text("nonce", 512)?;
+    let id_token_hint = text("id_token_hint", 8192)?;
+    let login_hint = text("login_hint", 256)?;
+    let ui_locales = text("ui_locales", 256)?;
+    let acr_values = text("acr_values", 512)?;
+    if state.as_deref().is_some_and(|s| s.len() > 2048) {
+        return Err(fail(OAuthError::invalid_request("state is too long")));
+    }
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri,
+        scopes,
+        state,
+        nonce,
+        response_mode,
+        code_challenge,
+        prompt,
+        max_age,
+        id_token_hint,
+        login_hint,
+        ui_locales,
+        acr_values,
+    })
+}
+
+/// What an authorization request needs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Login,
+    Consent,
+    IssueCode,
+}
+
+/// Decides the next step of `request`, started at `started_at`, given the browser's session, the
+/// subject of a verified `id_token_hint`, and the person's remembered consent.
+///
+/// `prompt=login` and `max_age` are satisfied by a login at or after `started_at`, so returning
+/// from the login page does not ask again; `prompt=consent` likewise by a consent given at or
+/// after it.
+pub fn next_step(
+    request: &AuthorizationRequest,
+    client: &Client,
+    session: Option<&Session>,
+    hint_subject: Option<&str>,
+    consent: Option<&Consent>,
+    started_at: i64,
+    now: i64,
+) -> Result<NextStep, OAuthError> {
+    let login_needed = match session {
+        None => true,
+        Some(s) => {
+            let fresh = s.auth.auth_time >= started_at;
+            let too_old = request.max_age.is_some_and(|max| now - s.auth.auth_time > max);
+            let other_person = hint_subject.is_some_and(|sub| sub != s.account_id.as_str());
+            (request.prompt.login && !fresh) || (too_old && !fresh) || other_person
+        }
+    };
+    if login_needed {
+        return if request.prompt.none {
+            Err(OAuthError::new(ErrorCode::LoginRequired, "the person must log in"))
+        } else {
+            Ok(NextStep::Login)
+        };
+    }
+    let consent_needed = !client.first_party
+        && match consent {
+            None => true,
+            Some(c) => !request.scopes.is_subset(&c.scopes) || (request.prompt.consent && c.granted_at < started_at),
+        };
+    if consent_needed {
+        return if request.prompt.none {
+            Err(OAuthError::new(ErrorCode::ConsentRequired, "the person must consent"))
+        } else {
+            Ok(NextStep::Consent)
+        };
+    }
+    Ok(NextStep::IssueCode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grant::AuthContext;
+    use crate::keys::SigningAlg;
+    use yagona_account::AccountId;
+
+    fn client(public: bool, first_party: bool) -> Client {
+        Client {
+            id: ClientId::try_from("rp").unwrap(),
+            name: "RP".into(),
+            secret_hash: (!public).then(|| "hash".to_owned()),
+            redirect_uris: vec![RedirectUri::try_from("https://rp.example/cb").unwrap()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            first_party,
+            id_token_signing_alg: SigningAlg::Rs256,
+            created_at: 0,
+        }
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn good() -> Vec<(String, String)> {
+        params(&[
+            ("client_id", "rp"),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("state", "s1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+    }
+
+    fn with(mut p: Vec<(String, String)>, key: &str, value: Option<&str>) -> Vec<(String, String)> {
+        p.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            p.push((key.to_owned(), v.to_owned()));
+        }
+        p
+    }
+
+    fn redirect_error(p: &[(String, String)], c: &Client) -> OAuthError {
+        match parse(&Params(p), c) {
+            Err(Rejection::Redirect(r)) => {
+                assert_eq!(r.state.as_deref(), Some("s1"));
+                r.error
+            }
+            other => panic!("expected a redirect error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_good_request() {
+        let r = parse(&Params(&good()), &client(true, false)).unwrap();
+        assert_eq!(r.scopes.to_string(), "openid profile");
+        assert_eq!(r.response_mode, ResponseMode::Query);
+    }
+
+    #[test]
+    fn bad_redirect_uri_never_redirects() {
+        for uri in [None, Some("https://rp.example/cb2"), Some("https://evil.example/cb")] {
+            let p = with(good(), "redirect_uri", uri);
+            assert!(matches!(parse(&Params(&p), &client(true, false)), Err(Rejection::Page(_))));
+        }
+    }
+
+    #[test]
+    fn errors_after_the_redirect_uri_are_redirected() {
+        let c = client(true, false);
+        let cases: Vec<(Vec<(String, String)>, ErrorCode)> = vec![
+            (with(good(), "response_type", Some("token")), ErrorCode::UnsupportedResponseType),
+            (with(good(), "response_type", None), ErrorCode::InvalidRequest),
+            (with(good(), "scope", Some("profile")), ErrorCode::InvalidScope),
+            (with(good(), "code_challenge", None), ErrorCode::InvalidRequest),
+            (with(good(), "code_challenge_method", Some("plain")), ErrorCode::InvalidRequest),
+            (with(good(), "prompt", Some("none login")), ErrorCode::InvalidRequest),
+            (with(good(), "max_age", Some("-1")), ErrorCode::InvalidRequest),
+            (with(good(), "request", Some("eyJ")), ErrorCode::RequestNotSupported),
+            (with(good(), "response_mode", Some("fragment")), ErrorCode::InvalidRequest),
+        ];
+        for (p, code) in cases {
+            assert_eq!(redirect_error(&p, &c).code, code, "{p:?}");
+        }
+        let mut dup = good();
+        dup.push(("scope".into(), "openid".into()));
+        assert_eq!(redirect_error(&dup, &c).code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn confidential_clients_may_skip_pkce() {
+        let p = with(with(good(), "code_challenge", None), "code_challenge_method", None);
+        assert!(parse(&Params(&p), &client(false, false)).is_ok());
+    }
+
+    fn session(auth_time: i64) -> Session {
+        Session {
+            id_hash: "h".into(),
+            sid: "sid".into(),
+            account_id: AccountId::from_stored("acct".into()),
+            auth: AuthContext { auth_time, acr: "low".into(), amr: vec!["pwd".into()] },
+            created_at: auth_time,
+            expires_at: auth_time + 3600,
+        }
+    }
+
+    fn consent(scopes: &str, at: i64) -> Consent {
+        Consent {
+            account_id: AccountId::from_stored("acct".into()),
+            client_id: ClientId::try_from("rp").unwrap(),
+            scopes: Scopes::try_from(scopes).unwrap(),
+            granted_at: at,
+        }
+    }
+
+    #[test]
+    fn next_step_rules() {
+        let c = client(true, false);
+        let req = parse(&Params(&good()), &c).unwrap();
+        let s = session(100);
+        assert_eq!(next_step(&req, &c, None, None, None, 200, 200), Ok(NextStep::Login));
+        assert_eq!(next_step(&req, &c, Some(&s), None, None, 200, 200), Ok(NextStep::Consent));
+        let given = consent("openid profile", 150);
+        assert_eq!(next_step(&req, &c, Some(&s), None, Some(&given), 200, 200), Ok(NextStep::IssueCode));
+        let narrower = consent("openid", 150);
+        assert_eq!(next_step(&req, &c, Some(&s), None, Some(&narrower), 200, 200), Ok(NextStep::Consent));
+        // first-party clients need no consent
+        let fp = client(true, true);
+        assert_eq!(next_step(&req, &fp, Some(&s), None, None, 200, 200), Ok(NextStep::IssueCode));
+        // a hint naming someone else needs a login
+        assert_eq!(next_step(&req, &fp, Some(&s), Some("other"), None, 200, 200), Ok(NextStep::Login));
+        assert_eq!(next_step(&req, &fp, Some(&s), Some("acct"), None, 200, 200), Ok(NextStep::IssueCode));
+    }
+
+    #[test]
+    fn prompt_and_max_age() {
+        let c = client(true, true);
+        let mut req = parse(&Params(&good()), &c).unwrap();
+        req.prompt.login = true;
+        assert_eq!(next_step(&req, &c, Some(&session(100)), None, None, 200, 200), Ok(NextStep::Login));
+        // after logging in during the interaction, the prompt is satisfied
+        assert_eq!(next_step(&req, &c, Some(&session(210)), None, None, 200, 210), Ok(NextStep::IssueCode));
+        req.prompt.login = false;
+        req.max_age = Some(50);
+        assert_eq!(next_step(&req, &c, Some(&session(100)), None, None, 200, 200), Ok(NextStep::Login));
+        assert_eq!(next_step(&req, &c, Some(&session(160)), None, None, 200, 200), Ok(NextStep::IssueCode));
+        req.max_age = None;
+        req.prompt.none = true;
+        assert_eq!(next_step(&req, &c, None, None, None, 200, 200).unwrap_err().code, ErrorCode::LoginRequired);
+        let third = client(true, false);
+        assert_eq!(
+            next_step(&req, &third, Some(&session(100)), None, None, 200, 200).unwrap_err().code,
+            ErrorCode::ConsentRequired
+        );
+        let mut req = parse(&Params(&good()), &third).unwrap();
+        req.prompt.consent = true;
+        let given = consent("openid profile", 150);
+        assert_eq!(next_step(&req, &third, Some(&session(100)), None, Some(&given), 200, 200), Ok(NextStep::Consent));
+        let renewed = consent("openid profile", 205);
+        assert_eq!(
+            next_step(&req, &third, Some(&session(100)), None, Some(&renewed), 200, 205),
+            Ok(NextStep::IssueCode)
+        );
+    }
+}

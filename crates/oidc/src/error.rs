@@ -1,0 +1,87 @@
+use std::borrow::Cow;
+use std::fmt;
+
+/// The error codes of RFC 6749 (4.1.2.1, 5.2), RFC 6750 (3.1), RFC 7009 and OpenID Connect
+/// Core (3.1.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    UnsupportedTokenType,
+    InvalidScope,
+    AccessDenied,
+    ServerError,
+    TemporarilyUnavailable,
+    InvalidToken,
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    RegistrationNotSupported,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidToken => "invalid_token",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+        }
+    }
+}
+
+/// A protocol error: a code from the RFCs and a description for the developer of the relying
+/// party. For [`ErrorCode::ServerError`] the description is internal detail for the log and is
+/// never sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self { code, description: description.into() }
+    }
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+    pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidToken, description)
+    }
+    pub fn server_error(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::ServerError, detail)
+    }
+}

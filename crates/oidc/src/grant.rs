@@ -1,0 +1,99 @@
+//! The records an authorization leaves behind: the browser session, the pending interaction,
+//! the grant (what a person allowed a client), its code and refresh tokens, and consent.
+
+use serde::{Deserialize, Serialize};
+use yagona_account::{Account, AccountId, AccountStatus};
+
+use crate::authorize::AuthorizationRequest;
+use crate::{ClientId, CodeChallenge, RedirectUri, Scopes};
+
+/// eIDAS levels of assurance, the `acr` values (domain.md, "Login methods and assurance").
+pub const ACR_LOW: &str = "http://eidas.europa.eu/LoA/low";
+pub const ACR_SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+pub const ACR_HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+/// How a person authenticated: `acr`, `amr` (RFC 8176) and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthContext {
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+impl AuthContext {
+    /// A password login: `low` for an unconfirmed account, `substantial` for an EDS-confirmed one.
+    pub fn password(account: &Account, now: i64) -> Self {
+        let acr = if account.status == AccountStatus::Confirmed { ACR_SUBSTANTIAL } else { ACR_LOW };
+        Self { auth_time: now, acr: acr.to_owned(), amr: vec!["pwd".to_owned()] }
+    }
+}
+
+/// A browser session. The cookie holds a random secret; the row is keyed by its hash. `sid` is
+/// the public session id put in ID tokens (OIDC Front-Channel/Back-Channel Logout).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub sid: String,
+    pub account_id: AccountId,
+    pub auth: AuthContext,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization request waiting for the person (login, consent). The id in the URL is a
+/// random secret stored hashed, and the interaction is bound to the browser that started it
+/// (`browser_hash`, the hash of its CSRF cookie).
+#[derive(Debug, Clone)]
+pub struct Interaction {
+    pub id_hash: String,
+    pub browser_hash: String,
+    pub request: AuthorizationRequest,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A remembered consent: the scopes a person allowed a client.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    pub account_id: AccountId,
+    pub client_id: ClientId,
+    pub scopes: Scopes,
+    pub granted_at: i64,
+}
+
+/// What a person (or, for `client_credentials`, a client on its own behalf) allowed a client.
+/// Every code, refresh token and access token belongs to one grant; revoking the grant revokes
+/// them all (code reuse, refresh-token reuse, logout).
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: ClientId,
+    pub account_id: AccountId,
+    pub sid: String,
+    pub scopes: Scopes,
+    pub auth: AuthContext,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An authorization code as stored (hash only).
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    pub hash: String,
+    pub grant_id: String,
+    pub client_id: ClientId,
+    pub redirect_uri: RedirectUri,
+    pub code_challenge: Option<CodeChallenge>,
+    pub nonce: Option<String>,
+    pub expires_at: i64,
+}
+
+/// A refresh token as stored (hash only). Rotation marks it used; using a used one is reuse.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub hash: String,
+    pub grant_id: String,
+    pub client_id: ClientId,
+    pub created_at: i64,
+    pub expires_at: i64,
+}

@@ -1,0 +1,469 @@
+//! Signing keys: generation, encryption at rest, the published JWKS (RFC 7517) and JWT signing
+//! and verification.
+//!
+//! A key's life: generated `active` (one per algorithm) -> `retired` by `yagona keys rotate`, when
+//! a new active key replaces it. A retired key no longer signs but stays in the JWKS until every
+//! token it signed has expired (`retired_at + longest token lifetime`), so relying parties keep
+//! verifying tokens issued before the rotation.
+//!
+//! Private keys are stored as PKCS#8, sealed with AES-256-GCM under the key-encryption key (KEK)
+//! from the configuration; the key id is the associated data, so a sealed key cannot be moved to
+//! another row. The KEK's own id (a hash prefix) is stored with each key to name a wrong KEK.
+
+use std::collections::HashMap;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore as _;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::secrets::random_id;
+use crate::OAuthError;
+
+/// The JWS algorithms Yagona signs with. RS256 is mandatory for OpenID providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlg {
+    #[serde(rename = "RS256")]
+    Rs256,
+    #[serde(rename = "ES256")]
+    Es256,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 2] = [Self::Rs256, Self::Es256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+        }
+    }
+
+    fn jwt_algorithm(self) -> Algorithm {
+        match self {
+            Self::Rs256 => Algorithm::RS256,
+            Self::Es256 => Algorithm::ES256,
+        }
+    }
+}
+
+impl TryFrom<&str> for SigningAlg {
+    type Error = OAuthError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == value)
+            .ok_or_else(|| OAuthError::invalid_request(format!("unsupported signing algorithm {value:?}")))
+    }
+}
+
+/// Where a key stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+impl TryFrom<&str> for KeyState {
+    type Error = OAuthError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        match value {
+            "active" => Ok(Self::Active),
+            "retired" => Ok(Self::Retired),
+            other => Err(OAuthError::server_error(format!("unknown key state {other:?}"))),
+        }
+    }
+}
+
+/// The key-encryption key: 32 bytes for AES-256-GCM. Its `Debug` is redacted.
+#[derive(Clone)]
+pub struct KeyEncryptionKey {
+    id: String,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyEncryptionKey({})", self.id)
+    }
+}
+
+impl KeyEncryptionKey {
+    /// Parses the configured form: 32 bytes, base64 (standard alphabet, as `openssl rand -base64 32`
+    /// prints).
+    pub fn from_base64(value: &str) -> Result<Self, String> {
+        let bytes = STANDARD
+            .decode(value.trim())
+            .map_err(|_| "the key-encryption key must be base64 (openssl rand -base64 32)".to_owned())?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "the key-encryption key must be exactly 32 bytes (openssl rand -base64 32)".to_owned())?;
+        Ok(Self::from_bytes(key))
+    }
+
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self::from_bytes(key)
+    }
+
+    fn from_bytes(key: [u8; 32]) -> Self {
+        let digest = Sha256::digest(key);
+        let id = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        Self { id, key }
+    }
+
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.key)
+    }
+
+    /// The KEK's public id, stored beside every key it seals.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn cipher(&self) -> Result<Aes256Gcm, OAuthError> {
+        Aes256Gcm::new_from_slice(&self.key).map_err(|e| OAuthError::server_error(format!("KEK: {e}")))
+    }
+
+    /// Seals `plaintext` with a fresh nonce: `nonce (12) || ciphertext+tag`.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, OAuthError> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher()?
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .map_err(|_| OAuthError::server_error("sealing a signing key failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, OAuthError> {
+        if sealed.len() < 12 + 16 {
+            return Err(OAuthError::server_error("sealed signing key is truncated"));
+        }
+        let (nonce, ciphertext) = sealed.split_at(12);
+        self.cipher()?
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+            .map_err(|_| OAuthError::server_error("a signing key does not decrypt with the configured key-encryption key"))
+    }
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub state: KeyState,
+    /// PKCS#8, sealed by [`KeyEncryptionKey::seal`] with the kid as associated data.
+    pub sealed_private_key: Vec<u8>,
+    pub kek_id: String,
+    /// The public JWK, as published.
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl StoredKey {
+    /// Generates a new active key for `alg`, sealed under `kek`.
+    pub fn generate(alg: SigningAlg, kek: &KeyEncryptionKey, now: i64) -> Result<Self, OAuthError> {
+        let kid = random_id();
+        let (pkcs8, jwk) = match alg {
+            SigningAlg::Rs256 => {
+                use aws_lc_rs::encoding::AsDer as _;
+                let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(|_| OAuthError::server_error("RSA key generation failed"))?;
+                let pkcs8 = pair
+                    .as_der()
+                    .map_err(|_| OAuthError::server_error("RSA key encoding failed"))?
+                    .as_ref()
+                    .to_vec();
+                let (n, e) = rsa_public_components(&pkcs8)?;
+                let jwk = serde_json::json!({
+                    "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e,
+                });
+                (pkcs8, jwk)
+            }
+            SigningAlg::Es256 => {
+                use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
+                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| OAuthError::server_error("EC key generation failed"))?;
+                let pkcs8 = pair
+                    .to_pkcs8v1()
+                    .map_err(|_| OAuthError::server_error("EC key encoding failed"))?
+                    .as_ref()
+                    .to_vec();
+                // Uncompressed point: 0x04 || x (32) || y (32).
+                let point = pair.public_key().as_ref();
+                if point.len() != 65 {
+                    return Err(OAuthError::server_error("unexpected EC public key length"));
+                }
+                let jwk = serde_json::json!({
+                    "kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256",
+                    "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+                });
+                (pkcs8, jwk)
+            }
+        };
+        Ok(Self {
+            sealed_private_key: kek.seal(&pkcs8, kid.as_bytes())?,
+            kek_id: kek.id().to_owned(),
+            kid,
+            alg,
+            state: KeyState::Active,
+            public_jwk: jwk.to_string(),
+            created_at: now,
+            retired_at: None,
+        })
+    }
+
+    /// Whether the key is still published at `now`.
+    pub fn is_published(&self, now: i64, keep_retired_for: i64) -> bool {
+        match (self.state, self.retired_at) {
+            (KeyState::Active, _) => true,
+            (KeyState::Retired, Some(at)) => now < at + keep_retired_for,
+            (KeyState::Retired, None) => false,
+        }
+    }
+}
+
+fn rsa_public_components(pkcs8: &[u8]) -> Result<(String, String), OAuthError> {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use rsa::traits::PublicKeyParts as _;
+    let key = rsa::RsaPrivateKey::from_pkcs8_der(pkcs8)
+        .map_err(|e| OAuthError::server_error(format!("RSA key decoding: {e}")))?;
+    Ok((URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()), URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())))
+}
+
+/// jsonwebtoken's aws-lc backend wants RSA keys as PKCS#1 `RSAPrivateKey`.
+fn rsa_pkcs1_from_pkcs8(pkcs8: &[u8]) -> Result<Vec<u8>, OAuthError> {
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let key = rsa::RsaPrivateKey::from_pkcs8_der(pkcs8)
+        .map_err(|e| OAuthError::server_error(format!("RSA key decoding: {e}")))?;
+    key.to_pkcs1_der()
+        .map(|d| d.as_bytes().to_vec())
+        .map_err(|e| OAuthError::server_error(format!("RSA key encoding: {e}")))
+}
+
+struct ActiveKey {
+    kid: String,
+    encoding: EncodingKey,
+}
+
+/// The keys in use: one active signing key per algorithm, every published key for verification,
+/// and the JWKS document, built once per load.
+pub struct KeyRing {
+    active: HashMap<SigningAlg, ActiveKey>,
+    verifying: HashMap<String, (SigningAlg, DecodingKey)>,
+    jwks: String,
+}
+
+/// What a JWT must satisfy when Yagona verifies one of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyOptions<'a> {
+    pub issuer: &'a str,
+    /// `false` for `id_token_hint`, which may have expired (OIDC Core 3.1.2.1).
+    pub check_expiry: bool,
+    /// The required `typ` header (`at+jwt` for access tokens).
+    pub typ: Option<&'a str>,
+}
+
+impl KeyRing {
+    /// Decrypts and loads `keys`. Every algorithm needs an active key.
+    pub fn load(keys: &[StoredKey], kek: &KeyEncryptionKey, now: i64, keep_retired_for: i64) -> Result<Self, OAuthError> {
+        let mut active = HashMap::new();
+        let mut verifying = HashMap::new();
+        let mut published = Vec::new();
+        for key in keys.iter().filter(|k| k.is_published(now, keep_retired_for)) {
+            let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk)
+                .map_err(|e| OAuthError::server_error(format!("stored JWK {}: {e}", key.kid)))?;
+            let decoding = match key.alg {
+                SigningAlg::Rs256 => DecodingKey::from_rsa_components(jwk_str(&jwk, "n")?, jwk_str(&jwk, "e")?),
+                SigningAlg::Es256 => DecodingKey::from_ec_components(jwk_str(&jwk, "x")?, jwk_str(&jwk, "y")?),
+            }
+            .map_err(|e| OAuthError::server_error(format!("stored JWK {}: {e}", key.kid)))?;
+            verifying.insert(key.kid.clone(), (key.alg, decoding));
+            if key.state == KeyState::Active {
+                if key.kek_id != kek.id() {
+                    return Err(OAuthError::server_error(format!(
+                        "signing key {} was sealed with key-encryption key {} but {} is configured",
+                        key.kid,
+                        key.kek_id,
+                        kek.id()
+                    )));
+                }
+                let pkcs8 = kek.open(&key.sealed_private_key, key.kid.as_bytes())?;
+                let encoding = match key.alg {
+                    SigningAlg::Rs256 => EncodingKey::from_rsa_der(&rsa_pkcs1_from_pkcs8(&pkcs8)?),
+                    SigningAlg::Es256 => EncodingKey::from_ec_der(&pkcs8),
+                };
+                active.insert(key.alg, ActiveKey { kid: key.kid.clone(), encoding });
+            }
+            published.push(jwk);
+        }
+        for alg in SigningAlg::ALL {
+            if !active.contains_key(&alg) {
+                return Err(OAuthError::server_error(format!("no active {} signing key", alg.as_str())));
+            }
+        }
+        let jwks = serde_json::json!({ "keys": published }).to_string();
+        Ok(Self { active, verifying, jwks })
+    }
+
+    /// The JWKS document (RFC 7517 5).
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks
+    }
+
+    pub fn active_kid(&self, alg: SigningAlg) -> Option<&str> {
+        self.active.get(&alg).map(|k| k.kid.as_str())
+    }
+
+    /// Signs `claims` as a JWS with the active key for `alg`.
+    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, OAuthError> {
+        let key = self
+            .active
+            .get(&alg)
+            .ok_or_else(|| OAuthError::server_error(format!("no active {} key", alg.as_str())))?;
+        let mut header = Header::new(alg.jwt_algorithm());
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| OAuthError::server_error(format!("signing a JWT: {e}")))
+    }
+
+    /// Verifies a JWT signed by one of the published keys.
+    pub fn verify<T: DeserializeOwned>(&self, token: &str, options: VerifyOptions<'_>) -> Result<T, OAuthError> {
+        let invalid = |why: &str| OAuthError::invalid_token(why.to_owned());
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("the token is not a JWT"))?;
+        if let Some(typ) = options.typ {
+            if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ)) {
+                return Err(invalid("the token is not of the expected type"));
+            }
+        }
+        let kid = header.kid.ok_or_else(|| invalid("the token names no key"))?;
+        let (alg, key) = self.verifying.get(&kid).ok_or_else(|| invalid("the token's key is unknown"))?;
+        if header.alg != alg.jwt_algorithm() {
+            return Err(invalid("the token's algorithm does not match its key"));
+        }
+        let mut validation = Validation::new(alg.jwt_algorithm());
+        validation.set_issuer(&[options.issuer]);
+        validation.validate_aud = false;
+        validation.validate_exp = options.check_expiry;
+        validation.leeway = 0;
+        validation.required_spec_claims.clear();
+        validation.required_spec_claims.insert("iss".to_owned());
+        if options.check_expiry {
+            validation.required_spec_claims.insert("exp".to_owned());
+        }
+        jsonwebtoken::decode::<T>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => invalid("the token has expired"),
+                _ => invalid("the token does not verify"),
+            })
+    }
+}
+
+fn jwk_str<'a>(jwk: &'a serde_json::Value, member: &str) -> Result<&'a str, OAuthError> {
+    jwk.get(member)
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| OAuthError::server_error(format!("stored JWK lacks {member}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Claims {
+        iss: String,
+        exp: i64,
+        sub: String,
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    #[test]
+    fn kek_seals_and_refuses_tampering() {
+        let kek = KeyEncryptionKey::generate();
+        let sealed = kek.seal(b"secret", b"kid1").unwrap();
+        assert_eq!(kek.open(&sealed, b"kid1").unwrap(), b"secret");
+        assert!(kek.open(&sealed, b"kid2").is_err());
+        assert!(KeyEncryptionKey::generate().open(&sealed, b"kid1").is_err());
+        let back = KeyEncryptionKey::from_base64(&kek.to_base64()).unwrap();
+        assert_eq!(back.id(), kek.id());
+        assert!(KeyEncryptionKey::from_base64("c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn sign_verify_rotate() {
+        let kek = KeyEncryptionKey::generate();
+        let t = now();
+        let mut keys = vec![
+            StoredKey::generate(SigningAlg::Rs256, &kek, t).unwrap(),
+            StoredKey::generate(SigningAlg::Es256, &kek, t).unwrap(),
+        ];
+        let ring = KeyRing::load(&keys, &kek, t, 600).unwrap();
+        let claims = Claims { iss: "https://id.example".into(), exp: t + 60, sub: "a".into() };
+        let opts = VerifyOptions { issuer: "https://id.example", check_expiry: true, typ: Some("JWT") };
+        for alg in SigningAlg::ALL {
+            let jwt = ring.sign(alg, "JWT", &claims).unwrap();
+            assert_eq!(ring.verify::<Claims>(&jwt, opts).unwrap(), claims);
+            assert!(ring.verify::<Claims>(&jwt, VerifyOptions { typ: Some("at+jwt"), ..opts }).is_err());
+            assert!(ring
+                .verify::<Claims>(&jwt, VerifyOptions { issuer: "https://other", ..opts })
+                .is_err());
+        }
+        let old = ring.sign(SigningAlg::Rs256, "JWT", &claims).unwrap();
+
+        // rotate RS256: the retired key keeps verifying until its tokens have expired
+        keys[0].state = KeyState::Retired;
+        keys[0].retired_at = Some(t);
+        keys.push(StoredKey::generate(SigningAlg::Rs256, &kek, t).unwrap());
+        let rotated = KeyRing::load(&keys, &kek, t, 600).unwrap();
+        assert_ne!(rotated.active_kid(SigningAlg::Rs256), ring.active_kid(SigningAlg::Rs256));
+        assert!(rotated.verify::<Claims>(&old, opts).is_ok());
+        let jwks: serde_json::Value = serde_json::from_str(rotated.jwks_json()).unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
+        let later = KeyRing::load(&keys, &kek, t + 601, 600).unwrap();
+        assert!(later.verify::<Claims>(&old, VerifyOptions { check_expiry: false, ..opts }).is_err());
+    }
+
+    #[test]
+    fn expired_tokens_refused_unless_asked() {
+        let kek = KeyEncryptionKey::generate();
+        let t = now();
+        let keys: Vec<_> = SigningAlg::ALL.iter().map(|a| StoredKey::generate(*a, &kek, t).unwrap()).collect();
+        let ring = KeyRing::load(&keys, &kek, t, 600).unwrap();
+        let jwt = ring
+            .sign(SigningAlg::Rs256, "JWT", &Claims { iss: "i".into(), exp: t - 10, sub: "a".into() })
+            .unwrap();
+        let opts = VerifyOptions { issuer: "i", check_expiry: true, typ: None };
+        assert!(ring.verify::<Claims>(&jwt, opts).is_err());
+        assert!(ring.verify::<Claims>(&jwt, VerifyOptions { check_expiry: false, ..opts }).is_ok());
+        assert!(ring.verify::<Claims>("garbage", opts).is_err());
+        assert!(ring.verify::<Claims>("a.b.c", opts).is_err());
+    }
+}

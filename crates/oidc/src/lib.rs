@@ -1,0 +1,59 @@
+//! Yagona's OpenID Connect authorization server, as pure domain logic.
+//!
+//! What lives here: the protocol's values parsed into types ([`ClientId`], [`RedirectUri`],
+//! [`Scopes`], [`CodeChallenge`]), the decision of what an authorization request needs next
+//! ([`authorize::next_step`]), the tokens and their claims ([`tokens`]), the signing keys and their
+//! encryption at rest ([`keys`]), and the storage port ([`OidcRepository`]) of atomic operations.
+//!
+//! What does not: HTTP, the database, the wall clock. The server passes `now` (unix seconds) in,
+//! so every rule here is tested with fixed times.
+
+pub mod authorize;
+pub mod claims;
+pub mod client;
+mod error;
+pub mod grant;
+pub mod keys;
+mod repository;
+pub mod secrets;
+pub mod tokens;
+mod types;
+
+pub use client::{Client, ClientSecretVerifier, GrantType};
+pub use error::{ErrorCode, OAuthError};
+pub use grant::{AuthContext, AuthorizationCode, Consent, Grant, Interaction, RefreshToken, Session};
+pub use repository::{CodeConsumption, OidcRepository, RefreshRotation};
+pub use types::{ClientId, CodeChallenge, Prompt, RedirectUri, ResponseMode, Scopes};
+
+/// Token and session lifetimes, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifetimes {
+    pub authorization_code: i64,
+    pub access_token: i64,
+    pub id_token: i64,
+    pub refresh_token: i64,
+    pub session: i64,
+    pub interaction: i64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            authorization_code: 60,
+            access_token: 600,
+            id_token: 600,
+            refresh_token: 30 * 24 * 3600,
+            session: 8 * 3600,
+            interaction: 900,
+        }
+    }
+}
+
+impl Lifetimes {
+    /// The longest a token signed now can be presented for verification: a retired signing key
+    /// stays published this long.
+    pub fn longest_signed_token(&self) -> i64 {
+        self.access_token.max(self.id_token)
+    }
+}

@@ -1,0 +1,88 @@
+//! The storage port of the authorization server. Every method is one atomic operation, so the
+//! protocol's single-use rules hold under concurrent requests without the domain seeing
+//! transactions.
+
+use yagona_account::AccountId;
+
+use crate::keys::{SigningAlg, StoredKey};
+use crate::{AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, OAuthError, RefreshToken, Session};
+
+/// The outcome of redeeming an authorization code.
+#[derive(Debug)]
+pub enum CodeConsumption {
+    /// The code was live and is now spent; this caller is the only one to see it.
+    Consumed(AuthorizationCode, Grant),
+    /// The code had been redeemed before: the caller must revoke the grant (RFC 6749 4.1.2).
+    AlreadyUsed { grant_id: String },
+    /// No such code, or it expired.
+    Invalid,
+}
+
+/// The outcome of rotating a refresh token.
+#[derive(Debug)]
+pub enum RefreshRotation {
+    /// The old token is spent and the new one stored, in one transaction.
+    Rotated(Grant),
+    /// The token had been used before: the grant (the token family) must be revoked.
+    Reused { grant_id: String },
+    /// No such token, expired, or its grant is revoked.
+    Invalid,
+}
+
+pub trait OidcRepository {
+    // clients
+    fn insert_client(&self, client: &Client) -> Result<(), OAuthError>;
+    fn find_client(&self, id: &ClientId) -> Result<Option<Client>, OAuthError>;
+    fn list_clients(&self) -> Result<Vec<Client>, OAuthError>;
+    /// Removes a client and everything issued to it; `false` when there was no such client.
+    fn delete_client(&self, id: &ClientId) -> Result<bool, OAuthError>;
+
+    // signing keys
+    fn list_signing_keys(&self) -> Result<Vec<StoredKey>, OAuthError>;
+    /// Stores `new` as the active key of its algorithm and retires the previous active key, in
+    /// one transaction. With `only_if_none`, does nothing when an active key exists (first start
+    /// of several replicas at once) and returns `false`.
+    fn activate_signing_key(&self, new: &StoredKey, now: i64, only_if_none: bool) -> Result<bool, OAuthError>;
+    fn active_key_algs(&self) -> Result<Vec<SigningAlg>, OAuthError>;
+
+    // sessions and interactions
+    fn insert_session(&self, session: &Session) -> Result<(), OAuthError>;
+    fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
+    /// Deletes a session and revokes the grants made in it; returns it if it existed.
+    fn end_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
+    fn insert_interaction(&self, interaction: &Interaction) -> Result<(), OAuthError>;
+    fn find_interaction(&self, id_hash: &str, now: i64) -> Result<Option<Interaction>, OAuthError>;
+    fn delete_interaction(&self, id_hash: &str) -> Result<(), OAuthError>;
+
+    // consent
+    fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError>;
+    fn save_consent(&self, consent: &Consent) -> Result<(), OAuthError>;
+
+    // grants, codes, tokens
+    /// Stores a grant and its authorization code together.
+    fn insert_grant_with_code(&self, grant: &Grant, code: &AuthorizationCode) -> Result<(), OAuthError>;
+    /// Spends a code exactly once, even under concurrent redemption.
+    fn consume_authorization_code(&self, hash: &str, now: i64) -> Result<CodeConsumption, OAuthError>;
+    fn find_grant(&self, id: &str) -> Result<Option<Grant>, OAuthError>;
+    /// Revokes a grant and every refresh token of it; access tokens carry the grant id and are
+    /// refused once it is revoked.
+    fn revoke_grant(&self, id: &str, now: i64) -> Result<(), OAuthError>;
+    fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), OAuthError>;
+    /// Spends `old_hash` and stores `new` in one transaction, exactly once under concurrency.
+    fn rotate_refresh_token(&self, old_hash: &str, client: &ClientId, new: &RefreshToken, now: i64)
+        -> Result<RefreshRotation, OAuthError>;
+    /// A live (unused, unexpired, grant not revoked) refresh token and its grant.
+    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
+    fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
+    fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
+
+    // login throttling
+    /// Records a failed login under `key` and returns the failures counted in the window that
+    /// started at `window_start`.
+    fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError>;
+    fn recent_login_failures(&self, key: &str, window_start: i64) -> Result<u32, OAuthError>;
+    fn clear_login_failures(&self, key: &str) -> Result<(), OAuthError>;
+
+    /// Deletes expired codes, sessions, interactions, refresh tokens and revocation entries.
+    fn purge_expired(&self, now: i64) -> Result<u64, OAuthError>;
+}

@@ -1,0 +1,181 @@
+//! The tokens Yagona issues: ID tokens (OIDC Core 2), JWT access tokens (RFC 9068) and the token
+//! response (RFC 6749 5.1).
+//!
+//! Access tokens are JWTs signed like ID tokens (`typ: at+jwt`), so resource servers can verify
+//! them offline with the JWKS. Each carries `jti` and, when a person granted it, `gid`: the grant
+//! id. Revocation works on both: `revoke` lists the `jti`, and revoking the grant (logout, code or
+//! refresh-token reuse) refuses every token carrying its `gid` at userinfo and introspection.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use yagona_account::Account;
+
+use crate::claims::user_claims;
+use crate::grant::Grant;
+use crate::keys::{KeyRing, SigningAlg, VerifyOptions};
+use crate::secrets::{left_half_hash, random_id};
+use crate::{Client, ClientId, Lifetimes, OAuthError, Scopes};
+
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+pub const ID_TOKEN_TYP: &str = "JWT";
+
+/// The claims of a JWT access token (RFC 9068 2.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    /// The client it was issued to; Yagona's own userinfo is the only resource for now.
+    pub aud: String,
+    pub client_id: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub amr: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
+    /// The grant the token belongs to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gid: Option<String>,
+}
+
+/// The claims Yagona reads back from an ID token it issued (`id_token_hint`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdTokenHint {
+    pub sub: String,
+    pub aud: Audience,
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn contains(&self, client: &str) -> bool {
+        match self {
+            Self::One(a) => a == client,
+            Self::Many(all) => all.iter().any(|a| a == client),
+        }
+    }
+    /// The client the token was issued to, when there is exactly one.
+    pub fn single(&self) -> Option<&str> {
+        match self {
+            Self::One(a) => Some(a),
+            Self::Many(all) if all.len() == 1 => Some(&all[0]),
+            Self::Many(_) => None,
+        }
+    }
+}
+
+/// Issues tokens for one issuer with its keys and lifetimes.
+pub struct TokenIssuer<'a> {
+    pub issuer: &'a str,
+    pub lifetimes: &'a Lifetimes,
+    pub keys: &'a KeyRing,
+}
+
+/// A signed access token with the claims it carries.
+pub struct AccessToken {
+    pub jwt: String,
+    pub claims: AccessTokenClaims,
+}
+
+impl TokenIssuer<'_> {
+    /// An access token for a person's grant.
+    pub fn access_token_for_grant(&self, grant: &Grant, scopes: &Scopes, now: i64) -> Result<AccessToken, OAuthError> {
+        let claims = AccessTokenClaims {
+            iss: self.issuer.to_owned(),
+            sub: grant.account_id.as_str().to_owned(),
+            aud: grant.client_id.as_str().to_owned(),
+            client_id: grant.client_id.as_str().to_owned(),
+            exp: now + self.lifetimes.access_token,
+            iat: now,
+            jti: random_id(),
+            scope: scopes.to_string(),
+            auth_time: Some(grant.auth.auth_time),
+            acr: Some(grant.auth.acr.clone()),
+            amr: Some(grant.auth.amr.clone()),
+            sid: Some(grant.sid.clone()),
+            gid: Some(grant.id.clone()),
+        };
+        self.sign_access_token(claims)
+    }
+
+    /// An access token for a client acting on its own behalf (`client_credentials`).
+    pub fn access_token_for_client(&self, client: &ClientId, scopes: &Scopes, now: i64) -> Result<AccessToken, OAuthError> {
+        let claims = AccessTokenClaims {
+            iss: self.issuer.to_owned(),
+            sub: client.as_str().to_owned(),
+            aud: client.as_str().to_owned(),
+            client_id: client.as_str().to_owned(),
+            exp: now + self.lifetimes.access_token,
+            iat: now,
+            jti: random_id(),
+            scope: scopes.to_string(),
+            auth_time: None,
+            acr: None,
+            amr: None,
+            sid: None,
+            gid: None,
+        };
+        self.sign_access_token(claims)
+    }
+
+    fn sign_access_token(&self, claims: AccessTokenClaims) -> Result<AccessToken, OAuthError> {
+        let jwt = self.keys.sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?;
+        Ok(AccessToken { jwt, claims })
+    }
+
+    /// An ID token for `account` under `grant`, bound to `access_token` by `at_hash`.
+    pub fn id_token(
+        &self,
+        client: &Client,
+        account: &Account,
+        grant: &Grant,
+        nonce: Option<&str>,
+        access_token: &str,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let mut claims: Map<String, Value> = Map::new();
+        claims.insert("iss".into(), self.issuer.into());
+        claims.insert("sub".into(), account.id.as_str().into());
+        claims.insert("aud".into(), client.id.as_str().into());
+        claims.insert("azp".into(), client.id.as_str().into());
+        claims.insert("exp".into(), (now + self.lifetimes.id_token).into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("auth_time".into(), grant.auth.auth_time.into());
+        claims.insert("acr".into(), grant.auth.acr.clone().into());
+        claims.insert("amr".into(), grant.auth.amr.clone().into());
+        claims.insert("sid".into(), grant.sid.clone().into());
+        claims.insert("at_hash".into(), left_half_hash(access_token).into());
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), nonce.into());
+        }
+        claims.extend(user_claims(account, &grant.scopes));
+        // ES256 hashes with SHA-256 too, so at_hash is the same for both algorithms.
+        self.keys.sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
+    }
+
+    /// Verifies an access token Yagona issued: signature, issuer, expiry and `typ`. Revocation is
+    /// the caller's to check (it needs the database).
+    pub fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {
+        self.keys.verify(token, VerifyOptions { issuer: self.issuer, check_expiry: true, typ: Some(ACCESS_TOKEN_TYP) })
+    }
+
+    /// Verifies an `id_token_hint`: Yagona's signature and issuer; it may have expired.
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, OAuthError> {
+        self.keys
+            .verify(token, VerifyOptions { issuer: self.issuer, check_expiry: false, typ: None })
+            .map_err(|_| OAuthError::invalid_request("id_token_hint is not an ID token issued here"))
+    }
+}
