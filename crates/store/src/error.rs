@@ -1,0 +1,51 @@
+use thiserror::Error;
+
+/// Storage failures. The domain crates see them as their own error kinds (a unique violation
+/// becomes `LoginTaken`, anything else a server error whose detail goes to the log).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database connection: {0}")]
+    Connection(String),
+    #[error("database: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration: {0}")]
+    Migration(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database URL: {0}")]
+    Url(String),
+}
+
+impl StoreError {
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+
+    /// The message of a database error (names the violated constraint).
+    pub(crate) fn database_message(&self) -> String {
+        match self {
+            Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
+                format!("{} {}", info.message(), info.constraint_name().unwrap_or(""))
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for yagona_oidc::OAuthError {
+    fn from(e: StoreError) -> Self {
+        yagona_oidc::OAuthError::server_error(e.to_string())
+    }
+}
+
+impl From<StoreError> for yagona_account::AccountError {
+    fn from(e: StoreError) -> Self {
+        yagona_account::AccountError::Storage(e.to_string())
+    }
+}

@@ -1,0 +1,402 @@
+//! [`OidcRepository`] over the authorization server's tables.
+
+use diesel::prelude::*;
+use yagona_account::AccountId;
+use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
+use yagona_oidc::secrets::random_id;
+use yagona_oidc::{
+    AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, OAuthError, OidcRepository,
+    RefreshRotation, RefreshToken, Session,
+};
+
+use crate::rows::*;
+use crate::schema::*;
+use crate::{DbConnection, Store, StoreError};
+
+fn load_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreError> {
+    grants::table
+        .find(id)
+        .first::<GrantRow>(conn)
+        .optional()?
+        .map(Grant::try_from)
+        .transpose()
+}
+
+/// Marks a grant revoked and deletes its refresh tokens, except the used ones kept for reuse
+/// detection (they are refused anyway, their grant being revoked).
+fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
+        .set(grants::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+    diesel::delete(
+        refresh_tokens::table
+            .filter(refresh_tokens::grant_id.eq(id))
+            .filter(refresh_tokens::used_at.is_null()),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+impl OidcRepository for Store {
+    fn insert_client(&self, client: &Client) -> Result<(), OAuthError> {
+        let result = diesel::insert_into(clients::table)
+            .values(ClientRow::from(client))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from);
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_unique_violation() => {
+                Err(OAuthError::invalid_request(format!("a client with id {} already exists", client.id)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn find_client(&self, id: &ClientId) -> Result<Option<Client>, OAuthError> {
+        let row = clients::table
+            .find(id.as_str())
+            .first::<ClientRow>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.map(Client::try_from).transpose()?)
+    }
+
+    fn list_clients(&self) -> Result<Vec<Client>, OAuthError> {
+        let rows = clients::table
+            .order(clients::id.asc())
+            .load::<ClientRow>(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(Client::try_from).collect::<Result<_, _>>()?)
+    }
+
+    fn delete_client(&self, id: &ClientId) -> Result<bool, OAuthError> {
+        // Foreign keys cascade to consents, grants, codes and refresh tokens.
+        let n = diesel::delete(clients::table.find(id.as_str()))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(n > 0)
+    }
+
+    fn list_signing_keys(&self) -> Result<Vec<StoredKey>, OAuthError> {
+        let rows = signing_keys::table
+            .order(signing_keys::created_at.asc())
+            .load::<KeyRow>(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(StoredKey::try_from).collect::<Result<_, _>>()?)
+    }
+
+    fn activate_signing_key(&self, new: &StoredKey, now: i64, only_if_none: bool) -> Result<bool, OAuthError> {
+        let result = self.transaction(|conn| {
+            if !only_if_none {
+                diesel::update(
+                    signing_keys::table
+                        .filter(signing_keys::alg.eq(new.alg.as_str()))
+                        .filter(signing_keys::state.eq(KeyState::Active.as_str())),
+                )
+                .set((signing_keys::state.eq(KeyState::Retired.as_str()), signing_keys::retired_at.eq(Some(now))))
+                .execute(conn)?;
+            }
+            // The partial unique index allows one active key per algorithm: when replicas race
+            // on first start, one insert wins and the others fail here.
+            diesel::insert_into(signing_keys::table).values(KeyRow::from(new)).execute(conn)?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if only_if_none && e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn active_key_algs(&self) -> Result<Vec<SigningAlg>, OAuthError> {
+        let algs = signing_keys::table
+            .filter(signing_keys::state.eq(KeyState::Active.as_str()))
+            .select(signing_keys::alg)
+            .load::<String>(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        algs.iter().map(|a| SigningAlg::try_from(a.as_str())).collect()
+    }
+
+    fn insert_session(&self, session: &Session) -> Result<(), OAuthError> {
+        diesel::insert_into(sessions::table)
+            .values(SessionRow::from(session))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError> {
+        let row = sessions::table
+            .find(id_hash)
+            .filter(sessions::expires_at.gt(now))
+            .first::<SessionRow>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.map(Session::try_from).transpose()?)
+    }
+
+    fn end_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError> {
+        let session = self.transaction(|conn| {
+            let row = diesel::delete(sessions::table.find(id_hash))
+                .returning(sessions::all_columns)
+                .get_result::<SessionRow>(conn)
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            // Grants of the session end with it, except offline access, which is meant to
+            // outlive the browser session (OIDC Core 11).
+            let ids: Vec<String> = grants::table
+                .filter(grants::sid.eq(&row.sid))
+                .filter(grants::revoked_at.is_null())
+                .filter(grants::scopes.not_like("%offline_access%"))
+                .select(grants::id)
+                .load(conn)?;
+            for id in &ids {
+                revoke_grant_in(conn, id, now)?;
+            }
+            Ok(Some(row))
+        })?;
+        Ok(session.map(Session::try_from).transpose()?)
+    }
+
+    fn insert_interaction(&self, interaction: &Interaction) -> Result<(), OAuthError> {
+        diesel::insert_into(interactions::table)
+            .values(InteractionRow::from(interaction))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn find_interaction(&self, id_hash: &str, now: i64) -> Result<Option<Interaction>, OAuthError> {
+        let row = interactions::table
+            .find(id_hash)
+            .filter(interactions::expires_at.gt(now))
+            .first::<InteractionRow>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.map(Interaction::try_from).transpose()?)
+    }
+
+    fn delete_interaction(&self, id_hash: &str) -> Result<(), OAuthError> {
+        diesel::delete(interactions::table.find(id_hash))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError> {
+        let row = consents::table
+            .find((account.as_str(), client.as_str()))
+            .first::<ConsentRow>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.map(Consent::try_from).transpose()?)
+    }
+
+    fn save_consent(&self, consent: &Consent) -> Result<(), OAuthError> {
+        let row = ConsentRow::from(consent);
+        self.transaction(|conn| {
+            diesel::delete(consents::table.find((&row.account_id, &row.client_id))).execute(conn)?;
+            diesel::insert_into(consents::table).values(&row).execute(conn)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn insert_grant_with_code(&self, grant: &Grant, code: &AuthorizationCode) -> Result<(), OAuthError> {
+        self.transaction(|conn| {
+            diesel::insert_into(grants::table).values(GrantRow::new(grant, code.expires_at)).execute(conn)?;
+            diesel::insert_into(authorization_codes::table).values(CodeRow::from(code)).execute(conn)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn consume_authorization_code(&self, hash: &str, now: i64) -> Result<CodeConsumption, OAuthError> {
+        let conn = &mut *self.conn()?;
+        // One conditional UPDATE: of many concurrent redemptions exactly one matches the row.
+        let spent = diesel::update(
+            authorization_codes::table
+                .find(hash)
+                .filter(authorization_codes::consumed_at.is_null())
+                .filter(authorization_codes::expires_at.gt(now)),
+        )
+        .set(authorization_codes::consumed_at.eq(Some(now)))
+        .returning(authorization_codes::all_columns)
+        .get_result::<CodeRow>(conn)
+        .optional()
+        .map_err(StoreError::from)?;
+        match spent {
+            Some(row) => {
+                let code = AuthorizationCode::try_from(row)?;
+                match load_grant(conn, &code.grant_id)? {
+                    Some(grant) if grant.revoked_at.is_none() => Ok(CodeConsumption::Consumed(code, grant)),
+                    _ => Ok(CodeConsumption::Invalid),
+                }
+            }
+            None => {
+                let previous = authorization_codes::table
+                    .find(hash)
+                    .select((authorization_codes::grant_id, authorization_codes::consumed_at))
+                    .first::<(String, Option<i64>)>(conn)
+                    .optional()
+                    .map_err(StoreError::from)?;
+                Ok(match previous {
+                    Some((grant_id, Some(_))) => CodeConsumption::AlreadyUsed { grant_id },
+                    _ => CodeConsumption::Invalid,
+                })
+            }
+        }
+    }
+
+    fn find_grant(&self, id: &str) -> Result<Option<Grant>, OAuthError> {
+        Ok(load_grant(&mut *self.conn()?, id)?)
+    }
+
+    fn revoke_grant(&self, id: &str, now: i64) -> Result<(), OAuthError> {
+        self.transaction(|conn| revoke_grant_in(conn, id, now))?;
+        Ok(())
+    }
+
+    fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), OAuthError> {
+        self.transaction(|conn| {
+            diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(token)).execute(conn)?;
+            diesel::update(grants::table.find(&token.grant_id))
+                .set(grants::expires_at.eq(token.expires_at))
+                .execute(conn)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        client: &ClientId,
+        new: &RefreshToken,
+        now: i64,
+    ) -> Result<RefreshRotation, OAuthError> {
+        Ok(self.transaction(|conn| {
+            // Write first: on SQLite a transaction that starts by writing queues on the busy
+            // timeout instead of failing to upgrade a read lock.
+            let spent = diesel::update(
+                refresh_tokens::table
+                    .find(old_hash)
+                    .filter(refresh_tokens::client_id.eq(client.as_str()))
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::expires_at.gt(now)),
+            )
+            .set(refresh_tokens::used_at.eq(Some(now)))
+            .returning(refresh_tokens::grant_id)
+            .get_result::<String>(conn)
+            .optional()?;
+            let Some(grant_id) = spent else {
+                let previous = refresh_tokens::table
+                    .find(old_hash)
+                    .filter(refresh_tokens::client_id.eq(client.as_str()))
+                    .select((refresh_tokens::grant_id, refresh_tokens::used_at))
+                    .first::<(String, Option<i64>)>(conn)
+                    .optional()?;
+                return Ok(match previous {
+                    Some((grant_id, Some(_))) => RefreshRotation::Reused { grant_id },
+                    _ => RefreshRotation::Invalid,
+                });
+            };
+            match load_grant(conn, &grant_id)? {
+                Some(grant) if grant.revoked_at.is_none() && new.grant_id == grant.id => {
+                    diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(new)).execute(conn)?;
+                    diesel::update(grants::table.find(&grant.id))
+                        .set(grants::expires_at.eq(new.expires_at))
+                        .execute(conn)?;
+                    Ok(RefreshRotation::Rotated(grant))
+                }
+                _ => Ok(RefreshRotation::Invalid),
+            }
+        })?)
+    }
+
+    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
+        let conn = &mut *self.conn()?;
+        let row = refresh_tokens::table
+            .find(hash)
+            .filter(refresh_tokens::used_at.is_null())
+            .filter(refresh_tokens::expires_at.gt(now))
+            .first::<RefreshRow>(conn)
+            .optional()
+            .map_err(StoreError::from)?;
+        let Some(row) = row else { return Ok(None) };
+        let token = RefreshToken::try_from(row)?;
+        Ok(match load_grant(conn, &token.grant_id)? {
+            Some(grant) if grant.revoked_at.is_none() => Some((token, grant)),
+            _ => None,
+        })
+    }
+
+    fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError> {
+        let result = diesel::insert_into(revoked_access_tokens::table)
+            .values((revoked_access_tokens::jti.eq(jti), revoked_access_tokens::expires_at.eq(expires_at)))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from);
+        match result {
+            Ok(_) => Ok(()),
+            // Revoking twice is not an error (RFC 7009 2.2).
+            Err(e) if e.is_unique_violation() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
+        let n: i64 = revoked_access_tokens::table
+            .filter(revoked_access_tokens::jti.eq(jti))
+            .count()
+            .get_result(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(n > 0)
+    }
+
+    fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError> {
+        let conn = &mut *self.conn()?;
+        diesel::insert_into(login_failures::table)
+            .values((login_failures::id.eq(random_id()), login_failures::key.eq(key), login_failures::failed_at.eq(now)))
+            .execute(conn)
+            .map_err(StoreError::from)?;
+        count_failures(conn, key, window_start)
+    }
+
+    fn recent_login_failures(&self, key: &str, window_start: i64) -> Result<u32, OAuthError> {
+        count_failures(&mut *self.conn()?, key, window_start)
+    }
+
+    fn clear_login_failures(&self, key: &str) -> Result<(), OAuthError> {
+        diesel::delete(login_failures::table.filter(login_failures::key.eq(key)))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn purge_expired(&self, now: i64) -> Result<u64, OAuthError> {
+        let n = self.transaction(|conn| {
+            let mut n = 0;
+            n += diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(grants::table.filter(grants::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)))
+                .execute(conn)?;
+            // Failures older than a day no longer count towards any throttle window.
+            n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400))).execute(conn)?;
+            Ok(n as u64)
+        })?;
+        Ok(n)
+    }
+}
+
+fn count_failures(conn: &mut DbConnection, key: &str, window_start: i64) -> Result<u32, OAuthError> {
+    let n: i64 = login_failures::table
+        .filter(login_failures::key.eq(key))
+        .filter(login_failures::failed_at.ge(window_start))
+        .count()
+        .get_result(conn)
+        .map_err(StoreError::from)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}

@@ -1,0 +1,422 @@
+//! Rows as stored, and their conversion to and from domain values. Conversions from rows are
+//! fallible: a row that no longer parses is reported as corrupt, never unwrapped.
+
+use diesel::prelude::*;
+use yagona_account::{Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl};
+use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
+use yagona_oidc::{
+    AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType, Interaction,
+    RedirectUri, RefreshToken, Scopes, Session,
+};
+
+use crate::schema::*;
+use crate::StoreError;
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    // Serialising plain strings and vectors of them cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = accounts)]
+pub struct AccountRow {
+    pub id: String,
+    pub login: String,
+    pub pinfl: String,
+    pub password_hash: String,
+    pub surname: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub birth_date: String,
+    pub passport_number: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub status: String,
+    pub created_at: i64,
+}
+
+impl From<&Account> for AccountRow {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id.as_str().to_owned(),
+            login: a.login.as_str().to_owned(),
+            pinfl: a.pinfl.as_str().to_owned(),
+            password_hash: a.password_hash.as_phc().to_owned(),
+            surname: a.surname.clone(),
+            first_name: a.first_name.clone(),
+            middle_name: a.middle_name.clone(),
+            birth_date: a.birth_date.to_string(),
+            passport_number: a.passport_number.as_ref().map(|p| p.as_str().to_owned()),
+            email: a.email.clone(),
+            phone: a.phone.clone(),
+            status: a.status.as_str().to_owned(),
+            created_at: a.created_at,
+        }
+    }
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+    fn try_from(r: AccountRow) -> Result<Self, StoreError> {
+        let what = "account";
+        Ok(Account {
+            id: AccountId::from_stored(r.id),
+            login: Login::try_from(r.login).map_err(|e| corrupt(what, e))?,
+            pinfl: Pinfl::try_from(r.pinfl).map_err(|e| corrupt(what, e))?,
+            password_hash: PasswordHash::from_phc(r.password_hash),
+            surname: r.surname,
+            first_name: r.first_name,
+            middle_name: r.middle_name,
+            birth_date: BirthDate::try_from(r.birth_date.as_str()).map_err(|e| corrupt(what, e))?,
+            passport_number: r
+                .passport_number
+                .map(PassportNumber::try_from)
+                .transpose()
+                .map_err(|e| corrupt(what, e))?,
+            email: r.email,
+            phone: r.phone,
+            status: AccountStatus::try_from(r.status.as_str()).map_err(|e| corrupt(what, e))?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = clients)]
+pub struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub first_party: bool,
+    pub id_token_signing_alg: String,
+    pub created_at: i64,
+}
+
+impl From<&Client> for ClientRow {
+    fn from(c: &Client) -> Self {
+        Self {
+            id: c.id.as_str().to_owned(),
+            name: c.name.clone(),
+            secret_hash: c.secret_hash.clone(),
+            redirect_uris: json(&c.redirect_uris),
+            post_logout_redirect_uris: json(&c.post_logout_redirect_uris),
+            grant_types: json(&c.grant_types),
+            first_party: c.first_party,
+            id_token_signing_alg: c.id_token_signing_alg.as_str().to_owned(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        let what = "client";
+        Ok(Client {
+            id: ClientId::try_from(r.id).map_err(|e| corrupt(what, e))?,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            redirect_uris: from_json::<Vec<RedirectUri>>(what, &r.redirect_uris)?,
+            post_logout_redirect_uris: from_json::<Vec<RedirectUri>>(what, &r.post_logout_redirect_uris)?,
+            grant_types: from_json::<Vec<GrantType>>(what, &r.grant_types)?,
+            first_party: r.first_party,
+            id_token_signing_alg: SigningAlg::try_from(r.id_token_signing_alg.as_str()).map_err(|e| corrupt(what, e))?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub state: String,
+    pub sealed_private_key: Vec<u8>,
+    pub kek_id: String,
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl From<&StoredKey> for KeyRow {
+    fn from(k: &StoredKey) -> Self {
+        Self {
+            kid: k.kid.clone(),
+            alg: k.alg.as_str().to_owned(),
+            state: k.state.as_str().to_owned(),
+            sealed_private_key: k.sealed_private_key.clone(),
+            kek_id: k.kek_id.clone(),
+            public_jwk: k.public_jwk.clone(),
+            created_at: k.created_at,
+            retired_at: k.retired_at,
+        }
+    }
+}
+
+impl TryFrom<KeyRow> for StoredKey {
+    type Error = StoreError;
+    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
+        Ok(StoredKey {
+            alg: SigningAlg::try_from(r.alg.as_str()).map_err(|e| corrupt("key", e))?,
+            state: KeyState::try_from(r.state.as_str()).map_err(|e| corrupt("key", e))?,
+            kid: r.kid,
+            sealed_private_key: r.sealed_private_key,
+            kek_id: r.kek_id,
+            public_jwk: r.public_jwk,
+            created_at: r.created_at,
+            retired_at: r.retired_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub sid: String,
+    pub account_id: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<&Session> for SessionRow {
+    fn from(s: &Session) -> Self {
+        Self {
+            id_hash: s.id_hash.clone(),
+            sid: s.sid.clone(),
+            account_id: s.account_id.as_str().to_owned(),
+            auth_time: s.auth.auth_time,
+            acr: s.auth.acr.clone(),
+            amr: json(&s.auth.amr),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        }
+    }
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(Session {
+            id_hash: r.id_hash,
+            sid: r.sid,
+            account_id: AccountId::from_stored(r.account_id),
+            auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("session", &r.amr)? },
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = interactions)]
+pub struct InteractionRow {
+    pub id_hash: String,
+    pub browser_hash: String,
+    pub request: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<&Interaction> for InteractionRow {
+    fn from(i: &Interaction) -> Self {
+        Self {
+            id_hash: i.id_hash.clone(),
+            browser_hash: i.browser_hash.clone(),
+            request: json(&i.request),
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+impl TryFrom<InteractionRow> for Interaction {
+    type Error = StoreError;
+    fn try_from(r: InteractionRow) -> Result<Self, StoreError> {
+        Ok(Interaction {
+            id_hash: r.id_hash,
+            browser_hash: r.browser_hash,
+            request: from_json("interaction", &r.request)?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = consents)]
+pub struct ConsentRow {
+    pub account_id: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub granted_at: i64,
+}
+
+impl From<&Consent> for ConsentRow {
+    fn from(c: &Consent) -> Self {
+        Self {
+            account_id: c.account_id.as_str().to_owned(),
+            client_id: c.client_id.as_str().to_owned(),
+            scopes: c.scopes.to_string(),
+            granted_at: c.granted_at,
+        }
+    }
+}
+
+impl TryFrom<ConsentRow> for Consent {
+    type Error = StoreError;
+    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+        Ok(Consent {
+            account_id: AccountId::from_stored(r.account_id),
+            client_id: ClientId::try_from(r.client_id).map_err(|e| corrupt("consent", e))?,
+            scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt("consent", e))?,
+            granted_at: r.granted_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = grants)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub account_id: String,
+    pub sid: String,
+    pub scopes: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl GrantRow {
+    pub fn new(g: &Grant, expires_at: i64) -> Self {
+        Self {
+            id: g.id.clone(),
+            client_id: g.client_id.as_str().to_owned(),
+            account_id: g.account_id.as_str().to_owned(),
+            sid: g.sid.clone(),
+            scopes: g.scopes.to_string(),
+            auth_time: g.auth.auth_time,
+            acr: g.auth.acr.clone(),
+            amr: json(&g.auth.amr),
+            created_at: g.created_at,
+            expires_at,
+            revoked_at: g.revoked_at,
+        }
+    }
+}
+
+impl TryFrom<GrantRow> for Grant {
+    type Error = StoreError;
+    fn try_from(r: GrantRow) -> Result<Self, StoreError> {
+        Ok(Grant {
+            id: r.id,
+            client_id: ClientId::try_from(r.client_id).map_err(|e| corrupt("grant", e))?,
+            account_id: AccountId::from_stored(r.account_id),
+            sid: r.sid,
+            scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt("grant", e))?,
+            auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("grant", &r.amr)? },
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+pub struct CodeRow {
+    pub hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+impl From<&AuthorizationCode> for CodeRow {
+    fn from(c: &AuthorizationCode) -> Self {
+        Self {
+            hash: c.hash.clone(),
+            grant_id: c.grant_id.clone(),
+            client_id: c.client_id.as_str().to_owned(),
+            redirect_uri: c.redirect_uri.as_str().to_owned(),
+            code_challenge: c.code_challenge.clone().map(String::from),
+            nonce: c.nonce.clone(),
+            expires_at: c.expires_at,
+            consumed_at: None,
+        }
+    }
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        let what = "authorization code";
+        Ok(AuthorizationCode {
+            hash: r.hash,
+            grant_id: r.grant_id,
+            client_id: ClientId::try_from(r.client_id).map_err(|e| corrupt(what, e))?,
+            redirect_uri: RedirectUri::try_from(r.redirect_uri).map_err(|e| corrupt(what, e))?,
+            code_challenge: r.code_challenge.map(CodeChallenge::try_from).transpose().map_err(|e| corrupt(what, e))?,
+            nonce: r.nonce,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshRow {
+    pub hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+impl From<&RefreshToken> for RefreshRow {
+    fn from(t: &RefreshToken) -> Self {
+        Self {
+            hash: t.hash.clone(),
+            grant_id: t.grant_id.clone(),
+            client_id: t.client_id.as_str().to_owned(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            used_at: None,
+        }
+    }
+}
+
+impl TryFrom<RefreshRow> for RefreshToken {
+    type Error = StoreError;
+    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
+        Ok(RefreshToken {
+            hash: r.hash,
+            grant_id: r.grant_id,
+            client_id: ClientId::try_from(r.client_id).map_err(|e| corrupt("refresh token", e))?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    }
+}

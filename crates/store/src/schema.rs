@@ -1,0 +1,134 @@
+//! The schema, written once for both backends with portable types. Keep it equal to
+//! `migrations/` (a test compares them).
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        login -> Text,
+        pinfl -> Text,
+        password_hash -> Text,
+        surname -> Text,
+        first_name -> Text,
+        middle_name -> Nullable<Text>,
+        birth_date -> Text,
+        passport_number -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        status -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grant_types -> Text,
+        first_party -> Bool,
+        id_token_signing_alg -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        state -> Text,
+        sealed_private_key -> Binary,
+        kek_id -> Text,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        sid -> Text,
+        account_id -> Text,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    interactions (id_hash) {
+        id_hash -> Text,
+        browser_hash -> Text,
+        request -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (account_id, client_id) {
+        account_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> Text,
+        account_id -> Text,
+        sid -> Text,
+        scopes -> Text,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (hash) {
+        hash -> Text,
+        grant_id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (hash) {
+        hash -> Text,
+        grant_id -> Text,
+        client_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        key -> Text,
+        failed_at -> BigInt,
+        id -> Text,
+    }
+}

@@ -1,0 +1,11 @@
+DROP TABLE login_failures;
+DROP TABLE revoked_access_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE grants;
+DROP TABLE consents;
+DROP TABLE interactions;
+DROP TABLE sessions;
+DROP TABLE signing_keys;
+DROP TABLE clients;
+DROP TABLE accounts;
