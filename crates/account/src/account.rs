@@ -58,7 +58,9 @@ impl TryFrom<&str> for AccountStatus {
             "unconfirmed" => Ok(Self::Unconfirmed),
             "confirmed" => Ok(Self::Confirmed),
             "disabled" => Ok(Self::Disabled),
-            other => Err(AccountError::Storage(format!("unknown account status {other:?}"))),
+            other => Err(AccountError::Storage(format!(
+                "unknown account status {other:?}"
+            ))),
         }
     }
 }
@@ -119,7 +121,10 @@ impl NewAccount {
     ) -> Result<Self, AccountError> {
         let surname = required(surname, "surname")?;
         let first_name = required(first_name, "first name")?;
-        let middle_name = middle_name.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+        let middle_name = middle_name
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned);
         pinfl.check_birth_date(&birth_date)?;
         Ok(Self {
             account: Account {

@@ -225,18 +225,22 @@ mod tests {
         let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
         let check = Pinfl::check_digit(&digits);
         let pinfl = Pinfl::try_from(format!("{body}{check}").as_str()).unwrap();
-        assert_eq!(
-            pinfl.birth_date(),
-            NaiveDate::from_ymd_opt(1990, 5, 12)
-        );
+        assert_eq!(pinfl.birth_date(), NaiveDate::from_ymd_opt(1990, 5, 12));
         let wrong = format!("{body}{}", (check + 1) % 10);
-        assert_eq!(Pinfl::try_from(wrong.as_str()), Err(AccountError::PinflCheckDigit));
+        assert_eq!(
+            Pinfl::try_from(wrong.as_str()),
+            Err(AccountError::PinflCheckDigit)
+        );
     }
 
     #[test]
     fn pinfl_rejects_bad_format() {
         for bad in ["", "1234", "3120590026001a", "312059002600123"] {
-            assert_eq!(Pinfl::try_from(bad), Err(AccountError::PinflFormat), "{bad}");
+            assert_eq!(
+                Pinfl::try_from(bad),
+                Err(AccountError::PinflFormat),
+                "{bad}"
+            );
         }
     }
 
@@ -244,9 +248,14 @@ mod tests {
     fn pinfl_birth_date_consistency() {
         let body = "5010103026001";
         let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
-        let pinfl = Pinfl::try_from(format!("{body}{}", Pinfl::check_digit(&digits)).as_str()).unwrap();
-        assert!(pinfl.check_birth_date(&BirthDate::try_from("2003-01-01").unwrap()).is_ok());
-        assert!(pinfl.check_birth_date(&BirthDate::try_from("1903-01-01").unwrap()).is_err());
+        let pinfl =
+            Pinfl::try_from(format!("{body}{}", Pinfl::check_digit(&digits)).as_str()).unwrap();
+        assert!(pinfl
+            .check_birth_date(&BirthDate::try_from("2003-01-01").unwrap())
+            .is_ok());
+        assert!(pinfl
+            .check_birth_date(&BirthDate::try_from("1903-01-01").unwrap())
+            .is_err());
     }
 
     #[test]
@@ -259,7 +268,10 @@ mod tests {
 
     #[test]
     fn passport_rules() {
-        assert_eq!(PassportNumber::try_from("aa1234567").unwrap().as_str(), "AA1234567");
+        assert_eq!(
+            PassportNumber::try_from("aa1234567").unwrap().as_str(),
+            "AA1234567"
+        );
         for bad in ["A1234567", "AA123456", "AA12345678", "1A1234567"] {
             assert!(PassportNumber::try_from(bad).is_err(), "{bad}");
         }

@@ -8,10 +8,31 @@ use crate::Scopes;
 
 /// Every claim Yagona can release, for discovery's `claims_supported`.
 pub const SUPPORTED_CLAIMS: &[&str] = &[
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
-    "name", "family_name", "given_name", "middle_name", "birthdate", "preferred_username",
-    "email", "email_verified", "phone_number", "phone_number_verified",
-    "pinfl", "passport_number", "account_verified",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "sid",
+    "name",
+    "family_name",
+    "given_name",
+    "middle_name",
+    "birthdate",
+    "preferred_username",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "pinfl",
+    "passport_number",
+    "account_verified",
 ];
 
 /// The claims of `account` that `scopes` release, without `sub`.
@@ -20,7 +41,10 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
 /// on it what services to offer, and it reveals nothing personal.
 pub fn user_claims(account: &Account, scopes: &Scopes) -> Map<String, Value> {
     let mut claims = Map::new();
-    claims.insert("account_verified".into(), Value::Bool(account.is_verified()));
+    claims.insert(
+        "account_verified".into(),
+        Value::Bool(account.is_verified()),
+    );
     if scopes.contains("profile") {
         claims.insert("name".into(), account.full_name().into());
         claims.insert("family_name".into(), account.surname.clone().into());

@@ -22,7 +22,11 @@ pub enum GrantType {
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [Self::AuthorizationCode, Self::RefreshToken, Self::ClientCredentials];
+    pub const ALL: [GrantType; 3] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,7 +43,12 @@ impl TryFrom<&str> for GrantType {
         Self::ALL
             .into_iter()
             .find(|g| g.as_str() == value)
-            .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, format!("unsupported grant_type {value:?}")))
+            .ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("unsupported grant_type {value:?}"),
+                )
+            })
     }
 }
 
@@ -76,7 +85,9 @@ impl Client {
     }
 
     pub fn registered_post_logout_uri(&self, uri: &str) -> Option<&RedirectUri> {
-        self.post_logout_redirect_uris.iter().find(|r| r.as_str() == uri)
+        self.post_logout_redirect_uris
+            .iter()
+            .find(|r| r.as_str() == uri)
     }
 }
 
@@ -93,7 +104,10 @@ pub struct ClientSecretVerifier {
 
 impl Default for ClientSecretVerifier {
     fn default() -> Self {
-        Self { argon2: Argon2::default(), verified: Mutex::new(HashMap::new()) }
+        Self {
+            argon2: Argon2::default(),
+            verified: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -108,7 +122,9 @@ impl ClientSecretVerifier {
 
     /// Checks `secret` against the client's stored hash.
     pub fn verify(&self, client: &Client, secret: &str) -> bool {
-        let Some(stored) = &client.secret_hash else { return false };
+        let Some(stored) = &client.secret_hash else {
+            return false;
+        };
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let key = (client.id.as_str().to_owned(), stored.clone());
         if let Ok(cache) = self.verified.lock() {
@@ -117,7 +133,10 @@ impl ClientSecretVerifier {
             }
         }
         let ok = match argon2::PasswordHash::new(stored) {
-            Ok(parsed) => self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => self
+                .argon2
+                .verify_password(secret.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         };
         if ok {
@@ -163,8 +182,12 @@ mod tests {
     fn redirect_uri_match_is_exact() {
         let c = client(None);
         assert!(c.registered_redirect_uri("https://rp.example/cb").is_some());
-        assert!(c.registered_redirect_uri("https://rp.example/cb/").is_none());
+        assert!(c
+            .registered_redirect_uri("https://rp.example/cb/")
+            .is_none());
         assert!(c.registered_redirect_uri("https://RP.example/cb").is_none());
-        assert!(c.registered_redirect_uri("https://rp.example/cb?x=1").is_none());
+        assert!(c
+            .registered_redirect_uri("https://rp.example/cb?x=1")
+            .is_none());
     }
 }

@@ -23,8 +23,16 @@ pub struct AuthContext {
 impl AuthContext {
     /// A password login: `low` for an unconfirmed account, `substantial` for an EDS-confirmed one.
     pub fn password(account: &Account, now: i64) -> Self {
-        let acr = if account.status == AccountStatus::Confirmed { ACR_SUBSTANTIAL } else { ACR_LOW };
-        Self { auth_time: now, acr: acr.to_owned(), amr: vec!["pwd".to_owned()] }
+        let acr = if account.status == AccountStatus::Confirmed {
+            ACR_SUBSTANTIAL
+        } else {
+            ACR_LOW
+        };
+        Self {
+            auth_time: now,
+            acr: acr.to_owned(),
+            amr: vec!["pwd".to_owned()],
+        }
     }
 }
 

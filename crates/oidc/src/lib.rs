@@ -18,10 +18,16 @@ mod repository;
 pub mod secrets;
 pub mod tokens;
 mod types;
+/// Constants of the protocol values, for discovery.
+pub mod types_export {
+    pub use crate::types::SUPPORTED_SCOPES;
+}
 
 pub use client::{Client, ClientSecretVerifier, GrantType};
 pub use error::{ErrorCode, OAuthError};
-pub use grant::{AuthContext, AuthorizationCode, Consent, Grant, Interaction, RefreshToken, Session};
+pub use grant::{
+    AuthContext, AuthorizationCode, Consent, Grant, Interaction, RefreshToken, Session,
+};
 pub use repository::{CodeConsumption, OidcRepository, RefreshRotation};
 pub use types::{ClientId, CodeChallenge, Prompt, RedirectUri, ResponseMode, Scopes};
 

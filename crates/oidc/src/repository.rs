@@ -5,7 +5,10 @@
 use yagona_account::AccountId;
 
 use crate::keys::{SigningAlg, StoredKey};
-use crate::{AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, OAuthError, RefreshToken, Session};
+use crate::{
+    AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, OAuthError, RefreshToken,
+    Session,
+};
 
 /// The outcome of redeeming an authorization code.
 #[derive(Debug)]
@@ -42,11 +45,19 @@ pub trait OidcRepository {
     /// Stores `new` as the active key of its algorithm and retires the previous active key, in
     /// one transaction. With `only_if_none`, does nothing when an active key exists (first start
     /// of several replicas at once) and returns `false`.
-    fn activate_signing_key(&self, new: &StoredKey, now: i64, only_if_none: bool) -> Result<bool, OAuthError>;
+    fn activate_signing_key(
+        &self,
+        new: &StoredKey,
+        now: i64,
+        only_if_none: bool,
+    ) -> Result<bool, OAuthError>;
     fn active_key_algs(&self) -> Result<Vec<SigningAlg>, OAuthError>;
 
     // sessions and interactions
     fn insert_session(&self, session: &Session) -> Result<(), OAuthError>;
+    /// Stores `new` and deletes the session it replaces (a new login in the same browser), in one
+    /// transaction.
+    fn replace_session(&self, old_id_hash: &str, new: &Session) -> Result<(), OAuthError>;
     fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
     /// Deletes a session and revokes the grants made in it; returns it if it existed.
     fn end_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
@@ -55,31 +66,59 @@ pub trait OidcRepository {
     fn delete_interaction(&self, id_hash: &str) -> Result<(), OAuthError>;
 
     // consent
-    fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError>;
+    fn find_consent(
+        &self,
+        account: &AccountId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, OAuthError>;
     fn save_consent(&self, consent: &Consent) -> Result<(), OAuthError>;
 
     // grants, codes, tokens
     /// Stores a grant and its authorization code together.
-    fn insert_grant_with_code(&self, grant: &Grant, code: &AuthorizationCode) -> Result<(), OAuthError>;
+    fn insert_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &AuthorizationCode,
+    ) -> Result<(), OAuthError>;
     /// Spends a code exactly once, even under concurrent redemption.
-    fn consume_authorization_code(&self, hash: &str, now: i64) -> Result<CodeConsumption, OAuthError>;
+    fn consume_authorization_code(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<CodeConsumption, OAuthError>;
     fn find_grant(&self, id: &str) -> Result<Option<Grant>, OAuthError>;
     /// Revokes a grant and every refresh token of it; access tokens carry the grant id and are
     /// refused once it is revoked.
     fn revoke_grant(&self, id: &str, now: i64) -> Result<(), OAuthError>;
     fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), OAuthError>;
-    /// Spends `old_hash` and stores `new` in one transaction, exactly once under concurrency.
-    fn rotate_refresh_token(&self, old_hash: &str, client: &ClientId, new: &RefreshToken, now: i64)
-        -> Result<RefreshRotation, OAuthError>;
+    /// Spends `old_hash` and stores its successor (hash `new_hash`, same grant) in one
+    /// transaction, exactly once under concurrency.
+    fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        client: &ClientId,
+        new_hash: &str,
+        new_expires_at: i64,
+        now: i64,
+    ) -> Result<RefreshRotation, OAuthError>;
     /// A live (unused, unexpired, grant not revoked) refresh token and its grant.
-    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
+    fn find_live_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
 
     // login throttling
     /// Records a failed login under `key` and returns the failures counted in the window that
     /// started at `window_start`.
-    fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError>;
+    fn record_login_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_start: i64,
+    ) -> Result<u32, OAuthError>;
     fn recent_login_failures(&self, key: &str, window_start: i64) -> Result<u32, OAuthError>;
     fn clear_login_failures(&self, key: &str) -> Result<(), OAuthError>;
 

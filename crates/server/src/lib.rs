@@ -1,1 +1,10 @@
-//! stub
+//! The `yagona` program: configuration, command line, HTTP endpoints and pages, wired over the
+//! domain crates (`yagona-account`, `yagona-oidc`) and storage (`yagona-store`).
+
+pub mod cli;
+pub mod config;
+mod discovery;
+mod http;
+mod logging;
+mod serve;
+mod state;

@@ -50,6 +50,9 @@ impl AccountRepository for Store {
             .order(accounts::login.asc())
             .load::<AccountRow>(&mut *self.conn()?)
             .map_err(StoreError::from)?;
-        Ok(rows.into_iter().map(Account::try_from).collect::<Result<_, _>>()?)
+        Ok(rows
+            .into_iter()
+            .map(Account::try_from)
+            .collect::<Result<_, _>>()?)
     }
 }

@@ -31,7 +31,11 @@ impl StoreError {
     pub(crate) fn database_message(&self) -> String {
         match self {
             Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
-                format!("{} {}", info.message(), info.constraint_name().unwrap_or(""))
+                format!(
+                    "{} {}",
+                    info.message(),
+                    info.constraint_name().unwrap_or("")
+                )
             }
             other => other.to_string(),
         }

@@ -14,7 +14,10 @@ const PG_MIGRATION_LOCK: i64 = 0x5941_474f_4e41;
 
 pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     let names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| {
-        versions.into_iter().map(|v| v.to_string()).collect::<Vec<_>>()
+        versions
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
     };
     match conn {
         DbConnection::Postgres(pg) => {

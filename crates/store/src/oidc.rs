@@ -5,8 +5,8 @@ use yagona_account::AccountId;
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::secrets::random_id;
 use yagona_oidc::{
-    AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, OAuthError, OidcRepository,
-    RefreshRotation, RefreshToken, Session,
+    AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, OAuthError,
+    OidcRepository, RefreshRotation, RefreshToken, Session,
 };
 
 use crate::rows::*;
@@ -45,9 +45,10 @@ impl OidcRepository for Store {
             .map_err(StoreError::from);
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.is_unique_violation() => {
-                Err(OAuthError::invalid_request(format!("a client with id {} already exists", client.id)))
-            }
+            Err(e) if e.is_unique_violation() => Err(OAuthError::invalid_request(format!(
+                "a client with id {} already exists",
+                client.id
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -66,7 +67,10 @@ impl OidcRepository for Store {
             .order(clients::id.asc())
             .load::<ClientRow>(&mut *self.conn()?)
             .map_err(StoreError::from)?;
-        Ok(rows.into_iter().map(Client::try_from).collect::<Result<_, _>>()?)
+        Ok(rows
+            .into_iter()
+            .map(Client::try_from)
+            .collect::<Result<_, _>>()?)
     }
 
     fn delete_client(&self, id: &ClientId) -> Result<bool, OAuthError> {
@@ -82,10 +86,18 @@ impl OidcRepository for Store {
             .order(signing_keys::created_at.asc())
             .load::<KeyRow>(&mut *self.conn()?)
             .map_err(StoreError::from)?;
-        Ok(rows.into_iter().map(StoredKey::try_from).collect::<Result<_, _>>()?)
+        Ok(rows
+            .into_iter()
+            .map(StoredKey::try_from)
+            .collect::<Result<_, _>>()?)
     }
 
-    fn activate_signing_key(&self, new: &StoredKey, now: i64, only_if_none: bool) -> Result<bool, OAuthError> {
+    fn activate_signing_key(
+        &self,
+        new: &StoredKey,
+        now: i64,
+        only_if_none: bool,
+    ) -> Result<bool, OAuthError> {
         let result = self.transaction(|conn| {
             if !only_if_none {
                 diesel::update(
@@ -93,12 +105,17 @@ impl OidcRepository for Store {
                         .filter(signing_keys::alg.eq(new.alg.as_str()))
                         .filter(signing_keys::state.eq(KeyState::Active.as_str())),
                 )
-                .set((signing_keys::state.eq(KeyState::Retired.as_str()), signing_keys::retired_at.eq(Some(now))))
+                .set((
+                    signing_keys::state.eq(KeyState::Retired.as_str()),
+                    signing_keys::retired_at.eq(Some(now)),
+                ))
                 .execute(conn)?;
             }
             // The partial unique index allows one active key per algorithm: when replicas race
             // on first start, one insert wins and the others fail here.
-            diesel::insert_into(signing_keys::table).values(KeyRow::from(new)).execute(conn)?;
+            diesel::insert_into(signing_keys::table)
+                .values(KeyRow::from(new))
+                .execute(conn)?;
             Ok(())
         });
         match result {
@@ -114,7 +131,9 @@ impl OidcRepository for Store {
             .select(signing_keys::alg)
             .load::<String>(&mut *self.conn()?)
             .map_err(StoreError::from)?;
-        algs.iter().map(|a| SigningAlg::try_from(a.as_str())).collect()
+        algs.iter()
+            .map(|a| SigningAlg::try_from(a.as_str()))
+            .collect()
     }
 
     fn insert_session(&self, session: &Session) -> Result<(), OAuthError> {
@@ -122,6 +141,17 @@ impl OidcRepository for Store {
             .values(SessionRow::from(session))
             .execute(&mut *self.conn()?)
             .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn replace_session(&self, old_id_hash: &str, new: &Session) -> Result<(), OAuthError> {
+        self.transaction(|conn| {
+            diesel::delete(sessions::table.find(old_id_hash)).execute(conn)?;
+            diesel::insert_into(sessions::table)
+                .values(SessionRow::from(new))
+                .execute(conn)?;
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -183,7 +213,11 @@ impl OidcRepository for Store {
         Ok(())
     }
 
-    fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError> {
+    fn find_consent(
+        &self,
+        account: &AccountId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, OAuthError> {
         let row = consents::table
             .find((account.as_str(), client.as_str()))
             .first::<ConsentRow>(&mut *self.conn()?)
@@ -195,23 +229,38 @@ impl OidcRepository for Store {
     fn save_consent(&self, consent: &Consent) -> Result<(), OAuthError> {
         let row = ConsentRow::from(consent);
         self.transaction(|conn| {
-            diesel::delete(consents::table.find((&row.account_id, &row.client_id))).execute(conn)?;
-            diesel::insert_into(consents::table).values(&row).execute(conn)?;
+            diesel::delete(consents::table.find((&row.account_id, &row.client_id)))
+                .execute(conn)?;
+            diesel::insert_into(consents::table)
+                .values(&row)
+                .execute(conn)?;
             Ok(())
         })?;
         Ok(())
     }
 
-    fn insert_grant_with_code(&self, grant: &Grant, code: &AuthorizationCode) -> Result<(), OAuthError> {
+    fn insert_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &AuthorizationCode,
+    ) -> Result<(), OAuthError> {
         self.transaction(|conn| {
-            diesel::insert_into(grants::table).values(GrantRow::new(grant, code.expires_at)).execute(conn)?;
-            diesel::insert_into(authorization_codes::table).values(CodeRow::from(code)).execute(conn)?;
+            diesel::insert_into(grants::table)
+                .values(GrantRow::new(grant, code.expires_at))
+                .execute(conn)?;
+            diesel::insert_into(authorization_codes::table)
+                .values(CodeRow::from(code))
+                .execute(conn)?;
             Ok(())
         })?;
         Ok(())
     }
 
-    fn consume_authorization_code(&self, hash: &str, now: i64) -> Result<CodeConsumption, OAuthError> {
+    fn consume_authorization_code(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<CodeConsumption, OAuthError> {
         let conn = &mut *self.conn()?;
         // One conditional UPDATE: of many concurrent redemptions exactly one matches the row.
         let spent = diesel::update(
@@ -229,14 +278,19 @@ impl OidcRepository for Store {
             Some(row) => {
                 let code = AuthorizationCode::try_from(row)?;
                 match load_grant(conn, &code.grant_id)? {
-                    Some(grant) if grant.revoked_at.is_none() => Ok(CodeConsumption::Consumed(code, grant)),
+                    Some(grant) if grant.revoked_at.is_none() => {
+                        Ok(CodeConsumption::Consumed(code, grant))
+                    }
                     _ => Ok(CodeConsumption::Invalid),
                 }
             }
             None => {
                 let previous = authorization_codes::table
                     .find(hash)
-                    .select((authorization_codes::grant_id, authorization_codes::consumed_at))
+                    .select((
+                        authorization_codes::grant_id,
+                        authorization_codes::consumed_at,
+                    ))
                     .first::<(String, Option<i64>)>(conn)
                     .optional()
                     .map_err(StoreError::from)?;
@@ -259,7 +313,9 @@ impl OidcRepository for Store {
 
     fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), OAuthError> {
         self.transaction(|conn| {
-            diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(token)).execute(conn)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values(RefreshRow::from(token))
+                .execute(conn)?;
             diesel::update(grants::table.find(&token.grant_id))
                 .set(grants::expires_at.eq(token.expires_at))
                 .execute(conn)?;
@@ -272,7 +328,8 @@ impl OidcRepository for Store {
         &self,
         old_hash: &str,
         client: &ClientId,
-        new: &RefreshToken,
+        new_hash: &str,
+        new_expires_at: i64,
         now: i64,
     ) -> Result<RefreshRotation, OAuthError> {
         Ok(self.transaction(|conn| {
@@ -302,10 +359,19 @@ impl OidcRepository for Store {
                 });
             };
             match load_grant(conn, &grant_id)? {
-                Some(grant) if grant.revoked_at.is_none() && new.grant_id == grant.id => {
-                    diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(new)).execute(conn)?;
+                Some(grant) if grant.revoked_at.is_none() => {
+                    let new = RefreshToken {
+                        hash: new_hash.to_owned(),
+                        grant_id: grant.id.clone(),
+                        client_id: client.clone(),
+                        created_at: now,
+                        expires_at: new_expires_at,
+                    };
+                    diesel::insert_into(refresh_tokens::table)
+                        .values(RefreshRow::from(&new))
+                        .execute(conn)?;
                     diesel::update(grants::table.find(&grant.id))
-                        .set(grants::expires_at.eq(new.expires_at))
+                        .set(grants::expires_at.eq(new_expires_at))
                         .execute(conn)?;
                     Ok(RefreshRotation::Rotated(grant))
                 }
@@ -314,7 +380,11 @@ impl OidcRepository for Store {
         })?)
     }
 
-    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
+    fn find_live_refresh_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
         let conn = &mut *self.conn()?;
         let row = refresh_tokens::table
             .find(hash)
@@ -333,7 +403,10 @@ impl OidcRepository for Store {
 
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError> {
         let result = diesel::insert_into(revoked_access_tokens::table)
-            .values((revoked_access_tokens::jti.eq(jti), revoked_access_tokens::expires_at.eq(expires_at)))
+            .values((
+                revoked_access_tokens::jti.eq(jti),
+                revoked_access_tokens::expires_at.eq(expires_at),
+            ))
             .execute(&mut *self.conn()?)
             .map_err(StoreError::from);
         match result {
@@ -353,10 +426,19 @@ impl OidcRepository for Store {
         Ok(n > 0)
     }
 
-    fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError> {
+    fn record_login_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_start: i64,
+    ) -> Result<u32, OAuthError> {
         let conn = &mut *self.conn()?;
         diesel::insert_into(login_failures::table)
-            .values((login_failures::id.eq(random_id()), login_failures::key.eq(key), login_failures::failed_at.eq(now)))
+            .values((
+                login_failures::id.eq(random_id()),
+                login_failures::key.eq(key),
+                login_failures::failed_at.eq(now),
+            ))
             .execute(conn)
             .map_err(StoreError::from)?;
         count_failures(conn, key, window_start)
@@ -376,22 +458,37 @@ impl OidcRepository for Store {
     fn purge_expired(&self, now: i64) -> Result<u64, OAuthError> {
         let n = self.transaction(|conn| {
             let mut n = 0;
-            n += diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.le(now))).execute(conn)?;
-            n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))).execute(conn)?;
-            n += diesel::delete(grants::table.filter(grants::expires_at.le(now))).execute(conn)?;
-            n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
-            n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now))).execute(conn)?;
-            n += diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)))
+            n += diesel::delete(
+                authorization_codes::table.filter(authorization_codes::expires_at.le(now)),
+            )
+            .execute(conn)?;
+            n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
                 .execute(conn)?;
+            n += diesel::delete(grants::table.filter(grants::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now)))
+                .execute(conn)?;
+            n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now)))
+                .execute(conn)?;
+            n += diesel::delete(
+                revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)),
+            )
+            .execute(conn)?;
             // Failures older than a day no longer count towards any throttle window.
-            n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400))).execute(conn)?;
+            n += diesel::delete(
+                login_failures::table.filter(login_failures::failed_at.le(now - 86_400)),
+            )
+            .execute(conn)?;
             Ok(n as u64)
         })?;
         Ok(n)
     }
 }
 
-fn count_failures(conn: &mut DbConnection, key: &str, window_start: i64) -> Result<u32, OAuthError> {
+fn count_failures(
+    conn: &mut DbConnection,
+    key: &str,
+    window_start: i64,
+) -> Result<u32, OAuthError> {
     let n: i64 = login_failures::table
         .filter(login_failures::key.eq(key))
         .filter(login_failures::failed_at.ge(window_start))

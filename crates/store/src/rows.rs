@@ -2,11 +2,13 @@
 //! fallible: a row that no longer parses is reported as corrupt, never unwrapped.
 
 use diesel::prelude::*;
-use yagona_account::{Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl};
+use yagona_account::{
+    Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl,
+};
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::{
-    AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType, Interaction,
-    RedirectUri, RefreshToken, Scopes, Session,
+    AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType,
+    Interaction, RedirectUri, RefreshToken, Scopes, Session,
 };
 
 use crate::schema::*;
@@ -128,10 +130,14 @@ impl TryFrom<ClientRow> for Client {
             name: r.name,
             secret_hash: r.secret_hash,
             redirect_uris: from_json::<Vec<RedirectUri>>(what, &r.redirect_uris)?,
-            post_logout_redirect_uris: from_json::<Vec<RedirectUri>>(what, &r.post_logout_redirect_uris)?,
+            post_logout_redirect_uris: from_json::<Vec<RedirectUri>>(
+                what,
+                &r.post_logout_redirect_uris,
+            )?,
             grant_types: from_json::<Vec<GrantType>>(what, &r.grant_types)?,
             first_party: r.first_party,
-            id_token_signing_alg: SigningAlg::try_from(r.id_token_signing_alg.as_str()).map_err(|e| corrupt(what, e))?,
+            id_token_signing_alg: SigningAlg::try_from(r.id_token_signing_alg.as_str())
+                .map_err(|e| corrupt(what, e))?,
             created_at: r.created_at,
         })
     }
@@ -216,7 +222,11 @@ impl TryFrom<SessionRow> for Session {
             id_hash: r.id_hash,
             sid: r.sid,
             account_id: AccountId::from_stored(r.account_id),
-            auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("session", &r.amr)? },
+            auth: AuthContext {
+                auth_time: r.auth_time,
+                acr: r.acr,
+                amr: from_json("session", &r.amr)?,
+            },
             created_at: r.created_at,
             expires_at: r.expires_at,
         })
@@ -333,7 +343,11 @@ impl TryFrom<GrantRow> for Grant {
             account_id: AccountId::from_stored(r.account_id),
             sid: r.sid,
             scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt("grant", e))?,
-            auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("grant", &r.amr)? },
+            auth: AuthContext {
+                auth_time: r.auth_time,
+                acr: r.acr,
+                amr: from_json("grant", &r.amr)?,
+            },
             created_at: r.created_at,
             revoked_at: r.revoked_at,
         })
@@ -377,7 +391,11 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             grant_id: r.grant_id,
             client_id: ClientId::try_from(r.client_id).map_err(|e| corrupt(what, e))?,
             redirect_uri: RedirectUri::try_from(r.redirect_uri).map_err(|e| corrupt(what, e))?,
-            code_challenge: r.code_challenge.map(CodeChallenge::try_from).transpose().map_err(|e| corrupt(what, e))?,
+            code_challenge: r
+                .code_challenge
+                .map(CodeChallenge::try_from)
+                .transpose()
+                .map_err(|e| corrupt(what, e))?,
             nonce: r.nonce,
             expires_at: r.expires_at,
         })

@@ -1,0 +1,460 @@
+//! The command line (architecture.md, "Contracts"): `serve`, `migrate`, `client`, `account`,
+//! `keys`. Every command reads the same configuration as the server.
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use yagona_account::{AccountRepository as _, BirthDate, Login, NewAccount, PassportNumber, Pinfl};
+use yagona_oidc::keys::{SigningAlg, StoredKey};
+use yagona_oidc::secrets::random_token;
+use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _, RedirectUri};
+
+use crate::config::{Config, Settings};
+use crate::serve::{data_dir, open_store, prepare, run};
+use crate::state::{now, resolve_kek};
+use crate::{logging, state};
+
+/// Yagona: an OpenID Connect identity provider for e-government single sign-on.
+#[derive(Parser)]
+#[command(name = "yagona", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); see config/default.toml.
+    #[arg(long, global = true, env = "YAGONA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server (migrates the database and creates signing keys first).
+    Serve {
+        /// Development mode: generate missing secrets into the data folder, seed a demo client
+        /// and account, and print how to use them.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage relying parties (clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client. Prints a generated secret once (confidential clients).
+    Add(ClientAdd),
+    /// List the registered clients.
+    List,
+    /// Remove a client and everything issued to it.
+    Remove {
+        /// The client id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Args)]
+struct ClientAdd {
+    /// Client id, as the relying party will send it.
+    #[arg(long)]
+    id: String,
+    /// A redirect URI (exact match); repeat for several.
+    #[arg(long = "redirect-uri", required = true)]
+    redirect_uris: Vec<String>,
+    /// Where the client may send people after logout; repeat for several.
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A public client (browser or native app): no secret, PKCE required.
+    #[arg(long, conflicts_with = "secret")]
+    public: bool,
+    /// The client secret; generated when omitted.
+    #[arg(long)]
+    secret: Option<String>,
+    /// The name people see on the consent page.
+    #[arg(long)]
+    name: Option<String>,
+    /// Allowed grant types (authorization_code, refresh_token, client_credentials); repeat for
+    /// several. Default: authorization_code and refresh_token.
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// The operator's own service: skip the consent page.
+    #[arg(long)]
+    first_party: bool,
+    /// The algorithm that signs this client's ID tokens: RS256 (default) or ES256.
+    #[arg(long, default_value = "RS256")]
+    id_token_alg: String,
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account (reads the password from standard input).
+    Add(AccountAdd),
+}
+
+#[derive(Args)]
+struct AccountAdd {
+    #[arg(long)]
+    login: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long, required = true)]
+    password_stdin: bool,
+    #[arg(long)]
+    pinfl: String,
+    #[arg(long)]
+    surname: String,
+    #[arg(long)]
+    first_name: String,
+    #[arg(long)]
+    middle_name: Option<String>,
+    /// YYYY-MM-DD; must agree with the PINFL.
+    #[arg(long)]
+    birth_date: String,
+    #[arg(long)]
+    passport: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List signing keys and whether they are published.
+    List,
+    /// Replace the active signing key(s); the old ones stay published until their tokens expire.
+    Rotate {
+        /// Only this algorithm (RS256 or ES256); default both.
+        #[arg(long)]
+        alg: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run_cli(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(cli: &Cli) -> Result<Settings, String> {
+    let settings = Config::load(cli.config.as_deref())?.validate()?;
+    logging::init(&settings.log);
+    Ok(settings)
+}
+
+fn run_cli(cli: Cli) -> Result<(), String> {
+    let settings = settings(&cli)?;
+    match cli.command {
+        Command::Serve { dev } => {
+            let state = prepare(settings, dev)?;
+            if dev {
+                seed_demo(&state)?;
+            }
+            actix_web::rt::System::new().block_on(run(state))
+        }
+        Command::Migrate => {
+            open_store(&settings)?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::Client(command) => client_command(&settings, command),
+        Command::Account(AccountCommand::Add(args)) => account_add(&settings, args),
+        Command::Keys(command) => keys_command(&settings, command),
+    }
+}
+
+fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
+    let store = open_store(settings)?;
+    match command {
+        ClientCommand::Add(args) => {
+            let (client, secret) = new_client(args)?;
+            store
+                .insert_client(&client)
+                .map_err(|e| e.description.into_owned())?;
+            println!("client_id: {}", client.id);
+            if let Some(secret) = secret {
+                println!("client_secret: {secret}");
+                eprintln!("The secret is shown only this once: store it now.");
+            } else {
+                println!("client_type: public (PKCE required)");
+            }
+            Ok(())
+        }
+        ClientCommand::List => {
+            let clients = store
+                .list_clients()
+                .map_err(|e| e.description.into_owned())?;
+            for c in clients {
+                let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
+                println!(
+                    "{}\t{}\t{}{}\t{}\t{}",
+                    c.id,
+                    c.name,
+                    if c.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    },
+                    if c.first_party { ",first-party" } else { "" },
+                    grants.join(","),
+                    uris.join(" ")
+                );
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { id } => {
+            let id = ClientId::try_from(id.as_str()).map_err(|e| e.description.into_owned())?;
+            if store
+                .delete_client(&id)
+                .map_err(|e| e.description.into_owned())?
+            {
+                println!("Client {id} removed.");
+                Ok(())
+            } else {
+                Err(format!("no client with id {id}"))
+            }
+        }
+    }
+}
+
+fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), String> {
+    let text = |e: yagona_oidc::OAuthError| e.description.into_owned();
+    let id = ClientId::try_from(args.id.as_str()).map_err(text)?;
+    let redirect_uris = args
+        .redirect_uris
+        .iter()
+        .map(|u| {
+            RedirectUri::try_from(u.as_str())
+                .map_err(|e| format!("--redirect-uri {u}: {}", e.description))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let post_logout_redirect_uris = args
+        .post_logout_redirect_uris
+        .iter()
+        .map(|u| {
+            RedirectUri::try_from(u.as_str())
+                .map_err(|e| format!("--post-logout-redirect-uri {u}: {}", e.description))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut grant_types = args
+        .grant_types
+        .iter()
+        .map(|g| GrantType::try_from(g.as_str()).map_err(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    if grant_types.is_empty() {
+        grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    }
+    if args.public && grant_types.contains(&GrantType::ClientCredentials) {
+        return Err("public clients cannot use client_credentials".into());
+    }
+    let secret = if args.public {
+        None
+    } else {
+        Some(args.secret.unwrap_or_else(random_token))
+    };
+    let secret_hash = secret
+        .as_deref()
+        .map(|s| yagona_oidc::ClientSecretVerifier::default().hash(s))
+        .transpose()
+        .map_err(text)?;
+    let client = Client {
+        name: args.name.unwrap_or_else(|| id.to_string()),
+        id,
+        secret_hash,
+        redirect_uris,
+        post_logout_redirect_uris,
+        grant_types,
+        first_party: args.first_party,
+        id_token_signing_alg: SigningAlg::try_from(args.id_token_alg.as_str()).map_err(text)?,
+        created_at: now(),
+    };
+    Ok((client, secret))
+}
+
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(password)
+}
+
+fn account_add(settings: &Settings, args: AccountAdd) -> Result<(), String> {
+    let text = |e: yagona_account::AccountError| e.to_string();
+    let login = Login::try_from(args.login.as_str()).map_err(|e| format!("--login: {e}"))?;
+    let pinfl = Pinfl::try_from(args.pinfl.as_str()).map_err(|e| format!("--pinfl: {e}"))?;
+    let birth_date =
+        BirthDate::try_from(args.birth_date.as_str()).map_err(|e| format!("--birth-date: {e}"))?;
+    let passport = args
+        .passport
+        .as_deref()
+        .map(PassportNumber::try_from)
+        .transpose()
+        .map_err(|e| format!("--passport: {e}"))?;
+    let password = read_password()?;
+    let policy = yagona_account::PasswordPolicy {
+        min_length: settings.password_min_length,
+    };
+    policy
+        .check(&password, &login)
+        .map_err(|e| format!("password: {e}"))?;
+    let hasher = yagona_account::PasswordHasher::new(settings.password).map_err(text)?;
+    let account = NewAccount::new(
+        login,
+        pinfl,
+        hasher.hash(&password).map_err(text)?,
+        &args.surname,
+        &args.first_name,
+        args.middle_name.as_deref(),
+        birth_date,
+        now(),
+    )
+    .map_err(text)?
+    .with_contacts(args.email, args.phone)
+    .with_passport(passport);
+    let store = open_store(settings)?;
+    store.insert_account(&account).map_err(text)?;
+    println!("account_id: {}", account.account().id);
+    Ok(())
+}
+
+fn keys_command(settings: &Settings, command: KeysCommand) -> Result<(), String> {
+    let store = open_store(settings)?;
+    match command {
+        KeysCommand::List => {
+            let keep = settings.lifetimes.longest_signed_token();
+            let keys = store
+                .list_signing_keys()
+                .map_err(|e| e.description.into_owned())?;
+            for k in keys {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.kid,
+                    k.alg.as_str(),
+                    k.state.as_str(),
+                    if k.is_published(now(), keep) {
+                        "published"
+                    } else {
+                        "unpublished"
+                    }
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { alg } => {
+            let algs = match alg {
+                Some(a) => {
+                    vec![SigningAlg::try_from(a.as_str()).map_err(|e| e.description.into_owned())?]
+                }
+                None => SigningAlg::ALL.to_vec(),
+            };
+            let kek = resolve_kek(settings, false, &data_dir(settings))?;
+            for alg in algs {
+                let key = StoredKey::generate(alg, &kek, now())
+                    .map_err(|e| e.description.into_owned())?;
+                store
+                    .activate_signing_key(&key, now(), false)
+                    .map_err(|e| e.description.into_owned())?;
+                println!(
+                    "{} {} active; the previous key stays published until its tokens expire",
+                    alg.as_str(),
+                    key.kid
+                );
+            }
+            println!("Running servers pick up the new keys within 30 seconds.");
+            Ok(())
+        }
+    }
+}
+
+/// The demo client and account of `serve --dev`, created once and printed at every start.
+fn seed_demo(state: &state::AppState) -> Result<(), String> {
+    const CLIENT_ID: &str = "demo";
+    const CLIENT_SECRET: &str = "demo-secret-change-me";
+    const LOGIN: &str = "demo";
+    const PASSWORD: &str = "Registon-2026!";
+    // 3 120590 026 001 + check digit: a man born 12 May 1990.
+    const PINFL: &str = "31205900260011";
+    let store = &state.store;
+    let id = ClientId::try_from(CLIENT_ID).map_err(|e| e.description.into_owned())?;
+    if store
+        .find_client(&id)
+        .map_err(|e| e.description.into_owned())?
+        .is_none()
+    {
+        let (client, _) = new_client(ClientAdd {
+            id: CLIENT_ID.into(),
+            redirect_uris: vec![
+                "http://127.0.0.1:9090/callback".into(),
+                "http://localhost:9090/callback".into(),
+            ],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9090/".into()],
+            public: false,
+            secret: Some(CLIENT_SECRET.into()),
+            name: Some("Demo service".into()),
+            grant_types: vec![
+                "authorization_code".into(),
+                "refresh_token".into(),
+                "client_credentials".into(),
+            ],
+            first_party: false,
+            id_token_alg: "RS256".into(),
+        })?;
+        store
+            .insert_client(&client)
+            .map_err(|e| e.description.into_owned())?;
+    }
+    let login = Login::try_from(LOGIN).map_err(|e| e.to_string())?;
+    if store
+        .find_account_by_login(&login)
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        let pinfl = Pinfl::try_from(PINFL).map_err(|e| e.to_string())?;
+        let account = NewAccount::new(
+            login,
+            pinfl,
+            state.passwords.hash(PASSWORD).map_err(|e| e.to_string())?,
+            "Demoev",
+            "Demo",
+            Some("Demoevich"),
+            BirthDate::try_from("1990-05-12").map_err(|e| e.to_string())?,
+            now(),
+        )
+        .map_err(|e| e.to_string())?
+        .with_contacts(Some("demo@example.uz".into()), Some("+998901234567".into()));
+        store.insert_account(&account).map_err(|e| e.to_string())?;
+    }
+    let issuer = &state.settings.issuer;
+    println!(
+        "\nYagona development mode: demo data is ready.\n\
+         \n  Discovery:      {issuer}/.well-known/openid-configuration\
+         \n  Client:         client_id={CLIENT_ID} client_secret={CLIENT_SECRET}\
+         \n                  redirect_uri=http://127.0.0.1:9090/callback\
+         \n  Account:        login={LOGIN} password={PASSWORD}\
+         \n  Try a login:    {issuer}/authorize?client_id={CLIENT_ID}&response_type=code&scope=openid%20profile\
+         &redirect_uri=http%3A%2F%2F127.0.0.1%3A9090%2Fcallback&state=xyz\
+         \n  Machine token:  curl -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials {issuer}/token\n"
+    );
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! Configuration: built-in defaults, then a TOML file (`--config` or `YAGONA_CONFIG`), then
+//! `YAGONA_*` environment variables (`__` separates levels: `YAGONA_DATABASE__URL`). Secrets may
+//! come from files (`database.url_file`, `keys.encryption_key_file`, or the `_FILE` environment
+//! variants). Unknown keys and bad values stop the start with a message naming the key.
+//! `config/default.toml` lists every key with its default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use yagona_account::PasswordParams;
+use yagona_oidc::keys::KeyEncryptionKey;
+use yagona_oidc::Lifetimes;
+use yagona_store::DatabaseUrl;
+
+/// The configuration as written (before validation).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier: the public base URL, no trailing slash.
+    pub issuer: String,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub keys: KeysConfig,
+    pub tokens: Lifetimes,
+    pub login: LoginConfig,
+    pub password: PasswordConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: String,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub url_file: Option<PathBuf>,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// 32 bytes, base64: the key-encryption key sealing signing keys at rest.
+    pub encryption_key: Option<String>,
+    pub encryption_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Failed logins allowed per account within `window_seconds` before it is locked.
+    pub max_failures_per_account: u32,
+    /// Failed logins allowed per client address within `window_seconds`.
+    pub max_failures_per_address: u32,
+    pub window_seconds: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub min_length: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter: `info`, `debug`, `yagona_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let argon = PasswordParams::default();
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            http: HttpConfig {
+                listen: "127.0.0.1:8080".into(),
+                workers: 0,
+            },
+            database: DatabaseConfig {
+                url: "sqlite://./data/yagona.db".into(),
+                url_file: None,
+                pool_size: 8,
+            },
+            keys: KeysConfig {
+                encryption_key: None,
+                encryption_key_file: None,
+            },
+            tokens: Lifetimes::default(),
+            login: LoginConfig {
+                max_failures_per_account: 5,
+                max_failures_per_address: 50,
+                window_seconds: 900,
+            },
+            password: PasswordConfig {
+                memory_kib: argon.memory_kib,
+                iterations: argon.iterations,
+                parallelism: argon.parallelism,
+                min_length: 10,
+            },
+            log: LogConfig {
+                format: LogFormat::Text,
+                level: "info".into(),
+            },
+        }
+    }
+}
+
+/// The validated settings the program runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: String,
+    pub issuer_is_https: bool,
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub database: DatabaseUrl,
+    pub pool_size: u32,
+    pub encryption_key: Option<KeyEncryptionKey>,
+    pub lifetimes: Lifetimes,
+    pub login: LoginConfig,
+    pub password: PasswordParams,
+    pub password_min_length: usize,
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Loads the layers: defaults, the TOML file if any, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                ));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("YAGONA_").split("__").ignore(&["config"]));
+        figment.extract::<Config>().map_err(|e| {
+            e.into_iter()
+                .map(|e| {
+                    let key = e.path.join(".");
+                    if key.is_empty() {
+                        format!("configuration: {e}")
+                    } else {
+                        format!("configuration key `{key}`: {}", e.kind)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    /// Checks every value and reads secret files.
+    pub fn validate(self) -> Result<Settings, String> {
+        let issuer_url = url::Url::parse(&self.issuer)
+            .map_err(|e| format!("configuration key `issuer`: {e}"))?;
+        if !matches!(issuer_url.scheme(), "http" | "https")
+            || issuer_url.query().is_some()
+            || issuer_url.fragment().is_some()
+            || self.issuer.ends_with('/')
+        {
+            return Err(
+                "configuration key `issuer`: must be an http(s) URL without query, fragment or trailing slash".into(),
+            );
+        }
+        let listen = self.http.listen.parse::<SocketAddr>().map_err(|e| {
+            format!(
+                "configuration key `http.listen`: {e} (expected host:port, e.g. 127.0.0.1:8080)"
+            )
+        })?;
+        let url = secret(
+            "database.url",
+            Some(self.database.url),
+            self.database.url_file.as_deref(),
+        )?
+        .ok_or("configuration key `database.url`: must not be empty")?;
+        let database = DatabaseUrl::parse(&url)
+            .map_err(|e| format!("configuration key `database.url`: {e}"))?;
+        if self.database.pool_size == 0 {
+            return Err("configuration key `database.pool_size`: must be at least 1".into());
+        }
+        let encryption_key = secret(
+            "keys.encryption_key",
+            self.keys.encryption_key,
+            self.keys.encryption_key_file.as_deref(),
+        )?
+        .map(|k| {
+            KeyEncryptionKey::from_base64(&k)
+                .map_err(|e| format!("configuration key `keys.encryption_key`: {e}"))
+        })
+        .transpose()?;
+        let t = &self.tokens;
+        for (key, value) in [
+            ("tokens.authorization_code", t.authorization_code),
+            ("tokens.access_token", t.access_token),
+            ("tokens.id_token", t.id_token),
+            ("tokens.refresh_token", t.refresh_token),
+            ("tokens.session", t.session),
+            ("tokens.interaction", t.interaction),
+            ("login.window_seconds", self.login.window_seconds),
+        ] {
+            if value <= 0 {
+                return Err(format!(
+                    "configuration key `{key}`: must be a positive number of seconds"
+                ));
+            }
+        }
+        let password = PasswordParams {
+            memory_kib: self.password.memory_kib,
+            iterations: self.password.iterations,
+            parallelism: self.password.parallelism,
+        };
+        yagona_account::PasswordHasher::new(password)
+            .map_err(|e| format!("configuration keys `password.*`: {e}"))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| format!("configuration key `log.level`: {e}"))?;
+        Ok(Settings {
+            issuer_is_https: issuer_url.scheme() == "https",
+            issuer: self.issuer,
+            listen,
+            workers: self.http.workers,
+            database,
+            pool_size: self.database.pool_size,
+            encryption_key,
+            lifetimes: self.tokens,
+            login: self.login,
+            password,
+            password_min_length: self.password.min_length,
+            log: self.log,
+        })
+    }
+}
+
+/// A secret given inline or as a file, never both.
+fn secret(
+    key: &str,
+    inline: Option<String>,
+    file: Option<&Path>,
+) -> Result<Option<String>, String> {
+    let inline = inline.filter(|v| !v.is_empty());
+    match (inline, file) {
+        (Some(_), Some(_)) if key != "database.url" => Err(format!(
+            "configuration key `{key}`: set either `{key}` or `{key}_file`, not both"
+        )),
+        // database.url always has a default, so a file overrides it.
+        (_, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim().to_owned()))
+            .map_err(|e| {
+                format!(
+                    "configuration key `{key}_file`: cannot read {}: {e}",
+                    path.display()
+                )
+            }),
+        (inline, None) => Ok(inline),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // figment::Jail sets environment variables for one closure, serialised across tests.
+    #[test]
+    fn layers_and_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "y.toml",
+                "issuer = \"https://id.example.uz\"\n[http]\nlisten = \"0.0.0.0:9000\"\n",
+            )?;
+            jail.set_env("YAGONA_DATABASE__POOL_SIZE", "3");
+            let s = Config::load(Some(Path::new("y.toml")))
+                .unwrap()
+                .validate()
+                .unwrap();
+            assert_eq!(s.issuer, "https://id.example.uz");
+            assert!(s.issuer_is_https);
+            assert_eq!(s.listen.port(), 9000);
+            assert_eq!(s.pool_size, 3);
+
+            jail.set_env("YAGONA_HTTP__LISTNE", "x");
+            let err = Config::load(None).unwrap_err();
+            assert!(err.contains("listne"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("YAGONA_DATABASE__POOL_SIZE", "many");
+            let err = Config::load(None).unwrap_err();
+            assert!(err.contains("database.pool_size"), "{err}");
+            jail.set_env("YAGONA_DATABASE__POOL_SIZE", "2");
+            jail.set_env("YAGONA_HTTP__LISTEN", "nonsense");
+            let err = Config::load(None).unwrap().validate().unwrap_err();
+            assert!(err.contains("http.listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_from_files() {
+        figment::Jail::expect_with(|jail| {
+            let kek = KeyEncryptionKey::generate();
+            jail.create_file("kek", &format!("{}\n", kek.to_base64()))?;
+            jail.set_env("YAGONA_KEYS__ENCRYPTION_KEY_FILE", "kek");
+            let s = Config::load(None).unwrap().validate().unwrap();
+            assert_eq!(s.encryption_key.unwrap().id(), kek.id());
+            jail.set_env("YAGONA_KEYS__ENCRYPTION_KEY", kek.to_base64());
+            let err = Config::load(None).unwrap().validate().unwrap_err();
+            assert!(err.contains("not both"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_match_default_toml() {
+        let from_file = Config::load(Some(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/default.toml"
+        ))))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&from_file).unwrap(),
+            serde_json::to_value(Config::default()).unwrap()
+        );
+    }
+}

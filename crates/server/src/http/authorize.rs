@@ -1,0 +1,649 @@
+//! The authorization endpoint and the pages a person passes through: login and consent.
+//!
+//! A request is parsed and validated ([`yagona_oidc::authorize`]); what it needs next is decided
+//! by [`next_step`]. When the person must act, the validated request is stored as an interaction
+//! bound to this browser, and the login or consent page carries only the interaction's id. Both
+//! pages return to `/authorize/resume`, which decides again with the interaction's start time, so
+//! `prompt=login`, `max_age` and `prompt=consent` are satisfied by what happened meanwhile.
+
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use serde::Deserialize;
+use yagona_account::{AccountRepository as _, AccountStatus, Login};
+use yagona_oidc::authorize::{
+    self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Rejection,
+};
+use yagona_oidc::secrets::{hash_token, random_id, random_token};
+use yagona_oidc::{
+    AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, OAuthError,
+    OidcRepository as _, ResponseMode, Scopes, Session,
+};
+
+use super::error::PageError;
+use super::pages::{self, ConsentPage, LoginPage};
+use super::{blocking, parse_pairs, see_other, session_cookie, Browser, State};
+use crate::state::{now, AppState};
+
+pub async fn authorize_get(req: HttpRequest, state: State) -> HttpResponse {
+    let params = parse_pairs(req.query_string().as_bytes());
+    authorize(req, state, params).await
+}
+
+pub async fn authorize_post(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let params = parse_pairs(&body);
+    authorize(req, state, params).await
+}
+
+async fn authorize(
+    req: HttpRequest,
+    state: State,
+    params: Result<Vec<(String, String)>, OAuthError>,
+) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return PageError::authorization(e).error_response(),
+    };
+    let client_id = match authorize::client_id_of(&Params(&params)) {
+        Ok(id) => id,
+        Err(e) => return PageError::authorization(e).error_response(),
+    };
+    let client = match blocking(&state, move |s| s.store.find_client(&client_id)).await {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            return PageError::authorization(OAuthError::invalid_request(
+                "the client_id is not registered here",
+            ))
+            .error_response()
+        }
+        Err(e) => return PageError::from(e).error_response(),
+    };
+    let request = match authorize::parse(&Params(&params), &client) {
+        Ok(request) => request,
+        Err(Rejection::Page(e)) => return PageError::authorization(e).error_response(),
+        Err(Rejection::Redirect(r)) => return error_redirect(&state, r),
+    };
+    let started_at = now();
+    proceed(&state, browser, client, request, started_at, None).await
+}
+
+#[derive(Deserialize)]
+pub struct InteractionQuery {
+    interaction: String,
+}
+
+/// Where the login and consent pages return.
+pub async fn resume(
+    req: HttpRequest,
+    state: State,
+    query: actix_web::web::Query<InteractionQuery>,
+) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let id_hash = hash_token(&query.interaction);
+    let binding = browser.binding();
+    let found = blocking(&state, move |s| {
+        let Some(interaction) = s.store.find_interaction(&id_hash, now())? else {
+            return Ok(None);
+        };
+        if interaction.browser_hash != binding {
+            return Ok(None);
+        }
+        Ok(s.store
+            .find_client(&interaction.request.client_id)?
+            .map(|c| (interaction, c)))
+    })
+    .await;
+    match found {
+        Ok(Some((interaction, client))) => {
+            let id_hash = interaction.id_hash.clone();
+            proceed(
+                &state,
+                browser,
+                client,
+                interaction.request,
+                interaction.created_at,
+                Some(id_hash),
+            )
+            .await
+        }
+        Ok(None) => PageError::expired_interaction().error_response(),
+        Err(e) => PageError::from(e).error_response(),
+    }
+}
+
+/// What the decision leads to.
+enum Outcome {
+    Error(ErrorRedirect),
+    Interact {
+        page: &'static str,
+        id: String,
+    },
+    Code {
+        request: AuthorizationRequest,
+        code: String,
+    },
+}
+
+async fn proceed(
+    state: &State,
+    browser: Browser,
+    client: Client,
+    request: AuthorizationRequest,
+    started_at: i64,
+    interaction_hash: Option<String>,
+) -> HttpResponse {
+    let session_hash = browser.session_hash();
+    let binding = browser.binding();
+    let outcome = blocking(state, move |s| {
+        let now = now();
+        let session = match &session_hash {
+            Some(hash) => s.store.find_session(hash, now)?,
+            None => None,
+        };
+        let fail = |error: OAuthError| Outcome::Error(error_of(&request, error));
+        let hint_subject = match &request.id_token_hint {
+            Some(hint) => match s.with_issuer(|i| i.verify_id_token_hint(hint)) {
+                Ok(hint) => Some(hint.sub),
+                Err(e) => return Ok(fail(e)),
+            },
+            None => None,
+        };
+        let consent = match &session {
+            Some(session) => s.store.find_consent(&session.account_id, &client.id)?,
+            None => None,
+        };
+        let step = next_step(
+            &request,
+            &client,
+            session.as_ref(),
+            hint_subject.as_deref(),
+            consent.as_ref(),
+            started_at,
+            now,
+        );
+        let page = match step {
+            Err(e) => return Ok(fail(e)),
+            Ok(NextStep::Login) => "/login",
+            Ok(NextStep::Consent) => "/consent",
+            Ok(NextStep::IssueCode) => {
+                let Some(session) = session else {
+                    return Err(OAuthError::server_error("issuing a code without a session"));
+                };
+                if let Some(hash) = &interaction_hash {
+                    s.store.delete_interaction(hash)?;
+                }
+                let code = issue_code(s, &client, &request, &session, now)?;
+                return Ok(Outcome::Code { request, code });
+            }
+        };
+        // Reuse the interaction when returning from one page to the next.
+        if let Some(hash) = &interaction_hash {
+            s.store.delete_interaction(hash)?;
+        }
+        let id = random_token();
+        s.store.insert_interaction(&Interaction {
+            id_hash: hash_token(&id),
+            browser_hash: binding,
+            request,
+            created_at: started_at,
+            expires_at: now + s.settings.lifetimes.interaction,
+        })?;
+        Ok(Outcome::Interact { page, id })
+    })
+    .await;
+    let response = match outcome {
+        Ok(Outcome::Error(r)) => error_redirect(state, r),
+        Ok(Outcome::Interact { page, id }) => see_other(&format!("{page}?interaction={id}")),
+        Ok(Outcome::Code { request, code }) => {
+            let mut fields = vec![("code", code)];
+            if let Some(s) = request.state {
+                fields.push(("state", s));
+            }
+            fields.push(("iss", state.settings.issuer.clone()));
+            respond_to_client(
+                request.redirect_uri.as_str(),
+                request.response_mode,
+                &fields,
+            )
+        }
+        Err(e) => PageError::from(e).error_response(),
+    };
+    browser.finish(response, state)
+}
+
+fn error_of(request: &AuthorizationRequest, error: OAuthError) -> ErrorRedirect {
+    ErrorRedirect {
+        redirect_uri: request.redirect_uri.clone(),
+        response_mode: request.response_mode,
+        state: request.state.clone(),
+        error,
+    }
+}
+
+/// Stores a grant and a single-use code for it; returns the code.
+fn issue_code(
+    s: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: &Session,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let grant = Grant {
+        id: random_id(),
+        client_id: client.id.clone(),
+        account_id: session.account_id.clone(),
+        sid: session.sid.clone(),
+        scopes: request.scopes.clone(),
+        auth: session.auth.clone(),
+        created_at: now,
+        revoked_at: None,
+    };
+    let code = random_token();
+    s.store.insert_grant_with_code(
+        &grant,
+        &AuthorizationCode {
+            hash: hash_token(&code),
+            grant_id: grant.id.clone(),
+            client_id: client.id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            nonce: request.nonce.clone(),
+            expires_at: now + s.settings.lifetimes.authorization_code,
+        },
+    )?;
+    tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code issued");
+    Ok(code)
+}
+
+/// Sends the authorization response (or error) to the client's verified redirect URI, with
+/// `iss` (RFC 9207).
+fn respond_to_client(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    fields: &[(&str, String)],
+) -> HttpResponse {
+    match mode {
+        ResponseMode::FormPost => pages::form_post(redirect_uri, fields),
+        ResponseMode::Query => match url::Url::parse(redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut()
+                    .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                see_other(url.as_str())
+            }
+            Err(_) => PageError::from(OAuthError::server_error(
+                "a registered redirect URI does not parse",
+            ))
+            .error_response(),
+        },
+    }
+}
+
+fn error_redirect(state: &State, r: ErrorRedirect) -> HttpResponse {
+    if r.error.code == ErrorCode::ServerError {
+        return PageError::from(r.error).error_response();
+    }
+    tracing::info!(error = r.error.code.as_str(), description = %r.error.description, "authorization refused");
+    let mut fields = vec![
+        ("error", r.error.code.as_str().to_owned()),
+        ("error_description", r.error.description.into_owned()),
+    ];
+    if let Some(s) = r.state {
+        fields.push(("state", s));
+    }
+    fields.push(("iss", state.settings.issuer.clone()));
+    respond_to_client(r.redirect_uri.as_str(), r.response_mode, &fields)
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    interaction: Option<String>,
+}
+
+/// The interaction an id names, if it is live and belongs to this browser.
+fn live_interaction(
+    s: &AppState,
+    id: &str,
+    browser_hash: &str,
+) -> Result<Option<(Interaction, Client)>, OAuthError> {
+    let Some(interaction) = s.store.find_interaction(&hash_token(id), now())? else {
+        return Ok(None);
+    };
+    if interaction.browser_hash != browser_hash {
+        return Ok(None);
+    }
+    Ok(s.store
+        .find_client(&interaction.request.client_id)?
+        .map(|c| (interaction, c)))
+}
+
+pub async fn login_page(
+    req: HttpRequest,
+    state: State,
+    query: actix_web::web::Query<LoginQuery>,
+) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let interaction = query.interaction.clone();
+    let binding = browser.binding();
+    let found = match interaction.clone() {
+        Some(id) => blocking(&state, move |s| live_interaction(s, &id, &binding))
+            .await
+            .map(Some),
+        None => Ok(None),
+    };
+    let response = match found {
+        Ok(Some(None)) => PageError::expired_interaction().error_response(),
+        Ok(found) => {
+            let found = found.flatten();
+            let login_hint = found
+                .as_ref()
+                .and_then(|(i, _)| i.request.login_hint.clone())
+                .unwrap_or_default();
+            pages::render(
+                StatusCode::OK,
+                &LoginPage {
+                    csrf_token: &browser.csrf,
+                    interaction: interaction.as_deref().filter(|_| found.is_some()),
+                    client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
+                    login: &login_hint,
+                    error: None,
+                },
+            )
+        }
+        Err(e) => PageError::from(e).error_response(),
+    };
+    browser.finish(response, &state)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+    csrf_token: String,
+    interaction: Option<String>,
+}
+
+enum LoginOutcome {
+    LoggedIn {
+        secret: String,
+    },
+    Refused {
+        message: &'static str,
+        status: StatusCode,
+        client_name: Option<String>,
+    },
+    ExpiredInteraction,
+}
+
+pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&body) else {
+        return PageError::bad_request("The sign-in form was incomplete. Go back and try again.")
+            .error_response();
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        tracing::info!("login form refused: CSRF token mismatch");
+        return browser.finish(
+            PageError::bad_request("The sign-in form has expired. Reload the page and try again.")
+                .error_response(),
+            &state,
+        );
+    }
+    let binding = browser.binding();
+    let address = browser.address.clone();
+    let old_session = browser.session_hash();
+    let interaction = form.interaction.clone().filter(|i| !i.is_empty());
+    let login_text = form.login.clone();
+    let outcome = blocking(&state, move |s| {
+        let now = now();
+        let client_name = match &interaction {
+            Some(id) => match live_interaction(s, id, &binding)? {
+                Some((_, client)) => Some(client.name),
+                None => return Ok(LoginOutcome::ExpiredInteraction),
+            },
+            None => None,
+        };
+        let refused = |message, status| LoginOutcome::Refused {
+            message,
+            status,
+            client_name: client_name.clone(),
+        };
+        let limits = &s.settings.login;
+        let window_start = now - limits.window_seconds;
+        let account_key = format!("account:{}", form.login.trim().to_lowercase());
+        let address_key = format!("address:{address}");
+        if s.store.recent_login_failures(&account_key, window_start)?
+            >= limits.max_failures_per_account
+            || s.store.recent_login_failures(&address_key, window_start)?
+                >= limits.max_failures_per_address
+        {
+            tracing::warn!("login throttled");
+            return Ok(refused(
+                "Too many failed sign-in attempts. Wait a few minutes and try again.",
+                StatusCode::TOO_MANY_REQUESTS,
+            ));
+        }
+        let account = match Login::try_from(form.login.as_str()) {
+            Ok(login) => s
+                .store
+                .find_account_by_login(&login)
+                .map_err(|e| OAuthError::server_error(e.to_string()))?,
+            Err(_) => None,
+        };
+        let verified = match &account {
+            Some(account) => s.passwords.verify(&form.password, &account.password_hash),
+            None => {
+                s.passwords.verify_decoy(&form.password);
+                false
+            }
+        };
+        let account = match account {
+            Some(account) if verified => account,
+            _ => {
+                s.store
+                    .record_login_failure(&account_key, now, window_start)?;
+                s.store
+                    .record_login_failure(&address_key, now, window_start)?;
+                tracing::info!("login failed: wrong login or password");
+                return Ok(refused(
+                    "The login or password is wrong.",
+                    StatusCode::UNAUTHORIZED,
+                ));
+            }
+        };
+        if account.status == AccountStatus::Disabled {
+            tracing::info!(account = %account.id, "login refused: account disabled");
+            return Ok(refused(
+                "This account is disabled. Contact the service desk.",
+                StatusCode::FORBIDDEN,
+            ));
+        }
+        s.store.clear_login_failures(&account_key)?;
+        // A new session id at every login (no fixation). The same person keeps their `sid`, so
+        // grants made earlier in this browser still end with the session.
+        let previous = match &old_session {
+            Some(hash) => s.store.find_session(hash, now)?,
+            None => None,
+        };
+        let secret = random_token();
+        let mut session = Session {
+            id_hash: hash_token(&secret),
+            sid: random_id(),
+            account_id: account.id.clone(),
+            auth: AuthContext::password(&account, now),
+            created_at: now,
+            expires_at: now + s.settings.lifetimes.session,
+        };
+        match previous {
+            Some(previous) if previous.account_id == account.id => {
+                session.sid = previous.sid;
+                s.store.replace_session(&previous.id_hash, &session)?;
+            }
+            Some(previous) => {
+                s.store.end_session(&previous.id_hash, now)?;
+                s.store.insert_session(&session)?;
+            }
+            None => s.store.insert_session(&session)?,
+        }
+        tracing::info!(account = %account.id, method = "password", "login succeeded");
+        Ok(LoginOutcome::LoggedIn { secret })
+    })
+    .await;
+    let response = match outcome {
+        Ok(LoginOutcome::LoggedIn { secret }) => {
+            let target = match &form.interaction {
+                Some(id) if !id.is_empty() => format!("/authorize/resume?interaction={id}"),
+                _ => "/".to_owned(),
+            };
+            let mut response = see_other(&target);
+            if let Err(e) = response.add_cookie(&session_cookie(&state, secret)) {
+                return PageError::from(OAuthError::server_error(format!("session cookie: {e}")))
+                    .error_response();
+            }
+            response
+        }
+        Ok(LoginOutcome::Refused {
+            message,
+            status,
+            client_name,
+        }) => pages::render(
+            status,
+            &LoginPage {
+                csrf_token: &browser.csrf,
+                interaction: form.interaction.as_deref().filter(|i| !i.is_empty()),
+                client_name: client_name.as_deref(),
+                login: &login_text,
+                error: Some(message),
+            },
+        ),
+        Ok(LoginOutcome::ExpiredInteraction) => PageError::expired_interaction().error_response(),
+        Err(e) => PageError::from(e).error_response(),
+    };
+    browser.finish(response, &state)
+}
+
+pub async fn consent_page(
+    req: HttpRequest,
+    state: State,
+    query: actix_web::web::Query<InteractionQuery>,
+) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let binding = browser.binding();
+    let session_hash = browser.session_hash();
+    let id = query.interaction.clone();
+    let found = blocking(&state, move |s| {
+        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else {
+            return Ok(None);
+        };
+        let Some(session) = session_hash
+            .map(|h| s.store.find_session(&h, now()))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        let person = s
+            .store
+            .find_account(&session.account_id)
+            .map_err(|e| OAuthError::server_error(e.to_string()))?
+            .map(|a| a.full_name())
+            .unwrap_or_default();
+        Ok(Some((interaction.request.scopes, client, person)))
+    })
+    .await;
+    let response = match found {
+        Ok(Some((scopes, client, person))) => pages::render(
+            StatusCode::OK,
+            &ConsentPage {
+                csrf_token: &browser.csrf,
+                interaction: &query.interaction,
+                client_name: &client.name,
+                person: &person,
+                scopes: scopes.iter().filter_map(pages::scope_description).collect(),
+            },
+        ),
+        Ok(None) => PageError::expired_interaction().error_response(),
+        Err(e) => PageError::from(e).error_response(),
+    };
+    browser.finish(response, &state)
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    decision: String,
+    csrf_token: String,
+    interaction: String,
+}
+
+pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(&body) else {
+        return PageError::bad_request("The consent form was incomplete. Go back and try again.")
+            .error_response();
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request(
+            "The consent form has expired. Go back to the service and start again.",
+        )
+        .error_response();
+    }
+    let allow = match form.decision.as_str() {
+        "allow" => true,
+        "deny" => false,
+        _ => return PageError::bad_request("Choose Allow or Deny.").error_response(),
+    };
+    let binding = browser.binding();
+    let session_hash = browser.session_hash();
+    let id = form.interaction.clone();
+    let outcome = blocking(&state, move |s| {
+        let now = now();
+        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else {
+            return Ok(None);
+        };
+        let Some(session) = session_hash
+            .map(|h| s.store.find_session(&h, now))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        if !allow {
+            s.store.delete_interaction(&interaction.id_hash)?;
+            tracing::info!(client_id = %client.id, "consent denied");
+            return Ok(Some(Err(error_of(
+                &interaction.request,
+                OAuthError::new(ErrorCode::AccessDenied, "the person denied access"),
+            ))));
+        }
+        // Remember what was allowed, together with what was allowed before.
+        let previous = s.store.find_consent(&session.account_id, &client.id)?;
+        let mut scopes: Vec<String> = interaction
+            .request
+            .scopes
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        if let Some(previous) = previous {
+            scopes.extend(previous.scopes.iter().map(str::to_owned));
+        }
+        s.store.save_consent(&Consent {
+            account_id: session.account_id,
+            client_id: client.id.clone(),
+            scopes: Scopes::try_from(scopes.join(" ").as_str())?,
+            granted_at: now,
+        })?;
+        tracing::info!(client_id = %client.id, "consent given");
+        Ok(Some(Ok(())))
+    })
+    .await;
+    let response = match outcome {
+        Ok(Some(Ok(()))) => see_other(&format!(
+            "/authorize/resume?interaction={}",
+            form.interaction
+        )),
+        Ok(Some(Err(redirect))) => error_redirect(&state, redirect),
+        Ok(None) => PageError::expired_interaction().error_response(),
+        Err(e) => PageError::from(e).error_response(),
+    };
+    browser.finish(response, &state)
+}

@@ -1,0 +1,204 @@
+//! RP-Initiated Logout 1.0: `end_session` with `id_token_hint`, a registered
+//! `post_logout_redirect_uri` and `state`.
+//!
+//! A logout that carries an ID token of the current session's person ends the session at once.
+//! Anything else (no hint, another person's hint) asks the person to confirm, with a CSRF-protected
+//! form, so that a third-party page cannot sign people out.
+
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use serde::Deserialize;
+use yagona_oidc::authorize::Params;
+use yagona_oidc::{ClientId, OAuthError, OidcRepository as _};
+
+use super::error::PageError;
+use super::pages::{self, LogoutPage, MessagePage};
+use super::{blocking, parse_pairs, see_other, session_removal_cookie, Browser, State};
+use crate::state::{now, AppState};
+
+pub async fn end_session_get(req: HttpRequest, state: State) -> HttpResponse {
+    let params = parse_pairs(req.query_string().as_bytes());
+    end_session(req, state, params).await
+}
+
+pub async fn end_session_post(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let params = parse_pairs(&body);
+    end_session(req, state, params).await
+}
+
+/// The validated place to send the person after logout.
+struct AfterLogout {
+    client_id: Option<String>,
+    redirect: Option<String>,
+    state: Option<String>,
+}
+
+/// Checks `post_logout_redirect_uri` against the client's registered URIs (exact match).
+fn after_logout(
+    s: &AppState,
+    client_id: Option<String>,
+    redirect: Option<String>,
+    state: Option<String>,
+) -> Result<AfterLogout, OAuthError> {
+    if let Some(uri) = &redirect {
+        let id = client_id.as_deref().ok_or_else(|| {
+            OAuthError::invalid_request("post_logout_redirect_uri needs client_id or id_token_hint")
+        })?;
+        let client = s
+            .store
+            .find_client(&ClientId::try_from(id)?)?
+            .ok_or_else(|| OAuthError::invalid_request("the client_id is not registered here"))?;
+        if client.registered_post_logout_uri(uri).is_none() {
+            return Err(OAuthError::invalid_request(
+                "post_logout_redirect_uri is not registered for this client",
+            ));
+        }
+    }
+    Ok(AfterLogout {
+        client_id,
+        redirect,
+        state,
+    })
+}
+
+enum Decision {
+    Done(AfterLogout),
+    Confirm(AfterLogout),
+}
+
+async fn end_session(
+    req: HttpRequest,
+    state: State,
+    params: Result<Vec<(String, String)>, OAuthError>,
+) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return PageError::from(e).error_response(),
+    };
+    let session_hash = browser.session_hash();
+    let decision = blocking(&state, move |s| {
+        let p = Params(&params);
+        let hint = match p.get("id_token_hint")? {
+            Some(token) => Some(s.with_issuer(|i| i.verify_id_token_hint(token))?),
+            None => None,
+        };
+        let mut client_id = p.get("client_id")?.map(str::to_owned);
+        if let Some(hint) = &hint {
+            match (&client_id, hint.aud.single()) {
+                (Some(id), _) if !hint.aud.contains(id) => {
+                    return Err(OAuthError::invalid_request(
+                        "client_id is not the audience of id_token_hint",
+                    ))
+                }
+                (None, Some(aud)) => client_id = Some(aud.to_owned()),
+                _ => {}
+            }
+        }
+        let after = after_logout(
+            s,
+            client_id,
+            p.get("post_logout_redirect_uri")?.map(str::to_owned),
+            p.get("state")?.map(str::to_owned),
+        )?;
+        let now = now();
+        let session = match &session_hash {
+            Some(hash) => s.store.find_session(hash, now)?,
+            None => None,
+        };
+        match (session, hint) {
+            (None, _) => Ok(Decision::Done(after)),
+            (Some(session), Some(hint)) if hint.sub == session.account_id.as_str() => {
+                s.store.end_session(&session.id_hash, now)?;
+                tracing::info!(account = %session.account_id, "logged out by relying party");
+                Ok(Decision::Done(after))
+            }
+            (Some(_), _) => Ok(Decision::Confirm(after)),
+        }
+    })
+    .await;
+    let response = match decision {
+        Ok(Decision::Done(after)) => finish_logout(&state, after),
+        Ok(Decision::Confirm(after)) => pages::render(
+            StatusCode::OK,
+            &LogoutPage {
+                csrf_token: &browser.csrf,
+                client_id: after.client_id.as_deref(),
+                post_logout_redirect_uri: after.redirect.as_deref(),
+                state: after.state.as_deref(),
+            },
+        ),
+        Err(e) => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "The sign-out request is invalid",
+            e.description,
+        )
+        .error_response(),
+    };
+    browser.finish(response, &state)
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    csrf_token: String,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let Ok(form) = serde_urlencoded::from_bytes::<ConfirmForm>(&body) else {
+        return PageError::bad_request("The sign-out form was incomplete.").error_response();
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request(
+            "The sign-out form has expired. Reload the page and try again.",
+        )
+        .error_response();
+    }
+    let session_hash = browser.session_hash();
+    let result = blocking(&state, move |s| {
+        let after = after_logout(s, form.client_id, form.post_logout_redirect_uri, form.state)?;
+        if let Some(hash) = session_hash {
+            if let Some(session) = s.store.end_session(&hash, now())? {
+                tracing::info!(account = %session.account_id, "logged out");
+            }
+        }
+        Ok(after)
+    })
+    .await;
+    match result {
+        Ok(after) => finish_logout(&state, after),
+        Err(e) => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "The sign-out request is invalid",
+            e.description,
+        )
+        .error_response(),
+    }
+}
+
+fn finish_logout(state: &State, after: AfterLogout) -> HttpResponse {
+    let mut response = match after.redirect.as_deref().map(url::Url::parse) {
+        Some(Ok(mut url)) => {
+            if let Some(st) = &after.state {
+                url.query_pairs_mut().append_pair("state", st);
+            }
+            see_other(url.as_str())
+        }
+        _ => pages::render(
+            StatusCode::OK,
+            &MessagePage {
+                title: "You have signed out",
+                message: "You are signed out of Yagona. You can close this window.",
+                link: None,
+            },
+        ),
+    };
+    if let Err(e) = response.add_cookie(&session_removal_cookie(state)) {
+        tracing::error!(detail = %e, "removing the session cookie failed");
+    }
+    response
+}

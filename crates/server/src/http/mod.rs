@@ -1,0 +1,232 @@
+//! The HTTP surface: routes, the request-id middleware, cookies and the small helpers the
+//! handlers share.
+
+mod authorize;
+pub mod error;
+mod logout;
+mod meta;
+pub mod pages;
+mod token;
+mod userinfo;
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use tracing::Instrument as _;
+use yagona_oidc::secrets::{constant_time_eq, hash_token, random_token};
+use yagona_oidc::OAuthError;
+
+use crate::discovery::*;
+use crate::state::AppState;
+
+pub type State = web::Data<AppState>;
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(meta::discovery),
+    )
+    .route(JWKS_PATH, web::get().to(meta::jwks))
+    .route("/health", web::get().to(meta::health))
+    .route("/assets/style.css", web::get().to(meta::stylesheet))
+    .route("/", web::get().to(meta::home))
+    .route(AUTHORIZE_PATH, web::get().to(authorize::authorize_get))
+    .route(AUTHORIZE_PATH, web::post().to(authorize::authorize_post))
+    .route("/authorize/resume", web::get().to(authorize::resume))
+    .route("/login", web::get().to(authorize::login_page))
+    .route("/login", web::post().to(authorize::login_submit))
+    .route("/consent", web::get().to(authorize::consent_page))
+    .route("/consent", web::post().to(authorize::consent_submit))
+    .route(TOKEN_PATH, web::post().to(token::token))
+    .route(INTROSPECT_PATH, web::post().to(token::introspect))
+    .route(REVOKE_PATH, web::post().to(token::revoke))
+    .route(USERINFO_PATH, web::get().to(userinfo::userinfo_get))
+    .route(USERINFO_PATH, web::post().to(userinfo::userinfo_post))
+    .route(END_SESSION_PATH, web::get().to(logout::end_session_get))
+    .route(END_SESSION_PATH, web::post().to(logout::end_session_post))
+    .route(
+        "/end_session/confirm",
+        web::post().to(logout::end_session_confirm),
+    )
+    .default_service(web::to(meta::not_found));
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request an id, a span carrying it (so every log line of the request names it),
+/// and one summary line. Only the path is logged: query strings can carry tokens
+/// (`id_token_hint`) and bodies carry secrets.
+pub async fn request_span(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    async move {
+        let mut response = next.call(req).await?;
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID.clone(), value);
+        }
+        let headers = response.headers_mut();
+        headers.insert(
+            actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            actix_web::http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "served"
+        );
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Runs blocking work (database, password hashing, signing) on actix's blocking pool, inside the
+/// request's span.
+pub async fn blocking<T, F>(state: &State, f: F) -> Result<T, OAuthError>
+where
+    F: FnOnce(&AppState) -> Result<T, OAuthError> + Send + 'static,
+    T: Send + 'static,
+{
+    let state = state.clone();
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(|| f(&state)))
+        .await
+        .map_err(|e| OAuthError::server_error(format!("blocking task failed: {e}")))?
+}
+
+/// Parses `application/x-www-form-urlencoded` pairs (a query string or a form body).
+pub fn parse_pairs(input: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
+        .map_err(|_| OAuthError::invalid_request("the parameters are not valid form encoding"))
+}
+
+/// The cookies that tie a browser to Yagona: the session and the CSRF token. Over https the
+/// names take the `__Host-` prefix, which browsers only accept with Secure, Path=/ and no Domain.
+pub struct CookieNames {
+    pub session: &'static str,
+    pub csrf: &'static str,
+}
+
+impl CookieNames {
+    pub fn for_https(https: bool) -> Self {
+        if https {
+            Self {
+                session: "__Host-yagona_session",
+                csrf: "__Host-yagona_csrf",
+            }
+        } else {
+            Self {
+                session: "yagona_session",
+                csrf: "yagona_csrf",
+            }
+        }
+    }
+}
+
+/// What the browser sent: its CSRF token (a new one when it had none) and its session secret.
+pub struct Browser {
+    pub csrf: String,
+    csrf_is_new: bool,
+    pub session_secret: Option<String>,
+    pub address: String,
+}
+
+impl Browser {
+    pub fn from_request(req: &HttpRequest, state: &AppState) -> Self {
+        let names = CookieNames::for_https(state.settings.issuer_is_https);
+        let csrf = req
+            .cookie(names.csrf)
+            .map(|c| c.value().to_owned())
+            .filter(|v| v.len() == 43);
+        let session_secret = req
+            .cookie(names.session)
+            .map(|c| c.value().to_owned())
+            .filter(|v| v.len() == 43);
+        let address = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Self {
+            csrf_is_new: csrf.is_none(),
+            csrf: csrf.unwrap_or_else(random_token),
+            session_secret,
+            address,
+        }
+    }
+
+    /// The hash an interaction stores to stay bound to this browser.
+    pub fn binding(&self) -> String {
+        hash_token(&self.csrf)
+    }
+
+    /// Whether a submitted form carries this browser's CSRF token (double-submit cookie).
+    pub fn csrf_matches(&self, submitted: &str) -> bool {
+        !self.csrf_is_new && constant_time_eq(self.csrf.as_bytes(), submitted.as_bytes())
+    }
+
+    pub fn session_hash(&self) -> Option<String> {
+        self.session_secret.as_deref().map(hash_token)
+    }
+
+    /// Sets the CSRF cookie when the browser had none.
+    pub fn finish(&self, mut response: HttpResponse, state: &AppState) -> HttpResponse {
+        if self.csrf_is_new {
+            let names = CookieNames::for_https(state.settings.issuer_is_https);
+            let cookie = base_cookie(
+                names.csrf,
+                self.csrf.clone(),
+                state.settings.issuer_is_https,
+            );
+            if let Err(e) = response.add_cookie(&cookie) {
+                tracing::error!(detail = %e, "setting the CSRF cookie failed");
+            }
+        }
+        response
+    }
+}
+
+fn base_cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+/// The session cookie for a new session.
+pub fn session_cookie(state: &AppState, secret: String) -> Cookie<'static> {
+    let names = CookieNames::for_https(state.settings.issuer_is_https);
+    let mut cookie = base_cookie(names.session, secret, state.settings.issuer_is_https);
+    cookie.set_max_age(CookieDuration::seconds(state.settings.lifetimes.session));
+    cookie
+}
+
+/// A cookie that removes the session cookie.
+pub fn session_removal_cookie(state: &AppState) -> Cookie<'static> {
+    let names = CookieNames::for_https(state.settings.issuer_is_https);
+    let mut cookie = base_cookie(names.session, String::new(), state.settings.issuer_is_https);
+    cookie.make_removal();
+    cookie
+}
+
+/// 303 See Other to `location`.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

@@ -1,0 +1,458 @@
+//! The token endpoint (RFC 6749 3.2), introspection (RFC 7662) and revocation (RFC 7009), with
+//! client authentication (RFC 6749 2.3: `client_secret_basic`, `client_secret_post`, and `none`
+//! for public clients).
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use yagona_account::{Account, AccountRepository as _, AccountStatus};
+use yagona_oidc::authorize::Params;
+use yagona_oidc::secrets::{hash_token, random_token};
+use yagona_oidc::tokens::AccessTokenClaims;
+use yagona_oidc::{
+    Client, ClientId, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError,
+    OidcRepository as _, RefreshRotation, RefreshToken, Scopes,
+};
+
+use super::error::ProtocolError;
+use super::{blocking, parse_pairs, State};
+use crate::state::{now, AppState};
+
+/// The credentials a client presented.
+struct Credentials {
+    client_id: String,
+    secret: Option<String>,
+}
+
+/// Reads client credentials from the Authorization header or the body, never both.
+fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OAuthError> {
+    let body_id = params.get("client_id")?;
+    let body_secret = params.get("client_secret")?;
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    if let Some(header) = header {
+        let Some(encoded) = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "))
+        else {
+            return Err(OAuthError::invalid_client(
+                "only HTTP Basic client authentication is accepted in the header",
+            ));
+        };
+        if body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ));
+        }
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+            .ok_or_else(|| {
+                OAuthError::invalid_client("the Basic credentials are not valid base64")
+            })?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| OAuthError::invalid_client("the Basic credentials lack a ':'"))?;
+        // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let (id, secret) = (unescape(id), unescape(secret));
+        if body_id.is_some_and(|b| b != id) {
+            return Err(OAuthError::invalid_request(
+                "client_id in the body differs from the Basic credentials",
+            ));
+        }
+        return Ok(Credentials {
+            client_id: id,
+            secret: Some(secret),
+        });
+    }
+    match body_id {
+        Some(id) => Ok(Credentials {
+            client_id: id.to_owned(),
+            secret: body_secret.map(str::to_owned),
+        }),
+        None => Err(OAuthError::invalid_client(
+            "client authentication is required",
+        )),
+    }
+}
+
+/// Authenticates the client: a confidential client must prove its secret; a public client
+/// presents only its id.
+fn authenticate(s: &AppState, credentials: Credentials) -> Result<Client, OAuthError> {
+    let unknown = || OAuthError::invalid_client("client authentication failed");
+    let id = ClientId::try_from(credentials.client_id.as_str()).map_err(|_| unknown())?;
+    let client = s.store.find_client(&id)?.ok_or_else(unknown)?;
+    match (&credentials.secret, client.is_public()) {
+        (Some(secret), false) if s.client_secrets.verify(&client, secret) => Ok(client),
+        (None, true) => Ok(client),
+        _ => {
+            tracing::info!(client_id = %client.id, "client authentication failed");
+            Err(unknown())
+        }
+    }
+}
+
+fn token_response(body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+pub async fn token(
+    req: HttpRequest,
+    state: State,
+    body: Bytes,
+) -> Result<HttpResponse, ProtocolError> {
+    let params = parse_pairs(&body)?;
+    let p = Params(&params);
+    let grant_type = GrantType::try_from(p.require("grant_type")?)?;
+    let credentials = credentials(&req, &p)?;
+    let body = blocking(&state, move |s| {
+        let client = authenticate(s, credentials)?;
+        if !client.allows(grant_type) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("the client may not use the {} grant", grant_type.as_str()),
+            ));
+        }
+        let p = Params(&params);
+        match grant_type {
+            GrantType::AuthorizationCode => redeem_code(s, &client, &p),
+            GrantType::RefreshToken => refresh(s, &client, &p),
+            GrantType::ClientCredentials => client_credentials(s, &client, &p),
+        }
+    })
+    .await?;
+    Ok(token_response(body))
+}
+
+fn live_account(s: &AppState, grant: &Grant) -> Result<Account, OAuthError> {
+    match s
+        .store
+        .find_account(&grant.account_id)
+        .map_err(|e| OAuthError::server_error(e.to_string()))?
+    {
+        Some(account) if account.status != AccountStatus::Disabled => Ok(account),
+        _ => Err(OAuthError::invalid_grant("the account is no longer active")),
+    }
+}
+
+fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
+    let code = p.require("code")?;
+    let redirect_uri = p.require("redirect_uri")?;
+    let verifier = p.get("code_verifier")?;
+    let now = now();
+    let (code, grant) = match s.store.consume_authorization_code(&hash_token(code), now)? {
+        CodeConsumption::Consumed(code, grant) => (code, grant),
+        CodeConsumption::AlreadyUsed { grant_id } => {
+            // RFC 6749 4.1.2: a code used twice revokes what it issued.
+            s.store.revoke_grant(&grant_id, now)?;
+            tracing::warn!(grant_id = %grant_id, "authorization code reused: grant revoked");
+            return Err(OAuthError::invalid_grant(
+                "the authorization code has already been used",
+            ));
+        }
+        CodeConsumption::Invalid => {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is invalid or expired",
+            ))
+        }
+    };
+    if code.client_id != client.id {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if code.redirect_uri.as_str() != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    match (&code.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) if challenge.verify(verifier) => {}
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ))
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
+        // OAuth 2.1 4.1.3: a verifier without a challenge is refused, against PKCE downgrade.
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent but the request had no code_challenge",
+            ))
+        }
+        (None, None) => {}
+    }
+    let account = live_account(s, &grant)?;
+    let refresh = if client.allows(GrantType::RefreshToken) {
+        let secret = random_token();
+        s.store
+            .insert_refresh_token(&new_refresh_token(s, &secret, &grant, now))?;
+        Some(secret)
+    } else {
+        None
+    };
+    let body = issue(
+        s,
+        client,
+        &grant,
+        &account,
+        &grant.scopes,
+        code.nonce.as_deref(),
+        refresh,
+        now,
+    )?;
+    tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code redeemed");
+    Ok(body)
+}
+
+fn new_refresh_token(s: &AppState, secret: &str, grant: &Grant, now: i64) -> RefreshToken {
+    RefreshToken {
+        hash: hash_token(secret),
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        created_at: now,
+        expires_at: now + s.settings.lifetimes.refresh_token,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    s: &AppState,
+    client: &Client,
+    grant: &Grant,
+    account: &Account,
+    scopes: &Scopes,
+    nonce: Option<&str>,
+    refresh_token: Option<String>,
+    now: i64,
+) -> Result<Value, OAuthError> {
+    s.with_issuer(|issuer| {
+        let access = issuer.access_token_for_grant(grant, scopes, now)?;
+        let id_token = issuer.id_token(client, account, grant, nonce, &access.jwt, now)?;
+        let mut body = json!({
+            "access_token": access.jwt,
+            "token_type": "Bearer",
+            "expires_in": s.settings.lifetimes.access_token,
+            "scope": scopes.to_string(),
+            "id_token": id_token,
+        });
+        if let Some(refresh) = refresh_token {
+            body["refresh_token"] = Value::String(refresh);
+        }
+        Ok(body)
+    })
+}
+
+fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
+    let presented = p.require("refresh_token")?;
+    let requested = p.get("scope")?.map(Scopes::try_from).transpose()?;
+    let now = now();
+    let secret = random_token();
+    let expires_at = now + s.settings.lifetimes.refresh_token;
+    let grant = match s.store.rotate_refresh_token(
+        &hash_token(presented),
+        &client.id,
+        &hash_token(&secret),
+        expires_at,
+        now,
+    )? {
+        RefreshRotation::Rotated(grant) => grant,
+        RefreshRotation::Reused { grant_id } => {
+            s.store.revoke_grant(&grant_id, now)?;
+            tracing::warn!(grant_id = %grant_id, "refresh token reused: token family revoked");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token has already been used",
+            ));
+        }
+        RefreshRotation::Invalid => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is invalid or expired",
+            ))
+        }
+    };
+    let scopes = match requested {
+        Some(requested) if requested.is_subset(&grant.scopes) => requested,
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "scope exceeds what was granted",
+            ))
+        }
+        None => grant.scopes.clone(),
+    };
+    let account = live_account(s, &grant)?;
+    let body = issue(
+        s,
+        client,
+        &grant,
+        &account,
+        &scopes,
+        None,
+        Some(secret),
+        now,
+    )?;
+    tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token rotated");
+    Ok(body)
+}
+
+/// Scopes about a person make no sense for a client acting on its own behalf.
+const PERSON_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "pinfl",
+    "offline_access",
+];
+
+fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
+    if client.is_public() {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let mut scopes = Scopes::try_from(p.get("scope")?.unwrap_or(""))?;
+    for person_scope in PERSON_SCOPES {
+        scopes = scopes.without(person_scope);
+    }
+    let now = now();
+    s.with_issuer(|issuer| {
+        let access = issuer.access_token_for_client(&client.id, &scopes, now)?;
+        let mut body = json!({
+            "access_token": access.jwt,
+            "token_type": "Bearer",
+            "expires_in": s.settings.lifetimes.access_token,
+        });
+        if !scopes.is_empty() {
+            body["scope"] = Value::String(scopes.to_string());
+        }
+        Ok(body)
+    })
+}
+
+/// A token Yagona issued, as found by introspection or revocation.
+enum KnownToken {
+    Access(AccessTokenClaims),
+    Refresh(RefreshToken, Grant),
+}
+
+/// Finds a live token: an access token (verified JWT, not revoked, grant live) or a refresh token.
+fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAuthError> {
+    if token.split('.').count() == 3 {
+        let Ok(claims) = s.with_issuer(|i| i.verify_access_token(token)) else {
+            return Ok(None);
+        };
+        if s.store.is_access_token_revoked(&claims.jti)? {
+            return Ok(None);
+        }
+        if let Some(gid) = &claims.gid {
+            match s.store.find_grant(gid)? {
+                Some(grant) if grant.revoked_at.is_none() => {}
+                _ => return Ok(None),
+            }
+        }
+        return Ok(Some(KnownToken::Access(claims)));
+    }
+    Ok(s.store
+        .find_live_refresh_token(&hash_token(token), now())?
+        .map(|(t, g)| KnownToken::Refresh(t, g)))
+}
+
+pub async fn introspect(
+    req: HttpRequest,
+    state: State,
+    body: Bytes,
+) -> Result<HttpResponse, ProtocolError> {
+    let params = parse_pairs(&body)?;
+    let p = Params(&params);
+    let credentials = credentials(&req, &p)?;
+    let token = p.require("token")?.to_owned();
+    let body = blocking(&state, move |s| {
+        let client = authenticate(s, credentials)?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client("public clients cannot introspect tokens"));
+        }
+        // A client learns only about its own tokens; anything else is simply inactive.
+        Ok(match find_live_token(s, &token)? {
+            Some(KnownToken::Access(c)) if c.client_id == client.id.as_str() => {
+                let mut body = json!({
+                    "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
+                    "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti,
+                });
+                if let Some(v) = c.auth_time {
+                    body["auth_time"] = v.into();
+                }
+                if let Some(v) = c.acr {
+                    body["acr"] = v.into();
+                }
+                body
+            }
+            Some(KnownToken::Refresh(t, g)) if t.client_id == client.id => json!({
+                "active": true, "token_type": "refresh_token", "scope": g.scopes.to_string(),
+                "client_id": t.client_id.as_str(), "sub": g.account_id.as_str(), "iss": s.settings.issuer,
+                "exp": t.expires_at, "iat": t.created_at, "auth_time": g.auth.auth_time, "acr": g.auth.acr,
+            }),
+            _ => json!({ "active": false }),
+        })
+    })
+    .await?;
+    Ok(token_response(body))
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    state: State,
+    body: Bytes,
+) -> Result<HttpResponse, ProtocolError> {
+    let params = parse_pairs(&body)?;
+    let p = Params(&params);
+    let credentials = credentials(&req, &p)?;
+    let token = p.require("token")?.to_owned();
+    if let Some(hint) = p.get("token_type_hint")? {
+        if !matches!(hint, "access_token" | "refresh_token") {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedTokenType,
+                "token_type_hint is not supported",
+            )
+            .into());
+        }
+    }
+    blocking(&state, move |s| {
+        let client = authenticate(s, credentials)?;
+        let now = now();
+        match find_live_token(s, &token)? {
+            Some(KnownToken::Access(c)) if c.client_id == client.id.as_str() => {
+                s.store.revoke_access_token(&c.jti, c.exp)?;
+                tracing::info!(client_id = %client.id, "access token revoked");
+            }
+            Some(KnownToken::Refresh(t, g)) if t.client_id == client.id => {
+                // RFC 7009 2.1: revoking a refresh token revokes its grant's access tokens too.
+                s.store.revoke_grant(&g.id, now)?;
+                tracing::info!(client_id = %client.id, grant_id = %g.id, "refresh token revoked");
+            }
+            // Unknown, expired or another client's token: nothing to do, and nothing to tell.
+            _ => {}
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

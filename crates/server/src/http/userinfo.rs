@@ -1,0 +1,97 @@
+//! The UserInfo endpoint (OIDC Core 5.3), protected by bearer access tokens (RFC 6750).
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::Value;
+use yagona_account::{AccountId, AccountRepository as _, AccountStatus};
+use yagona_oidc::authorize::Params;
+use yagona_oidc::claims::user_claims;
+use yagona_oidc::{ErrorCode, OAuthError, OidcRepository as _, Scopes};
+
+use super::error::BearerError;
+use super::{blocking, parse_pairs, State};
+
+fn bearer_header(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| OAuthError::invalid_request("the Authorization header is not text"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(OAuthError::invalid_request(
+            "the Authorization header must be `Bearer <token>`",
+        )),
+    }
+}
+
+pub async fn userinfo_get(req: HttpRequest, state: State) -> Result<HttpResponse, BearerError> {
+    let token = bearer_header(&req)?
+        .ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
+    userinfo(state, token).await
+}
+
+pub async fn userinfo_post(
+    req: HttpRequest,
+    state: State,
+    body: Bytes,
+) -> Result<HttpResponse, BearerError> {
+    let header_token = bearer_header(&req)?;
+    // RFC 6750 2.2: the token may come in a form body instead.
+    let params = parse_pairs(&body)?;
+    let body_token = Params(&params).get("access_token")?.map(str::to_owned);
+    let token = match (header_token, body_token) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request("send the access token once").into())
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return Err(OAuthError::invalid_token("an access token is required").into()),
+    };
+    userinfo(state, token).await
+}
+
+async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerError> {
+    let claims = state.with_issuer(|i| i.verify_access_token(&token))?;
+    let body = blocking(&state, move |s| {
+        let revoked = || OAuthError::invalid_token("the access token has been revoked");
+        let Some(gid) = &claims.gid else {
+            return Err(OAuthError::invalid_token(
+                "the access token does not belong to a person",
+            ));
+        };
+        if s.store.is_access_token_revoked(&claims.jti)? {
+            return Err(revoked());
+        }
+        match s.store.find_grant(gid)? {
+            Some(grant) if grant.revoked_at.is_none() => {}
+            _ => return Err(revoked()),
+        }
+        let scopes = Scopes::try_from(claims.scope.as_str())?;
+        if !scopes.contains("openid") {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the access token lacks the openid scope",
+            ));
+        }
+        let account = s
+            .store
+            .find_account(&AccountId::from_stored(claims.sub.clone()))
+            .map_err(|e| OAuthError::server_error(e.to_string()))?
+            .filter(|a| a.status != AccountStatus::Disabled)
+            .ok_or_else(|| OAuthError::invalid_token("the account is no longer active"))?;
+        let mut body = serde_json::Map::new();
+        body.insert("sub".into(), Value::String(account.id.as_str().to_owned()));
+        body.extend(user_claims(&account, &scopes));
+        Ok(Value::Object(body))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}

@@ -1,0 +1,91 @@
+//! `yagona serve`: open the database, migrate, make sure keys exist, and serve HTTP.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::{middleware, web, App, HttpServer};
+use yagona_oidc::OidcRepository as _;
+use yagona_store::Store;
+
+use crate::config::Settings;
+use crate::http;
+use crate::state::{ensure_signing_keys, now, resolve_kek, AppState};
+
+/// The folder for files beside the database (the development key-encryption key).
+pub fn data_dir(settings: &Settings) -> PathBuf {
+    settings
+        .database
+        .sqlite_folder()
+        .unwrap_or_else(|| PathBuf::from("./data"))
+}
+
+/// Opens the database and applies pending migrations.
+pub fn open_store(settings: &Settings) -> Result<Store, String> {
+    let store = Store::open(&settings.database, settings.pool_size)
+        .map_err(|e| format!("database: {e}"))?;
+    let applied = store.migrate().map_err(|e| format!("database: {e}"))?;
+    for name in applied {
+        tracing::info!(migration = %name, "migration applied");
+    }
+    Ok(store)
+}
+
+/// Builds the shared state: database, key-encryption key, signing keys.
+pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
+    let store = open_store(&settings)?;
+    let kek = resolve_kek(&settings, dev, &data_dir(&settings))?;
+    for created in ensure_signing_keys(&store, &kek).map_err(|e| e.description.into_owned())? {
+        tracing::info!(key = %created, "signing key generated");
+    }
+    AppState::new(settings, store, kek)
+}
+
+pub async fn run(state: AppState) -> Result<(), String> {
+    let listen = state.settings.listen;
+    let workers = state.settings.workers;
+    let state = web::Data::new(state);
+    let background = state.clone();
+    actix_web::rt::spawn(async move { housekeeping(background).await });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::from_fn(http::request_span))
+            .configure(http::routes)
+    })
+    .bind(listen)
+    .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    tracing::info!(%listen, "Yagona is listening");
+    server.run().await.map_err(|e| format!("server: {e}"))
+}
+
+/// Every 30 s: pick up rotated keys; every 10 min: delete expired rows.
+async fn housekeeping(state: web::Data<AppState>) {
+    let mut tick = actix_web::rt::time::interval(Duration::from_secs(30));
+    let mut rounds: u64 = 0;
+    loop {
+        tick.tick().await;
+        rounds += 1;
+        let s = state.clone();
+        let purge = rounds % 20 == 0;
+        let result = web::block(move || {
+            s.reload_keys()?;
+            if purge {
+                let n = s
+                    .store
+                    .purge_expired(now())
+                    .map_err(|e| e.description.into_owned())?;
+                tracing::debug!(rows = n, "expired rows purged");
+            }
+            Ok::<_, String>(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(detail = %e, "housekeeping failed"),
+            Err(e) => tracing::error!(detail = %e, "housekeeping task failed"),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The running service's shared state and its start-up: storage, keys, hashers.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use yagona_account::PasswordHasher;
+use yagona_oidc::keys::{KeyEncryptionKey, KeyRing, SigningAlg, StoredKey};
+use yagona_oidc::tokens::TokenIssuer;
+use yagona_oidc::{ClientSecretVerifier, OAuthError, OidcRepository};
+use yagona_store::Store;
+
+use crate::config::Settings;
+use crate::discovery;
+
+/// The wall clock, in unix seconds. The domain crates take `now` as an argument; this is the
+/// one place the server reads it.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Store,
+    pub kek: KeyEncryptionKey,
+    keys: RwLock<Arc<KeyRing>>,
+    pub passwords: PasswordHasher,
+    pub client_secrets: ClientSecretVerifier,
+    /// The discovery document, rendered once.
+    pub discovery_json: String,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, store: Store, kek: KeyEncryptionKey) -> Result<Self, String> {
+        let ring = load_key_ring(&store, &kek, &settings)?;
+        let passwords = PasswordHasher::new(settings.password).map_err(|e| e.to_string())?;
+        let discovery_json = discovery::document(&settings.issuer).to_string();
+        Ok(Self {
+            settings,
+            store,
+            kek,
+            keys: RwLock::new(Arc::new(ring)),
+            passwords,
+            client_secrets: ClientSecretVerifier::default(),
+            discovery_json,
+        })
+    }
+
+    /// The current keys (cheap: an `Arc` clone).
+    pub fn keys(&self) -> Arc<KeyRing> {
+        match self.keys.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads the keys from the database, picking up a rotation made by `yagona keys rotate`.
+    pub fn reload_keys(&self) -> Result<(), String> {
+        let ring = Arc::new(load_key_ring(&self.store, &self.kek, &self.settings)?);
+        match self.keys.write() {
+            Ok(mut guard) => *guard = ring,
+            Err(poisoned) => *poisoned.into_inner() = ring,
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with a token issuer over the current keys.
+    pub fn with_issuer<T>(&self, f: impl FnOnce(&TokenIssuer<'_>) -> T) -> T {
+        let keys = self.keys();
+        f(&TokenIssuer {
+            issuer: &self.settings.issuer,
+            lifetimes: &self.settings.lifetimes,
+            keys: &keys,
+        })
+    }
+}
+
+fn load_key_ring(
+    store: &Store,
+    kek: &KeyEncryptionKey,
+    settings: &Settings,
+) -> Result<KeyRing, String> {
+    let stored = store.list_signing_keys().map_err(|e| e.to_string())?;
+    KeyRing::load(
+        &stored,
+        kek,
+        now(),
+        settings.lifetimes.longest_signed_token(),
+    )
+    .map_err(|e| e.description.into_owned())
+}
+
+/// Generates an active key for every algorithm that has none (first start). Safe when several
+/// replicas start at once: only one key per algorithm can be active.
+pub fn ensure_signing_keys(
+    store: &Store,
+    kek: &KeyEncryptionKey,
+) -> Result<Vec<String>, OAuthError> {
+    let have = store.active_key_algs()?;
+    let mut created = Vec::new();
+    for alg in SigningAlg::ALL {
+        if !have.contains(&alg) {
+            let key = StoredKey::generate(alg, kek, now())?;
+            if store.activate_signing_key(&key, now(), true)? {
+                created.push(format!("{} {}", alg.as_str(), key.kid));
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// The key-encryption key: configured, or (development, or SQLite without one) read from or
+/// generated into `data_dir/kek`.
+pub fn resolve_kek(
+    settings: &Settings,
+    dev: bool,
+    data_dir: &Path,
+) -> Result<KeyEncryptionKey, String> {
+    if let Some(kek) = &settings.encryption_key {
+        return Ok(kek.clone());
+    }
+    let sqlite = settings.database.sqlite_folder().is_some();
+    if !dev && !sqlite {
+        return Err(
+            "configuration key `keys.encryption_key`: required with PostgreSQL \
+                    (set YAGONA_KEYS__ENCRYPTION_KEY or YAGONA_KEYS__ENCRYPTION_KEY_FILE; \
+                    generate one with `openssl rand -base64 32`)"
+                .into(),
+        );
+    }
+    let path = data_dir.join("kek");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        return KeyEncryptionKey::from_base64(&text)
+            .map_err(|e| format!("{}: {e}", path.display()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    let kek = KeyEncryptionKey::generate();
+    write_private_file(&path, &kek.to_base64())?;
+    tracing::warn!(
+        path = %path.display(),
+        "no key-encryption key configured: generated one beside the database; \
+         in production set keys.encryption_key_file and keep the key apart from the data"
+    );
+    Ok(kek)
+}
+
+fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
