@@ -1,1 +1,11 @@
+//! Black-box tests: the real `yagona` binary, real HTTP, the `openidconnect` crate as the relying
+//! party, on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod concurrency;
+mod flow;
+mod negative;
+mod rp;
+mod sessions;

@@ -218,25 +218,33 @@ pub enum NextStep {
     IssueCode,
 }
 
-/// Decides the next step of `request`, started at `started_at`, given the browser's session, the
-/// subject of a verified `id_token_hint`, and the person's remembered consent.
+/// What the person has done so far in this authorization's interaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub login_done: bool,
+    pub consent_done: bool,
+}
+
+/// Decides the next step of `request`, given the browser's session, the subject of a verified
+/// `id_token_hint`, the person's remembered consent, and what they did in this interaction.
 ///
-/// `prompt=login` and `max_age` are satisfied by a login at or after `started_at`, so returning
-/// from the login page does not ask again; `prompt=consent` likewise by a consent given at or
-/// after it.
+/// `prompt=login` and `max_age` are satisfied by a login during the interaction, so returning
+/// from the login page does not ask again; `prompt=consent` likewise by a consent given in it.
+/// (Recorded as flags, not compared as times: a second is too coarse to tell a new login from one
+/// made just before.)
 pub fn next_step(
     request: &AuthorizationRequest,
     client: &Client,
     session: Option<&Session>,
     hint_subject: Option<&str>,
     consent: Option<&Consent>,
-    started_at: i64,
+    progress: Progress,
     now: i64,
 ) -> Result<NextStep, OAuthError> {
     let login_needed = match session {
         None => true,
         Some(s) => {
-            let fresh = s.auth.auth_time >= started_at;
+            let fresh = progress.login_done;
             let too_old = request
                 .max_age
                 .is_some_and(|max| now - s.auth.auth_time > max);
@@ -259,7 +267,7 @@ pub fn next_step(
             None => true,
             Some(c) => {
                 !request.scopes.is_subset(&c.scopes)
-                    || (request.prompt.consent && c.granted_at < started_at)
+                    || (request.prompt.consent && !progress.consent_done)
             }
         };
     if consent_needed {
@@ -440,42 +448,46 @@ mod tests {
         }
     }
 
+    const P0: Progress = Progress { login_done: false, consent_done: false };
+    const LOGGED_IN: Progress = Progress { login_done: true, consent_done: false };
+    const CONSENTED: Progress = Progress { login_done: false, consent_done: true };
+
     #[test]
     fn next_step_rules() {
         let c = client(true, false);
         let req = parse(&Params(&good()), &c).unwrap();
         let s = session(100);
         assert_eq!(
-            next_step(&req, &c, None, None, None, 200, 200),
+            next_step(&req, &c, None, None, None, P0, 200),
             Ok(NextStep::Login)
         );
         assert_eq!(
-            next_step(&req, &c, Some(&s), None, None, 200, 200),
+            next_step(&req, &c, Some(&s), None, None, P0, 200),
             Ok(NextStep::Consent)
         );
         let given = consent("openid profile", 150);
         assert_eq!(
-            next_step(&req, &c, Some(&s), None, Some(&given), 200, 200),
+            next_step(&req, &c, Some(&s), None, Some(&given), P0, 200),
             Ok(NextStep::IssueCode)
         );
         let narrower = consent("openid", 150);
         assert_eq!(
-            next_step(&req, &c, Some(&s), None, Some(&narrower), 200, 200),
+            next_step(&req, &c, Some(&s), None, Some(&narrower), P0, 200),
             Ok(NextStep::Consent)
         );
         // first-party clients need no consent
         let fp = client(true, true);
         assert_eq!(
-            next_step(&req, &fp, Some(&s), None, None, 200, 200),
+            next_step(&req, &fp, Some(&s), None, None, P0, 200),
             Ok(NextStep::IssueCode)
         );
         // a hint naming someone else needs a login
         assert_eq!(
-            next_step(&req, &fp, Some(&s), Some("other"), None, 200, 200),
+            next_step(&req, &fp, Some(&s), Some("other"), None, P0, 200),
             Ok(NextStep::Login)
         );
         assert_eq!(
-            next_step(&req, &fp, Some(&s), Some("acct"), None, 200, 200),
+            next_step(&req, &fp, Some(&s), Some("acct"), None, P0, 200),
             Ok(NextStep::IssueCode)
         );
     }
@@ -486,35 +498,35 @@ mod tests {
         let mut req = parse(&Params(&good()), &c).unwrap();
         req.prompt.login = true;
         assert_eq!(
-            next_step(&req, &c, Some(&session(100)), None, None, 200, 200),
+            next_step(&req, &c, Some(&session(100)), None, None, P0, 200),
             Ok(NextStep::Login)
         );
         // after logging in during the interaction, the prompt is satisfied
         assert_eq!(
-            next_step(&req, &c, Some(&session(210)), None, None, 200, 210),
+            next_step(&req, &c, Some(&session(210)), None, None, LOGGED_IN, 210),
             Ok(NextStep::IssueCode)
         );
         req.prompt.login = false;
         req.max_age = Some(50);
         assert_eq!(
-            next_step(&req, &c, Some(&session(100)), None, None, 200, 200),
+            next_step(&req, &c, Some(&session(100)), None, None, P0, 200),
             Ok(NextStep::Login)
         );
         assert_eq!(
-            next_step(&req, &c, Some(&session(160)), None, None, 200, 200),
+            next_step(&req, &c, Some(&session(160)), None, None, P0, 200),
             Ok(NextStep::IssueCode)
         );
         req.max_age = None;
         req.prompt.none = true;
         assert_eq!(
-            next_step(&req, &c, None, None, None, 200, 200)
+            next_step(&req, &c, None, None, None, P0, 200)
                 .unwrap_err()
                 .code,
             ErrorCode::LoginRequired
         );
         let third = client(true, false);
         assert_eq!(
-            next_step(&req, &third, Some(&session(100)), None, None, 200, 200)
+            next_step(&req, &third, Some(&session(100)), None, None, P0, 200)
                 .unwrap_err()
                 .code,
             ErrorCode::ConsentRequired
@@ -529,7 +541,7 @@ mod tests {
                 Some(&session(100)),
                 None,
                 Some(&given),
-                200,
+                P0,
                 200
             ),
             Ok(NextStep::Consent)
@@ -542,7 +554,7 @@ mod tests {
                 Some(&session(100)),
                 None,
                 Some(&renewed),
-                200,
+                CONSENTED,
                 205
             ),
             Ok(NextStep::IssueCode)

@@ -56,6 +56,10 @@ pub struct Interaction {
     pub id_hash: String,
     pub browser_hash: String,
     pub request: AuthorizationRequest,
+    /// The person logged in during this interaction (satisfies `prompt=login` and `max_age`).
+    pub login_done: bool,
+    /// The person consented during this interaction (satisfies `prompt=consent`).
+    pub consent_done: bool,
     pub created_at: i64,
     pub expires_at: i64,
 }

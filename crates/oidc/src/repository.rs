@@ -64,6 +64,8 @@ pub trait OidcRepository {
     fn insert_interaction(&self, interaction: &Interaction) -> Result<(), OAuthError>;
     fn find_interaction(&self, id_hash: &str, now: i64) -> Result<Option<Interaction>, OAuthError>;
     fn delete_interaction(&self, id_hash: &str) -> Result<(), OAuthError>;
+    /// Records that the person logged in (`login`) or consented (`consent`) in an interaction.
+    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool) -> Result<(), OAuthError>;
 
     // consent
     fn find_consent(

@@ -213,6 +213,23 @@ impl OidcRepository for Store {
         Ok(())
     }
 
+    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool) -> Result<(), OAuthError> {
+        let conn = &mut *self.conn()?;
+        if login {
+            diesel::update(interactions::table.find(id_hash))
+                .set(interactions::login_done.eq(true))
+                .execute(conn)
+                .map_err(StoreError::from)?;
+        }
+        if consent {
+            diesel::update(interactions::table.find(id_hash))
+                .set(interactions::consent_done.eq(true))
+                .execute(conn)
+                .map_err(StoreError::from)?;
+        }
+        Ok(())
+    }
+
     fn find_consent(
         &self,
         account: &AccountId,

@@ -239,6 +239,8 @@ pub struct InteractionRow {
     pub id_hash: String,
     pub browser_hash: String,
     pub request: String,
+    pub login_done: bool,
+    pub consent_done: bool,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -249,6 +251,8 @@ impl From<&Interaction> for InteractionRow {
             id_hash: i.id_hash.clone(),
             browser_hash: i.browser_hash.clone(),
             request: json(&i.request),
+            login_done: i.login_done,
+            consent_done: i.consent_done,
             created_at: i.created_at,
             expires_at: i.expires_at,
         }
@@ -262,6 +266,8 @@ impl TryFrom<InteractionRow> for Interaction {
             id_hash: r.id_hash,
             browser_hash: r.browser_hash,
             request: from_json("interaction", &r.request)?,
+            login_done: r.login_done,
+            consent_done: r.consent_done,
             created_at: r.created_at,
             expires_at: r.expires_at,
         })

@@ -64,6 +64,8 @@ diesel::table! {
         id_hash -> Text,
         browser_hash -> Text,
         request -> Text,
+        login_done -> Bool,
+        consent_done -> Bool,
         created_at -> BigInt,
         expires_at -> BigInt,
     }

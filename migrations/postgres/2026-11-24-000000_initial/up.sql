@@ -58,6 +58,8 @@ CREATE TABLE interactions (
     id_hash TEXT PRIMARY KEY,
     browser_hash TEXT NOT NULL,
     request TEXT NOT NULL,
+    login_done BOOLEAN NOT NULL,
+    consent_done BOOLEAN NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );

@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use serde::Deserialize;
 use yagona_account::{AccountRepository as _, AccountStatus, Login};
 use yagona_oidc::authorize::{
-    self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Rejection,
+    self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
 };
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
@@ -64,8 +64,7 @@ async fn authorize(
         Err(Rejection::Page(e)) => return PageError::authorization(e).error_response(),
         Err(Rejection::Redirect(r)) => return error_redirect(&state, r),
     };
-    let started_at = now();
-    proceed(&state, browser, client, request, started_at, None).await
+    proceed(&state, browser, client, request, None).await
 }
 
 #[derive(Deserialize)]
@@ -80,32 +79,14 @@ pub async fn resume(
     query: actix_web::web::Query<InteractionQuery>,
 ) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
-    let id_hash = hash_token(&query.interaction);
+    let id = query.interaction.clone();
     let binding = browser.binding();
-    let found = blocking(&state, move |s| {
-        let Some(interaction) = s.store.find_interaction(&id_hash, now())? else {
-            return Ok(None);
-        };
-        if interaction.browser_hash != binding {
-            return Ok(None);
-        }
-        Ok(s.store
-            .find_client(&interaction.request.client_id)?
-            .map(|c| (interaction, c)))
-    })
-    .await;
+    let found = blocking(&state, move |s| live_interaction(s, &id, &binding)).await;
     match found {
         Ok(Some((interaction, client))) => {
-            let id_hash = interaction.id_hash.clone();
-            proceed(
-                &state,
-                browser,
-                client,
-                interaction.request,
-                interaction.created_at,
-                Some(id_hash),
-            )
-            .await
+            let request = interaction.request.clone();
+            let pending = Some((query.interaction.clone(), interaction));
+            proceed(&state, browser, client, request, pending).await
         }
         Ok(None) => PageError::expired_interaction().error_response(),
         Err(e) => PageError::from(e).error_response(),
@@ -125,13 +106,14 @@ enum Outcome {
     },
 }
 
+/// Decides and acts on the next step; `interaction` is the pending one (its id and record) when
+/// the person returns from a page.
 async fn proceed(
     state: &State,
     browser: Browser,
     client: Client,
     request: AuthorizationRequest,
-    started_at: i64,
-    interaction_hash: Option<String>,
+    interaction: Option<(String, Interaction)>,
 ) -> HttpResponse {
     let session_hash = browser.session_hash();
     let binding = browser.binding();
@@ -159,7 +141,10 @@ async fn proceed(
             session.as_ref(),
             hint_subject.as_deref(),
             consent.as_ref(),
-            started_at,
+            interaction
+                .as_ref()
+                .map(|(_, i)| Progress { login_done: i.login_done, consent_done: i.consent_done })
+                .unwrap_or_default(),
             now,
         );
         let page = match step {
@@ -170,23 +155,25 @@ async fn proceed(
                 let Some(session) = session else {
                     return Err(OAuthError::server_error("issuing a code without a session"));
                 };
-                if let Some(hash) = &interaction_hash {
-                    s.store.delete_interaction(hash)?;
+                if let Some((_, pending)) = &interaction {
+                    s.store.delete_interaction(&pending.id_hash)?;
                 }
                 let code = issue_code(s, &client, &request, &session, now)?;
                 return Ok(Outcome::Code { request, code });
             }
         };
-        // Reuse the interaction when returning from one page to the next.
-        if let Some(hash) = &interaction_hash {
-            s.store.delete_interaction(hash)?;
+        // From one page to the next the interaction stays the same.
+        if let Some((id, _)) = interaction {
+            return Ok(Outcome::Interact { page, id });
         }
         let id = random_token();
         s.store.insert_interaction(&Interaction {
             id_hash: hash_token(&id),
             browser_hash: binding,
             request,
-            created_at: started_at,
+            login_done: false,
+            consent_done: false,
+            created_at: now,
             expires_at: now + s.settings.lifetimes.interaction,
         })?;
         Ok(Outcome::Interact { page, id })
@@ -396,12 +383,12 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
     let login_text = form.login.clone();
     let outcome = blocking(&state, move |s| {
         let now = now();
-        let client_name = match &interaction {
+        let (client_name, pending_hash) = match &interaction {
             Some(id) => match live_interaction(s, id, &binding)? {
-                Some((_, client)) => Some(client.name),
+                Some((pending, client)) => (Some(client.name), Some(pending.id_hash)),
                 None => return Ok(LoginOutcome::ExpiredInteraction),
             },
-            None => None,
+            None => (None, None),
         };
         let refused = |message, status| LoginOutcome::Refused {
             message,
@@ -484,6 +471,9 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 s.store.insert_session(&session)?;
             }
             None => s.store.insert_session(&session)?,
+        }
+        if let Some(hash) = &pending_hash {
+            s.store.mark_interaction(hash, true, false)?;
         }
         tracing::info!(account = %account.id, method = "password", "login succeeded");
         Ok(LoginOutcome::LoggedIn { secret })
@@ -632,6 +622,7 @@ pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> Http
             scopes: Scopes::try_from(scopes.join(" ").as_str())?,
             granted_at: now,
         })?;
+        s.store.mark_interaction(&interaction.id_hash, false, true)?;
         tracing::info!(client_id = %client.id, "consent given");
         Ok(Some(Ok(())))
     })
