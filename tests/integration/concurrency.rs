@@ -21,8 +21,14 @@ async fn the_same_code_redeemed_twenty_times_at_once_yields_one_token() {
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
         let mut tasks = Vec::new();
         for _ in 0..20 {
-            let (url, secret, code, verifier, redirect, barrier) =
-                (server.url("/token"), secret.clone(), code.clone(), verifier.clone(), redirect.clone(), barrier.clone());
+            let (url, secret, code, verifier, redirect, barrier) = (
+                server.url("/token"),
+                secret.clone(),
+                code.clone(),
+                verifier.clone(),
+                redirect.clone(),
+                barrier.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 let http = http_client();
                 barrier.wait().await;

@@ -5,11 +5,22 @@ use yagona_tests::{browser, hidden_input, location, query_param, sign_in, Backen
 use crate::rp::RelyingParty;
 
 /// Starts an authorization and returns the login page's HTML and URL.
-async fn login_page(browser: &yagona_tests::reqwest::Client, server: &TestServer, rp: &RelyingParty) -> (String, String) {
+async fn login_page(
+    browser: &yagona_tests::reqwest::Client,
+    server: &TestServer,
+    rp: &RelyingParty,
+) -> (String, String) {
     let start = rp.start(&[], &[("login_hint", "Hinted")]);
     let response = browser.get(&start.url).send().await.unwrap();
     let page = server.url(&location(&response));
-    let html = browser.get(&page).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(&page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     (html, page)
 }
 
@@ -22,14 +33,22 @@ async fn login_page_cookies_and_csrf() {
     let browser = browser();
     let (html, _) = login_page(&browser, &server, &rp).await;
     assert!(html.contains("name=\"login\"") && html.contains("name=\"password\""));
-    assert!(html.contains("value=\"Hinted\""), "login_hint prefills the login");
+    assert!(
+        html.contains("value=\"Hinted\""),
+        "login_hint prefills the login"
+    );
     let csrf = hidden_input(&html, "csrf_token").unwrap();
     let interaction = hidden_input(&html, "interaction").unwrap();
 
     // Without the CSRF token, or with another, the form is refused.
     let refused = browser
         .post(server.url("/login"))
-        .form(&[("login", login.as_str()), ("password", password.as_str()), ("csrf_token", "forged"), ("interaction", &interaction)])
+        .form(&[
+            ("login", login.as_str()),
+            ("password", password.as_str()),
+            ("csrf_token", "forged"),
+            ("interaction", &interaction),
+        ])
         .send()
         .await
         .unwrap();
@@ -38,7 +57,12 @@ async fn login_page_cookies_and_csrf() {
     let stranger = yagona_tests::browser();
     let refused = stranger
         .post(server.url("/login"))
-        .form(&[("login", login.as_str()), ("password", password.as_str()), ("csrf_token", &csrf), ("interaction", &interaction)])
+        .form(&[
+            ("login", login.as_str()),
+            ("password", password.as_str()),
+            ("csrf_token", &csrf),
+            ("interaction", &interaction),
+        ])
         .send()
         .await
         .unwrap();
@@ -46,14 +70,28 @@ async fn login_page_cookies_and_csrf() {
 
     let ok = browser
         .post(server.url("/login"))
-        .form(&[("login", login.as_str()), ("password", password.as_str()), ("csrf_token", &csrf), ("interaction", &interaction)])
+        .form(&[
+            ("login", login.as_str()),
+            ("password", password.as_str()),
+            ("csrf_token", &csrf),
+            ("interaction", &interaction),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(ok.status(), 303);
-    let cookie = ok.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let cookie = ok
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("yagona_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
     // The issuer is http here, so no Secure flag (and no __Host- prefix).
     assert!(!cookie.contains("Secure"));
     // Logging in again in the same browser (prompt=login) renews the session id.
@@ -62,29 +100,62 @@ async fn login_page_cookies_and_csrf() {
     let r = browser.get(&again.url).send().await.unwrap();
     let page = server.url(&location(&r));
     assert!(page.contains("/login?"), "prompt=login asks again: {page}");
-    let html = browser.get(&page).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(&page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let r = browser
         .post(server.url("/login"))
         .form(&[
             ("login", login.as_str()),
             ("password", password.as_str()),
-            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
-            ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
+            (
+                "csrf_token",
+                hidden_input(&html, "csrf_token").unwrap().as_str(),
+            ),
+            (
+                "interaction",
+                hidden_input(&html, "interaction").unwrap().as_str(),
+            ),
         ])
         .send()
         .await
         .unwrap();
-    let renewed = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let renewed = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_ne!(renewed, first_session, "a new session id at every login");
     let r = browser.get(server.url(&location(&r))).send().await.unwrap();
     assert!(query_param(&location(&r), "code").is_some());
-    let home = browser.get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = browser
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("Signed in as Karimov Alisher"), "{home}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_logins_are_throttled() {
-    let server = TestServer::start_with(Backend::Sqlite, &[("YAGONA_LOGIN__MAX_FAILURES_PER_ACCOUNT", "3")]).await;
+    let server = TestServer::start_with(
+        Backend::Sqlite,
+        &[("YAGONA_LOGIN__MAX_FAILURES_PER_ACCOUNT", "3")],
+    )
+    .await;
     let secret = server.add_client("rp", &["--first-party"]);
     let (login, password) = server.add_person("jasur");
     let rp = RelyingParty::discover(&server, "rp", Some(&secret)).await;
@@ -94,11 +165,21 @@ async fn failed_logins_are_throttled() {
     let interaction = hidden_input(&html, "interaction").unwrap();
     let attempt = |password: String| {
         let browser = browser.clone();
-        let (url, login, csrf, interaction) = (server.url("/login"), login.clone(), csrf.clone(), interaction.clone());
+        let (url, login, csrf, interaction) = (
+            server.url("/login"),
+            login.clone(),
+            csrf.clone(),
+            interaction.clone(),
+        );
         async move {
             browser
                 .post(url)
-                .form(&[("login", login.as_str()), ("password", password.as_str()), ("csrf_token", &csrf), ("interaction", &interaction)])
+                .form(&[
+                    ("login", login.as_str()),
+                    ("password", password.as_str()),
+                    ("csrf_token", &csrf),
+                    ("interaction", &interaction),
+                ])
                 .send()
                 .await
                 .unwrap()
@@ -107,7 +188,11 @@ async fn failed_logins_are_throttled() {
     for _ in 0..3 {
         let r = attempt("wrong-password".into()).await;
         assert_eq!(r.status(), 401);
-        assert!(r.text().await.unwrap().contains("login or password is wrong"));
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("login or password is wrong"));
     }
     // Locked now, even with the right password.
     let r = attempt(password.clone()).await;
@@ -116,7 +201,12 @@ async fn failed_logins_are_throttled() {
     // An unknown login gets the same answer as a wrong password.
     let r = browser
         .post(server.url("/login"))
-        .form(&[("login", "nobody-here"), ("password", "whatever"), ("csrf_token", &csrf), ("interaction", &interaction)])
+        .form(&[
+            ("login", "nobody-here"),
+            ("password", "whatever"),
+            ("csrf_token", &csrf),
+            ("interaction", &interaction),
+        ])
         .send()
         .await
         .unwrap();
@@ -139,7 +229,10 @@ async fn logout_without_a_matching_hint_asks_first() {
     // An unregistered post-logout URI is an error page, not a redirect.
     let r = browser
         .get(server.url("/end_session"))
-        .query(&[("client_id", "rp"), ("post_logout_redirect_uri", "https://evil.example/")])
+        .query(&[
+            ("client_id", "rp"),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -149,7 +242,14 @@ async fn logout_without_a_matching_hint_asks_first() {
     // No hint: a confirmation page; the session survives until confirmed.
     let r = browser
         .get(server.url("/end_session"))
-        .query(&[("client_id", "rp"), ("post_logout_redirect_uri", TestServer::post_logout_uri("rp").as_str()), ("state", "s9")])
+        .query(&[
+            ("client_id", "rp"),
+            (
+                "post_logout_redirect_uri",
+                TestServer::post_logout_uri("rp").as_str(),
+            ),
+            ("state", "s9"),
+        ])
         .send()
         .await
         .unwrap();
@@ -158,14 +258,20 @@ async fn logout_without_a_matching_hint_asks_first() {
     let csrf = hidden_input(&html, "csrf_token").unwrap();
     let silent = rp.start(&[], &[("prompt", "none")]);
     let r = browser.get(&silent.url).send().await.unwrap();
-    assert!(query_param(&location(&r), "code").is_some(), "still signed in");
+    assert!(
+        query_param(&location(&r), "code").is_some(),
+        "still signed in"
+    );
 
     let r = browser
         .post(server.url("/end_session/confirm"))
         .form(&[
             ("csrf_token", csrf.as_str()),
             ("client_id", "rp"),
-            ("post_logout_redirect_uri", TestServer::post_logout_uri("rp").as_str()),
+            (
+                "post_logout_redirect_uri",
+                TestServer::post_logout_uri("rp").as_str(),
+            ),
             ("state", "s9"),
         ])
         .send()
@@ -177,7 +283,10 @@ async fn logout_without_a_matching_hint_asks_first() {
     assert_eq!(query_param(&to, "state").as_deref(), Some("s9"));
     let silent = rp.start(&[], &[("prompt", "none")]);
     let r = browser.get(&silent.url).send().await.unwrap();
-    assert_eq!(query_param(&location(&r), "error").as_deref(), Some("login_required"));
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("login_required")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,14 +298,27 @@ async fn consent_can_be_denied() {
     let browser = browser();
     let start = rp.start(&["email"], &[]);
     let mut r = browser.get(&start.url).send().await.unwrap();
-    let html = browser.get(server.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(server.url(&location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     r = browser
         .post(server.url("/login"))
         .form(&[
             ("login", login.as_str()),
             ("password", password.as_str()),
-            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
-            ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
+            (
+                "csrf_token",
+                hidden_input(&html, "csrf_token").unwrap().as_str(),
+            ),
+            (
+                "interaction",
+                hidden_input(&html, "interaction").unwrap().as_str(),
+            ),
         ])
         .send()
         .await
@@ -204,19 +326,42 @@ async fn consent_can_be_denied() {
     let r2 = browser.get(server.url(&location(&r))).send().await.unwrap();
     let consent = location(&r2);
     assert!(consent.starts_with("/consent?"), "{consent}");
-    let html = browser.get(server.url(&consent)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("third-party") && html.contains("e-mail"), "{html}");
+    let html = browser
+        .get(server.url(&consent))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("third-party") && html.contains("e-mail"),
+        "{html}"
+    );
     let r = browser
         .post(server.url("/consent"))
         .form(&[
             ("decision", "deny"),
-            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
-            ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
+            (
+                "csrf_token",
+                hidden_input(&html, "csrf_token").unwrap().as_str(),
+            ),
+            (
+                "interaction",
+                hidden_input(&html, "interaction").unwrap().as_str(),
+            ),
         ])
         .send()
         .await
         .unwrap();
     let to = location(&r);
-    assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"), "{to}");
-    assert_eq!(query_param(&to, "state").as_deref(), Some(start.state.secret().as_str()));
+    assert_eq!(
+        query_param(&to, "error").as_deref(),
+        Some("access_denied"),
+        "{to}"
+    );
+    assert_eq!(
+        query_param(&to, "state").as_deref(),
+        Some(start.state.secret().as_str())
+    );
 }

@@ -249,7 +249,7 @@ pub fn next_step(
                 .max_age
                 .is_some_and(|max| now - s.auth.auth_time > max);
             let other_person = hint_subject.is_some_and(|sub| sub != s.account_id.as_str());
-            (request.prompt.login && !fresh) || (too_old && !fresh) || other_person
+            ((request.prompt.login || too_old) && !fresh) || other_person
         }
     };
     if login_needed {
@@ -448,9 +448,18 @@ mod tests {
         }
     }
 
-    const P0: Progress = Progress { login_done: false, consent_done: false };
-    const LOGGED_IN: Progress = Progress { login_done: true, consent_done: false };
-    const CONSENTED: Progress = Progress { login_done: false, consent_done: true };
+    const P0: Progress = Progress {
+        login_done: false,
+        consent_done: false,
+    };
+    const LOGGED_IN: Progress = Progress {
+        login_done: true,
+        consent_done: false,
+    };
+    const CONSENTED: Progress = Progress {
+        login_done: false,
+        consent_done: true,
+    };
 
     #[test]
     fn next_step_rules() {

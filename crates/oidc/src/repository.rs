@@ -14,7 +14,7 @@ use crate::{
 #[derive(Debug)]
 pub enum CodeConsumption {
     /// The code was live and is now spent; this caller is the only one to see it.
-    Consumed(AuthorizationCode, Grant),
+    Consumed(Box<(AuthorizationCode, Grant)>),
     /// The code had been redeemed before: the caller must revoke the grant (RFC 6749 4.1.2).
     AlreadyUsed { grant_id: String },
     /// No such code, or it expired.
@@ -65,7 +65,8 @@ pub trait OidcRepository {
     fn find_interaction(&self, id_hash: &str, now: i64) -> Result<Option<Interaction>, OAuthError>;
     fn delete_interaction(&self, id_hash: &str) -> Result<(), OAuthError>;
     /// Records that the person logged in (`login`) or consented (`consent`) in an interaction.
-    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool) -> Result<(), OAuthError>;
+    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool)
+        -> Result<(), OAuthError>;
 
     // consent
     fn find_consent(

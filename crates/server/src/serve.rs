@@ -69,7 +69,7 @@ async fn housekeeping(state: web::Data<AppState>) {
         tick.tick().await;
         rounds += 1;
         let s = state.clone();
-        let purge = rounds % 20 == 0;
+        let purge = rounds.is_multiple_of(20);
         let result = web::block(move || {
             s.reload_keys()?;
             if purge {

@@ -213,7 +213,12 @@ impl OidcRepository for Store {
         Ok(())
     }
 
-    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool) -> Result<(), OAuthError> {
+    fn mark_interaction(
+        &self,
+        id_hash: &str,
+        login: bool,
+        consent: bool,
+    ) -> Result<(), OAuthError> {
         let conn = &mut *self.conn()?;
         if login {
             diesel::update(interactions::table.find(id_hash))
@@ -296,7 +301,7 @@ impl OidcRepository for Store {
                 let code = AuthorizationCode::try_from(row)?;
                 match load_grant(conn, &code.grant_id)? {
                     Some(grant) if grant.revoked_at.is_none() => {
-                        Ok(CodeConsumption::Consumed(code, grant))
+                        Ok(CodeConsumption::Consumed(Box::new((code, grant))))
                     }
                     _ => Ok(CodeConsumption::Invalid),
                 }

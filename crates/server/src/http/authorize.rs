@@ -143,7 +143,10 @@ async fn proceed(
             consent.as_ref(),
             interaction
                 .as_ref()
-                .map(|(_, i)| Progress { login_done: i.login_done, consent_done: i.consent_done })
+                .map(|(_, i)| Progress {
+                    login_done: i.login_done,
+                    consent_done: i.consent_done,
+                })
                 .unwrap_or_default(),
             now,
         );
@@ -622,7 +625,8 @@ pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> Http
             scopes: Scopes::try_from(scopes.join(" ").as_str())?,
             granted_at: now,
         })?;
-        s.store.mark_interaction(&interaction.id_hash, false, true)?;
+        s.store
+            .mark_interaction(&interaction.id_hash, false, true)?;
         tracing::info!(client_id = %client.id, "consent given");
         Ok(Some(Ok(())))
     })

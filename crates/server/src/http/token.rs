@@ -156,7 +156,7 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, O
     let verifier = p.get("code_verifier")?;
     let now = now();
     let (code, grant) = match s.store.consume_authorization_code(&hash_token(code), now)? {
-        CodeConsumption::Consumed(code, grant) => (code, grant),
+        CodeConsumption::Consumed(spent) => *spent,
         CodeConsumption::AlreadyUsed { grant_id } => {
             // RFC 6749 4.1.2: a code used twice revokes what it issued.
             s.store.revoke_grant(&grant_id, now)?;

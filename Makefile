@@ -1,0 +1,39 @@
+# Yagona: `make run` starts it on the embedded SQLite default; `make test` runs every test.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the yagona binary (debug)
+	$(CARGO) build --bin yagona
+
+.PHONY: run
+run: ## Build and start Yagona on ./data/yagona.db with a demo client and account (--dev)
+	$(CARGO) run --bin yagona -- serve --dev
+
+.PHONY: release
+release: ## Build the optimised binary (target/release/yagona)
+	$(CARGO) build --release --bin yagona
+
+.PHONY: test
+test: ## Run the whole test suite (needs PostgreSQL at 127.0.0.1:5432, see README)
+	$(CARGO) build --bin yagona
+	$(CARGO) test --workspace
+
+.PHONY: lint
+lint: ## rustfmt and clippy, warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: fmt
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+.PHONY: clean-data
+clean-data: ## Delete the development database and its key-encryption key
+	rm -rf ./data
