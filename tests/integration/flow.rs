@@ -53,6 +53,7 @@ async fn full_flow(backend: Backend) {
         "RFC 9207 iss"
     );
     let code = query_param(&callback, "code").expect("a code");
+    let code_for_log = code.clone();
 
     let tokens = rp
         .client
@@ -364,6 +365,93 @@ async fn form_post_response_mode() {
         .request_async(&rp.http)
         .await
         .expect("the form_post code redeems");
+}
+
+/// Discovery advertises every endpoint and capability; JSON logs carry the request id.
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_document_and_json_logs() {
+    let server = TestServer::start_with(Backend::Sqlite, &[("YAGONA_LOG__FORMAT", "json")]).await;
+    let http = yagona_tests::http_client();
+    let doc: Value = http
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], server.base_url);
+    for (key, path) in [
+        ("authorization_endpoint", "/authorize"),
+        ("token_endpoint", "/token"),
+        ("userinfo_endpoint", "/userinfo"),
+        ("jwks_uri", "/jwks"),
+        ("introspection_endpoint", "/introspect"),
+        ("revocation_endpoint", "/revoke"),
+        ("end_session_endpoint", "/end_session"),
+    ] {
+        assert_eq!(doc[key], server.url(path), "{key}");
+    }
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        doc["response_modes_supported"],
+        serde_json::json!(["query", "form_post"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256"])
+    );
+    assert!(doc["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("pinfl")));
+    assert!(doc["claims_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("account_verified")));
+
+    let jwks: Value = http
+        .get(server.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let rsa = keys.iter().find(|k| k["kty"] == "RSA").unwrap();
+    assert_eq!(rsa["alg"], "RS256");
+    assert_eq!(rsa["use"], "sig");
+    assert!(rsa.get("d").is_none(), "no private parts are published");
+    let ec = keys.iter().find(|k| k["kty"] == "EC").unwrap();
+    assert_eq!(ec["crv"], "P-256");
+    assert!(ec.get("d").is_none());
+
+    let response = http.get(server.url("/nowhere")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let log = server.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
+        .collect();
+    let line = lines
+        .iter()
+        .find(|l| l["span"]["request_id"] == request_id.as_str())
+        .expect("the request's line carries its request id");
+    assert_eq!(line["span"]["path"], "/nowhere");
+    assert_eq!(line["fields"]["status"], 404);
 }
 
 /// `client_credentials` gives a JWT access token (RFC 9068) that introspection reports.
