@@ -12,11 +12,7 @@ async fn bad_configuration_stops_the_start_naming_the_key() {
         ("YAGONA_HTTP__LISTNE", "x", "listne"),
         ("YAGONA_DATABASE__POOL_SIZE", "lots", "database.pool_size"),
         ("YAGONA_HTTP__LISTEN", "not-an-address", "http.listen"),
-        (
-            "YAGONA_KEYS__ENCRYPTION_KEY",
-            "c2hvcnQ=",
-            "keys.encryption_key",
-        ),
+        ("YAGONA_KEYS__ENCRYPTION_KEY", "c2hvcnQ=", "keys.encryption_key"),
         ("YAGONA_ISSUER", "ftp://id.example", "issuer"),
         ("YAGONA_DATABASE__URL", "mysql://x", "database.url"),
     ];
@@ -68,58 +64,20 @@ async fn clients_and_accounts_from_the_cli() {
     let server = TestServer::new(Backend::Sqlite, &[]);
     server.cli_ok(&["migrate"], None);
     // A generated secret is printed once.
-    let out = server.cli_ok(
-        &[
-            "client",
-            "add",
-            "--id",
-            "portal",
-            "--redirect-uri",
-            "https://portal.example.uz/cb",
-        ],
-        None,
-    );
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("client_secret: "))
-        .expect("a generated secret");
+    let out =
+        server.cli_ok(&["client", "add", "--id", "portal", "--redirect-uri", "https://portal.example.uz/cb"], None);
+    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("a generated secret");
     assert_eq!(secret.len(), 43);
     let list = server.cli_ok(&["client", "list"], None);
-    assert!(
-        list.contains("portal") && list.contains("confidential") && !list.contains(secret),
-        "{list}"
-    );
+    assert!(list.contains("portal") && list.contains("confidential") && !list.contains(secret), "{list}");
     // Invalid input is refused with a reason.
-    let out = server.cli(
-        &[
-            "client",
-            "add",
-            "--id",
-            "bad",
-            "--redirect-uri",
-            "http://evil.example/cb",
-        ],
-        None,
-    );
+    let out = server.cli(&["client", "add", "--id", "bad", "--redirect-uri", "http://evil.example/cb"], None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
-    let out = server.cli(
-        &[
-            "client",
-            "add",
-            "--id",
-            "portal",
-            "--redirect-uri",
-            "https://portal.example.uz/cb",
-        ],
-        None,
-    );
+    let out = server.cli(&["client", "add", "--id", "portal", "--redirect-uri", "https://portal.example.uz/cb"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     server.cli_ok(&["client", "remove", "--id", "portal"], None);
-    assert!(!server
-        .cli(&["client", "remove", "--id", "portal"], None)
-        .status
-        .success());
+    assert!(!server.cli(&["client", "remove", "--id", "portal"], None).status.success());
 
     let add = |pinfl: &str, birth: &str, password: &str| {
         server.cli(
@@ -146,9 +104,7 @@ async fn clients_and_accounts_from_the_cli() {
     assert!(err(add("31205900260011", "1991-05-12", "Long-enough-pass-1")).contains("birth date"));
     assert!(err(add("31205900260011", "1990-05-12", "short")).contains("at least"));
     assert!(err(add("31205900260011", "1990-05-12", "zafar-is-my-password")).contains("login"));
-    assert!(add("31205900260011", "1990-05-12", "Long-enough-pass-1")
-        .status
-        .success());
+    assert!(add("31205900260011", "1990-05-12", "Long-enough-pass-1").status.success());
     assert!(err(add("31205900260011", "1990-05-12", "Long-enough-pass-1")).contains("already"));
 }
 
@@ -165,32 +121,21 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
     let callback = sign_in(&browser, &server.base_url, &start.url, &login, &password).await;
     let old = rp
         .client
-        .exchange_code(AuthorizationCode::new(
-            query_param(&callback, "code").unwrap(),
-        ))
+        .exchange_code(AuthorizationCode::new(query_param(&callback, "code").unwrap()))
         .unwrap()
         .set_pkce_verifier(start.verifier)
         .request_async(&rp.http)
         .await
         .unwrap();
     let old_id_token = old.id_token().unwrap().clone();
-    let old_kid = decode_jwt_header(&old_id_token.to_string())["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old_kid = decode_jwt_header(&old_id_token.to_string())["kid"].as_str().unwrap().to_owned();
 
     let before = server.cli_ok(&["keys", "list"], None);
-    assert_eq!(
-        before.lines().filter(|l| l.contains("\tactive\t")).count(),
-        2,
-        "{before}"
-    );
+    assert_eq!(before.lines().filter(|l| l.contains("\tactive\t")).count(), 2, "{before}");
     server.cli_ok(&["keys", "rotate"], None);
     let after = server.cli_ok(&["keys", "list"], None);
     assert!(
-        after
-            .lines()
-            .any(|l| l.starts_with(&old_kid) && l.contains("retired") && l.ends_with("published")),
+        after.lines().any(|l| l.starts_with(&old_kid) && l.contains("retired") && l.ends_with("published")),
         "{after}"
     );
 
@@ -212,15 +157,9 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
         .request_async(&rp.http)
         .await
         .unwrap();
-    let new_kid = decode_jwt_header(&new.id_token().unwrap().to_string())["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_kid = decode_jwt_header(&new.id_token().unwrap().to_string())["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid, "new tokens are signed with the new key");
-    new.id_token()
-        .unwrap()
-        .claims(&rp.client.id_token_verifier(), &start.nonce)
-        .unwrap();
+    new.id_token().unwrap().claims(&rp.client.id_token_verifier(), &start.nonce).unwrap();
 }
 
 /// Several replicas starting at once on one PostgreSQL database migrate once and end with one
@@ -228,15 +167,8 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replicas_starting_together_do_not_race() {
     let server = TestServer::new(Backend::Postgres, &[]);
-    let ports: Vec<u16> = (0..4)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
+    let ports: Vec<u16> =
+        (0..4).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
     let mut replicas: Vec<std::process::Child> = ports
         .iter()
         .map(|port| {
@@ -252,11 +184,7 @@ async fn replicas_starting_together_do_not_race() {
     for port in &ports {
         let mut up = false;
         for _ in 0..600 {
-            if let Ok(r) = http
-                .get(format!("http://127.0.0.1:{port}/health"))
-                .send()
-                .await
-            {
+            if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/health")).send().await {
                 up = r.status().is_success();
                 if up {
                     break;
@@ -271,10 +199,6 @@ async fn replicas_starting_together_do_not_race() {
         let _ = child.wait();
     }
     let keys = server.cli_ok(&["keys", "list"], None);
-    assert_eq!(
-        keys.lines().filter(|l| l.contains("\tactive\t")).count(),
-        2,
-        "{keys}"
-    );
+    assert_eq!(keys.lines().filter(|l| l.contains("\tactive\t")).count(), 2, "{keys}");
     assert_eq!(keys.lines().count(), 2, "no extra keys were made: {keys}");
 }

@@ -2,8 +2,7 @@
 
 use openidconnect::core::{CoreIdTokenVerifier, CoreUserInfoClaims};
 use openidconnect::{
-    AccessToken, AccessTokenHash, AuthorizationCode, OAuth2TokenResponse,
-    TokenIntrospectionResponse, TokenResponse,
+    AccessToken, AccessTokenHash, AuthorizationCode, OAuth2TokenResponse, TokenIntrospectionResponse, TokenResponse,
 };
 use serde_json::Value;
 use yagona_tests::{browser, query_param, sign_in, Backend, TestServer};
@@ -24,34 +23,17 @@ async fn full_flow_postgres() {
 /// -> userinfo -> refresh -> revoke -> introspect -> end_session.
 async fn full_flow(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let secret = server.add_client(
-        "tax-portal",
-        &[
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
-        ],
-    );
+    let secret =
+        server.add_client("tax-portal", &["--grant-type", "authorization_code", "--grant-type", "refresh_token"]);
     let (login, password) = server.add_person("alisher");
     let rp = RelyingParty::discover(&server, "tax-portal", Some(&secret)).await;
     let browser = browser();
 
     let start = rp.start(&["profile", "email", "phone", "pinfl"], &[]);
     let callback = sign_in(&browser, &server.base_url, &start.url, &login, &password).await;
-    assert!(
-        callback.starts_with(&TestServer::redirect_uri("tax-portal")),
-        "{callback}"
-    );
-    assert_eq!(
-        query_param(&callback, "state").as_deref(),
-        Some(start.state.secret().as_str())
-    );
-    assert_eq!(
-        query_param(&callback, "iss").as_deref(),
-        Some(server.base_url.as_str()),
-        "RFC 9207 iss"
-    );
+    assert!(callback.starts_with(&TestServer::redirect_uri("tax-portal")), "{callback}");
+    assert_eq!(query_param(&callback, "state").as_deref(), Some(start.state.secret().as_str()));
+    assert_eq!(query_param(&callback, "iss").as_deref(), Some(server.base_url.as_str()), "RFC 9207 iss");
     let code = query_param(&callback, "code").expect("a code");
     let code_for_log = code.clone();
 
@@ -65,31 +47,19 @@ async fn full_flow(backend: Backend) {
         .expect("code exchange succeeds");
     let id_token = tokens.id_token().expect("an ID token");
     let verifier: CoreIdTokenVerifier<'_> = rp.client.id_token_verifier();
-    let claims = id_token
-        .claims(&verifier, &start.nonce)
-        .expect("the ID token verifies against the JWKS");
+    let claims = id_token.claims(&verifier, &start.nonce).expect("the ID token verifies against the JWKS");
     let expected_hash = AccessTokenHash::from_token(
         tokens.access_token(),
         id_token.signing_alg().unwrap(),
         id_token.signing_key(&verifier).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        claims.access_token_hash(),
-        Some(&expected_hash),
-        "at_hash binds the access token"
-    );
+    assert_eq!(claims.access_token_hash(), Some(&expected_hash), "at_hash binds the access token");
     assert_eq!(claims.issuer().as_str(), server.base_url);
     assert!(claims.auth_time().is_some());
-    assert_eq!(
-        claims.auth_context_ref().map(|a| a.as_str()),
-        Some("http://eidas.europa.eu/LoA/low")
-    );
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("http://eidas.europa.eu/LoA/low"));
     assert_eq!(claims.auth_method_refs().unwrap()[0].as_str(), "pwd");
-    assert_eq!(
-        claims.family_name().unwrap().get(None).unwrap().as_str(),
-        "Karimov"
-    );
+    assert_eq!(claims.family_name().unwrap().get(None).unwrap().as_str(), "Karimov");
     assert_eq!(claims.email().unwrap().as_str(), "alisher@example.uz");
     assert_eq!(claims.phone_number().unwrap().as_str(), "+998901112233");
     let subject = claims.subject().clone();
@@ -108,38 +78,20 @@ async fn full_flow(backend: Backend) {
         .request_async(&rp.http)
         .await
         .expect("userinfo answers");
-    assert_eq!(
-        userinfo.given_name().unwrap().get(None).unwrap().as_str(),
-        "Alisher"
-    );
+    assert_eq!(userinfo.given_name().unwrap().get(None).unwrap().as_str(), "Alisher");
 
     // Refresh: a new refresh token each time.
     let refresh = tokens.refresh_token().expect("a refresh token").clone();
-    let refreshed = rp
-        .client
-        .exchange_refresh_token(&refresh)
-        .unwrap()
-        .request_async(&rp.http)
-        .await
-        .expect("refresh works");
-    let refresh2 = refreshed
-        .refresh_token()
-        .expect("a rotated refresh token")
-        .clone();
+    let refreshed =
+        rp.client.exchange_refresh_token(&refresh).unwrap().request_async(&rp.http).await.expect("refresh works");
+    let refresh2 = refreshed.refresh_token().expect("a rotated refresh token").clone();
     assert_ne!(refresh.secret(), refresh2.secret());
     let new_id_token = refreshed.id_token().expect("an ID token on refresh");
-    let new_claims = new_id_token
-        .claims(&verifier, |_: Option<&openidconnect::Nonce>| Ok(()))
-        .unwrap();
+    let new_claims = new_id_token.claims(&verifier, |_: Option<&openidconnect::Nonce>| Ok(())).unwrap();
     assert_eq!(new_claims.subject(), &subject);
 
     // Introspection sees the live tokens...
-    let active = rp
-        .client
-        .introspect(refreshed.access_token())
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let active = rp.client.introspect(refreshed.access_token()).request_async(&rp.http).await.unwrap();
     assert!(active.active());
     assert_eq!(active.sub(), Some(subject.as_str()));
     // ...and revocation ends them: the refresh token's grant and its access tokens.
@@ -148,37 +100,18 @@ async fn full_flow(backend: Backend) {
         .http
         .post(server.url("/revoke"))
         .basic_auth("tax-portal", Some(&secret))
-        .form(&[
-            ("token", refresh2.secret().as_str()),
-            ("token_type_hint", "refresh_token"),
-        ])
+        .form(&[("token", refresh2.secret().as_str()), ("token_type_hint", "refresh_token")])
         .send()
         .await
         .unwrap();
     assert_eq!(revoked.status(), 200);
-    let after = rp
-        .client
-        .introspect(refreshed.access_token())
-        .request_async(&rp.http)
-        .await
-        .unwrap();
-    assert!(
-        !after.active(),
-        "access tokens of a revoked grant are inactive"
-    );
-    let refresh_after = rp
-        .client
-        .introspect(&AccessToken::new(refresh2.secret().clone()))
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let after = rp.client.introspect(refreshed.access_token()).request_async(&rp.http).await.unwrap();
+    assert!(!after.active(), "access tokens of a revoked grant are inactive");
+    let refresh_after =
+        rp.client.introspect(&AccessToken::new(refresh2.secret().clone())).request_async(&rp.http).await.unwrap();
     assert!(!refresh_after.active());
-    let denied: Result<CoreUserInfoClaims, _> = rp
-        .client
-        .user_info(refreshed.access_token().clone(), None)
-        .unwrap()
-        .request_async(&rp.http)
-        .await;
+    let denied: Result<CoreUserInfoClaims, _> =
+        rp.client.user_info(refreshed.access_token().clone(), None).unwrap().request_async(&rp.http).await;
     assert!(denied.is_err(), "userinfo refuses a revoked token");
 
     // RP-initiated logout with id_token_hint and a registered post_logout_redirect_uri.
@@ -186,10 +119,7 @@ async fn full_flow(backend: Backend) {
         .get(server.url("/end_session"))
         .query(&[
             ("id_token_hint", id_token.to_string().as_str()),
-            (
-                "post_logout_redirect_uri",
-                TestServer::post_logout_uri("tax-portal").as_str(),
-            ),
+            ("post_logout_redirect_uri", TestServer::post_logout_uri("tax-portal").as_str()),
             ("state", "bye-1"),
         ])
         .send()
@@ -197,47 +127,27 @@ async fn full_flow(backend: Backend) {
         .unwrap();
     assert_eq!(logout.status(), 303);
     let to = yagona_tests::location(&logout);
-    assert!(
-        to.starts_with(&TestServer::post_logout_uri("tax-portal")),
-        "{to}"
-    );
+    assert!(to.starts_with(&TestServer::post_logout_uri("tax-portal")), "{to}");
     assert_eq!(query_param(&to, "state").as_deref(), Some("bye-1"));
 
     // The session is gone: prompt=none now answers login_required.
     let again = rp.start(&["profile"], &[("prompt", "none")]);
     let response = browser.get(&again.url).send().await.unwrap();
     let to = yagona_tests::location(&response);
-    assert_eq!(
-        query_param(&to, "error").as_deref(),
-        Some("login_required"),
-        "{to}"
-    );
-    assert_eq!(
-        query_param(&to, "state").as_deref(),
-        Some(again.state.secret().as_str())
-    );
+    assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"), "{to}");
+    assert_eq!(query_param(&to, "state").as_deref(), Some(again.state.secret().as_str()));
 }
 
 pub fn decode_jwt_payload(jwt: &str) -> Value {
     use base64::Engine as _;
     let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 pub fn decode_jwt_header(jwt: &str) -> Value {
     use base64::Engine as _;
     let header = jwt.split('.').next().unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
 }
 
 /// A public client (PKCE, no secret), a first-party client (no consent page) and single sign-on:
@@ -262,13 +172,8 @@ async fn public_client_and_single_sign_on() {
         .request_async(&app.http)
         .await
         .expect("a public client redeems its code with PKCE alone");
-    let first_sub = tokens
-        .id_token()
-        .unwrap()
-        .claims(&app.client.id_token_verifier(), &start.nonce)
-        .unwrap()
-        .subject()
-        .clone();
+    let first_sub =
+        tokens.id_token().unwrap().claims(&app.client.id_token_verifier(), &start.nonce).unwrap().subject().clone();
 
     // Second client: the browser is sent straight back with a code, no login and (first party)
     // no consent page.
@@ -277,49 +182,31 @@ async fn public_client_and_single_sign_on() {
     let response = browser.get(&start.url).send().await.unwrap();
     assert_eq!(response.status(), 303);
     let callback = yagona_tests::location(&response);
-    assert!(
-        callback.starts_with(&TestServer::redirect_uri("my-gov")),
-        "SSO goes straight back: {callback}"
-    );
+    assert!(callback.starts_with(&TestServer::redirect_uri("my-gov")), "SSO goes straight back: {callback}");
     let tokens = portal
         .client
-        .exchange_code(AuthorizationCode::new(
-            query_param(&callback, "code").unwrap(),
-        ))
+        .exchange_code(AuthorizationCode::new(query_param(&callback, "code").unwrap()))
         .unwrap()
         .set_pkce_verifier(start.verifier)
         .request_async(&portal.http)
         .await
         .unwrap();
-    let claims = tokens
-        .id_token()
-        .unwrap()
-        .claims(&portal.client.id_token_verifier(), &start.nonce)
-        .unwrap();
+    let claims = tokens.id_token().unwrap().claims(&portal.client.id_token_verifier(), &start.nonce).unwrap();
     assert_eq!(claims.subject(), &first_sub, "one person, one sub");
 
     // Remembered consent: the public client asks again and gets a code without the consent page.
     let again = app.start(&["profile"], &[]);
     let response = browser.get(&again.url).send().await.unwrap();
     let callback = yagona_tests::location(&response);
-    assert!(
-        callback.starts_with(&TestServer::redirect_uri("mobile-app")),
-        "consent remembered: {callback}"
-    );
+    assert!(callback.starts_with(&TestServer::redirect_uri("mobile-app")), "consent remembered: {callback}");
     // prompt=consent asks again.
     let asked = app.start(&["profile"], &[("prompt", "consent")]);
     let response = browser.get(&asked.url).send().await.unwrap();
-    assert!(
-        yagona_tests::location(&response).starts_with("/consent?"),
-        "prompt=consent shows the consent page"
-    );
+    assert!(yagona_tests::location(&response).starts_with("/consent?"), "prompt=consent shows the consent page");
     // prompt=login asks for the password again.
     let relogin = app.start(&["profile"], &[("prompt", "login")]);
     let response = browser.get(&relogin.url).send().await.unwrap();
-    assert!(
-        yagona_tests::location(&response).starts_with("/login?"),
-        "prompt=login shows the login page"
-    );
+    assert!(yagona_tests::location(&response).starts_with("/login?"), "prompt=login shows the login page");
 }
 
 /// `response_mode=form_post` answers with an auto-submitting form to the redirect URI.
@@ -336,28 +223,13 @@ async fn form_post_response_mode() {
     let start = rp.start(&[], &[("response_mode", "form_post")]);
     let response = browser.get(&start.url).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let csp = response
-        .headers()
-        .get("content-security-policy")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let csp = response.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
     assert!(csp.contains("script-src 'sha256-"), "{csp}");
     let html = response.text().await.unwrap();
-    assert!(
-        html.contains(&format!("action=\"{}\"", TestServer::redirect_uri("forms"))),
-        "{html}"
-    );
+    assert!(html.contains(&format!("action=\"{}\"", TestServer::redirect_uri("forms"))), "{html}");
     let code = yagona_tests::hidden_input(&html, "code").expect("the code is a hidden field");
-    assert_eq!(
-        yagona_tests::hidden_input(&html, "state").as_deref(),
-        Some(start.state.secret().as_str())
-    );
-    assert_eq!(
-        yagona_tests::hidden_input(&html, "iss").as_deref(),
-        Some(server.base_url.as_str())
-    );
+    assert_eq!(yagona_tests::hidden_input(&html, "state").as_deref(), Some(start.state.secret().as_str()));
+    assert_eq!(yagona_tests::hidden_input(&html, "iss").as_deref(), Some(server.base_url.as_str()));
     rp.client
         .exchange_code(AuthorizationCode::new(code))
         .unwrap()
@@ -372,14 +244,8 @@ async fn form_post_response_mode() {
 async fn discovery_document_and_json_logs() {
     let server = TestServer::start_with(Backend::Sqlite, &[("YAGONA_LOG__FORMAT", "json")]).await;
     let http = yagona_tests::http_client();
-    let doc: Value = http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value =
+        http.get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["issuer"], server.base_url);
     for (key, path) in [
         ("authorization_endpoint", "/authorize"),
@@ -392,36 +258,14 @@ async fn discovery_document_and_json_logs() {
     ] {
         assert_eq!(doc[key], server.url(path), "{key}");
     }
-    assert_eq!(
-        doc["code_challenge_methods_supported"],
-        serde_json::json!(["S256"])
-    );
-    assert_eq!(
-        doc["response_modes_supported"],
-        serde_json::json!(["query", "form_post"])
-    );
+    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(doc["response_modes_supported"], serde_json::json!(["query", "form_post"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-    assert_eq!(
-        doc["id_token_signing_alg_values_supported"],
-        serde_json::json!(["RS256", "ES256"])
-    );
-    assert!(doc["scopes_supported"]
-        .as_array()
-        .unwrap()
-        .contains(&Value::from("pinfl")));
-    assert!(doc["claims_supported"]
-        .as_array()
-        .unwrap()
-        .contains(&Value::from("account_verified")));
+    assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+    assert!(doc["scopes_supported"].as_array().unwrap().contains(&Value::from("pinfl")));
+    assert!(doc["claims_supported"].as_array().unwrap().contains(&Value::from("account_verified")));
 
-    let jwks: Value = http
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = http.get(server.url("/jwks")).send().await.unwrap().json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
     let rsa = keys.iter().find(|k| k["kty"] == "RSA").unwrap();
@@ -434,18 +278,10 @@ async fn discovery_document_and_json_logs() {
 
     let response = http.get(server.url("/nowhere")).send().await.unwrap();
     assert_eq!(response.status(), 404);
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let request_id = response.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
     let log = server.log();
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
-        .collect();
+    let lines: Vec<Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}"))).collect();
     let line = lines
         .iter()
         .find(|l| l["span"]["request_id"] == request_id.as_str())
@@ -463,10 +299,7 @@ async fn client_credentials_and_introspection() {
     let response = http
         .post(server.url("/token"))
         .basic_auth("batch-job", Some(&secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "openid reports.read"),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("scope", "openid reports.read")])
         .send()
         .await
         .unwrap();
@@ -482,11 +315,7 @@ async fn client_credentials_and_introspection() {
 
     let introspection: Value = http
         .post(server.url("/introspect"))
-        .form(&[
-            ("token", token),
-            ("client_id", "batch-job"),
-            ("client_secret", &secret),
-        ])
+        .form(&[("token", token), ("client_id", "batch-job"), ("client_secret", &secret)])
         .send()
         .await
         .unwrap()
@@ -496,12 +325,7 @@ async fn client_credentials_and_introspection() {
     assert_eq!(introspection["active"], true);
     assert_eq!(introspection["client_id"], "batch-job");
     // The access token cannot be used at userinfo: it names no person.
-    let userinfo = http
-        .get(server.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let userinfo = http.get(server.url("/userinfo")).bearer_auth(token).send().await.unwrap();
     assert_eq!(userinfo.status(), 401);
     // Revoked, it is inactive.
     let revoked = http

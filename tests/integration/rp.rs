@@ -2,19 +2,13 @@
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IntrospectionUrl, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IntrospectionUrl, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 use yagona_tests::{http_client, reqwest, TestServer};
 
-pub type Client = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
+pub type Client =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 pub struct RelyingParty {
     pub client: Client,
@@ -32,12 +26,9 @@ impl RelyingParty {
     /// Discovers the provider and configures a client, as a relying party does at start.
     pub async fn discover(server: &TestServer, client_id: &str, secret: Option<&str>) -> Self {
         let http = http_client();
-        let metadata = CoreProviderMetadata::discover_async(
-            IssuerUrl::new(server.base_url.clone()).unwrap(),
-            &http,
-        )
-        .await
-        .expect("discovery succeeds");
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(server.base_url.clone()).unwrap(), &http)
+            .await
+            .expect("discovery succeeds");
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(client_id.to_owned()),
@@ -53,11 +44,7 @@ impl RelyingParty {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self
             .client
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
-            )
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .set_pkce_challenge(challenge);
         for scope in scopes {
             request = request.add_scope(Scope::new((*scope).to_owned()));
@@ -66,11 +53,6 @@ impl RelyingParty {
             request = request.add_extra_param(*k, *v);
         }
         let (url, state, nonce) = request.url();
-        AuthorizationStart {
-            url: url.to_string(),
-            state,
-            nonce,
-            verifier,
-        }
+        AuthorizationStart { url: url.to_string(), state, nonce, verifier }
     }
 }

@@ -13,14 +13,7 @@ async fn login_page(
     let start = rp.start(&[], &[("login_hint", "Hinted")]);
     let response = browser.get(&start.url).send().await.unwrap();
     let page = server.url(&location(&response));
-    let html = browser
-        .get(&page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = browser.get(&page).send().await.unwrap().text().await.unwrap();
     (html, page)
 }
 
@@ -33,10 +26,7 @@ async fn login_page_cookies_and_csrf() {
     let browser = browser();
     let (html, _) = login_page(&browser, &server, &rp).await;
     assert!(html.contains("name=\"login\"") && html.contains("name=\"password\""));
-    assert!(
-        html.contains("value=\"Hinted\""),
-        "login_hint prefills the login"
-    );
+    assert!(html.contains("value=\"Hinted\""), "login_hint prefills the login");
     let csrf = hidden_input(&html, "csrf_token").unwrap();
     let interaction = hidden_input(&html, "interaction").unwrap();
 
@@ -80,18 +70,9 @@ async fn login_page_cookies_and_csrf() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 303);
-    let cookie = ok
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = ok.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.starts_with("yagona_session="), "{cookie}");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
     // The issuer is http here, so no Secure flag (and no __Host- prefix).
     assert!(!cookie.contains("Secure"));
     // Logging in again in the same browser (prompt=login) renews the session id.
@@ -100,62 +81,31 @@ async fn login_page_cookies_and_csrf() {
     let r = browser.get(&again.url).send().await.unwrap();
     let page = server.url(&location(&r));
     assert!(page.contains("/login?"), "prompt=login asks again: {page}");
-    let html = browser
-        .get(&page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = browser.get(&page).send().await.unwrap().text().await.unwrap();
     let r = browser
         .post(server.url("/login"))
         .form(&[
             ("login", login.as_str()),
             ("password", password.as_str()),
-            (
-                "csrf_token",
-                hidden_input(&html, "csrf_token").unwrap().as_str(),
-            ),
-            (
-                "interaction",
-                hidden_input(&html, "interaction").unwrap().as_str(),
-            ),
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
+            ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
         ])
         .send()
         .await
         .unwrap();
-    let renewed = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let renewed = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     assert_ne!(renewed, first_session, "a new session id at every login");
     let r = browser.get(server.url(&location(&r))).send().await.unwrap();
     assert!(query_param(&location(&r), "code").is_some());
-    let home = browser
-        .get(server.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(home.contains("Signed in as Karimov Alisher"), "{home}");
+    let home = browser.get(server.url("/")).send().await.unwrap();
+    assert_eq!(location(&home), "/account", "a signed-in person's home is the cabinet");
+    let cabinet = browser.get(server.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(cabinet.contains("Karimov Alisher Anvarovich"), "{cabinet}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_logins_are_throttled() {
-    let server = TestServer::start_with(
-        Backend::Sqlite,
-        &[("YAGONA_LOGIN__MAX_FAILURES_PER_ACCOUNT", "3")],
-    )
-    .await;
+    let server = TestServer::start_with(Backend::Sqlite, &[("YAGONA_LOGIN__MAX_FAILURES_PER_ACCOUNT", "3")]).await;
     let secret = server.add_client("rp", &["--first-party"]);
     let (login, password) = server.add_person("jasur");
     let rp = RelyingParty::discover(&server, "rp", Some(&secret)).await;
@@ -165,12 +115,7 @@ async fn failed_logins_are_throttled() {
     let interaction = hidden_input(&html, "interaction").unwrap();
     let attempt = |password: String| {
         let browser = browser.clone();
-        let (url, login, csrf, interaction) = (
-            server.url("/login"),
-            login.clone(),
-            csrf.clone(),
-            interaction.clone(),
-        );
+        let (url, login, csrf, interaction) = (server.url("/login"), login.clone(), csrf.clone(), interaction.clone());
         async move {
             browser
                 .post(url)
@@ -188,11 +133,7 @@ async fn failed_logins_are_throttled() {
     for _ in 0..3 {
         let r = attempt("wrong-password".into()).await;
         assert_eq!(r.status(), 401);
-        assert!(r
-            .text()
-            .await
-            .unwrap()
-            .contains("login or password is wrong"));
+        assert!(r.text().await.unwrap().contains("login or password is wrong"));
     }
     // Locked now, even with the right password.
     let r = attempt(password.clone()).await;
@@ -229,10 +170,7 @@ async fn logout_without_a_matching_hint_asks_first() {
     // An unregistered post-logout URI is an error page, not a redirect.
     let r = browser
         .get(server.url("/end_session"))
-        .query(&[
-            ("client_id", "rp"),
-            ("post_logout_redirect_uri", "https://evil.example/"),
-        ])
+        .query(&[("client_id", "rp"), ("post_logout_redirect_uri", "https://evil.example/")])
         .send()
         .await
         .unwrap();
@@ -244,10 +182,7 @@ async fn logout_without_a_matching_hint_asks_first() {
         .get(server.url("/end_session"))
         .query(&[
             ("client_id", "rp"),
-            (
-                "post_logout_redirect_uri",
-                TestServer::post_logout_uri("rp").as_str(),
-            ),
+            ("post_logout_redirect_uri", TestServer::post_logout_uri("rp").as_str()),
             ("state", "s9"),
         ])
         .send()
@@ -258,20 +193,14 @@ async fn logout_without_a_matching_hint_asks_first() {
     let csrf = hidden_input(&html, "csrf_token").unwrap();
     let silent = rp.start(&[], &[("prompt", "none")]);
     let r = browser.get(&silent.url).send().await.unwrap();
-    assert!(
-        query_param(&location(&r), "code").is_some(),
-        "still signed in"
-    );
+    assert!(query_param(&location(&r), "code").is_some(), "still signed in");
 
     let r = browser
         .post(server.url("/end_session/confirm"))
         .form(&[
             ("csrf_token", csrf.as_str()),
             ("client_id", "rp"),
-            (
-                "post_logout_redirect_uri",
-                TestServer::post_logout_uri("rp").as_str(),
-            ),
+            ("post_logout_redirect_uri", TestServer::post_logout_uri("rp").as_str()),
             ("state", "s9"),
         ])
         .send()
@@ -283,10 +212,7 @@ async fn logout_without_a_matching_hint_asks_first() {
     assert_eq!(query_param(&to, "state").as_deref(), Some("s9"));
     let silent = rp.start(&[], &[("prompt", "none")]);
     let r = browser.get(&silent.url).send().await.unwrap();
-    assert_eq!(
-        query_param(&location(&r), "error").as_deref(),
-        Some("login_required")
-    );
+    assert_eq!(query_param(&location(&r), "error").as_deref(), Some("login_required"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -298,27 +224,14 @@ async fn consent_can_be_denied() {
     let browser = browser();
     let start = rp.start(&["email"], &[]);
     let mut r = browser.get(&start.url).send().await.unwrap();
-    let html = browser
-        .get(server.url(&location(&r)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = browser.get(server.url(&location(&r))).send().await.unwrap().text().await.unwrap();
     r = browser
         .post(server.url("/login"))
         .form(&[
             ("login", login.as_str()),
             ("password", password.as_str()),
-            (
-                "csrf_token",
-                hidden_input(&html, "csrf_token").unwrap().as_str(),
-            ),
-            (
-                "interaction",
-                hidden_input(&html, "interaction").unwrap().as_str(),
-            ),
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
+            ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
         ])
         .send()
         .await
@@ -326,42 +239,19 @@ async fn consent_can_be_denied() {
     let r2 = browser.get(server.url(&location(&r))).send().await.unwrap();
     let consent = location(&r2);
     assert!(consent.starts_with("/consent?"), "{consent}");
-    let html = browser
-        .get(server.url(&consent))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        html.contains("third-party") && html.contains("e-mail"),
-        "{html}"
-    );
+    let html = browser.get(server.url(&consent)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("third-party") && html.contains("e-mail"), "{html}");
     let r = browser
         .post(server.url("/consent"))
         .form(&[
             ("decision", "deny"),
-            (
-                "csrf_token",
-                hidden_input(&html, "csrf_token").unwrap().as_str(),
-            ),
-            (
-                "interaction",
-                hidden_input(&html, "interaction").unwrap().as_str(),
-            ),
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
+            ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
         ])
         .send()
         .await
         .unwrap();
     let to = location(&r);
-    assert_eq!(
-        query_param(&to, "error").as_deref(),
-        Some("access_denied"),
-        "{to}"
-    );
-    assert_eq!(
-        query_param(&to, "state").as_deref(),
-        Some(start.state.secret().as_str())
-    );
+    assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"), "{to}");
+    assert_eq!(query_param(&to, "state").as_deref(), Some(start.state.secret().as_str()));
 }

@@ -39,11 +39,7 @@ fn psql(sql: &str) {
         .args([PG_ADMIN, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
         .output()
         .expect("psql must be installed to run the PostgreSQL tests");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The `yagona` binary next to the test binary's target folder.
@@ -52,20 +48,12 @@ pub fn yagona_binary() -> PathBuf {
     // target/debug/deps/integration-xxxx -> target/debug/yagona
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let bin = dir.join(format!("yagona{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `make test` (it builds the binary first)",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing: run `make test` (it builds the binary first)", bin.display());
     bin
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// One Yagona instance with its own data. Dropping it stops the process and deletes the data.
@@ -90,10 +78,7 @@ impl TestServer {
             Backend::Postgres => {
                 let name = format!("yagona_test_{}", random_hex(6));
                 psql(&format!("CREATE DATABASE {name}"));
-                (
-                    format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                    Some(name),
-                )
+                (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some(name))
             }
         };
         let kek = base64::engine::general_purpose::STANDARD.encode(random_hex(16).as_bytes());
@@ -108,19 +93,14 @@ impl TestServer {
             ("YAGONA_PASSWORD__MEMORY_KIB".into(), "1024".into()),
             ("YAGONA_PASSWORD__ITERATIONS".into(), "1".into()),
             ("YAGONA_LOG__LEVEL".into(), "info".into()),
+            // Pages in English unless a test asks for another language.
+            ("YAGONA_UI__DEFAULT_LOCALE".into(), "en".into()),
         ];
         for (k, v) in extra_env {
             env.retain(|(key, _)| key != k);
             env.push(((*k).to_owned(), (*v).to_owned()));
         }
-        Self {
-            base_url,
-            dir,
-            env,
-            child: None,
-            pg_database,
-            backend,
-        }
+        Self { base_url, dir, env, child: None, pg_database, backend }
     }
 
     /// Prepares and starts a server.
@@ -148,10 +128,7 @@ impl TestServer {
     /// Runs a CLI command against this server's database and configuration.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = self.command();
-        cmd.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         {
             use std::io::Write as _;
@@ -177,16 +154,9 @@ impl TestServer {
 
     /// Starts `yagona serve` and waits until it answers.
     pub async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.log"))
-            .unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).unwrap();
         let mut cmd = self.command();
-        cmd.arg("serve")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
+        cmd.arg("serve").stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
         self.child = Some(cmd.spawn().unwrap());
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -199,11 +169,7 @@ impl TestServer {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("yagona serve exited with {status}: {}", self.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "yagona did not start: {}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "yagona did not start: {}", self.log());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -251,17 +217,7 @@ impl TestServer {
     /// Registers a public client (PKCE, no secret).
     pub fn add_public_client(&self, id: &str, extra: &[&str]) {
         let redirect = format!("http://127.0.0.1:9/{id}/callback");
-        let mut args = vec![
-            "client",
-            "add",
-            "--id",
-            id,
-            "--redirect-uri",
-            &redirect,
-            "--public",
-            "--name",
-            id,
-        ];
+        let mut args = vec!["client", "add", "--id", id, "--redirect-uri", &redirect, "--public", "--name", id];
         args.extend_from_slice(extra);
         self.cli_ok(&args, None);
     }
@@ -273,11 +229,7 @@ impl TestServer {
         let serial: u32 = login.bytes().map(u32::from).sum::<u32>() % 1000;
         let body = format!("3120590026{serial:03}");
         let weights = [7u32, 3, 1];
-        let sum: u32 = body
-            .bytes()
-            .enumerate()
-            .map(|(i, b)| u32::from(b - b'0') * weights[i % 3])
-            .sum();
+        let sum: u32 = body.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * weights[i % 3]).sum();
         let pinfl = format!("{body}{}", sum % 10);
         self.cli_ok(
             &[
@@ -321,11 +273,7 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
         if std::thread::panicking() {
-            eprintln!(
-                "--- server log ({}) ---\n{}",
-                self.dir.display(),
-                self.log()
-            );
+            eprintln!("--- server log ({}) ---\n{}", self.dir.display(), self.log());
         }
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(db) = &self.pg_database {
@@ -336,19 +284,12 @@ impl Drop for TestServer {
 
 /// A browser: a cookie jar, and redirects left to the test to follow.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// An HTTP client for relying-party requests (no cookies, no redirects).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// The value of a hidden input in a page.
@@ -371,11 +312,7 @@ pub fn location(response: &reqwest::Response) -> String {
 
 /// A query parameter of a URL.
 pub fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// What a person does in the browser after the relying party sends them to `authorize_url`:
@@ -398,11 +335,7 @@ pub async fn sign_in(
     let mut response = browser.get(authorize_url).send().await.unwrap();
     for _ in 0..10 {
         if !response.status().is_redirection() {
-            panic!(
-                "expected a redirect, got {}: {}",
-                response.status(),
-                response.text().await.unwrap()
-            );
+            panic!("expected a redirect, got {}: {}", response.status(), response.text().await.unwrap());
         }
         let next = absolute(location(&response));
         if !next.starts_with(base_url) {
@@ -420,22 +353,13 @@ pub async fn sign_in(
         response = match path.as_str() {
             "/login" => browser
                 .post(format!("{base_url}/login"))
-                .form(&[
-                    ("login", login),
-                    ("password", password),
-                    ("csrf_token", &csrf),
-                    ("interaction", &interaction),
-                ])
+                .form(&[("login", login), ("password", password), ("csrf_token", &csrf), ("interaction", &interaction)])
                 .send()
                 .await
                 .unwrap(),
             "/consent" => browser
                 .post(format!("{base_url}/consent"))
-                .form(&[
-                    ("decision", "allow"),
-                    ("csrf_token", &csrf),
-                    ("interaction", &interaction),
-                ])
+                .form(&[("decision", "allow"), ("csrf_token", &csrf), ("interaction", &interaction)])
                 .send()
                 .await
                 .unwrap(),

@@ -58,9 +58,7 @@ impl TryFrom<&str> for AccountStatus {
             "unconfirmed" => Ok(Self::Unconfirmed),
             "confirmed" => Ok(Self::Confirmed),
             "disabled" => Ok(Self::Disabled),
-            other => Err(AccountError::Storage(format!(
-                "unknown account status {other:?}"
-            ))),
+            other => Err(AccountError::Storage(format!("unknown account status {other:?}"))),
         }
     }
 }
@@ -121,10 +119,7 @@ impl NewAccount {
     ) -> Result<Self, AccountError> {
         let surname = required(surname, "surname")?;
         let first_name = required(first_name, "first name")?;
-        let middle_name = middle_name
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned);
+        let middle_name = middle_name.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
         pinfl.check_birth_date(&birth_date)?;
         Ok(Self {
             account: Account {
@@ -181,5 +176,19 @@ pub trait AccountRepository {
     fn insert_account(&self, account: &NewAccount) -> Result<(), AccountError>;
     fn find_account_by_login(&self, login: &Login) -> Result<Option<Account>, AccountError>;
     fn find_account(&self, id: &AccountId) -> Result<Option<Account>, AccountError>;
+    fn find_account_by_pinfl(&self, pinfl: &Pinfl) -> Result<Option<Account>, AccountError>;
     fn list_accounts(&self) -> Result<Vec<Account>, AccountError>;
+    fn set_account_status(&self, id: &AccountId, status: AccountStatus) -> Result<(), AccountError>;
+    fn set_password_hash(&self, id: &AccountId, hash: &PasswordHash) -> Result<(), AccountError>;
+
+    // The registration wizard's server-side state.
+    fn insert_registration(&self, registration: &crate::registration::Registration) -> Result<(), AccountError>;
+    fn find_registration(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<crate::registration::Registration>, AccountError>;
+    fn update_registration(&self, registration: &crate::registration::Registration) -> Result<(), AccountError>;
+    /// Stores the account and deletes the registration it came from, in one transaction.
+    fn complete_registration(&self, registration_id_hash: &str, account: &NewAccount) -> Result<(), AccountError>;
 }

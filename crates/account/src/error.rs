@@ -29,6 +29,40 @@ pub enum AccountError {
     PinflTaken,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error("phone number must be in international format, e.g. +998901234567")]
+    PhoneFormat,
+    #[error("e-mail address is not valid")]
+    EmailFormat,
+    #[error("the passwords do not match")]
+    PasswordMismatch,
+    #[error("the terms must be accepted")]
+    OfferNotAccepted,
     #[error("storage: {0}")]
     Storage(String),
+}
+
+impl AccountError {
+    /// A stable code for the error, which the pages turn into a message in the person's language
+    /// (`validation.<code>`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::PinflFormat => "pinfl_format",
+            Self::PinflCheckDigit => "pinfl_check_digit",
+            Self::PinflBirthDate(_) => "pinfl_birth_date",
+            Self::LoginFormat => "login_format",
+            Self::PassportFormat => "passport_format",
+            Self::BirthDateFormat => "birth_date_format",
+            Self::Required(_) => "required",
+            Self::PasswordTooShort(_) => "password_short",
+            Self::PasswordContainsLogin => "password_login",
+            Self::PasswordTooCommon => "password_common",
+            Self::LoginTaken => "login_taken",
+            Self::PinflTaken => "pinfl_taken",
+            Self::PhoneFormat => "phone_format",
+            Self::EmailFormat => "email_format",
+            Self::PasswordMismatch => "password_mismatch",
+            Self::OfferNotAccepted => "offer_required",
+            Self::Hashing(_) | Self::Storage(_) => "server",
+        }
+    }
 }

@@ -24,12 +24,7 @@ impl Pinfl {
     /// The check digit of the first 13 digits.
     fn check_digit(digits: &[u8]) -> u8 {
         const WEIGHTS: [u32; 3] = [7, 3, 1];
-        let sum: u32 = digits
-            .iter()
-            .take(13)
-            .enumerate()
-            .map(|(i, d)| u32::from(*d) * WEIGHTS[i % 3])
-            .sum();
+        let sum: u32 = digits.iter().take(13).enumerate().map(|(i, d)| u32::from(*d) * WEIGHTS[i % 3]).sum();
         // `sum % 10` is below 10, so it fits.
         (sum % 10) as u8
     }
@@ -116,9 +111,7 @@ impl TryFrom<&str> for Login {
         let value = value.trim();
         let ok = (3..=64).contains(&value.len())
             && value.starts_with(|c: char| c.is_ascii_alphabetic())
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
         if ok {
             Ok(Login(value.to_ascii_lowercase()))
         } else {
@@ -162,9 +155,7 @@ impl TryFrom<&str> for PassportNumber {
     fn try_from(value: &str) -> Result<Self, Self::Error> {
         let value = value.trim().to_ascii_uppercase();
         let b = value.as_bytes();
-        let ok = b.len() == 9
-            && b[..2].iter().all(u8::is_ascii_uppercase)
-            && b[2..].iter().all(u8::is_ascii_digit);
+        let ok = b.len() == 9 && b[..2].iter().all(u8::is_ascii_uppercase) && b[2..].iter().all(u8::is_ascii_digit);
         if ok {
             Ok(PassportNumber(value))
         } else {
@@ -186,6 +177,62 @@ impl From<PassportNumber> for String {
     }
 }
 
+/// A mobile phone number in international format: `+` and 9 to 15 digits (E.164). Spaces,
+/// dashes and brackets people type are removed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<&str> for PhoneNumber {
+    type Error = AccountError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        let compact: String = value.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+        let digits = compact.strip_prefix('+').ok_or(AccountError::PhoneFormat)?;
+        if (9..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(compact))
+        } else {
+            Err(AccountError::PhoneFormat)
+        }
+    }
+}
+
+/// An e-mail address, checked for shape only (one `@`, a dotted domain, no spaces); control of
+/// the address is not proven.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<&str> for Email {
+    type Error = AccountError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        let value = value.trim();
+        let ok = value.len() <= 254
+            && !value.contains(char::is_whitespace)
+            && value.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(AccountError::EmailFormat)
+        }
+    }
+}
+
 /// A birth date, written `YYYY-MM-DD` (the OIDC `birthdate` claim format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BirthDate(NaiveDate);
@@ -202,9 +249,7 @@ impl BirthDate {
 impl TryFrom<&str> for BirthDate {
     type Error = AccountError;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
-        NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-            .map(BirthDate)
-            .map_err(|_| AccountError::BirthDateFormat)
+        NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map(BirthDate).map_err(|_| AccountError::BirthDateFormat)
     }
 }
 
@@ -227,20 +272,13 @@ mod tests {
         let pinfl = Pinfl::try_from(format!("{body}{check}").as_str()).unwrap();
         assert_eq!(pinfl.birth_date(), NaiveDate::from_ymd_opt(1990, 5, 12));
         let wrong = format!("{body}{}", (check + 1) % 10);
-        assert_eq!(
-            Pinfl::try_from(wrong.as_str()),
-            Err(AccountError::PinflCheckDigit)
-        );
+        assert_eq!(Pinfl::try_from(wrong.as_str()), Err(AccountError::PinflCheckDigit));
     }
 
     #[test]
     fn pinfl_rejects_bad_format() {
         for bad in ["", "1234", "3120590026001a", "312059002600123"] {
-            assert_eq!(
-                Pinfl::try_from(bad),
-                Err(AccountError::PinflFormat),
-                "{bad}"
-            );
+            assert_eq!(Pinfl::try_from(bad), Err(AccountError::PinflFormat), "{bad}");
         }
     }
 
@@ -248,14 +286,9 @@ mod tests {
     fn pinfl_birth_date_consistency() {
         let body = "5010103026001";
         let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
-        let pinfl =
-            Pinfl::try_from(format!("{body}{}", Pinfl::check_digit(&digits)).as_str()).unwrap();
-        assert!(pinfl
-            .check_birth_date(&BirthDate::try_from("2003-01-01").unwrap())
-            .is_ok());
-        assert!(pinfl
-            .check_birth_date(&BirthDate::try_from("1903-01-01").unwrap())
-            .is_err());
+        let pinfl = Pinfl::try_from(format!("{body}{}", Pinfl::check_digit(&digits)).as_str()).unwrap();
+        assert!(pinfl.check_birth_date(&BirthDate::try_from("2003-01-01").unwrap()).is_ok());
+        assert!(pinfl.check_birth_date(&BirthDate::try_from("1903-01-01").unwrap()).is_err());
     }
 
     #[test]
@@ -267,11 +300,19 @@ mod tests {
     }
 
     #[test]
+    fn phone_and_email() {
+        assert_eq!(PhoneNumber::try_from("+998 (90) 123-45-67").unwrap().as_str(), "+998901234567");
+        assert!(PhoneNumber::try_from("901234567").is_err());
+        assert!(PhoneNumber::try_from("+99890abc").is_err());
+        assert!(Email::try_from("a@b.uz").is_ok());
+        for bad in ["a@b", "@b.uz", "a b@c.uz", "a@@b.uz", "a@.uz"] {
+            assert!(Email::try_from(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn passport_rules() {
-        assert_eq!(
-            PassportNumber::try_from("aa1234567").unwrap().as_str(),
-            "AA1234567"
-        );
+        assert_eq!(PassportNumber::try_from("aa1234567").unwrap().as_str(), "AA1234567");
         for bad in ["A1234567", "AA123456", "AA12345678", "1A1234567"] {
             assert!(PassportNumber::try_from(bad).is_err(), "{bad}");
         }

@@ -8,8 +8,9 @@ mod account;
 mod error;
 mod identifiers;
 mod password;
+pub mod registration;
 
 pub use account::{Account, AccountId, AccountRepository, AccountStatus, NewAccount};
 pub use error::AccountError;
-pub use identifiers::{BirthDate, Login, PassportNumber, Pinfl};
+pub use identifiers::{BirthDate, Email, Login, PassportNumber, PhoneNumber, Pinfl};
 pub use password::{PasswordHash, PasswordHasher, PasswordParams, PasswordPolicy};

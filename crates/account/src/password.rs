@@ -22,11 +22,7 @@ pub struct PasswordParams {
 
 impl Default for PasswordParams {
     fn default() -> Self {
-        Self {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
     }
 }
 
@@ -60,18 +56,10 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(params: PasswordParams) -> Result<Self, AccountError> {
-        let params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| AccountError::Hashing(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let mut hasher = Self {
-            argon2,
-            decoy: PasswordHash(String::new()),
-        };
+        let mut hasher = Self { argon2, decoy: PasswordHash(String::new()) };
         hasher.decoy = hasher.hash("decoy password never used")?;
         Ok(hasher)
     }
@@ -87,10 +75,7 @@ impl PasswordHasher {
     /// Verifies `password` against `hash` in constant time; a malformed hash never matches.
     pub fn verify(&self, password: &str, hash: &PasswordHash) -> bool {
         match argon2::PasswordHash::new(&hash.0) {
-            Ok(parsed) => self
-                .argon2
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => self.argon2.verify_password(password.as_bytes(), &parsed).is_ok(),
             Err(_) => false,
         }
     }
@@ -162,12 +147,7 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHasher {
-        PasswordHasher::new(PasswordParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        })
-        .unwrap()
+        PasswordHasher::new(PasswordParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap()
     }
 
     #[test]
@@ -185,18 +165,9 @@ mod tests {
     fn policy() {
         let login = Login::try_from("alisher").unwrap();
         let p = PasswordPolicy::default();
-        assert_eq!(
-            p.check("short", &login),
-            Err(AccountError::PasswordTooShort(10))
-        );
-        assert_eq!(
-            p.check("my-alisher-pass", &login),
-            Err(AccountError::PasswordContainsLogin)
-        );
-        assert_eq!(
-            p.check("Password123", &login),
-            Err(AccountError::PasswordTooCommon)
-        );
+        assert_eq!(p.check("short", &login), Err(AccountError::PasswordTooShort(10)));
+        assert_eq!(p.check("my-alisher-pass", &login), Err(AccountError::PasswordContainsLogin));
+        assert_eq!(p.check("Password123", &login), Err(AccountError::PasswordTooCommon));
         assert!(p.check("Samarqand-Registon-7", &login).is_ok());
     }
 }

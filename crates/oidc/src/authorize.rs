@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::grant::Session;
 use crate::{
-    Client, ClientId, CodeChallenge, Consent, ErrorCode, GrantType, OAuthError, Prompt,
-    RedirectUri, ResponseMode, Scopes,
+    Client, ClientId, CodeChallenge, Consent, ErrorCode, GrantType, OAuthError, Prompt, RedirectUri, ResponseMode,
+    Scopes,
 };
 
 /// Request parameters as they arrived (query string or form body), in order.
@@ -16,23 +16,16 @@ impl<'a> Params<'a> {
     /// The value of `name`; a parameter sent twice is an error (RFC 6749 3.1). Empty values count
     /// as absent (RFC 6749 3.1).
     pub fn get(&self, name: &str) -> Result<Option<&'a str>, OAuthError> {
-        let mut found = self
-            .0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
+        let mut found = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let first = found.next();
         if found.next().is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {name} was sent more than once"
-            )));
+            return Err(OAuthError::invalid_request(format!("parameter {name} was sent more than once")));
         }
         Ok(first.filter(|v| !v.is_empty()))
     }
 
     pub fn require(&self, name: &str) -> Result<&'a str, OAuthError> {
-        self.get(name)?
-            .ok_or_else(|| OAuthError::invalid_request(format!("parameter {name} is missing")))
+        self.get(name)?.ok_or_else(|| OAuthError::invalid_request(format!("parameter {name} is missing")))
     }
 }
 
@@ -81,9 +74,10 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     let redirect_uri = params
         .require("redirect_uri")
         .and_then(|uri| {
-            client.registered_redirect_uri(uri).cloned().ok_or_else(|| {
-                OAuthError::invalid_request("redirect_uri is not registered for this client")
-            })
+            client
+                .registered_redirect_uri(uri)
+                .cloned()
+                .ok_or_else(|| OAuthError::invalid_request("redirect_uri is not registered for this client"))
         })
         .map_err(Rejection::Page)?;
 
@@ -105,22 +99,13 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     let fail = |error: OAuthError| redirect(error, response_mode);
 
     if params.get("request").map_err(fail)?.is_some() {
-        return Err(fail(OAuthError::new(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        )));
+        return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));
     }
     if params.get("request_uri").map_err(fail)?.is_some() {
-        return Err(fail(OAuthError::new(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        )));
+        return Err(fail(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported")));
     }
     if params.get("registration").map_err(fail)?.is_some() {
-        return Err(fail(OAuthError::new(
-            ErrorCode::RegistrationNotSupported,
-            "registration is not supported",
-        )));
+        return Err(fail(OAuthError::new(ErrorCode::RegistrationNotSupported, "registration is not supported")));
     }
     match params.get("response_type").map_err(fail)? {
         Some("code") => {}
@@ -130,11 +115,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
                 "only response_type=code is supported",
             )))
         }
-        None => {
-            return Err(fail(OAuthError::invalid_request(
-                "parameter response_type is missing",
-            )))
-        }
+        None => return Err(fail(OAuthError::invalid_request("parameter response_type is missing"))),
     }
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(fail(OAuthError::new(
@@ -142,26 +123,16 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
             "the client may not use the authorization code grant",
         )));
     }
-    let scopes =
-        Scopes::parse_supported(params.get("scope").map_err(fail)?.unwrap_or("")).map_err(fail)?;
+    let scopes = Scopes::parse_supported(params.get("scope").map_err(fail)?.unwrap_or("")).map_err(fail)?;
     if !scopes.contains("openid") {
-        return Err(fail(OAuthError::new(
-            ErrorCode::InvalidScope,
-            "scope must include openid",
-        )));
+        return Err(fail(OAuthError::new(ErrorCode::InvalidScope, "scope must include openid")));
     }
     let code_challenge = match params.get("code_challenge").map_err(fail)? {
-        Some(challenge) => Some(
-            CodeChallenge::parse(
-                challenge,
-                params.get("code_challenge_method").map_err(fail)?,
-            )
-            .map_err(fail)?,
-        ),
+        Some(challenge) => {
+            Some(CodeChallenge::parse(challenge, params.get("code_challenge_method").map_err(fail)?).map_err(fail)?)
+        }
         None if client.is_public() => {
-            return Err(fail(OAuthError::invalid_request(
-                "public clients must use PKCE (code_challenge with S256)",
-            )))
+            return Err(fail(OAuthError::invalid_request("public clients must use PKCE (code_challenge with S256)")))
         }
         None => None,
     };
@@ -170,18 +141,17 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
         None => Prompt::default(),
     };
     let max_age = match params.get("max_age").map_err(fail)? {
-        Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
-            fail(OAuthError::invalid_request(
-                "max_age must be a non-negative integer",
-            ))
-        })?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|m| *m >= 0)
+                .ok_or_else(|| fail(OAuthError::invalid_request("max_age must be a non-negative integer")))?,
+        ),
         None => None,
     };
     let text = |name: &str, max: usize| -> Result<Option<String>, Rejection> {
         match params.get(name).map_err(fail)? {
-            Some(v) if v.len() > max => Err(fail(OAuthError::invalid_request(format!(
-                "{name} is too long"
-            )))),
+            Some(v) if v.len() > max => Err(fail(OAuthError::invalid_request(format!("{name} is too long")))),
             v => Ok(v.map(str::to_owned)),
         }
     };
@@ -245,19 +215,14 @@ pub fn next_step(
         None => true,
         Some(s) => {
             let fresh = progress.login_done;
-            let too_old = request
-                .max_age
-                .is_some_and(|max| now - s.auth.auth_time > max);
+            let too_old = request.max_age.is_some_and(|max| now - s.auth.auth_time > max);
             let other_person = hint_subject.is_some_and(|sub| sub != s.account_id.as_str());
             ((request.prompt.login || too_old) && !fresh) || other_person
         }
     };
     if login_needed {
         return if request.prompt.none {
-            Err(OAuthError::new(
-                ErrorCode::LoginRequired,
-                "the person must log in",
-            ))
+            Err(OAuthError::new(ErrorCode::LoginRequired, "the person must log in"))
         } else {
             Ok(NextStep::Login)
         };
@@ -265,17 +230,11 @@ pub fn next_step(
     let consent_needed = !client.first_party
         && match consent {
             None => true,
-            Some(c) => {
-                !request.scopes.is_subset(&c.scopes)
-                    || (request.prompt.consent && !progress.consent_done)
-            }
+            Some(c) => !request.scopes.is_subset(&c.scopes) || (request.prompt.consent && !progress.consent_done),
         };
     if consent_needed {
         return if request.prompt.none {
-            Err(OAuthError::new(
-                ErrorCode::ConsentRequired,
-                "the person must consent",
-            ))
+            Err(OAuthError::new(ErrorCode::ConsentRequired, "the person must consent"))
         } else {
             Ok(NextStep::Consent)
         };
@@ -305,10 +264,7 @@ mod tests {
     }
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -352,16 +308,9 @@ mod tests {
 
     #[test]
     fn bad_redirect_uri_never_redirects() {
-        for uri in [
-            None,
-            Some("https://rp.example/cb2"),
-            Some("https://evil.example/cb"),
-        ] {
+        for uri in [None, Some("https://rp.example/cb2"), Some("https://evil.example/cb")] {
             let p = with(good(), "redirect_uri", uri);
-            assert!(matches!(
-                parse(&Params(&p), &client(true, false)),
-                Err(Rejection::Page(_))
-            ));
+            assert!(matches!(parse(&Params(&p), &client(true, false)), Err(Rejection::Page(_))));
         }
     }
 
@@ -369,42 +318,15 @@ mod tests {
     fn errors_after_the_redirect_uri_are_redirected() {
         let c = client(true, false);
         let cases: Vec<(Vec<(String, String)>, ErrorCode)> = vec![
-            (
-                with(good(), "response_type", Some("token")),
-                ErrorCode::UnsupportedResponseType,
-            ),
-            (
-                with(good(), "response_type", None),
-                ErrorCode::InvalidRequest,
-            ),
-            (
-                with(good(), "scope", Some("profile")),
-                ErrorCode::InvalidScope,
-            ),
-            (
-                with(good(), "code_challenge", None),
-                ErrorCode::InvalidRequest,
-            ),
-            (
-                with(good(), "code_challenge_method", Some("plain")),
-                ErrorCode::InvalidRequest,
-            ),
-            (
-                with(good(), "prompt", Some("none login")),
-                ErrorCode::InvalidRequest,
-            ),
-            (
-                with(good(), "max_age", Some("-1")),
-                ErrorCode::InvalidRequest,
-            ),
-            (
-                with(good(), "request", Some("eyJ")),
-                ErrorCode::RequestNotSupported,
-            ),
-            (
-                with(good(), "response_mode", Some("fragment")),
-                ErrorCode::InvalidRequest,
-            ),
+            (with(good(), "response_type", Some("token")), ErrorCode::UnsupportedResponseType),
+            (with(good(), "response_type", None), ErrorCode::InvalidRequest),
+            (with(good(), "scope", Some("profile")), ErrorCode::InvalidScope),
+            (with(good(), "code_challenge", None), ErrorCode::InvalidRequest),
+            (with(good(), "code_challenge_method", Some("plain")), ErrorCode::InvalidRequest),
+            (with(good(), "prompt", Some("none login")), ErrorCode::InvalidRequest),
+            (with(good(), "max_age", Some("-1")), ErrorCode::InvalidRequest),
+            (with(good(), "request", Some("eyJ")), ErrorCode::RequestNotSupported),
+            (with(good(), "response_mode", Some("fragment")), ErrorCode::InvalidRequest),
         ];
         for (p, code) in cases {
             assert_eq!(redirect_error(&p, &c).code, code, "{p:?}");
@@ -416,11 +338,7 @@ mod tests {
 
     #[test]
     fn confidential_clients_may_skip_pkce() {
-        let p = with(
-            with(good(), "code_challenge", None),
-            "code_challenge_method",
-            None,
-        );
+        let p = with(with(good(), "code_challenge", None), "code_challenge_method", None);
         assert!(parse(&Params(&p), &client(false, false)).is_ok());
     }
 
@@ -429,11 +347,8 @@ mod tests {
             id_hash: "h".into(),
             sid: "sid".into(),
             account_id: AccountId::from_stored("acct".into()),
-            auth: AuthContext {
-                auth_time,
-                acr: "low".into(),
-                amr: vec!["pwd".into()],
-            },
+            auth: AuthContext { auth_time, acr: "low".into(), amr: vec!["pwd".into()] },
+            address: "127.0.0.1".into(),
             created_at: auth_time,
             expires_at: auth_time + 3600,
         }
@@ -448,57 +363,27 @@ mod tests {
         }
     }
 
-    const P0: Progress = Progress {
-        login_done: false,
-        consent_done: false,
-    };
-    const LOGGED_IN: Progress = Progress {
-        login_done: true,
-        consent_done: false,
-    };
-    const CONSENTED: Progress = Progress {
-        login_done: false,
-        consent_done: true,
-    };
+    const P0: Progress = Progress { login_done: false, consent_done: false };
+    const LOGGED_IN: Progress = Progress { login_done: true, consent_done: false };
+    const CONSENTED: Progress = Progress { login_done: false, consent_done: true };
 
     #[test]
     fn next_step_rules() {
         let c = client(true, false);
         let req = parse(&Params(&good()), &c).unwrap();
         let s = session(100);
-        assert_eq!(
-            next_step(&req, &c, None, None, None, P0, 200),
-            Ok(NextStep::Login)
-        );
-        assert_eq!(
-            next_step(&req, &c, Some(&s), None, None, P0, 200),
-            Ok(NextStep::Consent)
-        );
+        assert_eq!(next_step(&req, &c, None, None, None, P0, 200), Ok(NextStep::Login));
+        assert_eq!(next_step(&req, &c, Some(&s), None, None, P0, 200), Ok(NextStep::Consent));
         let given = consent("openid profile", 150);
-        assert_eq!(
-            next_step(&req, &c, Some(&s), None, Some(&given), P0, 200),
-            Ok(NextStep::IssueCode)
-        );
+        assert_eq!(next_step(&req, &c, Some(&s), None, Some(&given), P0, 200), Ok(NextStep::IssueCode));
         let narrower = consent("openid", 150);
-        assert_eq!(
-            next_step(&req, &c, Some(&s), None, Some(&narrower), P0, 200),
-            Ok(NextStep::Consent)
-        );
+        assert_eq!(next_step(&req, &c, Some(&s), None, Some(&narrower), P0, 200), Ok(NextStep::Consent));
         // first-party clients need no consent
         let fp = client(true, true);
-        assert_eq!(
-            next_step(&req, &fp, Some(&s), None, None, P0, 200),
-            Ok(NextStep::IssueCode)
-        );
+        assert_eq!(next_step(&req, &fp, Some(&s), None, None, P0, 200), Ok(NextStep::IssueCode));
         // a hint naming someone else needs a login
-        assert_eq!(
-            next_step(&req, &fp, Some(&s), Some("other"), None, P0, 200),
-            Ok(NextStep::Login)
-        );
-        assert_eq!(
-            next_step(&req, &fp, Some(&s), Some("acct"), None, P0, 200),
-            Ok(NextStep::IssueCode)
-        );
+        assert_eq!(next_step(&req, &fp, Some(&s), Some("other"), None, P0, 200), Ok(NextStep::Login));
+        assert_eq!(next_step(&req, &fp, Some(&s), Some("acct"), None, P0, 200), Ok(NextStep::IssueCode));
     }
 
     #[test]
@@ -506,66 +391,28 @@ mod tests {
         let c = client(true, true);
         let mut req = parse(&Params(&good()), &c).unwrap();
         req.prompt.login = true;
-        assert_eq!(
-            next_step(&req, &c, Some(&session(100)), None, None, P0, 200),
-            Ok(NextStep::Login)
-        );
+        assert_eq!(next_step(&req, &c, Some(&session(100)), None, None, P0, 200), Ok(NextStep::Login));
         // after logging in during the interaction, the prompt is satisfied
-        assert_eq!(
-            next_step(&req, &c, Some(&session(210)), None, None, LOGGED_IN, 210),
-            Ok(NextStep::IssueCode)
-        );
+        assert_eq!(next_step(&req, &c, Some(&session(210)), None, None, LOGGED_IN, 210), Ok(NextStep::IssueCode));
         req.prompt.login = false;
         req.max_age = Some(50);
-        assert_eq!(
-            next_step(&req, &c, Some(&session(100)), None, None, P0, 200),
-            Ok(NextStep::Login)
-        );
-        assert_eq!(
-            next_step(&req, &c, Some(&session(160)), None, None, P0, 200),
-            Ok(NextStep::IssueCode)
-        );
+        assert_eq!(next_step(&req, &c, Some(&session(100)), None, None, P0, 200), Ok(NextStep::Login));
+        assert_eq!(next_step(&req, &c, Some(&session(160)), None, None, P0, 200), Ok(NextStep::IssueCode));
         req.max_age = None;
         req.prompt.none = true;
-        assert_eq!(
-            next_step(&req, &c, None, None, None, P0, 200)
-                .unwrap_err()
-                .code,
-            ErrorCode::LoginRequired
-        );
+        assert_eq!(next_step(&req, &c, None, None, None, P0, 200).unwrap_err().code, ErrorCode::LoginRequired);
         let third = client(true, false);
         assert_eq!(
-            next_step(&req, &third, Some(&session(100)), None, None, P0, 200)
-                .unwrap_err()
-                .code,
+            next_step(&req, &third, Some(&session(100)), None, None, P0, 200).unwrap_err().code,
             ErrorCode::ConsentRequired
         );
         let mut req = parse(&Params(&good()), &third).unwrap();
         req.prompt.consent = true;
         let given = consent("openid profile", 150);
-        assert_eq!(
-            next_step(
-                &req,
-                &third,
-                Some(&session(100)),
-                None,
-                Some(&given),
-                P0,
-                200
-            ),
-            Ok(NextStep::Consent)
-        );
+        assert_eq!(next_step(&req, &third, Some(&session(100)), None, Some(&given), P0, 200), Ok(NextStep::Consent));
         let renewed = consent("openid profile", 205);
         assert_eq!(
-            next_step(
-                &req,
-                &third,
-                Some(&session(100)),
-                None,
-                Some(&renewed),
-                CONSENTED,
-                205
-            ),
+            next_step(&req, &third, Some(&session(100)), None, Some(&renewed), CONSENTED, 205),
             Ok(NextStep::IssueCode)
         );
     }

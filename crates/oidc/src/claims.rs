@@ -41,10 +41,7 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
 /// on it what services to offer, and it reveals nothing personal.
 pub fn user_claims(account: &Account, scopes: &Scopes) -> Map<String, Value> {
     let mut claims = Map::new();
-    claims.insert(
-        "account_verified".into(),
-        Value::Bool(account.is_verified()),
-    );
+    claims.insert("account_verified".into(), Value::Bool(account.is_verified()));
     if scopes.contains("profile") {
         claims.insert("name".into(), account.full_name().into());
         claims.insert("family_name".into(), account.surname.clone().into());

@@ -22,11 +22,7 @@ pub enum GrantType {
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [
-        Self::AuthorizationCode,
-        Self::RefreshToken,
-        Self::ClientCredentials,
-    ];
+    pub const ALL: [GrantType; 3] = [Self::AuthorizationCode, Self::RefreshToken, Self::ClientCredentials];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,15 +36,9 @@ impl GrantType {
 impl TryFrom<&str> for GrantType {
     type Error = OAuthError;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
-        Self::ALL
-            .into_iter()
-            .find(|g| g.as_str() == value)
-            .ok_or_else(|| {
-                OAuthError::new(
-                    ErrorCode::UnsupportedGrantType,
-                    format!("unsupported grant_type {value:?}"),
-                )
-            })
+        Self::ALL.into_iter().find(|g| g.as_str() == value).ok_or_else(|| {
+            OAuthError::new(ErrorCode::UnsupportedGrantType, format!("unsupported grant_type {value:?}"))
+        })
     }
 }
 
@@ -85,9 +75,7 @@ impl Client {
     }
 
     pub fn registered_post_logout_uri(&self, uri: &str) -> Option<&RedirectUri> {
-        self.post_logout_redirect_uris
-            .iter()
-            .find(|r| r.as_str() == uri)
+        self.post_logout_redirect_uris.iter().find(|r| r.as_str() == uri)
     }
 }
 
@@ -104,10 +92,7 @@ pub struct ClientSecretVerifier {
 
 impl Default for ClientSecretVerifier {
     fn default() -> Self {
-        Self {
-            argon2: Argon2::default(),
-            verified: Mutex::new(HashMap::new()),
-        }
+        Self { argon2: Argon2::default(), verified: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -133,10 +118,7 @@ impl ClientSecretVerifier {
             }
         }
         let ok = match argon2::PasswordHash::new(stored) {
-            Ok(parsed) => self
-                .argon2
-                .verify_password(secret.as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok(),
             Err(_) => false,
         };
         if ok {
@@ -182,12 +164,8 @@ mod tests {
     fn redirect_uri_match_is_exact() {
         let c = client(None);
         assert!(c.registered_redirect_uri("https://rp.example/cb").is_some());
-        assert!(c
-            .registered_redirect_uri("https://rp.example/cb/")
-            .is_none());
+        assert!(c.registered_redirect_uri("https://rp.example/cb/").is_none());
         assert!(c.registered_redirect_uri("https://RP.example/cb").is_none());
-        assert!(c
-            .registered_redirect_uri("https://rp.example/cb?x=1")
-            .is_none());
+        assert!(c.registered_redirect_uri("https://rp.example/cb?x=1").is_none());
     }
 }

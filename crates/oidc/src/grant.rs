@@ -23,16 +23,8 @@ pub struct AuthContext {
 impl AuthContext {
     /// A password login: `low` for an unconfirmed account, `substantial` for an EDS-confirmed one.
     pub fn password(account: &Account, now: i64) -> Self {
-        let acr = if account.status == AccountStatus::Confirmed {
-            ACR_SUBSTANTIAL
-        } else {
-            ACR_LOW
-        };
-        Self {
-            auth_time: now,
-            acr: acr.to_owned(),
-            amr: vec!["pwd".to_owned()],
-        }
+        let acr = if account.status == AccountStatus::Confirmed { ACR_SUBSTANTIAL } else { ACR_LOW };
+        Self { auth_time: now, acr: acr.to_owned(), amr: vec!["pwd".to_owned()] }
     }
 }
 
@@ -44,8 +36,21 @@ pub struct Session {
     pub sid: String,
     pub account_id: AccountId,
     pub auth: AuthContext,
+    /// The client address the person logged in from.
+    pub address: String,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+/// A successful login, for the person's history in the cabinet.
+#[derive(Debug, Clone)]
+pub struct LoginEvent {
+    pub account_id: AccountId,
+    pub at: i64,
+    /// `password`, later `eds`.
+    pub method: String,
+    pub client_id: Option<ClientId>,
+    pub address: String,
 }
 
 /// An authorization request waiting for the person (login, consent). The id in the URL is a

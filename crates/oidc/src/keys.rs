@@ -58,9 +58,7 @@ impl TryFrom<&str> for SigningAlg {
         Self::ALL
             .into_iter()
             .find(|a| a.as_str() == value)
-            .ok_or_else(|| {
-                OAuthError::invalid_request(format!("unsupported signing algorithm {value:?}"))
-            })
+            .ok_or_else(|| OAuthError::invalid_request(format!("unsupported signing algorithm {value:?}")))
     }
 }
 
@@ -86,9 +84,7 @@ impl TryFrom<&str> for KeyState {
         match value {
             "active" => Ok(Self::Active),
             "retired" => Ok(Self::Retired),
-            other => Err(OAuthError::server_error(format!(
-                "unknown key state {other:?}"
-            ))),
+            other => Err(OAuthError::server_error(format!("unknown key state {other:?}"))),
         }
     }
 }
@@ -110,12 +106,12 @@ impl KeyEncryptionKey {
     /// Parses the configured form: 32 bytes, base64 (standard alphabet, as `openssl rand -base64 32`
     /// prints).
     pub fn from_base64(value: &str) -> Result<Self, String> {
-        let bytes = STANDARD.decode(value.trim()).map_err(|_| {
-            "the key-encryption key must be base64 (openssl rand -base64 32)".to_owned()
-        })?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| {
-            "the key-encryption key must be exactly 32 bytes (openssl rand -base64 32)".to_owned()
-        })?;
+        let bytes = STANDARD
+            .decode(value.trim())
+            .map_err(|_| "the key-encryption key must be base64 (openssl rand -base64 32)".to_owned())?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "the key-encryption key must be exactly 32 bytes (openssl rand -base64 32)".to_owned())?;
         Ok(Self::from_bytes(key))
     }
 
@@ -141,8 +137,7 @@ impl KeyEncryptionKey {
     }
 
     fn cipher(&self) -> Result<Aes256Gcm, OAuthError> {
-        Aes256Gcm::new_from_slice(&self.key)
-            .map_err(|e| OAuthError::server_error(format!("KEK: {e}")))
+        Aes256Gcm::new_from_slice(&self.key).map_err(|e| OAuthError::server_error(format!("KEK: {e}")))
     }
 
     /// Seals `plaintext` with a fresh nonce: `nonce (12) || ciphertext+tag`.
@@ -151,13 +146,7 @@ impl KeyEncryptionKey {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ciphertext = self
             .cipher()?
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
             .map_err(|_| OAuthError::server_error("sealing a signing key failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
@@ -169,19 +158,9 @@ impl KeyEncryptionKey {
             return Err(OAuthError::server_error("sealed signing key is truncated"));
         }
         let (nonce, ciphertext) = sealed.split_at(12);
-        self.cipher()?
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad,
-                },
-            )
-            .map_err(|_| {
-                OAuthError::server_error(
-                    "a signing key does not decrypt with the configured key-encryption key",
-                )
-            })
+        self.cipher()?.decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad }).map_err(|_| {
+            OAuthError::server_error("a signing key does not decrypt with the configured key-encryption key")
+        })
     }
 }
 
@@ -209,11 +188,8 @@ impl StoredKey {
                 use aws_lc_rs::encoding::AsDer as _;
                 let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                     .map_err(|_| OAuthError::server_error("RSA key generation failed"))?;
-                let pkcs8 = pair
-                    .as_der()
-                    .map_err(|_| OAuthError::server_error("RSA key encoding failed"))?
-                    .as_ref()
-                    .to_vec();
+                let pkcs8 =
+                    pair.as_der().map_err(|_| OAuthError::server_error("RSA key encoding failed"))?.as_ref().to_vec();
                 let (n, e) = rsa_public_components(&pkcs8)?;
                 let jwk = serde_json::json!({
                     "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e,
@@ -221,9 +197,7 @@ impl StoredKey {
                 (pkcs8, jwk)
             }
             SigningAlg::Es256 => {
-                use aws_lc_rs::signature::{
-                    EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING,
-                };
+                use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
                 let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
                     .map_err(|_| OAuthError::server_error("EC key generation failed"))?;
                 let pkcs8 = pair
@@ -270,10 +244,7 @@ fn rsa_public_components(pkcs8: &[u8]) -> Result<(String, String), OAuthError> {
     use rsa::traits::PublicKeyParts as _;
     let key = rsa::RsaPrivateKey::from_pkcs8_der(pkcs8)
         .map_err(|e| OAuthError::server_error(format!("RSA key decoding: {e}")))?;
-    Ok((
-        URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
-        URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
-    ))
+    Ok((URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()), URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())))
 }
 
 /// jsonwebtoken's aws-lc backend wants RSA keys as PKCS#1 `RSAPrivateKey`.
@@ -321,19 +292,12 @@ impl KeyRing {
         let mut active = HashMap::new();
         let mut verifying = HashMap::new();
         let mut published = Vec::new();
-        for key in keys
-            .iter()
-            .filter(|k| k.is_published(now, keep_retired_for))
-        {
+        for key in keys.iter().filter(|k| k.is_published(now, keep_retired_for)) {
             let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk)
                 .map_err(|e| OAuthError::server_error(format!("stored JWK {}: {e}", key.kid)))?;
             let decoding = match key.alg {
-                SigningAlg::Rs256 => {
-                    DecodingKey::from_rsa_components(jwk_str(&jwk, "n")?, jwk_str(&jwk, "e")?)
-                }
-                SigningAlg::Es256 => {
-                    DecodingKey::from_ec_components(jwk_str(&jwk, "x")?, jwk_str(&jwk, "y")?)
-                }
+                SigningAlg::Rs256 => DecodingKey::from_rsa_components(jwk_str(&jwk, "n")?, jwk_str(&jwk, "e")?),
+                SigningAlg::Es256 => DecodingKey::from_ec_components(jwk_str(&jwk, "x")?, jwk_str(&jwk, "y")?),
             }
             .map_err(|e| OAuthError::server_error(format!("stored JWK {}: {e}", key.kid)))?;
             verifying.insert(key.kid.clone(), (key.alg, decoding));
@@ -351,30 +315,17 @@ impl KeyRing {
                     SigningAlg::Rs256 => EncodingKey::from_rsa_der(&rsa_pkcs1_from_pkcs8(&pkcs8)?),
                     SigningAlg::Es256 => EncodingKey::from_ec_der(&pkcs8),
                 };
-                active.insert(
-                    key.alg,
-                    ActiveKey {
-                        kid: key.kid.clone(),
-                        encoding,
-                    },
-                );
+                active.insert(key.alg, ActiveKey { kid: key.kid.clone(), encoding });
             }
             published.push(jwk);
         }
         for alg in SigningAlg::ALL {
             if !active.contains_key(&alg) {
-                return Err(OAuthError::server_error(format!(
-                    "no active {} signing key",
-                    alg.as_str()
-                )));
+                return Err(OAuthError::server_error(format!("no active {} signing key", alg.as_str())));
             }
         }
         let jwks = serde_json::json!({ "keys": published }).to_string();
-        Ok(Self {
-            active,
-            verifying,
-            jwks,
-        })
+        Ok(Self { active, verifying, jwks })
     }
 
     /// The JWKS document (RFC 7517 5).
@@ -387,16 +338,9 @@ impl KeyRing {
     }
 
     /// Signs `claims` as a JWS with the active key for `alg`.
-    pub fn sign<T: Serialize>(
-        &self,
-        alg: SigningAlg,
-        typ: &str,
-        claims: &T,
-    ) -> Result<String, OAuthError> {
-        let key = self
-            .active
-            .get(&alg)
-            .ok_or_else(|| OAuthError::server_error(format!("no active {} key", alg.as_str())))?;
+    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, OAuthError> {
+        let key =
+            self.active.get(&alg).ok_or_else(|| OAuthError::server_error(format!("no active {} key", alg.as_str())))?;
         let mut header = Header::new(alg.jwt_algorithm());
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_owned());
@@ -405,30 +349,16 @@ impl KeyRing {
     }
 
     /// Verifies a JWT signed by one of the published keys.
-    pub fn verify<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        options: VerifyOptions<'_>,
-    ) -> Result<T, OAuthError> {
+    pub fn verify<T: DeserializeOwned>(&self, token: &str, options: VerifyOptions<'_>) -> Result<T, OAuthError> {
         let invalid = |why: &str| OAuthError::invalid_token(why.to_owned());
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| invalid("the token is not a JWT"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("the token is not a JWT"))?;
         if let Some(typ) = options.typ {
-            if !header
-                .typ
-                .as_deref()
-                .is_some_and(|t| t.eq_ignore_ascii_case(typ))
-            {
+            if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ)) {
                 return Err(invalid("the token is not of the expected type"));
             }
         }
-        let kid = header
-            .kid
-            .ok_or_else(|| invalid("the token names no key"))?;
-        let (alg, key) = self
-            .verifying
-            .get(&kid)
-            .ok_or_else(|| invalid("the token's key is unknown"))?;
+        let kid = header.kid.ok_or_else(|| invalid("the token names no key"))?;
+        let (alg, key) = self.verifying.get(&kid).ok_or_else(|| invalid("the token's key is unknown"))?;
         if header.alg != alg.jwt_algorithm() {
             return Err(invalid("the token's algorithm does not match its key"));
         }
@@ -442,14 +372,10 @@ impl KeyRing {
         if options.check_expiry {
             validation.required_spec_claims.insert("exp".to_owned());
         }
-        jsonwebtoken::decode::<T>(token, key, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    invalid("the token has expired")
-                }
-                _ => invalid("the token does not verify"),
-            })
+        jsonwebtoken::decode::<T>(token, key, &validation).map(|data| data.claims).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => invalid("the token has expired"),
+            _ => invalid("the token does not verify"),
+        })
     }
 }
 
@@ -471,10 +397,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
     }
 
     #[test]
@@ -498,37 +421,13 @@ mod tests {
             StoredKey::generate(SigningAlg::Es256, &kek, t).unwrap(),
         ];
         let ring = KeyRing::load(&keys, &kek, t, 600).unwrap();
-        let claims = Claims {
-            iss: "https://id.example".into(),
-            exp: t + 60,
-            sub: "a".into(),
-        };
-        let opts = VerifyOptions {
-            issuer: "https://id.example",
-            check_expiry: true,
-            typ: Some("JWT"),
-        };
+        let claims = Claims { iss: "https://id.example".into(), exp: t + 60, sub: "a".into() };
+        let opts = VerifyOptions { issuer: "https://id.example", check_expiry: true, typ: Some("JWT") };
         for alg in SigningAlg::ALL {
             let jwt = ring.sign(alg, "JWT", &claims).unwrap();
             assert_eq!(ring.verify::<Claims>(&jwt, opts).unwrap(), claims);
-            assert!(ring
-                .verify::<Claims>(
-                    &jwt,
-                    VerifyOptions {
-                        typ: Some("at+jwt"),
-                        ..opts
-                    }
-                )
-                .is_err());
-            assert!(ring
-                .verify::<Claims>(
-                    &jwt,
-                    VerifyOptions {
-                        issuer: "https://other",
-                        ..opts
-                    }
-                )
-                .is_err());
+            assert!(ring.verify::<Claims>(&jwt, VerifyOptions { typ: Some("at+jwt"), ..opts }).is_err());
+            assert!(ring.verify::<Claims>(&jwt, VerifyOptions { issuer: "https://other", ..opts }).is_err());
         }
         let old = ring.sign(SigningAlg::Rs256, "JWT", &claims).unwrap();
 
@@ -537,60 +436,25 @@ mod tests {
         keys[0].retired_at = Some(t);
         keys.push(StoredKey::generate(SigningAlg::Rs256, &kek, t).unwrap());
         let rotated = KeyRing::load(&keys, &kek, t, 600).unwrap();
-        assert_ne!(
-            rotated.active_kid(SigningAlg::Rs256),
-            ring.active_kid(SigningAlg::Rs256)
-        );
+        assert_ne!(rotated.active_kid(SigningAlg::Rs256), ring.active_kid(SigningAlg::Rs256));
         assert!(rotated.verify::<Claims>(&old, opts).is_ok());
         let jwks: serde_json::Value = serde_json::from_str(rotated.jwks_json()).unwrap();
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
         let later = KeyRing::load(&keys, &kek, t + 601, 600).unwrap();
-        assert!(later
-            .verify::<Claims>(
-                &old,
-                VerifyOptions {
-                    check_expiry: false,
-                    ..opts
-                }
-            )
-            .is_err());
+        assert!(later.verify::<Claims>(&old, VerifyOptions { check_expiry: false, ..opts }).is_err());
     }
 
     #[test]
     fn expired_tokens_refused_unless_asked() {
         let kek = KeyEncryptionKey::generate();
         let t = now();
-        let keys: Vec<_> = SigningAlg::ALL
-            .iter()
-            .map(|a| StoredKey::generate(*a, &kek, t).unwrap())
-            .collect();
+        let keys: Vec<_> = SigningAlg::ALL.iter().map(|a| StoredKey::generate(*a, &kek, t).unwrap()).collect();
         let ring = KeyRing::load(&keys, &kek, t, 600).unwrap();
-        let jwt = ring
-            .sign(
-                SigningAlg::Rs256,
-                "JWT",
-                &Claims {
-                    iss: "i".into(),
-                    exp: t - 10,
-                    sub: "a".into(),
-                },
-            )
-            .unwrap();
-        let opts = VerifyOptions {
-            issuer: "i",
-            check_expiry: true,
-            typ: None,
-        };
+        let jwt =
+            ring.sign(SigningAlg::Rs256, "JWT", &Claims { iss: "i".into(), exp: t - 10, sub: "a".into() }).unwrap();
+        let opts = VerifyOptions { issuer: "i", check_expiry: true, typ: None };
         assert!(ring.verify::<Claims>(&jwt, opts).is_err());
-        assert!(ring
-            .verify::<Claims>(
-                &jwt,
-                VerifyOptions {
-                    check_expiry: false,
-                    ..opts
-                }
-            )
-            .is_ok());
+        assert!(ring.verify::<Claims>(&jwt, VerifyOptions { check_expiry: false, ..opts }).is_ok());
         assert!(ring.verify::<Claims>("garbage", opts).is_err());
         assert!(ring.verify::<Claims>("a.b.c", opts).is_err());
     }

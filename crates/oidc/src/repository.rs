@@ -6,8 +6,7 @@ use yagona_account::AccountId;
 
 use crate::keys::{SigningAlg, StoredKey};
 use crate::{
-    AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, OAuthError, RefreshToken,
-    Session,
+    AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, LoginEvent, OAuthError, RefreshToken, Session,
 };
 
 /// The outcome of redeeming an authorization code.
@@ -45,12 +44,7 @@ pub trait OidcRepository {
     /// Stores `new` as the active key of its algorithm and retires the previous active key, in
     /// one transaction. With `only_if_none`, does nothing when an active key exists (first start
     /// of several replicas at once) and returns `false`.
-    fn activate_signing_key(
-        &self,
-        new: &StoredKey,
-        now: i64,
-        only_if_none: bool,
-    ) -> Result<bool, OAuthError>;
+    fn activate_signing_key(&self, new: &StoredKey, now: i64, only_if_none: bool) -> Result<bool, OAuthError>;
     fn active_key_algs(&self) -> Result<Vec<SigningAlg>, OAuthError>;
 
     // sessions and interactions
@@ -61,34 +55,34 @@ pub trait OidcRepository {
     fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
     /// Deletes a session and revokes the grants made in it; returns it if it existed.
     fn end_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
+    /// The live sessions of a person, newest first.
+    fn list_sessions(&self, account: &AccountId, now: i64) -> Result<Vec<Session>, OAuthError>;
+    /// Ends every session of a person but `keep` (an id hash), revoking their grants as
+    /// [`OidcRepository::end_session`] does; returns how many ended.
+    fn end_sessions_of(&self, account: &AccountId, keep: Option<&str>, now: i64) -> Result<usize, OAuthError>;
+    /// Ends a person's session named by its public `sid`; `false` if they have none such.
+    fn end_session_by_sid(&self, account: &AccountId, sid: &str, now: i64) -> Result<bool, OAuthError>;
+    fn record_login(&self, event: &LoginEvent) -> Result<(), OAuthError>;
+    fn recent_logins(&self, account: &AccountId, limit: i64) -> Result<Vec<LoginEvent>, OAuthError>;
     fn insert_interaction(&self, interaction: &Interaction) -> Result<(), OAuthError>;
     fn find_interaction(&self, id_hash: &str, now: i64) -> Result<Option<Interaction>, OAuthError>;
     fn delete_interaction(&self, id_hash: &str) -> Result<(), OAuthError>;
     /// Records that the person logged in (`login`) or consented (`consent`) in an interaction.
-    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool)
-        -> Result<(), OAuthError>;
+    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool) -> Result<(), OAuthError>;
 
     // consent
-    fn find_consent(
-        &self,
-        account: &AccountId,
-        client: &ClientId,
-    ) -> Result<Option<Consent>, OAuthError>;
+    fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError>;
     fn save_consent(&self, consent: &Consent) -> Result<(), OAuthError>;
+    fn list_consents(&self, account: &AccountId) -> Result<Vec<Consent>, OAuthError>;
+    /// Forgets a consent and revokes every grant (and so every refresh token) the person gave the
+    /// client.
+    fn revoke_consent(&self, account: &AccountId, client: &ClientId, now: i64) -> Result<(), OAuthError>;
 
     // grants, codes, tokens
     /// Stores a grant and its authorization code together.
-    fn insert_grant_with_code(
-        &self,
-        grant: &Grant,
-        code: &AuthorizationCode,
-    ) -> Result<(), OAuthError>;
+    fn insert_grant_with_code(&self, grant: &Grant, code: &AuthorizationCode) -> Result<(), OAuthError>;
     /// Spends a code exactly once, even under concurrent redemption.
-    fn consume_authorization_code(
-        &self,
-        hash: &str,
-        now: i64,
-    ) -> Result<CodeConsumption, OAuthError>;
+    fn consume_authorization_code(&self, hash: &str, now: i64) -> Result<CodeConsumption, OAuthError>;
     fn find_grant(&self, id: &str) -> Result<Option<Grant>, OAuthError>;
     /// Revokes a grant and every refresh token of it; access tokens carry the grant id and are
     /// refused once it is revoked.
@@ -105,23 +99,14 @@ pub trait OidcRepository {
         now: i64,
     ) -> Result<RefreshRotation, OAuthError>;
     /// A live (unused, unexpired, grant not revoked) refresh token and its grant.
-    fn find_live_refresh_token(
-        &self,
-        hash: &str,
-        now: i64,
-    ) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
+    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
 
     // login throttling
     /// Records a failed login under `key` and returns the failures counted in the window that
     /// started at `window_start`.
-    fn record_login_failure(
-        &self,
-        key: &str,
-        now: i64,
-        window_start: i64,
-    ) -> Result<u32, OAuthError>;
+    fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError>;
     fn recent_login_failures(&self, key: &str, window_start: i64) -> Result<u32, OAuthError>;
     fn clear_login_failures(&self, key: &str) -> Result<(), OAuthError>;
 

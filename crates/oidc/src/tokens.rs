@@ -92,12 +92,7 @@ pub struct AccessToken {
 
 impl TokenIssuer<'_> {
     /// An access token for a person's grant.
-    pub fn access_token_for_grant(
-        &self,
-        grant: &Grant,
-        scopes: &Scopes,
-        now: i64,
-    ) -> Result<AccessToken, OAuthError> {
+    pub fn access_token_for_grant(&self, grant: &Grant, scopes: &Scopes, now: i64) -> Result<AccessToken, OAuthError> {
         let claims = AccessTokenClaims {
             iss: self.issuer.to_owned(),
             sub: grant.account_id.as_str().to_owned(),
@@ -142,9 +137,7 @@ impl TokenIssuer<'_> {
     }
 
     fn sign_access_token(&self, claims: AccessTokenClaims) -> Result<AccessToken, OAuthError> {
-        let jwt = self
-            .keys
-            .sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?;
+        let jwt = self.keys.sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?;
         Ok(AccessToken { jwt, claims })
     }
 
@@ -175,36 +168,19 @@ impl TokenIssuer<'_> {
         }
         claims.extend(user_claims(account, &grant.scopes));
         // ES256 hashes with SHA-256 too, so at_hash is the same for both algorithms.
-        self.keys
-            .sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
+        self.keys.sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
     }
 
     /// Verifies an access token Yagona issued: signature, issuer, expiry and `typ`. Revocation is
     /// the caller's to check (it needs the database).
     pub fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {
-        self.keys.verify(
-            token,
-            VerifyOptions {
-                issuer: self.issuer,
-                check_expiry: true,
-                typ: Some(ACCESS_TOKEN_TYP),
-            },
-        )
+        self.keys.verify(token, VerifyOptions { issuer: self.issuer, check_expiry: true, typ: Some(ACCESS_TOKEN_TYP) })
     }
 
     /// Verifies an `id_token_hint`: Yagona's signature and issuer; it may have expired.
     pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, OAuthError> {
         self.keys
-            .verify(
-                token,
-                VerifyOptions {
-                    issuer: self.issuer,
-                    check_expiry: false,
-                    typ: None,
-                },
-            )
-            .map_err(|_| {
-                OAuthError::invalid_request("id_token_hint is not an ID token issued here")
-            })
+            .verify(token, VerifyOptions { issuer: self.issuer, check_expiry: false, typ: None })
+            .map_err(|_| OAuthError::invalid_request("id_token_hint is not an ID token issued here"))
     }
 }

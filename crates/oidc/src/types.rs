@@ -25,9 +25,7 @@ impl TryFrom<&str> for ClientId {
         if (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(Self(value.to_owned()))
         } else {
-            Err(OAuthError::invalid_request(
-                "client_id must be 1 to 128 visible ASCII characters",
-            ))
+            Err(OAuthError::invalid_request("client_id must be 1 to 128 visible ASCII characters"))
         }
     }
 }
@@ -67,13 +65,10 @@ impl RedirectUri {
 impl TryFrom<&str> for RedirectUri {
     type Error = OAuthError;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
-        let url = url::Url::parse(value).map_err(|e| {
-            OAuthError::invalid_request(format!("redirect URI is not an absolute URL: {e}"))
-        })?;
+        let url = url::Url::parse(value)
+            .map_err(|e| OAuthError::invalid_request(format!("redirect URI is not an absolute URL: {e}")))?;
         if url.fragment().is_some() {
-            return Err(OAuthError::invalid_request(
-                "redirect URI must not contain a fragment",
-            ));
+            return Err(OAuthError::invalid_request("redirect URI must not contain a fragment"));
         }
         let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
         match url.scheme() {
@@ -86,16 +81,10 @@ impl TryFrom<&str> for RedirectUri {
             }
             // Private-use schemes of native apps (RFC 8252 7.1) contain a dot.
             scheme if scheme.contains('.') => {}
-            _ => {
-                return Err(OAuthError::invalid_request(
-                    "redirect URI scheme is not allowed",
-                ))
-            }
+            _ => return Err(OAuthError::invalid_request("redirect URI scheme is not allowed")),
         }
         if url.username() != "" || url.password().is_some() {
-            return Err(OAuthError::invalid_request(
-                "redirect URI must not contain credentials",
-            ));
+            return Err(OAuthError::invalid_request("redirect URI must not contain credentials"));
         }
         Ok(Self(value.to_owned()))
     }
@@ -116,14 +105,7 @@ impl From<RedirectUri> for String {
 
 /// The scopes Yagona knows. Unknown scopes in a request are ignored (OIDC Core 3.1.2.1 lets the
 /// provider ignore scope values it does not understand).
-pub const SUPPORTED_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "phone",
-    "pinfl",
-    "offline_access",
-];
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "pinfl", "offline_access"];
 
 /// A set of scope values (RFC 6749 3.3), kept sorted so its string form is canonical.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -134,12 +116,7 @@ impl Scopes {
     /// Parses a space-separated scope string, keeping only scopes Yagona supports.
     pub fn parse_supported(value: &str) -> Result<Self, OAuthError> {
         let all = Self::try_from(value)?;
-        Ok(Self(
-            all.0
-                .into_iter()
-                .filter(|s| SUPPORTED_SCOPES.contains(&s.as_str()))
-                .collect(),
-        ))
+        Ok(Self(all.0.into_iter().filter(|s| SUPPORTED_SCOPES.contains(&s.as_str())).collect()))
     }
     pub fn contains(&self, scope: &str) -> bool {
         self.0.contains(scope)
@@ -162,17 +139,11 @@ impl TryFrom<&str> for Scopes {
     type Error = OAuthError;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
         // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-        let valid = |s: &str| {
-            s.bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-        };
+        let valid = |s: &str| s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
         let mut set = BTreeSet::new();
         for token in value.split(' ').filter(|s| !s.is_empty()) {
             if !valid(token) {
-                return Err(OAuthError::new(
-                    crate::ErrorCode::InvalidScope,
-                    "scope contains an invalid character",
-                ));
+                return Err(OAuthError::new(crate::ErrorCode::InvalidScope, "scope contains an invalid character"));
             }
             set.insert(token.to_owned());
         }
@@ -219,15 +190,9 @@ impl CodeChallenge {
         match method {
             Some("S256") => {}
             Some("plain") | None => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge_method must be S256 (plain is not allowed)",
-                ))
+                return Err(OAuthError::invalid_request("code_challenge_method must be S256 (plain is not allowed)"))
             }
-            Some(_) => {
-                return Err(OAuthError::invalid_request(
-                    "unsupported code_challenge_method",
-                ))
-            }
+            Some(_) => return Err(OAuthError::invalid_request("unsupported code_challenge_method")),
         }
         Self::try_from(challenge)
     }
@@ -235,9 +200,7 @@ impl CodeChallenge {
     /// Checks a `code_verifier` (43-128 unreserved characters) against the challenge.
     pub fn verify(&self, verifier: &str) -> bool {
         let well_formed = (43..=128).contains(&verifier.len())
-            && verifier
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
         well_formed && constant_time_eq(s256(verifier).as_bytes(), self.0.as_bytes())
     }
 }
@@ -246,16 +209,10 @@ impl TryFrom<&str> for CodeChallenge {
     type Error = OAuthError;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
         // An S256 challenge is base64url of 32 bytes: exactly 43 characters.
-        if value.len() == 43
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             Ok(Self(value.to_owned()))
         } else {
-            Err(OAuthError::invalid_request(
-                "code_challenge must be 43 base64url characters (S256)",
-            ))
+            Err(OAuthError::invalid_request("code_challenge must be 43 base64url characters (S256)"))
         }
     }
 }
@@ -287,9 +244,7 @@ impl TryFrom<&str> for ResponseMode {
         match value {
             "query" => Ok(Self::Query),
             "form_post" => Ok(Self::FormPost),
-            _ => Err(OAuthError::invalid_request(
-                "response_mode must be query or form_post",
-            )),
+            _ => Err(OAuthError::invalid_request("response_mode must be query or form_post")),
         }
     }
 }
@@ -312,17 +267,11 @@ impl TryFrom<&str> for Prompt {
                 "login" => prompt.login = true,
                 "consent" => prompt.consent = true,
                 "select_account" => {}
-                _ => {
-                    return Err(OAuthError::invalid_request(format!(
-                        "unsupported prompt value {p:?}"
-                    )))
-                }
+                _ => return Err(OAuthError::invalid_request(format!("unsupported prompt value {p:?}"))),
             }
         }
         if prompt.none && (prompt.login || prompt.consent) {
-            return Err(OAuthError::invalid_request(
-                "prompt=none cannot be combined with other values",
-            ));
+            return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
         }
         Ok(prompt)
     }

@@ -99,6 +99,28 @@ struct ClientAdd {
 enum AccountCommand {
     /// Create an account (reads the password from standard input).
     Add(AccountAdd),
+    /// List accounts: id, login, status, name.
+    List,
+    /// Show one account (by login).
+    Show {
+        /// The account's login.
+        login: String,
+    },
+    /// Disable an account: it can no longer log in, and its sessions end.
+    Disable {
+        /// The account's login.
+        login: String,
+    },
+    /// Enable a disabled account. It becomes unconfirmed: an EDS confirms it again.
+    Enable {
+        /// The account's login.
+        login: String,
+    },
+    /// Lift the lock after too many failed logins.
+    Unlock {
+        /// The account's login.
+        login: String,
+    },
 }
 
 #[derive(Args)]
@@ -173,6 +195,7 @@ fn run_cli(cli: Cli) -> Result<(), String> {
         }
         Command::Client(command) => client_command(&settings, command),
         Command::Account(AccountCommand::Add(args)) => account_add(&settings, args),
+        Command::Account(command) => account_admin(&settings, command),
         Command::Keys(command) => keys_command(&settings, command),
     }
 }
@@ -182,9 +205,7 @@ fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), Str
     match command {
         ClientCommand::Add(args) => {
             let (client, secret) = new_client(args)?;
-            store
-                .insert_client(&client)
-                .map_err(|e| e.description.into_owned())?;
+            store.insert_client(&client).map_err(|e| e.description.into_owned())?;
             println!("client_id: {}", client.id);
             if let Some(secret) = secret {
                 println!("client_secret: {secret}");
@@ -195,9 +216,7 @@ fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), Str
             Ok(())
         }
         ClientCommand::List => {
-            let clients = store
-                .list_clients()
-                .map_err(|e| e.description.into_owned())?;
+            let clients = store.list_clients().map_err(|e| e.description.into_owned())?;
             for c in clients {
                 let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
@@ -205,11 +224,7 @@ fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), Str
                     "{}\t{}\t{}{}\t{}\t{}",
                     c.id,
                     c.name,
-                    if c.is_public() {
-                        "public"
-                    } else {
-                        "confidential"
-                    },
+                    if c.is_public() { "public" } else { "confidential" },
                     if c.first_party { ",first-party" } else { "" },
                     grants.join(","),
                     uris.join(" ")
@@ -219,10 +234,7 @@ fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), Str
         }
         ClientCommand::Remove { id } => {
             let id = ClientId::try_from(id.as_str()).map_err(|e| e.description.into_owned())?;
-            if store
-                .delete_client(&id)
-                .map_err(|e| e.description.into_owned())?
-            {
+            if store.delete_client(&id).map_err(|e| e.description.into_owned())? {
                 println!("Client {id} removed.");
                 Ok(())
             } else {
@@ -238,17 +250,13 @@ fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), String> {
     let redirect_uris = args
         .redirect_uris
         .iter()
-        .map(|u| {
-            RedirectUri::try_from(u.as_str())
-                .map_err(|e| format!("--redirect-uri {u}: {}", e.description))
-        })
+        .map(|u| RedirectUri::try_from(u.as_str()).map_err(|e| format!("--redirect-uri {u}: {}", e.description)))
         .collect::<Result<Vec<_>, _>>()?;
     let post_logout_redirect_uris = args
         .post_logout_redirect_uris
         .iter()
         .map(|u| {
-            RedirectUri::try_from(u.as_str())
-                .map_err(|e| format!("--post-logout-redirect-uri {u}: {}", e.description))
+            RedirectUri::try_from(u.as_str()).map_err(|e| format!("--post-logout-redirect-uri {u}: {}", e.description))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut grant_types = args
@@ -262,16 +270,9 @@ fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), String> {
     if args.public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err("public clients cannot use client_credentials".into());
     }
-    let secret = if args.public {
-        None
-    } else {
-        Some(args.secret.unwrap_or_else(random_token))
-    };
-    let secret_hash = secret
-        .as_deref()
-        .map(|s| yagona_oidc::ClientSecretVerifier::default().hash(s))
-        .transpose()
-        .map_err(text)?;
+    let secret = if args.public { None } else { Some(args.secret.unwrap_or_else(random_token)) };
+    let secret_hash =
+        secret.as_deref().map(|s| yagona_oidc::ClientSecretVerifier::default().hash(s)).transpose().map_err(text)?;
     let client = Client {
         name: args.name.unwrap_or_else(|| id.to_string()),
         id,
@@ -288,10 +289,7 @@ fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), String> {
 
 fn read_password() -> Result<String, String> {
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("reading the password: {e}"))?;
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
         return Err("no password on standard input".into());
@@ -303,21 +301,12 @@ fn account_add(settings: &Settings, args: AccountAdd) -> Result<(), String> {
     let text = |e: yagona_account::AccountError| e.to_string();
     let login = Login::try_from(args.login.as_str()).map_err(|e| format!("--login: {e}"))?;
     let pinfl = Pinfl::try_from(args.pinfl.as_str()).map_err(|e| format!("--pinfl: {e}"))?;
-    let birth_date =
-        BirthDate::try_from(args.birth_date.as_str()).map_err(|e| format!("--birth-date: {e}"))?;
-    let passport = args
-        .passport
-        .as_deref()
-        .map(PassportNumber::try_from)
-        .transpose()
-        .map_err(|e| format!("--passport: {e}"))?;
+    let birth_date = BirthDate::try_from(args.birth_date.as_str()).map_err(|e| format!("--birth-date: {e}"))?;
+    let passport =
+        args.passport.as_deref().map(PassportNumber::try_from).transpose().map_err(|e| format!("--passport: {e}"))?;
     let password = read_password()?;
-    let policy = yagona_account::PasswordPolicy {
-        min_length: settings.password_min_length,
-    };
-    policy
-        .check(&password, &login)
-        .map_err(|e| format!("password: {e}"))?;
+    let policy = yagona_account::PasswordPolicy { min_length: settings.password_min_length };
+    policy.check(&password, &login).map_err(|e| format!("password: {e}"))?;
     let hasher = yagona_account::PasswordHasher::new(settings.password).map_err(text)?;
     let account = NewAccount::new(
         login,
@@ -338,25 +327,82 @@ fn account_add(settings: &Settings, args: AccountAdd) -> Result<(), String> {
     Ok(())
 }
 
+fn account_admin(settings: &Settings, command: AccountCommand) -> Result<(), String> {
+    use yagona_account::AccountStatus;
+    let store = open_store(settings)?;
+    let text = |e: yagona_account::AccountError| e.to_string();
+    let find = |login: &str| -> Result<yagona_account::Account, String> {
+        let login = Login::try_from(login).map_err(|e| format!("login: {e}"))?;
+        store.find_account_by_login(&login).map_err(text)?.ok_or_else(|| format!("no account with login {login}"))
+    };
+    match command {
+        AccountCommand::Add(_) => Err("handled elsewhere".into()),
+        AccountCommand::List => {
+            for a in store.list_accounts().map_err(text)? {
+                println!("{}\t{}\t{}\t{}", a.id, a.login, a.status.as_str(), a.full_name());
+            }
+            Ok(())
+        }
+        AccountCommand::Show { login } => {
+            let a = find(&login)?;
+            println!("id:          {}", a.id);
+            println!("login:       {}", a.login);
+            println!("status:      {}", a.status.as_str());
+            println!("name:        {}", a.full_name());
+            println!("birth_date:  {}", a.birth_date);
+            println!("pinfl:       {}", a.pinfl);
+            println!("passport:    {}", a.passport_number.as_ref().map(|p| p.as_str()).unwrap_or("-"));
+            println!("phone:       {}", a.phone.as_deref().unwrap_or("-"));
+            println!("email:       {}", a.email.as_deref().unwrap_or("-"));
+            println!("created_at:  {}", crate::http::show_time(a.created_at));
+            let sessions = store.list_sessions(&a.id, now()).map_err(|e| e.description.into_owned())?;
+            println!("sessions:    {}", sessions.len());
+            let window_start = now() - settings.login.window_seconds;
+            let failures = store
+                .recent_login_failures(&format!("account:{}", a.login), window_start)
+                .map_err(|e| e.description.into_owned())?;
+            let locked = failures >= settings.login.max_failures_per_account;
+            println!("failed_logins: {failures}{}", if locked { " (locked)" } else { "" });
+            Ok(())
+        }
+        AccountCommand::Disable { login } => {
+            let a = find(&login)?;
+            store.set_account_status(&a.id, AccountStatus::Disabled).map_err(text)?;
+            let ended = store.end_sessions_of(&a.id, None, now()).map_err(|e| e.description.into_owned())?;
+            println!("Account {} disabled; {ended} session(s) ended.", a.login);
+            Ok(())
+        }
+        AccountCommand::Enable { login } => {
+            let a = find(&login)?;
+            if a.status != AccountStatus::Disabled {
+                return Err(format!("account {} is not disabled", a.login));
+            }
+            store.set_account_status(&a.id, AccountStatus::Unconfirmed).map_err(text)?;
+            println!("Account {} enabled (unconfirmed).", a.login);
+            Ok(())
+        }
+        AccountCommand::Unlock { login } => {
+            let a = find(&login)?;
+            store.clear_login_failures(&format!("account:{}", a.login)).map_err(|e| e.description.into_owned())?;
+            println!("Account {} unlocked.", a.login);
+            Ok(())
+        }
+    }
+}
+
 fn keys_command(settings: &Settings, command: KeysCommand) -> Result<(), String> {
     let store = open_store(settings)?;
     match command {
         KeysCommand::List => {
             let keep = settings.lifetimes.longest_signed_token();
-            let keys = store
-                .list_signing_keys()
-                .map_err(|e| e.description.into_owned())?;
+            let keys = store.list_signing_keys().map_err(|e| e.description.into_owned())?;
             for k in keys {
                 println!(
                     "{}\t{}\t{}\t{}",
                     k.kid,
                     k.alg.as_str(),
                     k.state.as_str(),
-                    if k.is_published(now(), keep) {
-                        "published"
-                    } else {
-                        "unpublished"
-                    }
+                    if k.is_published(now(), keep) { "published" } else { "unpublished" }
                 );
             }
             Ok(())
@@ -370,11 +416,8 @@ fn keys_command(settings: &Settings, command: KeysCommand) -> Result<(), String>
             };
             let kek = resolve_kek(settings, false, &data_dir(settings))?;
             for alg in algs {
-                let key = StoredKey::generate(alg, &kek, now())
-                    .map_err(|e| e.description.into_owned())?;
-                store
-                    .activate_signing_key(&key, now(), false)
-                    .map_err(|e| e.description.into_owned())?;
+                let key = StoredKey::generate(alg, &kek, now()).map_err(|e| e.description.into_owned())?;
+                store.activate_signing_key(&key, now(), false).map_err(|e| e.description.into_owned())?;
                 println!(
                     "{} {} active; the previous key stays published until its tokens expire",
                     alg.as_str(),
@@ -397,39 +440,22 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
     const PINFL: &str = "31205900260011";
     let store = &state.store;
     let id = ClientId::try_from(CLIENT_ID).map_err(|e| e.description.into_owned())?;
-    if store
-        .find_client(&id)
-        .map_err(|e| e.description.into_owned())?
-        .is_none()
-    {
+    if store.find_client(&id).map_err(|e| e.description.into_owned())?.is_none() {
         let (client, _) = new_client(ClientAdd {
             id: CLIENT_ID.into(),
-            redirect_uris: vec![
-                "http://127.0.0.1:9090/callback".into(),
-                "http://localhost:9090/callback".into(),
-            ],
+            redirect_uris: vec!["http://127.0.0.1:9090/callback".into(), "http://localhost:9090/callback".into()],
             post_logout_redirect_uris: vec!["http://127.0.0.1:9090/".into()],
             public: false,
             secret: Some(CLIENT_SECRET.into()),
             name: Some("Demo service".into()),
-            grant_types: vec![
-                "authorization_code".into(),
-                "refresh_token".into(),
-                "client_credentials".into(),
-            ],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()],
             first_party: false,
             id_token_alg: "RS256".into(),
         })?;
-        store
-            .insert_client(&client)
-            .map_err(|e| e.description.into_owned())?;
+        store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }
     let login = Login::try_from(LOGIN).map_err(|e| e.to_string())?;
-    if store
-        .find_account_by_login(&login)
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
+    if store.find_account_by_login(&login).map_err(|e| e.to_string())?.is_none() {
         let pinfl = Pinfl::try_from(PINFL).map_err(|e| e.to_string())?;
         let account = NewAccount::new(
             login,

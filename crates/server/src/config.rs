@@ -15,6 +15,8 @@ use yagona_oidc::keys::KeyEncryptionKey;
 use yagona_oidc::Lifetimes;
 use yagona_store::DatabaseUrl;
 
+use crate::i18n::Locale;
+
 /// The configuration as written (before validation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +29,29 @@ pub struct Config {
     pub tokens: Lifetimes,
     pub login: LoginConfig,
     pub password: PasswordConfig,
+    pub ui: UiConfig,
+    pub registration: RegistrationConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// The language when neither the relying party, the person nor the browser names one:
+    /// `uz-Latn`, `ru` or `en`.
+    pub default_locale: Locale,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// Self-registration on `/register`.
+    pub enabled: bool,
+    /// The offer (terms of use) shown at the first step, as plain text; `{lang}` in the path is
+    /// replaced by the page's language (`uz-Latn`, `ru`, `en`). Empty: the built-in text.
+    pub offer_file: Option<String>,
+    /// Seconds a registration may take before it must be started again.
+    pub ttl: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,35 +117,20 @@ impl Default for Config {
         let argon = PasswordParams::default();
         Self {
             issuer: "http://127.0.0.1:8080".into(),
-            http: HttpConfig {
-                listen: "127.0.0.1:8080".into(),
-                workers: 0,
-            },
-            database: DatabaseConfig {
-                url: "sqlite://./data/yagona.db".into(),
-                url_file: None,
-                pool_size: 8,
-            },
-            keys: KeysConfig {
-                encryption_key: None,
-                encryption_key_file: None,
-            },
+            http: HttpConfig { listen: "127.0.0.1:8080".into(), workers: 0 },
+            database: DatabaseConfig { url: "sqlite://./data/yagona.db".into(), url_file: None, pool_size: 8 },
+            keys: KeysConfig { encryption_key: None, encryption_key_file: None },
             tokens: Lifetimes::default(),
-            login: LoginConfig {
-                max_failures_per_account: 5,
-                max_failures_per_address: 50,
-                window_seconds: 900,
-            },
+            login: LoginConfig { max_failures_per_account: 5, max_failures_per_address: 50, window_seconds: 900 },
             password: PasswordConfig {
                 memory_kib: argon.memory_kib,
                 iterations: argon.iterations,
                 parallelism: argon.parallelism,
                 min_length: 10,
             },
-            log: LogConfig {
-                format: LogFormat::Text,
-                level: "info".into(),
-            },
+            ui: UiConfig { default_locale: Locale::UzLatn },
+            registration: RegistrationConfig { enabled: true, offer_file: None, ttl: 3600 },
+            log: LogConfig { format: LogFormat::Text, level: "info".into() },
         }
     }
 }
@@ -140,6 +149,10 @@ pub struct Settings {
     pub login: LoginConfig,
     pub password: PasswordParams,
     pub password_min_length: usize,
+    pub default_locale: Locale,
+    pub registration: RegistrationConfig,
+    /// The offer text per language, read at start when `registration.offer_file` is set.
+    pub offer_texts: Vec<(Locale, String)>,
     pub log: LogConfig,
 }
 
@@ -149,10 +162,7 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(format!(
-                    "configuration file {} does not exist",
-                    file.display()
-                ));
+                return Err(format!("configuration file {} does not exist", file.display()));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -174,43 +184,33 @@ impl Config {
 
     /// Checks every value and reads secret files.
     pub fn validate(self) -> Result<Settings, String> {
-        let issuer_url = url::Url::parse(&self.issuer)
-            .map_err(|e| format!("configuration key `issuer`: {e}"))?;
+        let issuer_url = url::Url::parse(&self.issuer).map_err(|e| format!("configuration key `issuer`: {e}"))?;
         if !matches!(issuer_url.scheme(), "http" | "https")
             || issuer_url.query().is_some()
             || issuer_url.fragment().is_some()
             || self.issuer.ends_with('/')
         {
             return Err(
-                "configuration key `issuer`: must be an http(s) URL without query, fragment or trailing slash".into(),
+                "configuration key `issuer`: must be an http(s) URL without query, fragment or trailing slash".into()
             );
         }
-        let listen = self.http.listen.parse::<SocketAddr>().map_err(|e| {
-            format!(
-                "configuration key `http.listen`: {e} (expected host:port, e.g. 127.0.0.1:8080)"
-            )
-        })?;
-        let url = secret(
-            "database.url",
-            Some(self.database.url),
-            self.database.url_file.as_deref(),
-        )?
-        .ok_or("configuration key `database.url`: must not be empty")?;
-        let database = DatabaseUrl::parse(&url)
-            .map_err(|e| format!("configuration key `database.url`: {e}"))?;
+        let listen =
+            self.http.listen.parse::<SocketAddr>().map_err(|e| {
+                format!("configuration key `http.listen`: {e} (expected host:port, e.g. 127.0.0.1:8080)")
+            })?;
+        let url = secret("database.url", Some(self.database.url), self.database.url_file.as_deref())?
+            .ok_or("configuration key `database.url`: must not be empty")?;
+        let database = DatabaseUrl::parse(&url).map_err(|e| format!("configuration key `database.url`: {e}"))?;
         if self.database.pool_size == 0 {
             return Err("configuration key `database.pool_size`: must be at least 1".into());
         }
-        let encryption_key = secret(
-            "keys.encryption_key",
-            self.keys.encryption_key,
-            self.keys.encryption_key_file.as_deref(),
-        )?
-        .map(|k| {
-            KeyEncryptionKey::from_base64(&k)
-                .map_err(|e| format!("configuration key `keys.encryption_key`: {e}"))
-        })
-        .transpose()?;
+        let encryption_key =
+            secret("keys.encryption_key", self.keys.encryption_key, self.keys.encryption_key_file.as_deref())?
+                .map(|k| {
+                    KeyEncryptionKey::from_base64(&k)
+                        .map_err(|e| format!("configuration key `keys.encryption_key`: {e}"))
+                })
+                .transpose()?;
         let t = &self.tokens;
         for (key, value) in [
             ("tokens.authorization_code", t.authorization_code),
@@ -220,11 +220,10 @@ impl Config {
             ("tokens.session", t.session),
             ("tokens.interaction", t.interaction),
             ("login.window_seconds", self.login.window_seconds),
+            ("registration.ttl", self.registration.ttl),
         ] {
             if value <= 0 {
-                return Err(format!(
-                    "configuration key `{key}`: must be a positive number of seconds"
-                ));
+                return Err(format!("configuration key `{key}`: must be a positive number of seconds"));
             }
         }
         let password = PasswordParams {
@@ -232,10 +231,18 @@ impl Config {
             iterations: self.password.iterations,
             parallelism: self.password.parallelism,
         };
-        yagona_account::PasswordHasher::new(password)
-            .map_err(|e| format!("configuration keys `password.*`: {e}"))?;
+        yagona_account::PasswordHasher::new(password).map_err(|e| format!("configuration keys `password.*`: {e}"))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| format!("configuration key `log.level`: {e}"))?;
+        let mut offer_texts = Vec::new();
+        if let Some(pattern) = self.registration.offer_file.as_deref().filter(|p| !p.is_empty()) {
+            for locale in Locale::ALL {
+                let path = pattern.replace("{lang}", locale.tag());
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("configuration key `registration.offer_file`: cannot read {path}: {e}"))?;
+                offer_texts.push((locale, text));
+            }
+        }
         Ok(Settings {
             issuer_is_https: issuer_url.scheme() == "https",
             issuer: self.issuer,
@@ -248,31 +255,25 @@ impl Config {
             login: self.login,
             password,
             password_min_length: self.password.min_length,
+            default_locale: self.ui.default_locale,
+            registration: self.registration,
+            offer_texts,
             log: self.log,
         })
     }
 }
 
 /// A secret given inline or as a file, never both.
-fn secret(
-    key: &str,
-    inline: Option<String>,
-    file: Option<&Path>,
-) -> Result<Option<String>, String> {
+fn secret(key: &str, inline: Option<String>, file: Option<&Path>) -> Result<Option<String>, String> {
     let inline = inline.filter(|v| !v.is_empty());
     match (inline, file) {
-        (Some(_), Some(_)) if key != "database.url" => Err(format!(
-            "configuration key `{key}`: set either `{key}` or `{key}_file`, not both"
-        )),
+        (Some(_), Some(_)) if key != "database.url" => {
+            Err(format!("configuration key `{key}`: set either `{key}` or `{key}_file`, not both"))
+        }
         // database.url always has a default, so a file overrides it.
         (_, Some(path)) => std::fs::read_to_string(path)
             .map(|s| Some(s.trim().to_owned()))
-            .map_err(|e| {
-                format!(
-                    "configuration key `{key}_file`: cannot read {}: {e}",
-                    path.display()
-                )
-            }),
+            .map_err(|e| format!("configuration key `{key}_file`: cannot read {}: {e}", path.display())),
         (inline, None) => Ok(inline),
     }
 }
@@ -286,15 +287,9 @@ mod tests {
     #[test]
     fn layers_and_errors() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "y.toml",
-                "issuer = \"https://id.example.uz\"\n[http]\nlisten = \"0.0.0.0:9000\"\n",
-            )?;
+            jail.create_file("y.toml", "issuer = \"https://id.example.uz\"\n[http]\nlisten = \"0.0.0.0:9000\"\n")?;
             jail.set_env("YAGONA_DATABASE__POOL_SIZE", "3");
-            let s = Config::load(Some(Path::new("y.toml")))
-                .unwrap()
-                .validate()
-                .unwrap();
+            let s = Config::load(Some(Path::new("y.toml"))).unwrap().validate().unwrap();
             assert_eq!(s.issuer, "https://id.example.uz");
             assert!(s.issuer_is_https);
             assert_eq!(s.listen.port(), 9000);
@@ -336,15 +331,10 @@ mod tests {
     fn defaults_match_default_toml() {
         // Inside a Jail: the other tests set YAGONA_* variables, and the Jail serialises them.
         figment::Jail::expect_with(|_| {
-            let from_file = Config::load(Some(Path::new(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../config/default.toml"
-            ))))
-            .unwrap();
-            assert_eq!(
-                serde_json::to_value(&from_file).unwrap(),
-                serde_json::to_value(Config::default()).unwrap()
-            );
+            let from_file =
+                Config::load(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/default.toml"))))
+                    .unwrap();
+            assert_eq!(serde_json::to_value(&from_file).unwrap(), serde_json::to_value(Config::default()).unwrap());
             Ok(())
         });
     }

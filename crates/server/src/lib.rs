@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 mod discovery;
 mod http;
+pub mod i18n;
 mod logging;
 mod serve;
 mod state;

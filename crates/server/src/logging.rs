@@ -17,10 +17,6 @@ pub fn init(config: &LogConfig) {
     // A second init (tests calling in-process) is harmless: keep the first subscriber.
     let _ = match config.format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
     };
 }

@@ -13,16 +13,12 @@ use crate::state::{ensure_signing_keys, now, resolve_kek, AppState};
 
 /// The folder for files beside the database (the development key-encryption key).
 pub fn data_dir(settings: &Settings) -> PathBuf {
-    settings
-        .database
-        .sqlite_folder()
-        .unwrap_or_else(|| PathBuf::from("./data"))
+    settings.database.sqlite_folder().unwrap_or_else(|| PathBuf::from("./data"))
 }
 
 /// Opens the database and applies pending migrations.
 pub fn open_store(settings: &Settings) -> Result<Store, String> {
-    let store = Store::open(&settings.database, settings.pool_size)
-        .map_err(|e| format!("database: {e}"))?;
+    let store = Store::open(&settings.database, settings.pool_size).map_err(|e| format!("database: {e}"))?;
     let applied = store.migrate().map_err(|e| format!("database: {e}"))?;
     for name in applied {
         tracing::info!(migration = %name, "migration applied");
@@ -32,6 +28,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, String> {
 
 /// Builds the shared state: database, key-encryption key, signing keys.
 pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
+    crate::i18n::check_catalogues()?;
     let store = open_store(&settings)?;
     let kek = resolve_kek(&settings, dev, &data_dir(&settings))?;
     for created in ensure_signing_keys(&store, &kek).map_err(|e| e.description.into_owned())? {
@@ -47,10 +44,7 @@ pub async fn run(state: AppState) -> Result<(), String> {
     let background = state.clone();
     actix_web::rt::spawn(async move { housekeeping(background).await });
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(middleware::from_fn(http::request_span))
-            .configure(http::routes)
+        App::new().app_data(state.clone()).wrap(middleware::from_fn(http::request_span)).configure(http::routes)
     })
     .bind(listen)
     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -73,10 +67,7 @@ async fn housekeeping(state: web::Data<AppState>) {
         let result = web::block(move || {
             s.reload_keys()?;
             if purge {
-                let n = s
-                    .store
-                    .purge_expired(now())
-                    .map_err(|e| e.description.into_owned())?;
+                let n = s.store.purge_expired(now()).map_err(|e| e.description.into_owned())?;
                 tracing::debug!(rows = n, "expired rows purged");
             }
             Ok::<_, String>(())

@@ -15,10 +15,7 @@ use crate::discovery;
 /// The wall clock, in unix seconds. The domain crates take `now` as an argument; this is the
 /// one place the server reads it.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 pub struct AppState {
@@ -48,6 +45,10 @@ impl AppState {
         })
     }
 
+    pub fn password_policy(&self) -> yagona_account::PasswordPolicy {
+        yagona_account::PasswordPolicy { min_length: self.settings.password_min_length }
+    }
+
     /// The current keys (cheap: an `Arc` clone).
     pub fn keys(&self) -> Arc<KeyRing> {
         match self.keys.read() {
@@ -69,35 +70,19 @@ impl AppState {
     /// Runs `f` with a token issuer over the current keys.
     pub fn with_issuer<T>(&self, f: impl FnOnce(&TokenIssuer<'_>) -> T) -> T {
         let keys = self.keys();
-        f(&TokenIssuer {
-            issuer: &self.settings.issuer,
-            lifetimes: &self.settings.lifetimes,
-            keys: &keys,
-        })
+        f(&TokenIssuer { issuer: &self.settings.issuer, lifetimes: &self.settings.lifetimes, keys: &keys })
     }
 }
 
-fn load_key_ring(
-    store: &Store,
-    kek: &KeyEncryptionKey,
-    settings: &Settings,
-) -> Result<KeyRing, String> {
+fn load_key_ring(store: &Store, kek: &KeyEncryptionKey, settings: &Settings) -> Result<KeyRing, String> {
     let stored = store.list_signing_keys().map_err(|e| e.to_string())?;
-    KeyRing::load(
-        &stored,
-        kek,
-        now(),
-        settings.lifetimes.longest_signed_token(),
-    )
-    .map_err(|e| e.description.into_owned())
+    KeyRing::load(&stored, kek, now(), settings.lifetimes.longest_signed_token())
+        .map_err(|e| e.description.into_owned())
 }
 
 /// Generates an active key for every algorithm that has none (first start). Safe when several
 /// replicas start at once: only one key per algorithm can be active.
-pub fn ensure_signing_keys(
-    store: &Store,
-    kek: &KeyEncryptionKey,
-) -> Result<Vec<String>, OAuthError> {
+pub fn ensure_signing_keys(store: &Store, kek: &KeyEncryptionKey) -> Result<Vec<String>, OAuthError> {
     let have = store.active_key_algs()?;
     let mut created = Vec::new();
     for alg in SigningAlg::ALL {
@@ -113,32 +98,23 @@ pub fn ensure_signing_keys(
 
 /// The key-encryption key: configured, or (development, or SQLite without one) read from or
 /// generated into `data_dir/kek`.
-pub fn resolve_kek(
-    settings: &Settings,
-    dev: bool,
-    data_dir: &Path,
-) -> Result<KeyEncryptionKey, String> {
+pub fn resolve_kek(settings: &Settings, dev: bool, data_dir: &Path) -> Result<KeyEncryptionKey, String> {
     if let Some(kek) = &settings.encryption_key {
         return Ok(kek.clone());
     }
     let sqlite = settings.database.sqlite_folder().is_some();
     if !dev && !sqlite {
-        return Err(
-            "configuration key `keys.encryption_key`: required with PostgreSQL \
+        return Err("configuration key `keys.encryption_key`: required with PostgreSQL \
                     (set YAGONA_KEYS__ENCRYPTION_KEY or YAGONA_KEYS__ENCRYPTION_KEY_FILE; \
                     generate one with `openssl rand -base64 32`)"
-                .into(),
-        );
+            .into());
     }
     let path = data_dir.join("kek");
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        return KeyEncryptionKey::from_base64(&text)
-            .map_err(|e| format!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        return KeyEncryptionKey::from_base64(&text).map_err(|e| format!("{}: {e}", path.display()));
     }
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
     let kek = KeyEncryptionKey::generate();
     write_private_file(&path, &kek.to_base64())?;
     tracing::warn!(
@@ -157,9 +133,6 @@ fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("creating {}: {e}", path.display()))?;
-    file.write_all(contents.as_bytes())
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+    let mut file = options.open(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
 }

@@ -1,30 +1,21 @@
 //! [`AccountRepository`] over the `accounts` table.
 
 use diesel::prelude::*;
-use yagona_account::{Account, AccountError, AccountId, AccountRepository, Login, NewAccount};
+use yagona_account::registration::Registration;
+use yagona_account::{
+    Account, AccountError, AccountId, AccountRepository, AccountStatus, Login, NewAccount, PasswordHash, Pinfl,
+};
 
-use crate::rows::AccountRow;
-use crate::schema::accounts;
+use crate::rows::{AccountRow, RegistrationRow};
+use crate::schema::{accounts, registrations};
 use crate::{Store, StoreError};
 
 impl AccountRepository for Store {
     fn insert_account(&self, account: &NewAccount) -> Result<(), AccountError> {
         let row = AccountRow::from(account.account());
-        let result = diesel::insert_into(accounts::table)
-            .values(&row)
-            .execute(&mut *self.conn()?)
-            .map_err(StoreError::from);
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_unique_violation() => {
-                if e.database_message().contains("pinfl") {
-                    Err(AccountError::PinflTaken)
-                } else {
-                    Err(AccountError::LoginTaken)
-                }
-            }
-            Err(e) => Err(e.into()),
-        }
+        let result =
+            diesel::insert_into(accounts::table).values(&row).execute(&mut *self.conn()?).map_err(StoreError::from);
+        result.map(|_| ()).map_err(account_insert_error)
     }
 
     fn find_account_by_login(&self, login: &Login) -> Result<Option<Account>, AccountError> {
@@ -50,9 +41,81 @@ impl AccountRepository for Store {
             .order(accounts::login.asc())
             .load::<AccountRow>(&mut *self.conn()?)
             .map_err(StoreError::from)?;
-        Ok(rows
-            .into_iter()
-            .map(Account::try_from)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().map(Account::try_from).collect::<Result<_, _>>()?)
+    }
+
+    fn find_account_by_pinfl(&self, pinfl: &Pinfl) -> Result<Option<Account>, AccountError> {
+        let row = accounts::table
+            .filter(accounts::pinfl.eq(pinfl.as_str()))
+            .first::<AccountRow>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.map(Account::try_from).transpose()?)
+    }
+
+    fn set_account_status(&self, id: &AccountId, status: AccountStatus) -> Result<(), AccountError> {
+        diesel::update(accounts::table.find(id.as_str()))
+            .set(accounts::status.eq(status.as_str()))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn set_password_hash(&self, id: &AccountId, hash: &PasswordHash) -> Result<(), AccountError> {
+        diesel::update(accounts::table.find(id.as_str()))
+            .set(accounts::password_hash.eq(hash.as_phc()))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn insert_registration(&self, registration: &Registration) -> Result<(), AccountError> {
+        diesel::insert_into(registrations::table)
+            .values(RegistrationRow::from(registration))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn find_registration(&self, id_hash: &str, now: i64) -> Result<Option<Registration>, AccountError> {
+        let row = registrations::table
+            .find(id_hash)
+            .filter(registrations::expires_at.gt(now))
+            .first::<RegistrationRow>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.map(Registration::try_from).transpose()?)
+    }
+
+    fn update_registration(&self, registration: &Registration) -> Result<(), AccountError> {
+        let row = RegistrationRow::from(registration);
+        diesel::update(registrations::table.find(&row.id_hash))
+            .set(registrations::draft.eq(&row.draft))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn complete_registration(&self, registration_id_hash: &str, account: &NewAccount) -> Result<(), AccountError> {
+        let row = AccountRow::from(account.account());
+        self.transaction(|conn| {
+            diesel::insert_into(accounts::table).values(&row).execute(conn)?;
+            diesel::delete(registrations::table.find(registration_id_hash)).execute(conn)?;
+            Ok(())
+        })
+        .map_err(account_insert_error)
+    }
+}
+
+/// A unique violation on insert names what is taken; anything else is a storage error.
+fn account_insert_error(e: StoreError) -> AccountError {
+    if e.is_unique_violation() {
+        if e.database_message().contains("pinfl") {
+            AccountError::PinflTaken
+        } else {
+            AccountError::LoginTaken
+        }
+    } else {
+        e.into()
     }
 }

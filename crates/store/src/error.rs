@@ -20,10 +20,7 @@ impl StoreError {
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(
             self,
-            Self::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _
-            ))
+            Self::Query(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
         )
     }
 
@@ -31,11 +28,7 @@ impl StoreError {
     pub(crate) fn database_message(&self) -> String {
         match self {
             Self::Query(diesel::result::Error::DatabaseError(_, info)) => {
-                format!(
-                    "{} {}",
-                    info.message(),
-                    info.constraint_name().unwrap_or("")
-                )
+                format!("{} {}", info.message(), info.constraint_name().unwrap_or(""))
             }
             other => other.to_string(),
         }

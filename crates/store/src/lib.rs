@@ -32,9 +32,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
 
@@ -44,9 +42,8 @@ impl Store {
     pub fn open(url: &DatabaseUrl, pool_size: u32) -> Result<Self, StoreError> {
         if let DatabaseUrl::Sqlite(path) = url {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Connection(format!("creating {}: {e}", parent.display()))
-                })?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Connection(format!("creating {}: {e}", parent.display())))?;
             }
         }
         let pool = Pool::builder()
@@ -54,10 +51,7 @@ impl Store {
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(ConnectionFactory::new(url.clone()))
             .map_err(|e| StoreError::Connection(e.to_string()))?;
-        Ok(Self {
-            pool,
-            backend: url.backend(),
-        })
+        Ok(Self { pool, backend: url.backend() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -70,9 +64,7 @@ impl Store {
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionFactory>, StoreError> {
-        self.pool
-            .get()
-            .map_err(|e| StoreError::Connection(e.to_string()))
+        self.pool.get().map_err(|e| StoreError::Connection(e.to_string()))
     }
 
     /// Runs `f` in a transaction.

@@ -5,7 +5,7 @@ use yagona_account::AccountId;
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::secrets::random_id;
 use yagona_oidc::{
-    AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, OAuthError,
+    AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, LoginEvent, OAuthError,
     OidcRepository, RefreshRotation, RefreshToken, Session,
 };
 
@@ -14,12 +14,7 @@ use crate::schema::*;
 use crate::{DbConnection, Store, StoreError};
 
 fn load_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreError> {
-    grants::table
-        .find(id)
-        .first::<GrantRow>(conn)
-        .optional()?
-        .map(Grant::try_from)
-        .transpose()
+    grants::table.find(id).first::<GrantRow>(conn).optional()?.map(Grant::try_from).transpose()
 }
 
 /// Marks a grant revoked and deletes its refresh tokens, except the used ones kept for reuse
@@ -29,12 +24,31 @@ fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), St
         .set(grants::revoked_at.eq(Some(now)))
         .execute(conn)?;
     diesel::delete(
-        refresh_tokens::table
-            .filter(refresh_tokens::grant_id.eq(id))
-            .filter(refresh_tokens::used_at.is_null()),
+        refresh_tokens::table.filter(refresh_tokens::grant_id.eq(id)).filter(refresh_tokens::used_at.is_null()),
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// Deletes a session and revokes the grants made in it, except offline access, which is meant to
+/// outlive the browser session (OIDC Core 11).
+fn end_session_in(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+    // Write first (see rotate_refresh_token).
+    let row = diesel::delete(sessions::table.find(id_hash))
+        .returning(sessions::all_columns)
+        .get_result::<SessionRow>(conn)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let ids: Vec<String> = grants::table
+        .filter(grants::sid.eq(&row.sid))
+        .filter(grants::revoked_at.is_null())
+        .filter(grants::scopes.not_like("%offline_access%"))
+        .select(grants::id)
+        .load(conn)?;
+    for id in &ids {
+        revoke_grant_in(conn, id, now)?;
+    }
+    Ok(Some(row))
 }
 
 impl OidcRepository for Store {
@@ -45,10 +59,9 @@ impl OidcRepository for Store {
             .map_err(StoreError::from);
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.is_unique_violation() => Err(OAuthError::invalid_request(format!(
-                "a client with id {} already exists",
-                client.id
-            ))),
+            Err(e) if e.is_unique_violation() => {
+                Err(OAuthError::invalid_request(format!("a client with id {} already exists", client.id)))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -63,21 +76,15 @@ impl OidcRepository for Store {
     }
 
     fn list_clients(&self) -> Result<Vec<Client>, OAuthError> {
-        let rows = clients::table
-            .order(clients::id.asc())
-            .load::<ClientRow>(&mut *self.conn()?)
-            .map_err(StoreError::from)?;
-        Ok(rows
-            .into_iter()
-            .map(Client::try_from)
-            .collect::<Result<_, _>>()?)
+        let rows =
+            clients::table.order(clients::id.asc()).load::<ClientRow>(&mut *self.conn()?).map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(Client::try_from).collect::<Result<_, _>>()?)
     }
 
     fn delete_client(&self, id: &ClientId) -> Result<bool, OAuthError> {
         // Foreign keys cascade to consents, grants, codes and refresh tokens.
-        let n = diesel::delete(clients::table.find(id.as_str()))
-            .execute(&mut *self.conn()?)
-            .map_err(StoreError::from)?;
+        let n =
+            diesel::delete(clients::table.find(id.as_str())).execute(&mut *self.conn()?).map_err(StoreError::from)?;
         Ok(n > 0)
     }
 
@@ -86,18 +93,10 @@ impl OidcRepository for Store {
             .order(signing_keys::created_at.asc())
             .load::<KeyRow>(&mut *self.conn()?)
             .map_err(StoreError::from)?;
-        Ok(rows
-            .into_iter()
-            .map(StoredKey::try_from)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().map(StoredKey::try_from).collect::<Result<_, _>>()?)
     }
 
-    fn activate_signing_key(
-        &self,
-        new: &StoredKey,
-        now: i64,
-        only_if_none: bool,
-    ) -> Result<bool, OAuthError> {
+    fn activate_signing_key(&self, new: &StoredKey, now: i64, only_if_none: bool) -> Result<bool, OAuthError> {
         let result = self.transaction(|conn| {
             if !only_if_none {
                 diesel::update(
@@ -105,17 +104,12 @@ impl OidcRepository for Store {
                         .filter(signing_keys::alg.eq(new.alg.as_str()))
                         .filter(signing_keys::state.eq(KeyState::Active.as_str())),
                 )
-                .set((
-                    signing_keys::state.eq(KeyState::Retired.as_str()),
-                    signing_keys::retired_at.eq(Some(now)),
-                ))
+                .set((signing_keys::state.eq(KeyState::Retired.as_str()), signing_keys::retired_at.eq(Some(now))))
                 .execute(conn)?;
             }
             // The partial unique index allows one active key per algorithm: when replicas race
             // on first start, one insert wins and the others fail here.
-            diesel::insert_into(signing_keys::table)
-                .values(KeyRow::from(new))
-                .execute(conn)?;
+            diesel::insert_into(signing_keys::table).values(KeyRow::from(new)).execute(conn)?;
             Ok(())
         });
         match result {
@@ -131,9 +125,7 @@ impl OidcRepository for Store {
             .select(signing_keys::alg)
             .load::<String>(&mut *self.conn()?)
             .map_err(StoreError::from)?;
-        algs.iter()
-            .map(|a| SigningAlg::try_from(a.as_str()))
-            .collect()
+        algs.iter().map(|a| SigningAlg::try_from(a.as_str())).collect()
     }
 
     fn insert_session(&self, session: &Session) -> Result<(), OAuthError> {
@@ -147,9 +139,7 @@ impl OidcRepository for Store {
     fn replace_session(&self, old_id_hash: &str, new: &Session) -> Result<(), OAuthError> {
         self.transaction(|conn| {
             diesel::delete(sessions::table.find(old_id_hash)).execute(conn)?;
-            diesel::insert_into(sessions::table)
-                .values(SessionRow::from(new))
-                .execute(conn)?;
+            diesel::insert_into(sessions::table).values(SessionRow::from(new)).execute(conn)?;
             Ok(())
         })?;
         Ok(())
@@ -166,26 +156,72 @@ impl OidcRepository for Store {
     }
 
     fn end_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError> {
-        let session = self.transaction(|conn| {
-            let row = diesel::delete(sessions::table.find(id_hash))
-                .returning(sessions::all_columns)
-                .get_result::<SessionRow>(conn)
-                .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            // Grants of the session end with it, except offline access, which is meant to
-            // outlive the browser session (OIDC Core 11).
-            let ids: Vec<String> = grants::table
-                .filter(grants::sid.eq(&row.sid))
-                .filter(grants::revoked_at.is_null())
-                .filter(grants::scopes.not_like("%offline_access%"))
-                .select(grants::id)
+        let row = self.transaction(|conn| end_session_in(conn, id_hash, now))?;
+        Ok(row.map(Session::try_from).transpose()?)
+    }
+
+    fn list_sessions(&self, account: &AccountId, now: i64) -> Result<Vec<Session>, OAuthError> {
+        let rows = sessions::table
+            .filter(sessions::account_id.eq(account.as_str()))
+            .filter(sessions::expires_at.gt(now))
+            .order(sessions::created_at.desc())
+            .load::<SessionRow>(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(Session::try_from).collect::<Result<_, _>>()?)
+    }
+
+    fn end_sessions_of(&self, account: &AccountId, keep: Option<&str>, now: i64) -> Result<usize, OAuthError> {
+        Ok(self.transaction(|conn| {
+            let hashes: Vec<String> = sessions::table
+                .filter(sessions::account_id.eq(account.as_str()))
+                .filter(sessions::id_hash.ne(keep.unwrap_or("")))
+                .select(sessions::id_hash)
                 .load(conn)?;
-            for id in &ids {
-                revoke_grant_in(conn, id, now)?;
+            for hash in &hashes {
+                end_session_in(conn, hash, now)?;
             }
-            Ok(Some(row))
-        })?;
-        Ok(session.map(Session::try_from).transpose()?)
+            Ok(hashes.len())
+        })?)
+    }
+
+    fn end_session_by_sid(&self, account: &AccountId, sid: &str, now: i64) -> Result<bool, OAuthError> {
+        Ok(self.transaction(|conn| {
+            let hash = sessions::table
+                .filter(sessions::account_id.eq(account.as_str()))
+                .filter(sessions::sid.eq(sid))
+                .select(sessions::id_hash)
+                .first::<String>(conn)
+                .optional()?;
+            match hash {
+                Some(hash) => Ok(end_session_in(conn, &hash, now)?.is_some()),
+                None => Ok(false),
+            }
+        })?)
+    }
+
+    fn record_login(&self, event: &LoginEvent) -> Result<(), OAuthError> {
+        diesel::insert_into(login_events::table)
+            .values(LoginEventRow {
+                id: random_id(),
+                account_id: event.account_id.as_str().to_owned(),
+                at: event.at,
+                method: event.method.clone(),
+                client_id: event.client_id.as_ref().map(|c| c.as_str().to_owned()),
+                address: event.address.clone(),
+            })
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn recent_logins(&self, account: &AccountId, limit: i64) -> Result<Vec<LoginEvent>, OAuthError> {
+        let rows = login_events::table
+            .filter(login_events::account_id.eq(account.as_str()))
+            .order(login_events::at.desc())
+            .limit(limit)
+            .load::<LoginEventRow>(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(LoginEvent::try_from).collect::<Result<_, _>>()?)
     }
 
     fn insert_interaction(&self, interaction: &Interaction) -> Result<(), OAuthError> {
@@ -207,18 +243,11 @@ impl OidcRepository for Store {
     }
 
     fn delete_interaction(&self, id_hash: &str) -> Result<(), OAuthError> {
-        diesel::delete(interactions::table.find(id_hash))
-            .execute(&mut *self.conn()?)
-            .map_err(StoreError::from)?;
+        diesel::delete(interactions::table.find(id_hash)).execute(&mut *self.conn()?).map_err(StoreError::from)?;
         Ok(())
     }
 
-    fn mark_interaction(
-        &self,
-        id_hash: &str,
-        login: bool,
-        consent: bool,
-    ) -> Result<(), OAuthError> {
+    fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool) -> Result<(), OAuthError> {
         let conn = &mut *self.conn()?;
         if login {
             diesel::update(interactions::table.find(id_hash))
@@ -235,11 +264,7 @@ impl OidcRepository for Store {
         Ok(())
     }
 
-    fn find_consent(
-        &self,
-        account: &AccountId,
-        client: &ClientId,
-    ) -> Result<Option<Consent>, OAuthError> {
+    fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError> {
         let row = consents::table
             .find((account.as_str(), client.as_str()))
             .first::<ConsentRow>(&mut *self.conn()?)
@@ -251,38 +276,49 @@ impl OidcRepository for Store {
     fn save_consent(&self, consent: &Consent) -> Result<(), OAuthError> {
         let row = ConsentRow::from(consent);
         self.transaction(|conn| {
-            diesel::delete(consents::table.find((&row.account_id, &row.client_id)))
-                .execute(conn)?;
-            diesel::insert_into(consents::table)
-                .values(&row)
-                .execute(conn)?;
+            diesel::delete(consents::table.find((&row.account_id, &row.client_id))).execute(conn)?;
+            diesel::insert_into(consents::table).values(&row).execute(conn)?;
             Ok(())
         })?;
         Ok(())
     }
 
-    fn insert_grant_with_code(
-        &self,
-        grant: &Grant,
-        code: &AuthorizationCode,
-    ) -> Result<(), OAuthError> {
+    fn list_consents(&self, account: &AccountId) -> Result<Vec<Consent>, OAuthError> {
+        let rows = consents::table
+            .filter(consents::account_id.eq(account.as_str()))
+            .order(consents::granted_at.desc())
+            .load::<ConsentRow>(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(Consent::try_from).collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_consent(&self, account: &AccountId, client: &ClientId, now: i64) -> Result<(), OAuthError> {
         self.transaction(|conn| {
-            diesel::insert_into(grants::table)
-                .values(GrantRow::new(grant, code.expires_at))
-                .execute(conn)?;
-            diesel::insert_into(authorization_codes::table)
-                .values(CodeRow::from(code))
-                .execute(conn)?;
+            diesel::delete(consents::table.find((account.as_str(), client.as_str()))).execute(conn)?;
+            let ids: Vec<String> = grants::table
+                .filter(grants::account_id.eq(account.as_str()))
+                .filter(grants::client_id.eq(client.as_str()))
+                .filter(grants::revoked_at.is_null())
+                .select(grants::id)
+                .load(conn)?;
+            for id in &ids {
+                revoke_grant_in(conn, id, now)?;
+            }
             Ok(())
         })?;
         Ok(())
     }
 
-    fn consume_authorization_code(
-        &self,
-        hash: &str,
-        now: i64,
-    ) -> Result<CodeConsumption, OAuthError> {
+    fn insert_grant_with_code(&self, grant: &Grant, code: &AuthorizationCode) -> Result<(), OAuthError> {
+        self.transaction(|conn| {
+            diesel::insert_into(grants::table).values(GrantRow::new(grant, code.expires_at)).execute(conn)?;
+            diesel::insert_into(authorization_codes::table).values(CodeRow::from(code)).execute(conn)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn consume_authorization_code(&self, hash: &str, now: i64) -> Result<CodeConsumption, OAuthError> {
         let conn = &mut *self.conn()?;
         // One conditional UPDATE: of many concurrent redemptions exactly one matches the row.
         let spent = diesel::update(
@@ -300,19 +336,14 @@ impl OidcRepository for Store {
             Some(row) => {
                 let code = AuthorizationCode::try_from(row)?;
                 match load_grant(conn, &code.grant_id)? {
-                    Some(grant) if grant.revoked_at.is_none() => {
-                        Ok(CodeConsumption::Consumed(Box::new((code, grant))))
-                    }
+                    Some(grant) if grant.revoked_at.is_none() => Ok(CodeConsumption::Consumed(Box::new((code, grant)))),
                     _ => Ok(CodeConsumption::Invalid),
                 }
             }
             None => {
                 let previous = authorization_codes::table
                     .find(hash)
-                    .select((
-                        authorization_codes::grant_id,
-                        authorization_codes::consumed_at,
-                    ))
+                    .select((authorization_codes::grant_id, authorization_codes::consumed_at))
                     .first::<(String, Option<i64>)>(conn)
                     .optional()
                     .map_err(StoreError::from)?;
@@ -335,9 +366,7 @@ impl OidcRepository for Store {
 
     fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), OAuthError> {
         self.transaction(|conn| {
-            diesel::insert_into(refresh_tokens::table)
-                .values(RefreshRow::from(token))
-                .execute(conn)?;
+            diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(token)).execute(conn)?;
             diesel::update(grants::table.find(&token.grant_id))
                 .set(grants::expires_at.eq(token.expires_at))
                 .execute(conn)?;
@@ -389,9 +418,7 @@ impl OidcRepository for Store {
                         created_at: now,
                         expires_at: new_expires_at,
                     };
-                    diesel::insert_into(refresh_tokens::table)
-                        .values(RefreshRow::from(&new))
-                        .execute(conn)?;
+                    diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(&new)).execute(conn)?;
                     diesel::update(grants::table.find(&grant.id))
                         .set(grants::expires_at.eq(new_expires_at))
                         .execute(conn)?;
@@ -402,11 +429,7 @@ impl OidcRepository for Store {
         })?)
     }
 
-    fn find_live_refresh_token(
-        &self,
-        hash: &str,
-        now: i64,
-    ) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
+    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
         let conn = &mut *self.conn()?;
         let row = refresh_tokens::table
             .find(hash)
@@ -425,10 +448,7 @@ impl OidcRepository for Store {
 
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError> {
         let result = diesel::insert_into(revoked_access_tokens::table)
-            .values((
-                revoked_access_tokens::jti.eq(jti),
-                revoked_access_tokens::expires_at.eq(expires_at),
-            ))
+            .values((revoked_access_tokens::jti.eq(jti), revoked_access_tokens::expires_at.eq(expires_at)))
             .execute(&mut *self.conn()?)
             .map_err(StoreError::from);
         match result {
@@ -448,12 +468,7 @@ impl OidcRepository for Store {
         Ok(n > 0)
     }
 
-    fn record_login_failure(
-        &self,
-        key: &str,
-        now: i64,
-        window_start: i64,
-    ) -> Result<u32, OAuthError> {
+    fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError> {
         let conn = &mut *self.conn()?;
         diesel::insert_into(login_failures::table)
             .values((
@@ -480,37 +495,24 @@ impl OidcRepository for Store {
     fn purge_expired(&self, now: i64) -> Result<u64, OAuthError> {
         let n = self.transaction(|conn| {
             let mut n = 0;
-            n += diesel::delete(
-                authorization_codes::table.filter(authorization_codes::expires_at.le(now)),
-            )
-            .execute(conn)?;
-            n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now)))
+            n += diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.le(now)))
                 .execute(conn)?;
+            n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))).execute(conn)?;
             n += diesel::delete(grants::table.filter(grants::expires_at.le(now))).execute(conn)?;
-            n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now)))
+            n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)))
                 .execute(conn)?;
-            n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now)))
-                .execute(conn)?;
-            n += diesel::delete(
-                revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)),
-            )
-            .execute(conn)?;
             // Failures older than a day no longer count towards any throttle window.
-            n += diesel::delete(
-                login_failures::table.filter(login_failures::failed_at.le(now - 86_400)),
-            )
-            .execute(conn)?;
+            n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400)))
+                .execute(conn)?;
             Ok(n as u64)
         })?;
         Ok(n)
     }
 }
 
-fn count_failures(
-    conn: &mut DbConnection,
-    key: &str,
-    window_start: i64,
-) -> Result<u32, OAuthError> {
+fn count_failures(conn: &mut DbConnection, key: &str, window_start: i64) -> Result<u32, OAuthError> {
     let n: i64 = login_failures::table
         .filter(login_failures::key.eq(key))
         .filter(login_failures::failed_at.ge(window_start))

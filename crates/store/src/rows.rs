@@ -2,13 +2,12 @@
 //! fallible: a row that no longer parses is reported as corrupt, never unwrapped.
 
 use diesel::prelude::*;
-use yagona_account::{
-    Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl,
-};
+use yagona_account::registration::Registration;
+use yagona_account::{Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl};
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::{
-    AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType,
-    Interaction, RedirectUri, RefreshToken, Scopes, Session,
+    AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType, Interaction,
+    LoginEvent, RedirectUri, RefreshToken, Scopes, Session,
 };
 
 use crate::schema::*;
@@ -130,10 +129,7 @@ impl TryFrom<ClientRow> for Client {
             name: r.name,
             secret_hash: r.secret_hash,
             redirect_uris: from_json::<Vec<RedirectUri>>(what, &r.redirect_uris)?,
-            post_logout_redirect_uris: from_json::<Vec<RedirectUri>>(
-                what,
-                &r.post_logout_redirect_uris,
-            )?,
+            post_logout_redirect_uris: from_json::<Vec<RedirectUri>>(what, &r.post_logout_redirect_uris)?,
             grant_types: from_json::<Vec<GrantType>>(what, &r.grant_types)?,
             first_party: r.first_party,
             id_token_signing_alg: SigningAlg::try_from(r.id_token_signing_alg.as_str())
@@ -196,6 +192,7 @@ pub struct SessionRow {
     pub auth_time: i64,
     pub acr: String,
     pub amr: String,
+    pub address: String,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -209,6 +206,7 @@ impl From<&Session> for SessionRow {
             auth_time: s.auth.auth_time,
             acr: s.auth.acr.clone(),
             amr: json(&s.auth.amr),
+            address: s.address.clone(),
             created_at: s.created_at,
             expires_at: s.expires_at,
         }
@@ -222,11 +220,8 @@ impl TryFrom<SessionRow> for Session {
             id_hash: r.id_hash,
             sid: r.sid,
             account_id: AccountId::from_stored(r.account_id),
-            auth: AuthContext {
-                auth_time: r.auth_time,
-                acr: r.acr,
-                amr: from_json("session", &r.amr)?,
-            },
+            auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("session", &r.amr)? },
+            address: r.address,
             created_at: r.created_at,
             expires_at: r.expires_at,
         })
@@ -349,11 +344,7 @@ impl TryFrom<GrantRow> for Grant {
             account_id: AccountId::from_stored(r.account_id),
             sid: r.sid,
             scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt("grant", e))?,
-            auth: AuthContext {
-                auth_time: r.auth_time,
-                acr: r.acr,
-                amr: from_json("grant", &r.amr)?,
-            },
+            auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("grant", &r.amr)? },
             created_at: r.created_at,
             revoked_at: r.revoked_at,
         })
@@ -397,11 +388,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             grant_id: r.grant_id,
             client_id: ClientId::try_from(r.client_id).map_err(|e| corrupt(what, e))?,
             redirect_uri: RedirectUri::try_from(r.redirect_uri).map_err(|e| corrupt(what, e))?,
-            code_challenge: r
-                .code_challenge
-                .map(CodeChallenge::try_from)
-                .transpose()
-                .map_err(|e| corrupt(what, e))?,
+            code_challenge: r.code_challenge.map(CodeChallenge::try_from).transpose().map_err(|e| corrupt(what, e))?,
             nonce: r.nonce,
             expires_at: r.expires_at,
         })
@@ -441,6 +428,65 @@ impl TryFrom<RefreshRow> for RefreshToken {
             client_id: ClientId::try_from(r.client_id).map_err(|e| corrupt("refresh token", e))?,
             created_at: r.created_at,
             expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = registrations)]
+pub struct RegistrationRow {
+    pub id_hash: String,
+    pub browser_hash: String,
+    pub draft: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<&Registration> for RegistrationRow {
+    fn from(r: &Registration) -> Self {
+        Self {
+            id_hash: r.id_hash.clone(),
+            browser_hash: r.browser_hash.clone(),
+            draft: json(&r.draft),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+impl TryFrom<RegistrationRow> for Registration {
+    type Error = StoreError;
+    fn try_from(r: RegistrationRow) -> Result<Self, StoreError> {
+        Ok(Registration {
+            id_hash: r.id_hash,
+            browser_hash: r.browser_hash,
+            draft: from_json("registration", &r.draft)?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = login_events)]
+pub struct LoginEventRow {
+    pub id: String,
+    pub account_id: String,
+    pub at: i64,
+    pub method: String,
+    pub client_id: Option<String>,
+    pub address: String,
+}
+
+impl TryFrom<LoginEventRow> for LoginEvent {
+    type Error = StoreError;
+    fn try_from(r: LoginEventRow) -> Result<Self, StoreError> {
+        Ok(LoginEvent {
+            account_id: AccountId::from_stored(r.account_id),
+            at: r.at,
+            method: r.method,
+            client_id: r.client_id.map(ClientId::try_from).transpose().map_err(|e| corrupt("login event", e))?,
+            address: r.address,
         })
     }
 }

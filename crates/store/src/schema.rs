@@ -54,6 +54,7 @@ diesel::table! {
         auth_time -> BigInt,
         acr -> Text,
         amr -> Text,
+        address -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
     }
@@ -132,5 +133,26 @@ diesel::table! {
         key -> Text,
         failed_at -> BigInt,
         id -> Text,
+    }
+}
+
+diesel::table! {
+    registrations (id_hash) {
+        id_hash -> Text,
+        browser_hash -> Text,
+        draft -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_events (id) {
+        id -> Text,
+        account_id -> Text,
+        at -> BigInt,
+        method -> Text,
+        client_id -> Nullable<Text>,
+        address -> Text,
     }
 }

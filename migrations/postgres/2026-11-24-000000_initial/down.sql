@@ -1,3 +1,5 @@
+DROP TABLE login_events;
+DROP TABLE registrations;
 DROP TABLE login_failures;
 DROP TABLE revoked_access_tokens;
 DROP TABLE refresh_tokens;

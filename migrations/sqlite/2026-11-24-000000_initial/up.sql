@@ -49,6 +49,7 @@ CREATE TABLE sessions (
     auth_time BIGINT NOT NULL,
     acr TEXT NOT NULL,
     amr TEXT NOT NULL,
+    address TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );
@@ -119,3 +120,23 @@ CREATE TABLE login_failures (
     id TEXT PRIMARY KEY
 );
 CREATE INDEX login_failures_key ON login_failures (key, failed_at);
+
+-- The registration wizard's state between steps (the draft is JSON).
+CREATE TABLE registrations (
+    id_hash TEXT PRIMARY KEY,
+    browser_hash TEXT NOT NULL,
+    draft TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+-- Successful logins, for the person's history.
+CREATE TABLE login_events (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    method TEXT NOT NULL,
+    client_id TEXT,
+    address TEXT NOT NULL
+);
+CREATE INDEX login_events_account ON login_events (account_id, at);

@@ -3,26 +3,27 @@
 //! A request is parsed and validated ([`yagona_oidc::authorize`]); what it needs next is decided
 //! by [`next_step`]. When the person must act, the validated request is stored as an interaction
 //! bound to this browser, and the login or consent page carries only the interaction's id. Both
-//! pages return to `/authorize/resume`, which decides again with the interaction's start time, so
-//! `prompt=login`, `max_age` and `prompt=consent` are satisfied by what happened meanwhile.
+//! pages return to `/authorize/resume`, which decides again with what the person did meanwhile
+//! (the interaction's `login_done` and `consent_done`).
 
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
-use yagona_account::{AccountRepository as _, AccountStatus, Login};
+use yagona_account::{Account, AccountRepository as _, AccountStatus, Login};
 use yagona_oidc::authorize::{
     self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
 };
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
-    AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, OAuthError,
+    AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
     OidcRepository as _, ResponseMode, Scopes, Session,
 };
 
 use super::error::PageError;
-use super::pages::{self, ConsentPage, LoginPage};
-use super::{blocking, parse_pairs, see_other, session_cookie, Browser, State};
+use super::pages::{self, ConsentPage, Frame, LoginPage};
+use super::{blocking, here, parse_pairs, see_other, session_cookie, translator, Browser, State};
+use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
 pub async fn authorize_get(req: HttpRequest, state: State) -> HttpResponse {
@@ -35,36 +36,32 @@ pub async fn authorize_post(req: HttpRequest, state: State, body: Bytes) -> Http
     authorize(req, state, params).await
 }
 
-async fn authorize(
-    req: HttpRequest,
-    state: State,
-    params: Result<Vec<(String, String)>, OAuthError>,
-) -> HttpResponse {
+async fn authorize(req: HttpRequest, state: State, params: Result<Vec<(String, String)>, OAuthError>) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
+    let ui_locales = params.as_ref().ok().and_then(|p| Params(p).get("ui_locales").ok().flatten().map(str::to_owned));
+    let t = translator(&req, &state, ui_locales.as_deref());
     let params = match params {
         Ok(p) => p,
-        Err(e) => return PageError::authorization(e).error_response(),
+        Err(e) => return PageError::authorization(e).page(t),
     };
     let client_id = match authorize::client_id_of(&Params(&params)) {
         Ok(id) => id,
-        Err(e) => return PageError::authorization(e).error_response(),
+        Err(e) => return PageError::authorization(e).page(t),
     };
     let client = match blocking(&state, move |s| s.store.find_client(&client_id)).await {
         Ok(Some(client)) => client,
         Ok(None) => {
-            return PageError::authorization(OAuthError::invalid_request(
-                "the client_id is not registered here",
-            ))
-            .error_response()
+            return PageError::authorization(OAuthError::invalid_request("the client_id is not registered here"))
+                .page(t)
         }
-        Err(e) => return PageError::from(e).error_response(),
+        Err(e) => return PageError::from(e).page(t),
     };
     let request = match authorize::parse(&Params(&params), &client) {
         Ok(request) => request,
-        Err(Rejection::Page(e)) => return PageError::authorization(e).error_response(),
-        Err(Rejection::Redirect(r)) => return error_redirect(&state, r),
+        Err(Rejection::Page(e)) => return PageError::authorization(e).page(t),
+        Err(Rejection::Redirect(r)) => return error_redirect(&state, t, r),
     };
-    proceed(&state, browser, client, request, None).await
+    proceed(&state, t, browser, client, request, None).await
 }
 
 #[derive(Deserialize)]
@@ -73,43 +70,35 @@ pub struct InteractionQuery {
 }
 
 /// Where the login and consent pages return.
-pub async fn resume(
-    req: HttpRequest,
-    state: State,
-    query: actix_web::web::Query<InteractionQuery>,
-) -> HttpResponse {
+pub async fn resume(req: HttpRequest, state: State, query: actix_web::web::Query<InteractionQuery>) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let id = query.interaction.clone();
     let binding = browser.binding();
     let found = blocking(&state, move |s| live_interaction(s, &id, &binding)).await;
     match found {
         Ok(Some((interaction, client))) => {
+            let t = translator(&req, &state, interaction.request.ui_locales.as_deref());
             let request = interaction.request.clone();
             let pending = Some((query.interaction.clone(), interaction));
-            proceed(&state, browser, client, request, pending).await
+            proceed(&state, t, browser, client, request, pending).await
         }
-        Ok(None) => PageError::expired_interaction().error_response(),
-        Err(e) => PageError::from(e).error_response(),
+        Ok(None) => PageError::expired_interaction().page(translator(&req, &state, None)),
+        Err(e) => PageError::from(e).page(translator(&req, &state, None)),
     }
 }
 
 /// What the decision leads to.
 enum Outcome {
     Error(ErrorRedirect),
-    Interact {
-        page: &'static str,
-        id: String,
-    },
-    Code {
-        request: AuthorizationRequest,
-        code: String,
-    },
+    Interact { page: &'static str, id: String },
+    Code { request: AuthorizationRequest, code: String },
 }
 
 /// Decides and acts on the next step; `interaction` is the pending one (its id and record) when
 /// the person returns from a page.
 async fn proceed(
     state: &State,
+    t: Tr<'static>,
     browser: Browser,
     client: Client,
     request: AuthorizationRequest,
@@ -135,21 +124,12 @@ async fn proceed(
             Some(session) => s.store.find_consent(&session.account_id, &client.id)?,
             None => None,
         };
-        let step = next_step(
-            &request,
-            &client,
-            session.as_ref(),
-            hint_subject.as_deref(),
-            consent.as_ref(),
-            interaction
-                .as_ref()
-                .map(|(_, i)| Progress {
-                    login_done: i.login_done,
-                    consent_done: i.consent_done,
-                })
-                .unwrap_or_default(),
-            now,
-        );
+        let progress = interaction
+            .as_ref()
+            .map(|(_, i)| Progress { login_done: i.login_done, consent_done: i.consent_done })
+            .unwrap_or_default();
+        let step =
+            next_step(&request, &client, session.as_ref(), hint_subject.as_deref(), consent.as_ref(), progress, now);
         let page = match step {
             Err(e) => return Ok(fail(e)),
             Ok(NextStep::Login) => "/login",
@@ -183,7 +163,7 @@ async fn proceed(
     })
     .await;
     let response = match outcome {
-        Ok(Outcome::Error(r)) => error_redirect(state, r),
+        Ok(Outcome::Error(r)) => error_redirect(state, t, r),
         Ok(Outcome::Interact { page, id }) => see_other(&format!("{page}?interaction={id}")),
         Ok(Outcome::Code { request, code }) => {
             let mut fields = vec![("code", code)];
@@ -191,13 +171,9 @@ async fn proceed(
                 fields.push(("state", s));
             }
             fields.push(("iss", state.settings.issuer.clone()));
-            respond_to_client(
-                request.redirect_uri.as_str(),
-                request.response_mode,
-                &fields,
-            )
+            respond_to_client(t, request.redirect_uri.as_str(), request.response_mode, &fields)
         }
-        Err(e) => PageError::from(e).error_response(),
+        Err(e) => PageError::from(e).page(t),
     };
     browser.finish(response, state)
 }
@@ -248,41 +224,31 @@ fn issue_code(
 
 /// Sends the authorization response (or error) to the client's verified redirect URI, with
 /// `iss` (RFC 9207).
-fn respond_to_client(
-    redirect_uri: &str,
-    mode: ResponseMode,
-    fields: &[(&str, String)],
-) -> HttpResponse {
+fn respond_to_client(t: Tr<'_>, redirect_uri: &str, mode: ResponseMode, fields: &[(&str, String)]) -> HttpResponse {
     match mode {
         ResponseMode::FormPost => pages::form_post(redirect_uri, fields),
         ResponseMode::Query => match url::Url::parse(redirect_uri) {
             Ok(mut url) => {
-                url.query_pairs_mut()
-                    .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                url.query_pairs_mut().extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
                 see_other(url.as_str())
             }
-            Err(_) => PageError::from(OAuthError::server_error(
-                "a registered redirect URI does not parse",
-            ))
-            .error_response(),
+            Err(_) => PageError::from(OAuthError::server_error("a registered redirect URI does not parse")).page(t),
         },
     }
 }
 
-fn error_redirect(state: &State, r: ErrorRedirect) -> HttpResponse {
+fn error_redirect(state: &State, t: Tr<'_>, r: ErrorRedirect) -> HttpResponse {
     if r.error.code == ErrorCode::ServerError {
-        return PageError::from(r.error).error_response();
+        return PageError::from(r.error).page(t);
     }
     tracing::info!(error = r.error.code.as_str(), description = %r.error.description, "authorization refused");
-    let mut fields = vec![
-        ("error", r.error.code.as_str().to_owned()),
-        ("error_description", r.error.description.into_owned()),
-    ];
+    let mut fields =
+        vec![("error", r.error.code.as_str().to_owned()), ("error_description", r.error.description.into_owned())];
     if let Some(s) = r.state {
         fields.push(("state", s));
     }
     fields.push(("iss", state.settings.issuer.clone()));
-    respond_to_client(r.redirect_uri.as_str(), r.response_mode, &fields)
+    respond_to_client(t, r.redirect_uri.as_str(), r.response_mode, &fields)
 }
 
 #[derive(Deserialize)]
@@ -291,56 +257,78 @@ pub struct LoginQuery {
 }
 
 /// The interaction an id names, if it is live and belongs to this browser.
-fn live_interaction(
+pub fn live_interaction(
     s: &AppState,
     id: &str,
     browser_hash: &str,
 ) -> Result<Option<(Interaction, Client)>, OAuthError> {
-    let Some(interaction) = s.store.find_interaction(&hash_token(id), now())? else {
-        return Ok(None);
-    };
+    let Some(interaction) = s.store.find_interaction(&hash_token(id), now())? else { return Ok(None) };
     if interaction.browser_hash != browser_hash {
         return Ok(None);
     }
-    Ok(s.store
-        .find_client(&interaction.request.client_id)?
-        .map(|c| (interaction, c)))
+    Ok(s.store.find_client(&interaction.request.client_id)?.map(|c| (interaction, c)))
 }
 
-pub async fn login_page(
-    req: HttpRequest,
-    state: State,
-    query: actix_web::web::Query<LoginQuery>,
+/// The login page's content, shared by the first showing and a refused attempt.
+struct LoginView<'a> {
+    interaction: Option<&'a str>,
+    client_name: Option<&'a str>,
+    login: &'a str,
+    error: Option<&'static str>,
+}
+
+fn login_page_response(
+    state: &AppState,
+    t: Tr<'static>,
+    browser: &Browser,
+    status: StatusCode,
+    view: LoginView<'_>,
 ) -> HttpResponse {
+    let here = match view.interaction {
+        Some(id) => format!("/login?interaction={id}"),
+        None => "/login".to_owned(),
+    };
+    let register_href = state.settings.registration.enabled.then(|| match view.interaction {
+        Some(id) => format!("/register?interaction={id}"),
+        None => "/register".to_owned(),
+    });
+    pages::render(
+        status,
+        &LoginPage {
+            frame: Frame::new(t, here),
+            csrf_token: &browser.csrf,
+            interaction: view.interaction,
+            continue_to: view.client_name.map(|name| t.f("login.continue_to", &[("client", name)])),
+            login: view.login,
+            error: view.error.map(|key| t.t(key)),
+            register_href,
+        },
+    )
+}
+
+pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Query<LoginQuery>) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let interaction = query.interaction.clone();
     let binding = browser.binding();
     let found = match interaction.clone() {
-        Some(id) => blocking(&state, move |s| live_interaction(s, &id, &binding))
-            .await
-            .map(Some),
+        Some(id) => blocking(&state, move |s| live_interaction(s, &id, &binding)).await.map(Some),
         None => Ok(None),
     };
     let response = match found {
-        Ok(Some(None)) => PageError::expired_interaction().error_response(),
+        Ok(Some(None)) => PageError::expired_interaction().page(translator(&req, &state, None)),
         Ok(found) => {
             let found = found.flatten();
-            let login_hint = found
-                .as_ref()
-                .and_then(|(i, _)| i.request.login_hint.clone())
-                .unwrap_or_default();
-            pages::render(
-                StatusCode::OK,
-                &LoginPage {
-                    csrf_token: &browser.csrf,
-                    interaction: interaction.as_deref().filter(|_| found.is_some()),
-                    client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
-                    login: &login_hint,
-                    error: None,
-                },
-            )
+            let t = translator(&req, &state, found.as_ref().and_then(|(i, _)| i.request.ui_locales.as_deref()));
+            let login_hint = found.as_ref().and_then(|(i, _)| i.request.login_hint.clone()).unwrap_or_default();
+            let view = LoginView {
+                interaction: interaction.as_deref().filter(|_| found.is_some()),
+                client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
+                login: &login_hint,
+                error: None,
+            };
+            login_page_response(&state, t, &browser, StatusCode::OK, view)
         }
-        Err(e) => PageError::from(e).error_response(),
+        Err(e) => PageError::from(e).page(translator(&req, &state, None)),
     };
     browser.finish(response, &state)
 }
@@ -354,30 +342,69 @@ pub struct LoginForm {
 }
 
 enum LoginOutcome {
-    LoggedIn {
-        secret: String,
-    },
-    Refused {
-        message: &'static str,
-        status: StatusCode,
-        client_name: Option<String>,
-    },
+    LoggedIn { secret: String },
+    Refused { message: &'static str, status: StatusCode, client_name: Option<String> },
     ExpiredInteraction,
+}
+
+/// Starts a session for `account` in this browser: a new session id at every login (no
+/// fixation); the same person keeps their `sid`, so grants made earlier in this browser still end
+/// with the session. Records the login in the person's history. Returns the cookie secret.
+pub fn start_session(
+    s: &AppState,
+    account: &Account,
+    auth: AuthContext,
+    old_session_hash: Option<&str>,
+    client: Option<&Client>,
+    address: &str,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let previous = match old_session_hash {
+        Some(hash) => s.store.find_session(hash, now)?,
+        None => None,
+    };
+    let method = if auth.amr.iter().any(|m| m == "pwd") { "password" } else { "eds" };
+    let secret = random_token();
+    let mut session = Session {
+        id_hash: hash_token(&secret),
+        sid: random_id(),
+        account_id: account.id.clone(),
+        auth,
+        address: address.to_owned(),
+        created_at: now,
+        expires_at: now + s.settings.lifetimes.session,
+    };
+    match previous {
+        Some(previous) if previous.account_id == account.id => {
+            session.sid = previous.sid;
+            s.store.replace_session(&previous.id_hash, &session)?;
+        }
+        Some(previous) => {
+            s.store.end_session(&previous.id_hash, now)?;
+            s.store.insert_session(&session)?;
+        }
+        None => s.store.insert_session(&session)?,
+    }
+    s.store.record_login(&LoginEvent {
+        account_id: account.id.clone(),
+        at: now,
+        method: method.to_owned(),
+        client_id: client.map(|c| c.id.clone()),
+        address: address.to_owned(),
+    })?;
+    tracing::info!(account = %account.id, method, "login succeeded");
+    Ok(secret)
 }
 
 pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
     let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&body) else {
-        return PageError::bad_request("The sign-in form was incomplete. Go back and try again.")
-            .error_response();
+        return PageError::bad_request("error.form_incomplete").page(t);
     };
     if !browser.csrf_matches(&form.csrf_token) {
         tracing::info!("login form refused: CSRF token mismatch");
-        return browser.finish(
-            PageError::bad_request("The sign-in form has expired. Reload the page and try again.")
-                .error_response(),
-            &state,
-        );
+        return browser.finish(PageError::bad_request("error.form_expired").page(t), &state);
     }
     let binding = browser.binding();
     let address = browser.address.clone();
@@ -386,9 +413,9 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
     let login_text = form.login.clone();
     let outcome = blocking(&state, move |s| {
         let now = now();
-        let (client_name, pending_hash) = match &interaction {
+        let (client, pending_hash) = match &interaction {
             Some(id) => match live_interaction(s, id, &binding)? {
-                Some((pending, client)) => (Some(client.name), Some(pending.id_hash)),
+                Some((pending, client)) => (Some(client), Some(pending.id_hash)),
                 None => return Ok(LoginOutcome::ExpiredInteraction),
             },
             None => (None, None),
@@ -396,28 +423,20 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         let refused = |message, status| LoginOutcome::Refused {
             message,
             status,
-            client_name: client_name.clone(),
+            client_name: client.as_ref().map(|c| c.name.clone()),
         };
         let limits = &s.settings.login;
         let window_start = now - limits.window_seconds;
         let account_key = format!("account:{}", form.login.trim().to_lowercase());
         let address_key = format!("address:{address}");
-        if s.store.recent_login_failures(&account_key, window_start)?
-            >= limits.max_failures_per_account
-            || s.store.recent_login_failures(&address_key, window_start)?
-                >= limits.max_failures_per_address
+        if s.store.recent_login_failures(&account_key, window_start)? >= limits.max_failures_per_account
+            || s.store.recent_login_failures(&address_key, window_start)? >= limits.max_failures_per_address
         {
             tracing::warn!("login throttled");
-            return Ok(refused(
-                "Too many failed sign-in attempts. Wait a few minutes and try again.",
-                StatusCode::TOO_MANY_REQUESTS,
-            ));
+            return Ok(refused("login.throttled", StatusCode::TOO_MANY_REQUESTS));
         }
         let account = match Login::try_from(form.login.as_str()) {
-            Ok(login) => s
-                .store
-                .find_account_by_login(&login)
-                .map_err(|e| OAuthError::server_error(e.to_string()))?,
+            Ok(login) => s.store.find_account_by_login(&login).map_err(|e| OAuthError::server_error(e.to_string()))?,
             Err(_) => None,
         };
         let verified = match &account {
@@ -430,55 +449,22 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         let account = match account {
             Some(account) if verified => account,
             _ => {
-                s.store
-                    .record_login_failure(&account_key, now, window_start)?;
-                s.store
-                    .record_login_failure(&address_key, now, window_start)?;
+                s.store.record_login_failure(&account_key, now, window_start)?;
+                s.store.record_login_failure(&address_key, now, window_start)?;
                 tracing::info!("login failed: wrong login or password");
-                return Ok(refused(
-                    "The login or password is wrong.",
-                    StatusCode::UNAUTHORIZED,
-                ));
+                return Ok(refused("login.wrong", StatusCode::UNAUTHORIZED));
             }
         };
         if account.status == AccountStatus::Disabled {
             tracing::info!(account = %account.id, "login refused: account disabled");
-            return Ok(refused(
-                "This account is disabled. Contact the service desk.",
-                StatusCode::FORBIDDEN,
-            ));
+            return Ok(refused("login.disabled", StatusCode::FORBIDDEN));
         }
         s.store.clear_login_failures(&account_key)?;
-        // A new session id at every login (no fixation). The same person keeps their `sid`, so
-        // grants made earlier in this browser still end with the session.
-        let previous = match &old_session {
-            Some(hash) => s.store.find_session(hash, now)?,
-            None => None,
-        };
-        let secret = random_token();
-        let mut session = Session {
-            id_hash: hash_token(&secret),
-            sid: random_id(),
-            account_id: account.id.clone(),
-            auth: AuthContext::password(&account, now),
-            created_at: now,
-            expires_at: now + s.settings.lifetimes.session,
-        };
-        match previous {
-            Some(previous) if previous.account_id == account.id => {
-                session.sid = previous.sid;
-                s.store.replace_session(&previous.id_hash, &session)?;
-            }
-            Some(previous) => {
-                s.store.end_session(&previous.id_hash, now)?;
-                s.store.insert_session(&session)?;
-            }
-            None => s.store.insert_session(&session)?,
-        }
+        let auth = AuthContext::password(&account, now);
+        let secret = start_session(s, &account, auth, old_session.as_deref(), client.as_ref(), &address, now)?;
         if let Some(hash) = &pending_hash {
             s.store.mark_interaction(hash, true, false)?;
         }
-        tracing::info!(account = %account.id, method = "password", "login succeeded");
         Ok(LoginOutcome::LoggedIn { secret })
     })
     .await;
@@ -486,31 +472,25 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         Ok(LoginOutcome::LoggedIn { secret }) => {
             let target = match &form.interaction {
                 Some(id) if !id.is_empty() => format!("/authorize/resume?interaction={id}"),
-                _ => "/".to_owned(),
+                _ => "/account".to_owned(),
             };
             let mut response = see_other(&target);
             if let Err(e) = response.add_cookie(&session_cookie(&state, secret)) {
-                return PageError::from(OAuthError::server_error(format!("session cookie: {e}")))
-                    .error_response();
+                return PageError::from(OAuthError::server_error(format!("session cookie: {e}"))).page(t);
             }
             response
         }
-        Ok(LoginOutcome::Refused {
-            message,
-            status,
-            client_name,
-        }) => pages::render(
-            status,
-            &LoginPage {
-                csrf_token: &browser.csrf,
+        Ok(LoginOutcome::Refused { message, status, client_name }) => {
+            let view = LoginView {
                 interaction: form.interaction.as_deref().filter(|i| !i.is_empty()),
                 client_name: client_name.as_deref(),
                 login: &login_text,
                 error: Some(message),
-            },
-        ),
-        Ok(LoginOutcome::ExpiredInteraction) => PageError::expired_interaction().error_response(),
-        Err(e) => PageError::from(e).error_response(),
+            };
+            login_page_response(&state, t, &browser, status, view)
+        }
+        Ok(LoginOutcome::ExpiredInteraction) => PageError::expired_interaction().page(t),
+        Err(e) => PageError::from(e).page(t),
     };
     browser.finish(response, &state)
 }
@@ -525,40 +505,45 @@ pub async fn consent_page(
     let session_hash = browser.session_hash();
     let id = query.interaction.clone();
     let found = blocking(&state, move |s| {
-        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else {
-            return Ok(None);
-        };
-        let Some(session) = session_hash
-            .map(|h| s.store.find_session(&h, now()))
-            .transpose()?
-            .flatten()
-        else {
-            return Ok(None);
-        };
-        let person = s
-            .store
-            .find_account(&session.account_id)
-            .map_err(|e| OAuthError::server_error(e.to_string()))?
-            .map(|a| a.full_name())
-            .unwrap_or_default();
-        Ok(Some((interaction.request.scopes, client, person)))
+        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else { return Ok(None) };
+        let Some((_, account)) = super::signed_in(s, session_hash.as_deref(), now())? else { return Ok(None) };
+        Ok(Some((interaction, client, account.full_name())))
     })
     .await;
     let response = match found {
-        Ok(Some((scopes, client, person))) => pages::render(
-            StatusCode::OK,
-            &ConsentPage {
-                csrf_token: &browser.csrf,
-                interaction: &query.interaction,
-                client_name: &client.name,
-                person: &person,
-                scopes: scopes.iter().filter_map(pages::scope_description).collect(),
-            },
-        ),
-        Ok(None) => PageError::expired_interaction().error_response(),
-        Err(e) => PageError::from(e).error_response(),
+        Ok(Some((interaction, client, person))) => {
+            let t = translator(&req, &state, interaction.request.ui_locales.as_deref());
+            let scopes =
+                interaction.request.scopes.iter().filter_map(|scope| scope_key(scope)).map(|k| t.t(k)).collect();
+            pages::render(
+                StatusCode::OK,
+                &ConsentPage {
+                    frame: Frame::new(t, here(&req)),
+                    csrf_token: &browser.csrf,
+                    interaction: &query.interaction,
+                    question: t.f("consent.question", &[("client", &client.name)]),
+                    intro: t.f("consent.signed_in_as", &[("person", &person), ("client", &client.name)]),
+                    scopes,
+                },
+            )
+        }
+        Ok(None) => PageError::expired_interaction().page(translator(&req, &state, None)),
+        Err(e) => PageError::from(e).page(translator(&req, &state, None)),
     };
     browser.finish(response, &state)
+}
+
+/// The message key describing a scope on the consent page.
+fn scope_key(scope: &str) -> Option<&'static str> {
+    Some(match scope {
+        "openid" => "scope.openid",
+        "profile" => "scope.profile",
+        "email" => "scope.email",
+        "phone" => "scope.phone",
+        "pinfl" => "scope.pinfl",
+        "offline_access" => "scope.offline_access",
+        _ => return None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -570,36 +555,25 @@ pub struct ConsentForm {
 
 pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
     let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(&body) else {
-        return PageError::bad_request("The consent form was incomplete. Go back and try again.")
-            .error_response();
+        return PageError::bad_request("error.form_incomplete").page(t);
     };
     if !browser.csrf_matches(&form.csrf_token) {
-        return PageError::bad_request(
-            "The consent form has expired. Go back to the service and start again.",
-        )
-        .error_response();
+        return PageError::bad_request("error.form_expired").page(t);
     }
     let allow = match form.decision.as_str() {
         "allow" => true,
         "deny" => false,
-        _ => return PageError::bad_request("Choose Allow or Deny.").error_response(),
+        _ => return PageError::bad_request("consent.choose").page(t),
     };
     let binding = browser.binding();
     let session_hash = browser.session_hash();
     let id = form.interaction.clone();
     let outcome = blocking(&state, move |s| {
         let now = now();
-        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else {
-            return Ok(None);
-        };
-        let Some(session) = session_hash
-            .map(|h| s.store.find_session(&h, now))
-            .transpose()?
-            .flatten()
-        else {
-            return Ok(None);
-        };
+        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else { return Ok(None) };
+        let Some((session, _)) = super::signed_in(s, session_hash.as_deref(), now)? else { return Ok(None) };
         if !allow {
             s.store.delete_interaction(&interaction.id_hash)?;
             tracing::info!(client_id = %client.id, "consent denied");
@@ -610,12 +584,7 @@ pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> Http
         }
         // Remember what was allowed, together with what was allowed before.
         let previous = s.store.find_consent(&session.account_id, &client.id)?;
-        let mut scopes: Vec<String> = interaction
-            .request
-            .scopes
-            .iter()
-            .map(str::to_owned)
-            .collect();
+        let mut scopes: Vec<String> = interaction.request.scopes.iter().map(str::to_owned).collect();
         if let Some(previous) = previous {
             scopes.extend(previous.scopes.iter().map(str::to_owned));
         }
@@ -625,20 +594,16 @@ pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> Http
             scopes: Scopes::try_from(scopes.join(" ").as_str())?,
             granted_at: now,
         })?;
-        s.store
-            .mark_interaction(&interaction.id_hash, false, true)?;
+        s.store.mark_interaction(&interaction.id_hash, false, true)?;
         tracing::info!(client_id = %client.id, "consent given");
         Ok(Some(Ok(())))
     })
     .await;
     let response = match outcome {
-        Ok(Some(Ok(()))) => see_other(&format!(
-            "/authorize/resume?interaction={}",
-            form.interaction
-        )),
-        Ok(Some(Err(redirect))) => error_redirect(&state, redirect),
-        Ok(None) => PageError::expired_interaction().error_response(),
-        Err(e) => PageError::from(e).error_response(),
+        Ok(Some(Ok(()))) => see_other(&format!("/authorize/resume?interaction={}", form.interaction)),
+        Ok(Some(Err(redirect))) => error_redirect(&state, t, redirect),
+        Ok(None) => PageError::expired_interaction().page(t),
+        Err(e) => PageError::from(e).page(t),
     };
     browser.finish(response, &state)
 }

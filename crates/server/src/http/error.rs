@@ -13,6 +13,7 @@ use actix_web::{HttpResponse, ResponseError};
 use yagona_oidc::{ErrorCode, OAuthError};
 
 use crate::http::pages;
+use crate::i18n::Tr;
 
 fn log(error: &OAuthError) {
     if error.code == ErrorCode::ServerError {
@@ -103,9 +104,7 @@ impl ResponseError for BearerError {
             other => other.as_str(),
         };
         let description = public_description(&self.0).replace('"', "'");
-        let challenge = format!(
-            "Bearer realm=\"yagona\", error=\"{code}\", error_description=\"{description}\""
-        );
+        let challenge = format!("Bearer realm=\"yagona\", error=\"{code}\", error_description=\"{description}\"");
         HttpResponse::build(self.status_code())
             .insert_header((header::WWW_AUTHENTICATE, challenge))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -114,29 +113,23 @@ impl ResponseError for BearerError {
 }
 
 /// An error shown to a person on a page: for an authorization request that cannot be redirected
-/// back (unknown client, unregistered redirect URI), a stale login link, a bad form.
+/// back (unknown client, unregistered redirect URI), a stale link, a bad form. Title and message
+/// are message keys, shown in the person's language; `detail` is technical text for developers.
 #[derive(Debug)]
 pub struct PageError {
     pub status: StatusCode,
     pub title: &'static str,
-    pub message: String,
+    pub message: &'static str,
+    pub detail: Option<String>,
 }
 
 impl PageError {
-    pub fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            title,
-            message: message.into(),
-        }
+    pub fn new(status: StatusCode, title: &'static str, message: &'static str) -> Self {
+        Self { status, title, message, detail: None }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "The request cannot be completed",
-            message,
-        )
+    pub fn bad_request(message: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "error.bad_request_title", message)
     }
 
     /// The authorization request is invalid and cannot be sent back to the client.
@@ -145,22 +138,31 @@ impl PageError {
             return Self::from(error);
         }
         log(&error);
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "The service sent an invalid sign-in request",
-            format!(
-                "{} ({}). Go back to the service and try again, or tell its operator.",
-                error.description,
-                error.code.as_str()
-            ),
-        )
+        Self {
+            detail: Some(format!("{}: {}", error.code.as_str(), error.description)),
+            ..Self::new(StatusCode::BAD_REQUEST, "error.authorization_title", "error.authorization")
+        }
     }
 
     pub fn expired_interaction() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "This sign-in page has expired",
-            "Go back to the service you came from and start signing in again.",
+        Self::new(StatusCode::BAD_REQUEST, "error.expired_title", "error.expired")
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The page, in the language of `t`.
+    pub fn page(&self, t: Tr<'_>) -> HttpResponse {
+        pages::render(
+            self.status,
+            &pages::ErrorPage {
+                frame: pages::Frame::new(t, "/"),
+                title: t.t(self.title),
+                message: t.t(self.message),
+                detail: self.detail.as_deref(),
+            },
         )
     }
 }
@@ -169,13 +171,10 @@ impl From<OAuthError> for PageError {
     fn from(error: OAuthError) -> Self {
         log(&error);
         if error.code == ErrorCode::ServerError {
-            Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The server could not complete the request. Please try again later.",
-            )
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "error.generic_title", "error.server")
         } else {
-            Self::bad_request(error.description.into_owned())
+            Self::new(StatusCode::BAD_REQUEST, "error.bad_request_title", "error.form_incomplete")
+                .with_detail(error.description.into_owned())
         }
     }
 }
@@ -191,7 +190,8 @@ impl ResponseError for PageError {
         self.status
     }
 
+    /// Without a request to choose a language from: English.
     fn error_response(&self) -> HttpResponse {
-        pages::error_page(self.status, self.title, &self.message)
+        self.page(crate::i18n::catalogues().for_locale(crate::i18n::Locale::En))
     }
 }

@@ -7,14 +7,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use yagona_oidc::authorize::Params;
 use yagona_oidc::{ClientId, OAuthError, OidcRepository as _};
 
 use super::error::PageError;
-use super::pages::{self, LogoutPage, MessagePage};
-use super::{blocking, parse_pairs, see_other, session_removal_cookie, Browser, State};
+use super::pages::{self, Frame, LogoutPage, MessagePage};
+use super::{blocking, here, parse_pairs, see_other, session_removal_cookie, translator, Browser, State};
+use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
 pub async fn end_session_get(req: HttpRequest, state: State) -> HttpResponse {
@@ -42,24 +43,18 @@ fn after_logout(
     state: Option<String>,
 ) -> Result<AfterLogout, OAuthError> {
     if let Some(uri) = &redirect {
-        let id = client_id.as_deref().ok_or_else(|| {
-            OAuthError::invalid_request("post_logout_redirect_uri needs client_id or id_token_hint")
-        })?;
+        let id = client_id
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_request("post_logout_redirect_uri needs client_id or id_token_hint"))?;
         let client = s
             .store
             .find_client(&ClientId::try_from(id)?)?
             .ok_or_else(|| OAuthError::invalid_request("the client_id is not registered here"))?;
         if client.registered_post_logout_uri(uri).is_none() {
-            return Err(OAuthError::invalid_request(
-                "post_logout_redirect_uri is not registered for this client",
-            ));
+            return Err(OAuthError::invalid_request("post_logout_redirect_uri is not registered for this client"));
         }
     }
-    Ok(AfterLogout {
-        client_id,
-        redirect,
-        state,
-    })
+    Ok(AfterLogout { client_id, redirect, state })
 }
 
 enum Decision {
@@ -73,9 +68,11 @@ async fn end_session(
     params: Result<Vec<(String, String)>, OAuthError>,
 ) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
+    let ui_locales = params.as_ref().ok().and_then(|p| Params(p).get("ui_locales").ok().flatten().map(str::to_owned));
+    let t = translator(&req, &state, ui_locales.as_deref());
     let params = match params {
         Ok(p) => p,
-        Err(e) => return PageError::from(e).error_response(),
+        Err(e) => return PageError::from(e).page(t),
     };
     let session_hash = browser.session_hash();
     let decision = blocking(&state, move |s| {
@@ -88,9 +85,7 @@ async fn end_session(
         if let Some(hint) = &hint {
             match (&client_id, hint.aud.single()) {
                 (Some(id), _) if !hint.aud.contains(id) => {
-                    return Err(OAuthError::invalid_request(
-                        "client_id is not the audience of id_token_hint",
-                    ))
+                    return Err(OAuthError::invalid_request("client_id is not the audience of id_token_hint"))
                 }
                 (None, Some(aud)) => client_id = Some(aud.to_owned()),
                 _ => {}
@@ -119,22 +114,18 @@ async fn end_session(
     })
     .await;
     let response = match decision {
-        Ok(Decision::Done(after)) => finish_logout(&state, after),
+        Ok(Decision::Done(after)) => finish_logout(&state, t, after),
         Ok(Decision::Confirm(after)) => pages::render(
             StatusCode::OK,
             &LogoutPage {
+                frame: Frame::new(t, here(&req)),
                 csrf_token: &browser.csrf,
                 client_id: after.client_id.as_deref(),
                 post_logout_redirect_uri: after.redirect.as_deref(),
                 state: after.state.as_deref(),
             },
         ),
-        Err(e) => PageError::new(
-            StatusCode::BAD_REQUEST,
-            "The sign-out request is invalid",
-            e.description,
-        )
-        .error_response(),
+        Err(e) => invalid_logout(e).page(t),
     };
     browser.finish(response, &state)
 }
@@ -149,14 +140,12 @@ pub struct ConfirmForm {
 
 pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
     let Ok(form) = serde_urlencoded::from_bytes::<ConfirmForm>(&body) else {
-        return PageError::bad_request("The sign-out form was incomplete.").error_response();
+        return PageError::bad_request("error.form_incomplete").page(t);
     };
     if !browser.csrf_matches(&form.csrf_token) {
-        return PageError::bad_request(
-            "The sign-out form has expired. Reload the page and try again.",
-        )
-        .error_response();
+        return PageError::bad_request("error.form_expired").page(t);
     }
     let session_hash = browser.session_hash();
     let result = blocking(&state, move |s| {
@@ -170,17 +159,19 @@ pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) ->
     })
     .await;
     match result {
-        Ok(after) => finish_logout(&state, after),
-        Err(e) => PageError::new(
-            StatusCode::BAD_REQUEST,
-            "The sign-out request is invalid",
-            e.description,
-        )
-        .error_response(),
+        Ok(after) => finish_logout(&state, t, after),
+        Err(e) => invalid_logout(e).page(t),
     }
 }
 
-fn finish_logout(state: &State, after: AfterLogout) -> HttpResponse {
+fn invalid_logout(e: OAuthError) -> PageError {
+    if e.code == yagona_oidc::ErrorCode::ServerError {
+        return PageError::from(e);
+    }
+    PageError::new(StatusCode::BAD_REQUEST, "error.logout_title", "error.form_incomplete").with_detail(e.description)
+}
+
+fn finish_logout(state: &State, t: Tr<'static>, after: AfterLogout) -> HttpResponse {
     let mut response = match after.redirect.as_deref().map(url::Url::parse) {
         Some(Ok(mut url)) => {
             if let Some(st) = &after.state {
@@ -191,9 +182,10 @@ fn finish_logout(state: &State, after: AfterLogout) -> HttpResponse {
         _ => pages::render(
             StatusCode::OK,
             &MessagePage {
-                title: "You have signed out",
-                message: "You are signed out of Yagona. You can close this window.",
-                link: None,
+                frame: Frame::new(t, "/"),
+                title: t.t("logout.done_title"),
+                message: t.t("logout.done"),
+                links: vec![],
             },
         ),
     };

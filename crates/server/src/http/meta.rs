@@ -1,12 +1,13 @@
-//! Discovery, JWKS, health, the stylesheet and the home page.
+//! Discovery, JWKS, health, the stylesheet, the home page and the language switcher.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
-use yagona_account::AccountRepository as _;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 use yagona_oidc::OidcRepository as _;
 
-use super::pages::{self, MessagePage};
-use super::{blocking, Browser, State};
+use super::pages::{self, Frame, MessagePage};
+use super::{blocking, browser_cookie, here, see_other, signed_in, translator, Browser, State, LANG_COOKIE};
+use crate::i18n::Locale;
 use crate::state::now;
 
 pub async fn discovery(state: State) -> HttpResponse {
@@ -26,11 +27,7 @@ pub async fn jwks(state: State) -> HttpResponse {
 }
 
 pub async fn health(state: State) -> HttpResponse {
-    match blocking(&state, |s| {
-        s.store.find_client(&yagona_oidc::ClientId::try_from("-")?)
-    })
-    .await
-    {
+    match blocking(&state, |s| s.store.find_client(&yagona_oidc::ClientId::try_from("-")?)).await {
         Ok(_) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
         Err(e) => {
             tracing::error!(detail = %e.description, "health check failed");
@@ -46,60 +43,54 @@ pub async fn stylesheet() -> HttpResponse {
         .body(pages::STYLESHEET)
 }
 
+/// The cabinet for a signed-in person; otherwise what Yagona is and where to sign in.
 pub async fn home(req: HttpRequest, state: State) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
-    let session_hash = browser.session_hash();
-    let person = blocking(&state, move |s| {
-        let Some(hash) = session_hash else {
-            return Ok(None);
-        };
-        let Some(session) = s.store.find_session(&hash, now())? else {
-            return Ok(None);
-        };
-        s.store
-            .find_account(&session.account_id)
-            .map(|a| a.map(|a| a.full_name()))
-            .map_err(|e| yagona_oidc::OAuthError::server_error(e.to_string()))
-    })
-    .await;
-    let response = match person {
-        Ok(Some(name)) => pages::render(
-            StatusCode::OK,
-            &MessagePage {
-                title: "You are signed in",
-                message: &format!("Signed in as {name}."),
-                link: Some(("/end_session", "Sign out")),
-            },
-        ),
-        Ok(None) => pages::render(
-            StatusCode::OK,
-            &MessagePage {
-                title: "Yagona",
-                message:
-                    "The unified identification service. Services you use send you here to sign in.",
-                link: Some(("/login", "Sign in")),
-            },
-        ),
-        Err(e) => return super::error::PageError::from(e).into_response(),
-    };
-    browser.finish(response, &state)
-}
-
-pub async fn not_found() -> HttpResponse {
-    pages::error_page(
-        StatusCode::NOT_FOUND,
-        "Page not found",
-        "There is no page at this address.",
-    )
-}
-
-trait IntoResponse {
-    fn into_response(self) -> HttpResponse;
-}
-
-impl IntoResponse for super::error::PageError {
-    fn into_response(self) -> HttpResponse {
-        use actix_web::ResponseError as _;
-        self.error_response()
+    let t = translator(&req, &state, None);
+    let hash = browser.session_hash();
+    match blocking(&state, move |s| signed_in(s, hash.as_deref(), now())).await {
+        Ok(Some(_)) => see_other("/account"),
+        Ok(None) => {
+            let mut links = vec![("/login".to_owned(), t.t("home.sign_in"))];
+            if state.settings.registration.enabled {
+                links.push(("/register".to_owned(), t.t("home.register")));
+            }
+            let page = MessagePage {
+                frame: Frame::new(t, here(&req)),
+                title: t.t("home.title"),
+                message: t.t("home.text"),
+                links,
+            };
+            browser.finish(pages::render(StatusCode::OK, &page), &state)
+        }
+        Err(e) => super::error::PageError::from(e).page(t),
     }
+}
+
+pub async fn not_found(req: HttpRequest, state: State) -> HttpResponse {
+    let t = translator(&req, &state, None);
+    super::error::PageError::new(StatusCode::NOT_FOUND, "error.not_found_title", "error.not_found").page(t)
+}
+
+#[derive(Deserialize)]
+pub struct SwitchLanguage {
+    set: String,
+    back: Option<String>,
+}
+
+/// Remembers the chosen language and goes back to the page (only to a path on this site).
+pub async fn switch_language(state: State, query: web::Query<SwitchLanguage>) -> HttpResponse {
+    let back = query
+        .back
+        .as_deref()
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or("/");
+    let mut response = see_other(back);
+    if let Some(locale) = Locale::from_tag(&query.set) {
+        let cookie = browser_cookie(&state, LANG_COOKIE, locale.tag().to_owned(), 365 * 24 * 3600);
+        if let Err(e) = response.add_cookie(&cookie) {
+            tracing::error!(detail = %e, "setting the language cookie failed");
+        }
+    }
+    response
 }

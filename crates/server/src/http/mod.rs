@@ -1,11 +1,14 @@
 //! The HTTP surface: routes, the request-id middleware, cookies and the small helpers the
 //! handlers share.
 
+mod account;
 mod authorize;
 pub mod error;
 mod logout;
 mod meta;
+pub use pages::show_time;
 pub mod pages;
+mod register;
 mod token;
 mod userinfo;
 
@@ -21,39 +24,48 @@ use yagona_oidc::secrets::{constant_time_eq, hash_token, random_token};
 use yagona_oidc::OAuthError;
 
 use crate::discovery::*;
+use crate::i18n::{catalogues, negotiate, Tr};
 use crate::state::AppState;
 
 pub type State = web::Data<AppState>;
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-configuration",
-        web::get().to(meta::discovery),
-    )
-    .route(JWKS_PATH, web::get().to(meta::jwks))
-    .route("/health", web::get().to(meta::health))
-    .route("/assets/style.css", web::get().to(meta::stylesheet))
-    .route("/", web::get().to(meta::home))
-    .route(AUTHORIZE_PATH, web::get().to(authorize::authorize_get))
-    .route(AUTHORIZE_PATH, web::post().to(authorize::authorize_post))
-    .route("/authorize/resume", web::get().to(authorize::resume))
-    .route("/login", web::get().to(authorize::login_page))
-    .route("/login", web::post().to(authorize::login_submit))
-    .route("/consent", web::get().to(authorize::consent_page))
-    .route("/consent", web::post().to(authorize::consent_submit))
-    .route(TOKEN_PATH, web::post().to(token::token))
-    .route(INTROSPECT_PATH, web::post().to(token::introspect))
-    .route(REVOKE_PATH, web::post().to(token::revoke))
-    .route(USERINFO_PATH, web::get().to(userinfo::userinfo_get))
-    .route(USERINFO_PATH, web::post().to(userinfo::userinfo_post))
-    .route(END_SESSION_PATH, web::get().to(logout::end_session_get))
-    .route(END_SESSION_PATH, web::post().to(logout::end_session_post))
-    .route(
-        "/end_session/confirm",
-        web::post().to(logout::end_session_confirm),
-    )
-    .default_service(web::to(meta::not_found));
+    cfg.route("/.well-known/openid-configuration", web::get().to(meta::discovery))
+        .route(JWKS_PATH, web::get().to(meta::jwks))
+        .route("/health", web::get().to(meta::health))
+        .route("/assets/style.css", web::get().to(meta::stylesheet))
+        .route("/", web::get().to(meta::home))
+        .route("/lang", web::get().to(meta::switch_language))
+        .route(AUTHORIZE_PATH, web::get().to(authorize::authorize_get))
+        .route(AUTHORIZE_PATH, web::post().to(authorize::authorize_post))
+        .route("/authorize/resume", web::get().to(authorize::resume))
+        .route("/login", web::get().to(authorize::login_page))
+        .route("/login", web::post().to(authorize::login_submit))
+        .route("/consent", web::get().to(authorize::consent_page))
+        .route("/consent", web::post().to(authorize::consent_submit))
+        .route(TOKEN_PATH, web::post().to(token::token))
+        .route(INTROSPECT_PATH, web::post().to(token::introspect))
+        .route(REVOKE_PATH, web::post().to(token::revoke))
+        .route(USERINFO_PATH, web::get().to(userinfo::userinfo_get))
+        .route(USERINFO_PATH, web::post().to(userinfo::userinfo_post))
+        .route(END_SESSION_PATH, web::get().to(logout::end_session_get))
+        .route(END_SESSION_PATH, web::post().to(logout::end_session_post))
+        .route("/end_session/confirm", web::post().to(logout::end_session_confirm))
+        .route("/register", web::get().to(register::offer_page))
+        .route("/register", web::post().to(register::offer_submit))
+        .route("/register/person", web::get().to(register::person_page))
+        .route("/register/person", web::post().to(register::person_submit))
+        .route("/register/confirm", web::get().to(register::confirm_page))
+        .route("/register/confirm", web::post().to(register::confirm_submit))
+        .route("/register/account", web::get().to(register::credentials_page))
+        .route("/register/account", web::post().to(register::credentials_submit))
+        .route("/register/done", web::get().to(register::done_page))
+        .route("/account", web::get().to(account::cabinet))
+        .route("/account/password", web::post().to(account::change_password))
+        .route("/account/sessions/end", web::post().to(account::end_session))
+        .route("/account/services/revoke", web::post().to(account::revoke_service))
+        .default_service(web::to(meta::not_found));
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -74,14 +86,8 @@ pub async fn request_span(
             response.headers_mut().insert(REQUEST_ID.clone(), value);
         }
         let headers = response.headers_mut();
-        headers.insert(
-            actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            actix_web::http::header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
+        headers.insert(actix_web::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(actix_web::http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         tracing::info!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -107,6 +113,46 @@ where
         .map_err(|e| OAuthError::server_error(format!("blocking task failed: {e}")))?
 }
 
+/// The cookie remembering the language the person chose on the switcher.
+pub const LANG_COOKIE: &str = "yagona_lang";
+
+/// The messages in the language of this request (see [`crate::i18n`]).
+pub fn translator(req: &HttpRequest, state: &AppState, ui_locales: Option<&str>) -> Tr<'static> {
+    let cookie = req.cookie(LANG_COOKIE).map(|c| c.value().to_owned());
+    let accept = req.headers().get(actix_web::http::header::ACCEPT_LANGUAGE).and_then(|h| h.to_str().ok());
+    let locale = negotiate(ui_locales, cookie.as_deref(), accept, state.settings.default_locale);
+    catalogues().for_locale(locale)
+}
+
+/// This page's address (path and query), for the language switcher to return to.
+pub fn here(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => req.path().to_owned(),
+        q => format!("{}?{q}", req.path()),
+    }
+}
+
+/// A cookie for browser state other than the session (registration, language).
+pub fn browser_cookie(state: &AppState, name: &'static str, value: String, max_age: i64) -> Cookie<'static> {
+    let mut cookie = base_cookie(name, value, state.settings.issuer_is_https);
+    cookie.set_max_age(CookieDuration::seconds(max_age));
+    cookie
+}
+
+/// The session of this browser with its person, if signed in.
+pub fn signed_in(
+    state: &AppState,
+    browser_session_hash: Option<&str>,
+    now: i64,
+) -> Result<Option<(yagona_oidc::Session, yagona_account::Account)>, OAuthError> {
+    use yagona_account::AccountRepository as _;
+    use yagona_oidc::OidcRepository as _;
+    let Some(hash) = browser_session_hash else { return Ok(None) };
+    let Some(session) = state.store.find_session(hash, now)? else { return Ok(None) };
+    let account = state.store.find_account(&session.account_id).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    Ok(account.filter(|a| a.status != yagona_account::AccountStatus::Disabled).map(|a| (session, a)))
+}
+
 /// Parses `application/x-www-form-urlencoded` pairs (a query string or a form body).
 pub fn parse_pairs(input: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
@@ -123,15 +169,9 @@ pub struct CookieNames {
 impl CookieNames {
     pub fn for_https(https: bool) -> Self {
         if https {
-            Self {
-                session: "__Host-yagona_session",
-                csrf: "__Host-yagona_csrf",
-            }
+            Self { session: "__Host-yagona_session", csrf: "__Host-yagona_csrf" }
         } else {
-            Self {
-                session: "yagona_session",
-                csrf: "yagona_csrf",
-            }
+            Self { session: "yagona_session", csrf: "yagona_csrf" }
         }
     }
 }
@@ -147,24 +187,10 @@ pub struct Browser {
 impl Browser {
     pub fn from_request(req: &HttpRequest, state: &AppState) -> Self {
         let names = CookieNames::for_https(state.settings.issuer_is_https);
-        let csrf = req
-            .cookie(names.csrf)
-            .map(|c| c.value().to_owned())
-            .filter(|v| v.len() == 43);
-        let session_secret = req
-            .cookie(names.session)
-            .map(|c| c.value().to_owned())
-            .filter(|v| v.len() == 43);
-        let address = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Self {
-            csrf_is_new: csrf.is_none(),
-            csrf: csrf.unwrap_or_else(random_token),
-            session_secret,
-            address,
-        }
+        let csrf = req.cookie(names.csrf).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
+        let session_secret = req.cookie(names.session).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
+        let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        Self { csrf_is_new: csrf.is_none(), csrf: csrf.unwrap_or_else(random_token), session_secret, address }
     }
 
     /// The hash an interaction stores to stay bound to this browser.
@@ -185,11 +211,7 @@ impl Browser {
     pub fn finish(&self, mut response: HttpResponse, state: &AppState) -> HttpResponse {
         if self.csrf_is_new {
             let names = CookieNames::for_https(state.settings.issuer_is_https);
-            let cookie = base_cookie(
-                names.csrf,
-                self.csrf.clone(),
-                state.settings.issuer_is_https,
-            );
+            let cookie = base_cookie(names.csrf, self.csrf.clone(), state.settings.issuer_is_https);
             if let Err(e) = response.add_cookie(&cookie) {
                 tracing::error!(detail = %e, "setting the CSRF cookie failed");
             }
@@ -199,12 +221,7 @@ impl Browser {
 }
 
 fn base_cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(name, value)
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .finish()
+    Cookie::build(name, value).path("/").http_only(true).secure(secure).same_site(SameSite::Lax).finish()
 }
 
 /// The session cookie for a new session.

@@ -1,4 +1,5 @@
-//! Server-rendered pages (askama templates in `templates/`) and the headers every page gets.
+//! Server-rendered pages (askama templates in `templates/`), in the person's language, and the
+//! headers every page gets.
 
 use std::sync::LazyLock;
 
@@ -8,9 +9,11 @@ use askama::Template;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-/// Pages load only our own stylesheet; nothing may frame them.
+use crate::i18n::Tr;
+
+/// Pages load only our own stylesheet (and scripts, when a page has one); nothing may frame them.
 const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
 
@@ -20,10 +23,6 @@ static FORM_POST_CSP: LazyLock<String> = LazyLock::new(|| {
     let hash = STANDARD.encode(sha2::Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
     format!("default-src 'none'; script-src 'sha256-{hash}'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'")
 });
-
-pub fn html(status: StatusCode, body: String) -> HttpResponse {
-    html_with_csp(status, body, PAGE_CSP)
-}
 
 fn html_with_csp(status: StatusCode, body: String, csp: &str) -> HttpResponse {
     HttpResponse::build(status)
@@ -36,8 +35,12 @@ fn html_with_csp(status: StatusCode, body: String, csp: &str) -> HttpResponse {
 
 /// Renders a template; a template that fails to render is a bug, logged and shown as an error.
 pub fn render(status: StatusCode, template: &impl Template) -> HttpResponse {
+    render_with_csp(status, template, PAGE_CSP)
+}
+
+fn render_with_csp(status: StatusCode, template: &impl Template, csp: &str) -> HttpResponse {
     match template.render() {
-        Ok(body) => html(status, body),
+        Ok(body) => html_with_csp(status, body, csp),
         Err(e) => {
             tracing::error!(detail = %e, "template rendering failed");
             HttpResponse::InternalServerError().body("The page could not be shown.")
@@ -45,48 +48,70 @@ pub fn render(status: StatusCode, template: &impl Template) -> HttpResponse {
     }
 }
 
+/// What every page's frame needs: the messages and the address of the page itself (for the
+/// language switcher to come back to).
+#[derive(Clone)]
+pub struct Frame<'a> {
+    pub t: Tr<'a>,
+    pub here: String,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(t: Tr<'a>, here: impl Into<String>) -> Self {
+        Self { t, here: here.into() }
+    }
+
+    /// Links of the language switcher: (tag, name, is the current language).
+    pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
+        crate::i18n::Locale::ALL.iter().map(|l| (l.tag(), l.native_name(), *l == self.t.locale)).collect()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    pub frame: Frame<'a>,
     pub title: &'a str,
     pub message: &'a str,
-}
-
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    render(status, &ErrorPage { title, message })
+    pub detail: Option<&'a str>,
 }
 
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {
+    pub frame: Frame<'a>,
     pub title: &'a str,
     pub message: &'a str,
-    pub link: Option<(&'a str, &'a str)>,
+    pub links: Vec<(String, &'a str)>,
 }
 
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
+    pub frame: Frame<'a>,
     pub csrf_token: &'a str,
     pub interaction: Option<&'a str>,
-    pub client_name: Option<&'a str>,
+    pub continue_to: Option<String>,
     pub login: &'a str,
     pub error: Option<&'a str>,
+    pub register_href: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
+    pub frame: Frame<'a>,
     pub csrf_token: &'a str,
     pub interaction: &'a str,
-    pub client_name: &'a str,
-    pub person: &'a str,
-    pub scopes: Vec<&'static str>,
+    pub question: String,
+    pub intro: String,
+    pub scopes: Vec<&'a str>,
 }
 
 #[derive(Template)]
 #[template(path = "logout.html")]
 pub struct LogoutPage<'a> {
+    pub frame: Frame<'a>,
     pub csrf_token: &'a str,
     pub client_id: Option<&'a str>,
     pub post_logout_redirect_uri: Option<&'a str>,
@@ -103,32 +128,116 @@ pub struct FormPostPage<'a> {
 
 /// The OAuth 2.0 Form Post response: an auto-submitting form to the client's redirect URI.
 pub fn form_post(action: &str, fields: &[(&str, String)]) -> HttpResponse {
-    match (FormPostPage {
-        action,
-        fields,
-        script: FORM_POST_SCRIPT,
-    })
-    .render()
-    {
-        Ok(body) => html_with_csp(StatusCode::OK, body, &FORM_POST_CSP),
-        Err(e) => {
-            tracing::error!(detail = %e, "template rendering failed");
-            HttpResponse::InternalServerError().body("The page could not be shown.")
-        }
+    render_with_csp(StatusCode::OK, &FormPostPage { action, fields, script: FORM_POST_SCRIPT }, &FORM_POST_CSP)
+}
+
+/// An input of a form page, with its value and, after a failed submit, its error.
+pub struct Field<'a> {
+    pub name: &'static str,
+    pub label: &'a str,
+    pub kind: &'static str,
+    pub value: String,
+    pub required: bool,
+    pub autocomplete: &'static str,
+    pub help: Option<String>,
+    pub error: Option<String>,
+}
+
+impl<'a> Field<'a> {
+    pub fn new(name: &'static str, label: &'a str, kind: &'static str, value: impl Into<String>) -> Self {
+        Self { name, label, kind, value: value.into(), required: true, autocomplete: "off", help: None, error: None }
+    }
+    pub fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+    pub fn autocomplete(mut self, value: &'static str) -> Self {
+        self.autocomplete = value;
+        self
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
     }
 }
 
-/// What a person is asked to allow for each scope.
-pub fn scope_description(scope: &str) -> Option<&'static str> {
-    match scope {
-        "openid" => Some("Know who you are (an identifier for your account)"),
-        "profile" => Some("Your name, birth date and login"),
-        "email" => Some("Your e-mail address"),
-        "phone" => Some("Your phone number"),
-        "pinfl" => Some("Your PINFL and passport number"),
-        "offline_access" => Some("Keep access while you are signed out"),
-        _ => None,
-    }
+#[derive(Template)]
+#[template(path = "register_offer.html")]
+pub struct RegisterOfferPage<'a> {
+    pub frame: Frame<'a>,
+    pub step: String,
+    pub csrf_token: &'a str,
+    pub paragraphs: Vec<&'a str>,
+    pub error: Option<&'a str>,
+    pub interaction: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "register_form.html")]
+pub struct RegisterFormPage<'a> {
+    pub frame: Frame<'a>,
+    pub step: String,
+    pub title: &'a str,
+    pub action: &'static str,
+    pub csrf_token: &'a str,
+    pub fields: Vec<Field<'a>>,
+    pub submit: &'a str,
+    pub back: Option<&'static str>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "register_confirm.html")]
+pub struct RegisterConfirmPage<'a> {
+    pub frame: Frame<'a>,
+    pub step: String,
+    pub csrf_token: &'a str,
+    pub rows: Vec<(&'a str, String)>,
+}
+
+/// One row of the cabinet's session list.
+pub struct SessionRow {
+    pub sid: String,
+    pub started: String,
+    pub address: String,
+    pub current: bool,
+}
+
+/// One row of the cabinet's services.
+pub struct ServiceRow {
+    pub client_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub since: String,
+}
+
+/// One row of the login history.
+pub struct HistoryRow {
+    pub time: String,
+    pub method: String,
+    pub client: String,
+    pub address: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub frame: Frame<'a>,
+    pub csrf_token: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub profile: Vec<(&'a str, String)>,
+    pub status: &'a str,
+    pub status_help: Option<&'a str>,
+    pub password_fields: Vec<Field<'a>>,
+    pub sessions: Vec<SessionRow>,
+    pub services: Vec<ServiceRow>,
+    pub history: Vec<HistoryRow>,
 }
 
 pub const STYLESHEET: &str = include_str!("../../assets/style.css");
+
+/// A unix time as shown on pages (UTC).
+pub fn show_time(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+}

@@ -13,8 +13,8 @@ use yagona_oidc::authorize::Params;
 use yagona_oidc::secrets::{hash_token, random_token};
 use yagona_oidc::tokens::AccessTokenClaims;
 use yagona_oidc::{
-    Client, ClientId, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError,
-    OidcRepository as _, RefreshRotation, RefreshToken, Scopes,
+    Client, ClientId, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _, RefreshRotation,
+    RefreshToken, Scopes,
 };
 
 use super::error::ProtocolError;
@@ -31,34 +31,21 @@ struct Credentials {
 fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok());
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     if let Some(header) = header {
-        let Some(encoded) = header
-            .strip_prefix("Basic ")
-            .or_else(|| header.strip_prefix("basic "))
-        else {
-            return Err(OAuthError::invalid_client(
-                "only HTTP Basic client authentication is accepted in the header",
-            ));
+        let Some(encoded) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) else {
+            return Err(OAuthError::invalid_client("only HTTP Basic client authentication is accepted in the header"));
         };
         if body_secret.is_some() {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not two",
-            ));
+            return Err(OAuthError::invalid_request("use one client authentication method, not two"));
         }
         let decoded = STANDARD
             .decode(encoded.trim())
             .ok()
             .and_then(|d| String::from_utf8(d).ok())
-            .ok_or_else(|| {
-                OAuthError::invalid_client("the Basic credentials are not valid base64")
-            })?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client("the Basic credentials lack a ':'"))?;
+            .ok_or_else(|| OAuthError::invalid_client("the Basic credentials are not valid base64"))?;
+        let (id, secret) =
+            decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client("the Basic credentials lack a ':'"))?;
         // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
         let unescape = |s: &str| {
             url::form_urlencoded::parse(format!("x={s}").as_bytes())
@@ -68,23 +55,13 @@ fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OA
         };
         let (id, secret) = (unescape(id), unescape(secret));
         if body_id.is_some_and(|b| b != id) {
-            return Err(OAuthError::invalid_request(
-                "client_id in the body differs from the Basic credentials",
-            ));
+            return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
         }
-        return Ok(Credentials {
-            client_id: id,
-            secret: Some(secret),
-        });
+        return Ok(Credentials { client_id: id, secret: Some(secret) });
     }
     match body_id {
-        Some(id) => Ok(Credentials {
-            client_id: id.to_owned(),
-            secret: body_secret.map(str::to_owned),
-        }),
-        None => Err(OAuthError::invalid_client(
-            "client authentication is required",
-        )),
+        Some(id) => Ok(Credentials { client_id: id.to_owned(), secret: body_secret.map(str::to_owned) }),
+        None => Err(OAuthError::invalid_client("client authentication is required")),
     }
 }
 
@@ -111,11 +88,7 @@ fn token_response(body: Value) -> HttpResponse {
         .json(body)
 }
 
-pub async fn token(
-    req: HttpRequest,
-    state: State,
-    body: Bytes,
-) -> Result<HttpResponse, ProtocolError> {
+pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let grant_type = GrantType::try_from(p.require("grant_type")?)?;
@@ -140,11 +113,7 @@ pub async fn token(
 }
 
 fn live_account(s: &AppState, grant: &Grant) -> Result<Account, OAuthError> {
-    match s
-        .store
-        .find_account(&grant.account_id)
-        .map_err(|e| OAuthError::server_error(e.to_string()))?
-    {
+    match s.store.find_account(&grant.account_id).map_err(|e| OAuthError::server_error(e.to_string()))? {
         Some(account) if account.status != AccountStatus::Disabled => Ok(account),
         _ => Err(OAuthError::invalid_grant("the account is no longer active")),
     }
@@ -161,61 +130,37 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, O
             // RFC 6749 4.1.2: a code used twice revokes what it issued.
             s.store.revoke_grant(&grant_id, now)?;
             tracing::warn!(grant_id = %grant_id, "authorization code reused: grant revoked");
-            return Err(OAuthError::invalid_grant(
-                "the authorization code has already been used",
-            ));
+            return Err(OAuthError::invalid_grant("the authorization code has already been used"));
         }
         CodeConsumption::Invalid => {
-            return Err(OAuthError::invalid_grant(
-                "the authorization code is invalid or expired",
-            ))
+            return Err(OAuthError::invalid_grant("the authorization code is invalid or expired"))
         }
     };
     if code.client_id != client.id {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was issued to another client",
-        ));
+        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
     }
     if code.redirect_uri.as_str() != redirect_uri {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri differs from the authorization request",
-        ));
+        return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request"));
     }
     match (&code.code_challenge, verifier) {
         (Some(challenge), Some(verifier)) if challenge.verify(verifier) => {}
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier does not match the code_challenge",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
         (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
         // OAuth 2.1 4.1.3: a verifier without a challenge is refused, against PKCE downgrade.
         (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier sent but the request had no code_challenge",
-            ))
+            return Err(OAuthError::invalid_grant("code_verifier sent but the request had no code_challenge"))
         }
         (None, None) => {}
     }
     let account = live_account(s, &grant)?;
     let refresh = if client.allows(GrantType::RefreshToken) {
         let secret = random_token();
-        s.store
-            .insert_refresh_token(&new_refresh_token(s, &secret, &grant, now))?;
+        s.store.insert_refresh_token(&new_refresh_token(s, &secret, &grant, now))?;
         Some(secret)
     } else {
         None
     };
-    let body = issue(
-        s,
-        client,
-        &grant,
-        &account,
-        &grant.scopes,
-        code.nonce.as_deref(),
-        refresh,
-        now,
-    )?;
+    let body = issue(s, client, &grant, &account, &grant.scopes, code.nonce.as_deref(), refresh, now)?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code redeemed");
     Ok(body)
 }
@@ -275,57 +220,27 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
         RefreshRotation::Reused { grant_id } => {
             s.store.revoke_grant(&grant_id, now)?;
             tracing::warn!(grant_id = %grant_id, "refresh token reused: token family revoked");
-            return Err(OAuthError::invalid_grant(
-                "the refresh token has already been used",
-            ));
+            return Err(OAuthError::invalid_grant("the refresh token has already been used"));
         }
-        RefreshRotation::Invalid => {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token is invalid or expired",
-            ))
-        }
+        RefreshRotation::Invalid => return Err(OAuthError::invalid_grant("the refresh token is invalid or expired")),
     };
     let scopes = match requested {
         Some(requested) if requested.is_subset(&grant.scopes) => requested,
-        Some(_) => {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "scope exceeds what was granted",
-            ))
-        }
+        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidScope, "scope exceeds what was granted")),
         None => grant.scopes.clone(),
     };
     let account = live_account(s, &grant)?;
-    let body = issue(
-        s,
-        client,
-        &grant,
-        &account,
-        &scopes,
-        None,
-        Some(secret),
-        now,
-    )?;
+    let body = issue(s, client, &grant, &account, &scopes, None, Some(secret), now)?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token rotated");
     Ok(body)
 }
 
 /// Scopes about a person make no sense for a client acting on its own behalf.
-const PERSON_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "phone",
-    "pinfl",
-    "offline_access",
-];
+const PERSON_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "pinfl", "offline_access"];
 
 fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
     if client.is_public() {
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "public clients cannot use client_credentials",
-        ));
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "public clients cannot use client_credentials"));
     }
     let mut scopes = Scopes::try_from(p.get("scope")?.unwrap_or(""))?;
     for person_scope in PERSON_SCOPES {
@@ -369,16 +284,10 @@ fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAut
         }
         return Ok(Some(KnownToken::Access(claims)));
     }
-    Ok(s.store
-        .find_live_refresh_token(&hash_token(token), now())?
-        .map(|(t, g)| KnownToken::Refresh(t, g)))
+    Ok(s.store.find_live_refresh_token(&hash_token(token), now())?.map(|(t, g)| KnownToken::Refresh(t, g)))
 }
 
-pub async fn introspect(
-    req: HttpRequest,
-    state: State,
-    body: Bytes,
-) -> Result<HttpResponse, ProtocolError> {
+pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let credentials = credentials(&req, &p)?;
@@ -415,22 +324,14 @@ pub async fn introspect(
     Ok(token_response(body))
 }
 
-pub async fn revoke(
-    req: HttpRequest,
-    state: State,
-    body: Bytes,
-) -> Result<HttpResponse, ProtocolError> {
+pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let credentials = credentials(&req, &p)?;
     let token = p.require("token")?.to_owned();
     if let Some(hint) = p.get("token_type_hint")? {
         if !matches!(hint, "access_token" | "refresh_token") {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedTokenType,
-                "token_type_hint is not supported",
-            )
-            .into());
+            return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "token_type_hint is not supported").into());
         }
     }
     blocking(&state, move |s| {
@@ -452,7 +353,5 @@ pub async fn revoke(
         Ok(())
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish())
 }

@@ -16,40 +16,27 @@ fn bearer_header(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| OAuthError::invalid_request("the Authorization header is not text"))?;
+    let value = value.to_str().map_err(|_| OAuthError::invalid_request("the Authorization header is not text"))?;
     match value.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(Some(token.trim().to_owned()))
         }
-        _ => Err(OAuthError::invalid_request(
-            "the Authorization header must be `Bearer <token>`",
-        )),
+        _ => Err(OAuthError::invalid_request("the Authorization header must be `Bearer <token>`")),
     }
 }
 
 pub async fn userinfo_get(req: HttpRequest, state: State) -> Result<HttpResponse, BearerError> {
-    let token = bearer_header(&req)?
-        .ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
+    let token = bearer_header(&req)?.ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
     userinfo(state, token).await
 }
 
-pub async fn userinfo_post(
-    req: HttpRequest,
-    state: State,
-    body: Bytes,
-) -> Result<HttpResponse, BearerError> {
+pub async fn userinfo_post(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, BearerError> {
     let header_token = bearer_header(&req)?;
     // RFC 6750 2.2: the token may come in a form body instead.
     let params = parse_pairs(&body)?;
     let body_token = Params(&params).get("access_token")?.map(str::to_owned);
     let token = match (header_token, body_token) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request("send the access token once").into())
-        }
+        (Some(_), Some(_)) => return Err(OAuthError::invalid_request("send the access token once").into()),
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return Err(OAuthError::invalid_token("an access token is required").into()),
     };
@@ -61,9 +48,7 @@ async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerErr
     let body = blocking(&state, move |s| {
         let revoked = || OAuthError::invalid_token("the access token has been revoked");
         let Some(gid) = &claims.gid else {
-            return Err(OAuthError::invalid_token(
-                "the access token does not belong to a person",
-            ));
+            return Err(OAuthError::invalid_token("the access token does not belong to a person"));
         };
         if s.store.is_access_token_revoked(&claims.jti)? {
             return Err(revoked());
@@ -74,10 +59,7 @@ async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerErr
         }
         let scopes = Scopes::try_from(claims.scope.as_str())?;
         if !scopes.contains("openid") {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "the access token lacks the openid scope",
-            ));
+            return Err(OAuthError::new(ErrorCode::InvalidScope, "the access token lacks the openid scope"));
         }
         let account = s
             .store
@@ -91,7 +73,5 @@ async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerErr
         Ok(Value::Object(body))
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
 }

@@ -1,0 +1,311 @@
+//! The cabinet at `/account`: profile, password change, active sessions, the services the
+//! person allowed, and recent logins.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, Query};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use yagona_account::{Account, AccountRepository as _, AccountStatus};
+use yagona_oidc::{ClientId, OAuthError, OidcRepository as _, Session};
+
+use super::error::PageError;
+use super::pages::{self, AccountPage, Field, Frame, HistoryRow, ServiceRow, SessionRow};
+use super::{blocking, see_other, signed_in, translator, Browser, State};
+use crate::i18n::Tr;
+use crate::state::{now, AppState};
+
+/// Everything the cabinet shows.
+struct Cabinet {
+    session: Session,
+    account: Account,
+    sessions: Vec<Session>,
+    services: Vec<(ClientId, String, String, i64)>,
+    history: Vec<(i64, String, String, String)>,
+}
+
+fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabinet>, OAuthError> {
+    let now = now();
+    let Some((session, account)) = signed_in(s, session_hash, now)? else { return Ok(None) };
+    let sessions = s.store.list_sessions(&account.id, now)?;
+    let mut services = Vec::new();
+    for consent in s.store.list_consents(&account.id)? {
+        let name =
+            s.store.find_client(&consent.client_id)?.map(|c| c.name).unwrap_or_else(|| consent.client_id.to_string());
+        services.push((consent.client_id, name, consent.scopes.to_string(), consent.granted_at));
+    }
+    let mut history = Vec::new();
+    for event in s.store.recent_logins(&account.id, 20)? {
+        let client = match &event.client_id {
+            Some(id) => s.store.find_client(id)?.map(|c| c.name).unwrap_or_else(|| id.to_string()),
+            None => "Yagona".to_owned(),
+        };
+        history.push((event.at, event.method, client, event.address));
+    }
+    Ok(Some(Cabinet { session, account, sessions, services, history }))
+}
+
+/// Notices shown after an action (`?done=`), by message key.
+fn notice_key(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "password" => Some("account.password_changed"),
+        "session" => Some("account.session_ended"),
+        "revoked" => Some("account.revoked"),
+        _ => None,
+    }
+}
+
+fn render_cabinet(
+    t: Tr<'static>,
+    browser: &Browser,
+    cabinet: Cabinet,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+    password_errors: &[(&'static str, String)],
+    min_length: usize,
+) -> HttpResponse {
+    let a = &cabinet.account;
+    let status = match a.status {
+        AccountStatus::Unconfirmed => "account.status_unconfirmed",
+        AccountStatus::Confirmed => "account.status_confirmed",
+        AccountStatus::Disabled => "account.status_disabled",
+    };
+    let mut profile = vec![
+        (t.t("account.full_name"), a.full_name()),
+        (t.t("register.birth_date"), a.birth_date.to_string()),
+        (t.t("register.pinfl"), a.pinfl.to_string()),
+        (t.t("login.login"), a.login.to_string()),
+    ];
+    if let Some(p) = &a.passport_number {
+        profile.push((t.t("register.passport"), p.as_str().to_owned()));
+    }
+    if let Some(phone) = &a.phone {
+        profile.push((t.t("register.phone"), phone.clone()));
+    }
+    if let Some(email) = &a.email {
+        profile.push((t.t("register.email"), email.clone()));
+    }
+    let mut password_fields = vec![
+        Field::new("current_password", t.t("account.current_password"), "password", "")
+            .autocomplete("current-password"),
+        Field::new("new_password", t.t("account.new_password"), "password", "")
+            .autocomplete("new-password")
+            .help(t.f("register.password_help", &[("min", &min_length.to_string())])),
+        Field::new("new_password_confirm", t.t("account.new_password_confirm"), "password", "")
+            .autocomplete("new-password"),
+    ];
+    for field in &mut password_fields {
+        field.error = password_errors.iter().find(|(name, _)| *name == field.name).map(|(_, m)| m.clone());
+    }
+    let page = AccountPage {
+        frame: Frame::new(t, "/account"),
+        csrf_token: &browser.csrf,
+        notice: notice.map(|k| t.t(k)),
+        error: error.map(|k| t.t(k)),
+        profile,
+        status: t.t(status),
+        status_help: (a.status == AccountStatus::Unconfirmed).then(|| t.t("account.status_help")),
+        password_fields,
+        sessions: cabinet
+            .sessions
+            .iter()
+            .map(|s| SessionRow {
+                sid: s.sid.clone(),
+                started: pages::show_time(s.created_at),
+                address: s.address.clone(),
+                current: s.id_hash == cabinet.session.id_hash,
+            })
+            .collect(),
+        services: cabinet
+            .services
+            .into_iter()
+            .map(|(id, name, scopes, since)| ServiceRow {
+                client_id: id.to_string(),
+                name,
+                scopes,
+                since: pages::show_time(since),
+            })
+            .collect(),
+        history: cabinet
+            .history
+            .into_iter()
+            .map(|(at, method, client, address)| HistoryRow {
+                time: pages::show_time(at),
+                method: if method == "password" { t.t("account.method_password").to_owned() } else { method },
+                client,
+                address,
+            })
+            .collect(),
+    };
+    let status = if error.is_some() || !password_errors.is_empty() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    pages::render(status, &page)
+}
+
+#[derive(Deserialize)]
+pub struct CabinetQuery {
+    done: Option<String>,
+}
+
+pub async fn cabinet(req: HttpRequest, state: State, query: Query<CabinetQuery>) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let hash = browser.session_hash();
+    let response = match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
+        Ok(Some(cabinet)) => render_cabinet(
+            t,
+            &browser,
+            cabinet,
+            notice_key(query.done.as_deref()),
+            None,
+            &[],
+            state.settings.password_min_length,
+        ),
+        Ok(None) => see_other("/login"),
+        Err(e) => PageError::from(e).page(t),
+    };
+    browser.finish(response, &state)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+}
+
+enum PasswordOutcome {
+    Changed,
+    Refused(Vec<(&'static str, yagona_account::AccountError)>),
+    SignedOut,
+}
+
+pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<PasswordForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let hash = browser.session_hash();
+    let outcome = blocking(&state, move |s| {
+        let now = now();
+        let storage = |e: yagona_account::AccountError| OAuthError::server_error(e.to_string());
+        let Some((session, account)) = signed_in(s, hash.as_deref(), now)? else {
+            return Ok(PasswordOutcome::SignedOut);
+        };
+        if !s.passwords.verify(&form.current_password, &account.password_hash) {
+            tracing::info!(account = %account.id, "password change refused: wrong current password");
+            return Ok(PasswordOutcome::Refused(vec![(
+                "current_password",
+                yagona_account::AccountError::Required("current_password"),
+            )]));
+        }
+        let mut errors = Vec::new();
+        if let Err(e) = s.password_policy().check(&form.new_password, &account.login) {
+            errors.push(("new_password", e));
+        }
+        if form.new_password != form.new_password_confirm {
+            errors.push(("new_password_confirm", yagona_account::AccountError::PasswordMismatch));
+        }
+        if !errors.is_empty() {
+            return Ok(PasswordOutcome::Refused(errors));
+        }
+        let new_hash = s.passwords.hash(&form.new_password).map_err(storage)?;
+        s.store.set_password_hash(&account.id, &new_hash).map_err(storage)?;
+        // Whoever knew the old password is signed out everywhere else.
+        let ended = s.store.end_sessions_of(&account.id, Some(&session.id_hash), now)?;
+        tracing::info!(account = %account.id, other_sessions_ended = ended, "password changed");
+        Ok(PasswordOutcome::Changed)
+    })
+    .await;
+    match outcome {
+        Ok(PasswordOutcome::Changed) => see_other("/account?done=password"),
+        Ok(PasswordOutcome::SignedOut) => see_other("/login"),
+        Ok(PasswordOutcome::Refused(errors)) => {
+            let min = state.settings.password_min_length;
+            let messages: Vec<(&'static str, String)> = errors
+                .iter()
+                .map(|(field, e)| {
+                    let text = if *field == "current_password" {
+                        t.t("account.current_wrong").to_owned()
+                    } else {
+                        t.t(&format!("validation.{}", e.code())).replace("{min}", &min.to_string())
+                    };
+                    (*field, text)
+                })
+                .collect();
+            let hash = browser.session_hash();
+            match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
+                Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, &messages, min),
+                Ok(None) => see_other("/login"),
+                Err(e) => PageError::from(e).page(t),
+            }
+        }
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EndSessionForm {
+    csrf_token: String,
+    sid: String,
+}
+
+pub async fn end_session(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<EndSessionForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let hash = browser.session_hash();
+    let result = blocking(&state, move |s| {
+        let now = now();
+        let Some((_, account)) = signed_in(s, hash.as_deref(), now)? else { return Ok(false) };
+        let ended = s.store.end_session_by_sid(&account.id, &form.sid, now)?;
+        tracing::info!(account = %account.id, ended, "session ended from the cabinet");
+        Ok(true)
+    })
+    .await;
+    match result {
+        Ok(true) => see_other("/account?done=session"),
+        Ok(false) => see_other("/login"),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf_token: String,
+    client_id: String,
+}
+
+pub async fn revoke_service(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<RevokeForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let hash = browser.session_hash();
+    let result = blocking(&state, move |s| {
+        let now = now();
+        let Some((_, account)) = signed_in(s, hash.as_deref(), now)? else { return Ok(false) };
+        let client = ClientId::try_from(form.client_id.as_str())?;
+        s.store.revoke_consent(&account.id, &client, now)?;
+        tracing::info!(account = %account.id, client_id = %client, "service access revoked from the cabinet");
+        Ok(true)
+    })
+    .await;
+    match result {
+        Ok(true) => see_other("/account?done=revoked"),
+        Ok(false) => see_other("/login"),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
