@@ -136,6 +136,22 @@ async fn full_flow(backend: Backend) {
     let to = yagona_tests::location(&response);
     assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"), "{to}");
     assert_eq!(query_param(&to, "state").as_deref(), Some(again.state.secret().as_str()));
+
+    // No secret, code, token or password reached the log.
+    let log = server.log();
+    assert!(log.contains("authorization code redeemed"), "the log has the events");
+    let id_token_text = id_token.to_string();
+    for secret in [
+        code_for_log.as_str(),
+        tokens.access_token().secret().as_str(),
+        refresh.secret().as_str(),
+        refresh2.secret().as_str(),
+        id_token_text.as_str(),
+        secret.as_str(),
+        password.as_str(),
+    ] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
 }
 
 pub fn decode_jwt_payload(jwt: &str) -> Value {

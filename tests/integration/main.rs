@@ -7,5 +7,6 @@ mod cli;
 mod concurrency;
 mod flow;
 mod negative;
+mod registration;
 mod rp;
 mod sessions;
