@@ -206,9 +206,10 @@ impl TestServer {
             &post_logout,
             "--secret",
             &secret,
-            "--name",
-            id,
         ];
+        if !extra.contains(&"--name") {
+            args.extend_from_slice(&["--name", id]);
+        }
         args.extend_from_slice(extra);
         self.cli_ok(&args, None);
         secret
