@@ -14,6 +14,8 @@ use rand::RngCore as _;
 
 pub use openidconnect::reqwest;
 
+pub mod chrome;
+
 /// The database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
