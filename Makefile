@@ -21,9 +21,14 @@ release: ## Build the optimised binary (target/release/yagona)
 	$(CARGO) build --release --bin yagona
 
 .PHONY: test
-test: ## Run the whole test suite (needs PostgreSQL at 127.0.0.1:5432, see README)
+test: ## Run the whole test suite (needs PostgreSQL at 127.0.0.1:5432 and Chromium, see README)
 	$(CARGO) build --bin yagona
 	$(CARGO) test --workspace
+
+.PHONY: screenshots
+screenshots: ## Refresh the page screenshots in docs/images (runs the browser tests)
+	$(CARGO) build --bin yagona
+	YAGONA_SCREENSHOTS=$(CURDIR)/docs/images $(CARGO) test -p yagona-tests --test integration browser::
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings as errors

@@ -514,7 +514,7 @@ pub async fn consent_page(
         Ok(Some((interaction, client, person))) => {
             let t = translator(&req, &state, interaction.request.ui_locales.as_deref());
             let scopes =
-                interaction.request.scopes.iter().filter_map(|scope| scope_key(scope)).map(|k| t.t(k)).collect();
+                interaction.request.scopes.iter().filter_map(scope_key).map(|k| t.t(k)).collect();
             pages::render(
                 StatusCode::OK,
                 &ConsentPage {
