@@ -189,6 +189,20 @@ pub trait AccountRepository {
         now: i64,
     ) -> Result<Option<crate::registration::Registration>, AccountError>;
     fn update_registration(&self, registration: &crate::registration::Registration) -> Result<(), AccountError>;
+    /// Binds an EDS certificate to its account and marks the account confirmed, in one
+    /// transaction. Binding the same certificate to the same account again is not an error; to
+    /// another account it is [`AccountError::CertificateTaken`].
+    fn bind_certificate(&self, certificate: &crate::eds::BoundCertificate) -> Result<(), AccountError>;
+    /// The account a certificate is bound to.
+    fn find_account_by_certificate(&self, serial: &str, issuer: &str) -> Result<Option<Account>, AccountError>;
+    fn list_certificates(&self, account: &AccountId) -> Result<Vec<crate::eds::BoundCertificate>, AccountError>;
+    /// Creates the confirmed account of a first EDS login with its certificate, in one transaction.
+    fn insert_account_with_certificate(
+        &self,
+        account: &NewAccount,
+        certificate: &crate::eds::BoundCertificate,
+    ) -> Result<(), AccountError>;
+    fn delete_registration(&self, id_hash: &str) -> Result<(), AccountError>;
     /// Stores the account and deletes the registration it came from, in one transaction.
     fn complete_registration(&self, registration_id_hash: &str, account: &NewAccount) -> Result<(), AccountError>;
 }

@@ -37,6 +37,12 @@ pub enum AccountError {
     PasswordMismatch,
     #[error("the terms must be accepted")]
     OfferNotAccepted,
+    #[error("the certificate carries no valid PINFL")]
+    CertificateWithoutPinfl,
+    #[error("the certificate belongs to another person (its PINFL differs from the account's)")]
+    CertificatePinflMismatch,
+    #[error("the certificate is already bound to another account")]
+    CertificateTaken,
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -62,6 +68,9 @@ impl AccountError {
             Self::EmailFormat => "email_format",
             Self::PasswordMismatch => "password_mismatch",
             Self::OfferNotAccepted => "offer_required",
+            Self::CertificateWithoutPinfl => "certificate_without_pinfl",
+            Self::CertificatePinflMismatch => "certificate_pinfl_mismatch",
+            Self::CertificateTaken => "certificate_taken",
             Self::Hashing(_) | Self::Storage(_) => "server",
         }
     }

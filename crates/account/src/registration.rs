@@ -47,6 +47,50 @@ pub struct Draft {
     pub person_confirmed: bool,
     /// The authorization interaction the registration started in, to return to at the end.
     pub return_interaction: Option<String>,
+    /// A first EDS login: the verified signer, waiting for the person to accept the offer.
+    #[serde(default)]
+    pub eds_signer: Option<EdsSigner>,
+}
+
+/// The parts of a verified EDS certificate a first EDS login keeps until the offer is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdsSigner {
+    pub pinfl: Option<String>,
+    pub common_name: String,
+    pub serial: String,
+    pub issuer: String,
+    pub valid_from: i64,
+    pub valid_to: i64,
+}
+
+impl From<&yagona_pki::SignerIdentity> for EdsSigner {
+    fn from(s: &yagona_pki::SignerIdentity) -> Self {
+        Self {
+            pinfl: s.pinfl.clone(),
+            common_name: s.common_name.clone(),
+            serial: s.serial_number.clone(),
+            issuer: s.issuer.clone(),
+            valid_from: s.valid_from,
+            valid_to: s.valid_to,
+        }
+    }
+}
+
+impl From<&EdsSigner> for yagona_pki::SignerIdentity {
+    fn from(s: &EdsSigner) -> Self {
+        Self {
+            pinfl: s.pinfl.clone(),
+            personal_tin: None,
+            legal_entity_tin: None,
+            common_name: s.common_name.clone(),
+            organisation: None,
+            title: None,
+            serial_number: s.serial.clone(),
+            issuer: s.issuer.clone(),
+            valid_from: s.valid_from,
+            valid_to: s.valid_to,
+        }
+    }
 }
 
 impl Draft {

@@ -217,7 +217,10 @@ pub fn next_step(
             let fresh = progress.login_done;
             let too_old = request.max_age.is_some_and(|max| now - s.auth.auth_time > max);
             let other_person = hint_subject.is_some_and(|sub| sub != s.account_id.as_str());
-            ((request.prompt.login || too_old) && !fresh) || other_person
+            // Step-up: a relying party asking for `high` from a password session gets the EDS
+            // login (OIDC Core 3.1.2.1 lets the provider re-authenticate for acr_values).
+            let too_weak = !s.auth.satisfies(request.acr_values.as_deref());
+            ((request.prompt.login || too_old) && !fresh) || other_person || too_weak
         }
     };
     if login_needed {
@@ -384,6 +387,23 @@ mod tests {
         // a hint naming someone else needs a login
         assert_eq!(next_step(&req, &fp, Some(&s), Some("other"), None, P0, 200), Ok(NextStep::Login));
         assert_eq!(next_step(&req, &fp, Some(&s), Some("acct"), None, P0, 200), Ok(NextStep::IssueCode));
+    }
+
+    #[test]
+    fn step_up_to_high_needs_a_new_login() {
+        let c = client(true, true);
+        let mut req = parse(&Params(&good()), &c).unwrap();
+        req.acr_values = Some(crate::grant::ACR_HIGH.to_owned());
+        let password = session(100);
+        assert_eq!(next_step(&req, &c, Some(&password), None, None, P0, 200), Ok(NextStep::Login));
+        // Even a fresh password login does not reach `high`.
+        assert_eq!(next_step(&req, &c, Some(&password), None, None, LOGGED_IN, 200), Ok(NextStep::Login));
+        let mut eds = session(100);
+        eds.auth = AuthContext::eds(100);
+        assert_eq!(next_step(&req, &c, Some(&eds), None, None, P0, 200), Ok(NextStep::IssueCode));
+        // A list that also accepts a lower level is met by the password session.
+        req.acr_values = Some(format!("{} {}", crate::grant::ACR_SUBSTANTIAL, crate::grant::ACR_HIGH));
+        assert_eq!(next_step(&req, &c, Some(&password), None, None, P0, 200), Ok(NextStep::IssueCode));
     }
 
     #[test]

@@ -26,6 +26,24 @@ impl AuthContext {
         let acr = if account.status == AccountStatus::Confirmed { ACR_SUBSTANTIAL } else { ACR_LOW };
         Self { auth_time: now, acr: acr.to_owned(), amr: vec!["pwd".to_owned()] }
     }
+
+    /// A login by signing with an EDS key file (`swk`, RFC 8176): the highest assurance.
+    pub fn eds(now: i64) -> Self {
+        Self { auth_time: now, acr: ACR_HIGH.to_owned(), amr: vec!["swk".to_owned()] }
+    }
+
+    /// Whether this login reached the assurance an `acr_values` request demands.
+    pub fn satisfies(&self, acr_values: Option<&str>) -> bool {
+        !requires_high(acr_values) || self.acr == ACR_HIGH
+    }
+}
+
+/// Whether `acr_values` can only be met by the highest level: every value asked for is `high`.
+/// (A list that also names a lower level is met by that level.)
+pub fn requires_high(acr_values: Option<&str>) -> bool {
+    let Some(values) = acr_values else { return false };
+    let mut values = values.split(' ').filter(|v| !v.is_empty()).peekable();
+    values.peek().is_some() && values.all(|v| v == ACR_HIGH)
 }
 
 /// A browser session. The cookie holds a random secret; the row is keyed by its hash. `sid` is

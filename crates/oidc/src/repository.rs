@@ -70,6 +70,15 @@ pub trait OidcRepository {
     /// Records that the person logged in (`login`) or consented (`consent`) in an interaction.
     fn mark_interaction(&self, id_hash: &str, login: bool, consent: bool) -> Result<(), OAuthError>;
 
+    // EDS challenges
+    /// Stores a challenge (its hash), bound to a browser, live until `expires_at`.
+    fn insert_challenge(&self, hash: &str, browser_hash: &str, expires_at: i64) -> Result<(), OAuthError>;
+    /// Spends a live challenge of this browser exactly once; `false` when it is unknown, expired,
+    /// already used or another browser's.
+    fn consume_challenge(&self, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError>;
+    /// Whether a challenge of this browser is live (without spending it).
+    fn challenge_is_live(&self, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError>;
+
     // consent
     fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError>;
     fn save_consent(&self, consent: &Consent) -> Result<(), OAuthError>;

@@ -31,7 +31,23 @@ pub struct Config {
     pub password: PasswordConfig,
     pub ui: UiConfig,
     pub registration: RegistrationConfig,
+    pub eds: EdsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdsConfig {
+    /// PEM files of the certification authorities whose EDS certificates are accepted. Empty:
+    /// EDS sign-in and account confirmation are off.
+    pub trust_anchors: Vec<PathBuf>,
+    /// PEM files of intermediate CA certificates (chains are also taken from the signatures).
+    pub intermediates: Vec<PathBuf>,
+    /// CRL files (DER or PEM), re-read every `crl_refresh` seconds.
+    pub crls: Vec<PathBuf>,
+    pub crl_refresh: i64,
+    /// Seconds a signing challenge lives.
+    pub challenge_ttl: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +146,13 @@ impl Default for Config {
             },
             ui: UiConfig { default_locale: Locale::UzLatn },
             registration: RegistrationConfig { enabled: true, offer_file: None, ttl: 3600 },
+            eds: EdsConfig {
+                trust_anchors: Vec::new(),
+                intermediates: Vec::new(),
+                crls: Vec::new(),
+                crl_refresh: 3600,
+                challenge_ttl: 120,
+            },
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
         }
     }
@@ -151,6 +174,7 @@ pub struct Settings {
     pub password_min_length: usize,
     pub default_locale: Locale,
     pub registration: RegistrationConfig,
+    pub eds: EdsConfig,
     /// The offer text per language, read at start when `registration.offer_file` is set.
     pub offer_texts: Vec<(Locale, String)>,
     pub log: LogConfig,
@@ -221,6 +245,8 @@ impl Config {
             ("tokens.interaction", t.interaction),
             ("login.window_seconds", self.login.window_seconds),
             ("registration.ttl", self.registration.ttl),
+            ("eds.crl_refresh", self.eds.crl_refresh),
+            ("eds.challenge_ttl", self.eds.challenge_ttl),
         ] {
             if value <= 0 {
                 return Err(format!("configuration key `{key}`: must be a positive number of seconds"));
@@ -257,6 +283,7 @@ impl Config {
             password_min_length: self.password.min_length,
             default_locale: self.ui.default_locale,
             registration: self.registration,
+            eds: self.eds,
             offer_texts,
             log: self.log,
         })

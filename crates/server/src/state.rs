@@ -27,6 +27,9 @@ pub struct AppState {
     pub client_secrets: ClientSecretVerifier,
     /// The discovery document, rendered once.
     pub discovery_json: String,
+    /// The EDS signature verifier, when trust anchors are configured; rebuilt when CRLs are
+    /// refreshed.
+    eds: RwLock<Option<Arc<dyn yagona_pki::SignatureVerifier>>>,
 }
 
 impl AppState {
@@ -42,11 +45,27 @@ impl AppState {
             passwords,
             client_secrets: ClientSecretVerifier::default(),
             discovery_json,
+            eds: RwLock::new(None),
         })
     }
 
     pub fn password_policy(&self) -> yagona_account::PasswordPolicy {
         yagona_account::PasswordPolicy { min_length: self.settings.password_min_length }
+    }
+
+    /// The EDS verifier, if EDS is configured.
+    pub fn eds(&self) -> Option<Arc<dyn yagona_pki::SignatureVerifier>> {
+        match self.eds.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_eds(&self, verifier: Option<Arc<dyn yagona_pki::SignatureVerifier>>) {
+        match self.eds.write() {
+            Ok(mut guard) => *guard = verifier,
+            Err(poisoned) => *poisoned.into_inner() = verifier,
+        }
     }
 
     /// The current keys (cheap: an `Arc` clone).

@@ -1,13 +1,14 @@
 //! [`AccountRepository`] over the `accounts` table.
 
 use diesel::prelude::*;
+use yagona_account::eds::BoundCertificate;
 use yagona_account::registration::Registration;
 use yagona_account::{
     Account, AccountError, AccountId, AccountRepository, AccountStatus, Login, NewAccount, PasswordHash, Pinfl,
 };
 
-use crate::rows::{AccountRow, RegistrationRow};
-use crate::schema::{accounts, registrations};
+use crate::rows::{AccountRow, CertificateRow, RegistrationRow};
+use crate::schema::{accounts, certificates, registrations};
 use crate::{Store, StoreError};
 
 impl AccountRepository for Store {
@@ -96,6 +97,11 @@ impl AccountRepository for Store {
         Ok(())
     }
 
+    fn delete_registration(&self, id_hash: &str) -> Result<(), AccountError> {
+        diesel::delete(registrations::table.find(id_hash)).execute(&mut *self.conn()?).map_err(StoreError::from)?;
+        Ok(())
+    }
+
     fn complete_registration(&self, registration_id_hash: &str, account: &NewAccount) -> Result<(), AccountError> {
         let row = AccountRow::from(account.account());
         self.transaction(|conn| {
@@ -104,6 +110,79 @@ impl AccountRepository for Store {
             Ok(())
         })
         .map_err(account_insert_error)
+    }
+
+    fn bind_certificate(&self, certificate: &BoundCertificate) -> Result<(), AccountError> {
+        let row = CertificateRow::from(certificate);
+        self.transaction(|conn| {
+            // Write first (see the repositories of tokens): the insert takes the write lock.
+            let inserted = diesel::insert_into(certificates::table).values(&row).execute(conn);
+            match inserted {
+                Ok(_) => {}
+                Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                    let owner: String = certificates::table
+                        .find((&row.serial, &row.issuer))
+                        .select(certificates::account_id)
+                        .first(conn)?;
+                    if owner != row.account_id {
+                        return Err(StoreError::Conflict("certificate_taken".into()));
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+            diesel::update(accounts::table.find(&row.account_id))
+                .filter(accounts::status.ne(AccountStatus::Disabled.as_str()))
+                .set(accounts::status.eq(AccountStatus::Confirmed.as_str()))
+                .execute(conn)?;
+            Ok(())
+        })
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => AccountError::CertificateTaken,
+            other => other.into(),
+        })
+    }
+
+    fn find_account_by_certificate(&self, serial: &str, issuer: &str) -> Result<Option<Account>, AccountError> {
+        let conn = &mut *self.conn()?;
+        let owner = certificates::table
+            .find((serial, issuer))
+            .select(certificates::account_id)
+            .first::<String>(conn)
+            .optional()
+            .map_err(StoreError::from)?;
+        let Some(owner) = owner else { return Ok(None) };
+        let row = accounts::table.find(owner).first::<AccountRow>(conn).optional().map_err(StoreError::from)?;
+        Ok(row.map(Account::try_from).transpose()?)
+    }
+
+    fn list_certificates(&self, account: &AccountId) -> Result<Vec<BoundCertificate>, AccountError> {
+        let rows = certificates::table
+            .filter(certificates::account_id.eq(account.as_str()))
+            .order(certificates::bound_at.desc())
+            .load::<CertificateRow>(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().map(BoundCertificate::try_from).collect::<Result<_, _>>()?)
+    }
+
+    fn insert_account_with_certificate(
+        &self,
+        account: &NewAccount,
+        certificate: &BoundCertificate,
+    ) -> Result<(), AccountError> {
+        let account_row = AccountRow::from(account.account());
+        let certificate_row = CertificateRow::from(certificate);
+        self.transaction(|conn| {
+            diesel::insert_into(accounts::table).values(&account_row).execute(conn)?;
+            diesel::insert_into(certificates::table).values(&certificate_row).execute(conn)?;
+            Ok(())
+        })
+        .map_err(|e| {
+            if e.is_unique_violation() && e.database_message().contains("certificates") {
+                AccountError::CertificateTaken
+            } else {
+                account_insert_error(e)
+            }
+        })
     }
 }
 

@@ -14,6 +14,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database URL: {0}")]
     Url(String),
+    /// A domain conflict found inside a transaction (rolls it back).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 impl StoreError {

@@ -283,6 +283,42 @@ impl OidcRepository for Store {
         Ok(())
     }
 
+    fn insert_challenge(&self, hash: &str, browser_hash: &str, expires_at: i64) -> Result<(), OAuthError> {
+        diesel::insert_into(eds_challenges::table)
+            .values((
+                eds_challenges::hash.eq(hash),
+                eds_challenges::browser_hash.eq(browser_hash),
+                eds_challenges::expires_at.eq(expires_at),
+            ))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn consume_challenge(&self, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError> {
+        // One DELETE: of concurrent uses exactly one removes the row.
+        let n = diesel::delete(
+            eds_challenges::table
+                .find(hash)
+                .filter(eds_challenges::browser_hash.eq(browser_hash))
+                .filter(eds_challenges::expires_at.gt(now)),
+        )
+        .execute(&mut *self.conn()?)
+        .map_err(StoreError::from)?;
+        Ok(n == 1)
+    }
+
+    fn challenge_is_live(&self, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError> {
+        let n: i64 = eds_challenges::table
+            .find(hash)
+            .filter(eds_challenges::browser_hash.eq(browser_hash))
+            .filter(eds_challenges::expires_at.gt(now))
+            .count()
+            .get_result(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(n > 0)
+    }
+
     fn list_consents(&self, account: &AccountId) -> Result<Vec<Consent>, OAuthError> {
         let rows = consents::table
             .filter(consents::account_id.eq(account.as_str()))
@@ -501,6 +537,8 @@ impl OidcRepository for Store {
             n += diesel::delete(grants::table.filter(grants::expires_at.le(now))).execute(conn)?;
             n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
             n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(eds_challenges::table.filter(eds_challenges::expires_at.le(now))).execute(conn)?;
+            n += diesel::delete(registrations::table.filter(registrations::expires_at.le(now))).execute(conn)?;
             n += diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)))
                 .execute(conn)?;
             // Failures older than a day no longer count towards any throttle window.

@@ -2,6 +2,7 @@
 //! fallible: a row that no longer parses is reported as corrupt, never unwrapped.
 
 use diesel::prelude::*;
+use yagona_account::eds::BoundCertificate;
 use yagona_account::registration::Registration;
 use yagona_account::{Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl};
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
@@ -487,6 +488,47 @@ impl TryFrom<LoginEventRow> for LoginEvent {
             method: r.method,
             client_id: r.client_id.map(ClientId::try_from).transpose().map_err(|e| corrupt("login event", e))?,
             address: r.address,
+        })
+    }
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = certificates)]
+pub struct CertificateRow {
+    pub serial: String,
+    pub issuer: String,
+    pub account_id: String,
+    pub pinfl: String,
+    pub common_name: String,
+    pub valid_to: i64,
+    pub bound_at: i64,
+}
+
+impl From<&BoundCertificate> for CertificateRow {
+    fn from(c: &BoundCertificate) -> Self {
+        Self {
+            serial: c.serial.clone(),
+            issuer: c.issuer.clone(),
+            account_id: c.account_id.as_str().to_owned(),
+            pinfl: c.pinfl.as_str().to_owned(),
+            common_name: c.common_name.clone(),
+            valid_to: c.valid_to,
+            bound_at: c.bound_at,
+        }
+    }
+}
+
+impl TryFrom<CertificateRow> for BoundCertificate {
+    type Error = StoreError;
+    fn try_from(r: CertificateRow) -> Result<Self, StoreError> {
+        Ok(BoundCertificate {
+            serial: r.serial,
+            issuer: r.issuer,
+            account_id: AccountId::from_stored(r.account_id),
+            pinfl: Pinfl::try_from(r.pinfl).map_err(|e| corrupt("certificate", e))?,
+            common_name: r.common_name,
+            valid_to: r.valid_to,
+            bound_at: r.bound_at,
         })
     }
 }

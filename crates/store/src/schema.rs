@@ -156,3 +156,23 @@ diesel::table! {
         address -> Text,
     }
 }
+
+diesel::table! {
+    certificates (serial, issuer) {
+        serial -> Text,
+        issuer -> Text,
+        account_id -> Text,
+        pinfl -> Text,
+        common_name -> Text,
+        valid_to -> BigInt,
+        bound_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    eds_challenges (hash) {
+        hash -> Text,
+        browser_hash -> Text,
+        expires_at -> BigInt,
+    }
+}

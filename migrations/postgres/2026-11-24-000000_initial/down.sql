@@ -1,3 +1,5 @@
+DROP TABLE eds_challenges;
+DROP TABLE certificates;
 DROP TABLE login_events;
 DROP TABLE registrations;
 DROP TABLE login_failures;

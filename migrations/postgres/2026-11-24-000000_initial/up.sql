@@ -140,3 +140,23 @@ CREATE TABLE login_events (
     address TEXT NOT NULL
 );
 CREATE INDEX login_events_account ON login_events (account_id, at);
+
+-- EDS certificates bound to accounts (user guide step 7). A certificate is bound to one account.
+CREATE TABLE certificates (
+    serial TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    pinfl TEXT NOT NULL,
+    common_name TEXT NOT NULL,
+    valid_to BIGINT NOT NULL,
+    bound_at BIGINT NOT NULL,
+    PRIMARY KEY (serial, issuer)
+);
+CREATE INDEX certificates_account ON certificates (account_id);
+
+-- Single-use EDS challenges (hash only), bound to the browser that asked for them.
+CREATE TABLE eds_challenges (
+    hash TEXT PRIMARY KEY,
+    browser_hash TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

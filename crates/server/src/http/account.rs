@@ -20,6 +20,7 @@ struct Cabinet {
     account: Account,
     sessions: Vec<Session>,
     services: Vec<(ClientId, String, String, i64)>,
+    certificates: Vec<yagona_account::eds::BoundCertificate>,
     history: Vec<(i64, String, String, String)>,
 }
 
@@ -41,7 +42,8 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         };
         history.push((event.at, event.method, client, event.address));
     }
-    Ok(Some(Cabinet { session, account, sessions, services, history }))
+    let certificates = s.store.list_certificates(&account.id).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    Ok(Some(Cabinet { session, account, sessions, services, certificates, history }))
 }
 
 /// Notices shown after an action (`?done=`), by message key.
@@ -50,6 +52,7 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "password" => Some("account.password_changed"),
         "session" => Some("account.session_ended"),
         "revoked" => Some("account.revoked"),
+        "eds" => Some("eds.bound"),
         _ => None,
     }
 }
@@ -59,9 +62,10 @@ fn render_cabinet(
     browser: &Browser,
     cabinet: Cabinet,
     notice: Option<&'static str>,
-    error: Option<&'static str>,
+    error: Option<String>,
     password_errors: &[(&'static str, String)],
     min_length: usize,
+    eds_enabled: bool,
 ) -> HttpResponse {
     let a = &cabinet.account;
     let status = match a.status {
@@ -100,8 +104,14 @@ fn render_cabinet(
         frame: Frame::new(t, "/account"),
         csrf_token: &browser.csrf,
         notice: notice.map(|k| t.t(k)),
-        error: error.map(|k| t.t(k)),
+        error: error.clone(),
         profile,
+        eds: eds_enabled,
+        certificates: cabinet
+            .certificates
+            .iter()
+            .map(|c| (c.common_name.clone(), c.serial.clone(), pages::show_time(c.valid_to)))
+            .collect(),
         status: t.t(status),
         status_help: (a.status == AccountStatus::Unconfirmed).then(|| t.t("account.status_help")),
         password_fields,
@@ -158,6 +168,7 @@ pub async fn cabinet(req: HttpRequest, state: State, query: Query<CabinetQuery>)
             None,
             &[],
             state.settings.password_min_length,
+            state.eds().is_some(),
         ),
         Ok(None) => see_other("/login"),
         Err(e) => PageError::from(e).page(t),
@@ -238,7 +249,9 @@ pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> Htt
                 .collect();
             let hash = browser.session_hash();
             match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
-                Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, &messages, min),
+                Ok(Some(cabinet)) => {
+                    render_cabinet(t, &browser, cabinet, None, None, &messages, min, state.eds().is_some())
+                }
                 Ok(None) => see_other("/login"),
                 Err(e) => PageError::from(e).page(t),
             }
@@ -306,6 +319,31 @@ pub async fn revoke_service(req: HttpRequest, state: State, body: Bytes) -> Http
     match result {
         Ok(true) => see_other("/account?done=revoked"),
         Ok(false) => see_other("/login"),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+/// The cabinet again, with a message (a refused EDS signature).
+pub async fn cabinet_with_error(
+    _req: &HttpRequest,
+    state: &State,
+    t: Tr<'static>,
+    browser: &Browser,
+    message: String,
+) -> HttpResponse {
+    let hash = browser.session_hash();
+    match blocking(state, move |s| load_cabinet(s, hash.as_deref())).await {
+        Ok(Some(cabinet)) => render_cabinet(
+            t,
+            browser,
+            cabinet,
+            None,
+            Some(message),
+            &[],
+            state.settings.password_min_length,
+            state.eds().is_some(),
+        ),
+        Ok(None) => see_other("/login"),
         Err(e) => PageError::from(e).page(t),
     }
 }

@@ -14,6 +14,7 @@ use yagona_account::{Account, AccountRepository as _, AccountStatus, Login};
 use yagona_oidc::authorize::{
     self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
 };
+use yagona_oidc::grant::requires_high;
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
     AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
@@ -274,7 +275,8 @@ struct LoginView<'a> {
     interaction: Option<&'a str>,
     client_name: Option<&'a str>,
     login: &'a str,
-    error: Option<&'static str>,
+    error: Option<String>,
+    eds_required: bool,
 }
 
 fn login_page_response(
@@ -300,10 +302,32 @@ fn login_page_response(
             interaction: view.interaction,
             continue_to: view.client_name.map(|name| t.f("login.continue_to", &[("client", name)])),
             login: view.login,
-            error: view.error.map(|key| t.t(key)),
+            error: view.error,
             register_href,
+            eds: state.eds().is_some(),
+            eds_required: view.eds_required,
         },
     )
+}
+
+/// The login page again, with a message (a refused EDS signature).
+pub fn login_page_with_error(
+    _req: &HttpRequest,
+    state: &AppState,
+    t: Tr<'static>,
+    browser: &Browser,
+    interaction: Option<&str>,
+    client_name: Option<&str>,
+    message: String,
+) -> HttpResponse {
+    let view = LoginView {
+        interaction: interaction.filter(|i| !i.is_empty()),
+        client_name,
+        login: "",
+        error: Some(message),
+        eds_required: false,
+    };
+    login_page_response(state, t, browser, StatusCode::UNAUTHORIZED, view)
 }
 
 pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Query<LoginQuery>) -> HttpResponse {
@@ -325,6 +349,7 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
                 client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
                 login: &login_hint,
                 error: None,
+                eds_required: found.as_ref().is_some_and(|(i, _)| requires_high(i.request.acr_values.as_deref())),
             };
             login_page_response(&state, t, &browser, StatusCode::OK, view)
         }
@@ -485,7 +510,8 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 interaction: form.interaction.as_deref().filter(|i| !i.is_empty()),
                 client_name: client_name.as_deref(),
                 login: &login_text,
-                error: Some(message),
+                error: Some(t.t(message).to_owned()),
+                eds_required: false,
             };
             login_page_response(&state, t, &browser, status, view)
         }
@@ -513,8 +539,7 @@ pub async fn consent_page(
     let response = match found {
         Ok(Some((interaction, client, person))) => {
             let t = translator(&req, &state, interaction.request.ui_locales.as_deref());
-            let scopes =
-                interaction.request.scopes.iter().filter_map(scope_key).map(|k| t.t(k)).collect();
+            let scopes = interaction.request.scopes.iter().filter_map(scope_key).map(|k| t.t(k)).collect();
             pages::render(
                 StatusCode::OK,
                 &ConsentPage {

@@ -3,6 +3,7 @@
 
 mod account;
 mod authorize;
+mod eds;
 pub mod error;
 mod logout;
 mod meta;
@@ -65,6 +66,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/password", web::post().to(account::change_password))
         .route("/account/sessions/end", web::post().to(account::end_session))
         .route("/account/services/revoke", web::post().to(account::revoke_service))
+        .route("/account/eds/preview", web::post().to(eds::cabinet_preview))
+        .route("/account/eds/bind", web::post().to(eds::cabinet_bind))
+        .route("/eds/challenge", web::post().to(eds::challenge))
+        .route("/login/eds", web::post().to(eds::login))
+        .route("/login/eds/signup", web::get().to(eds::signup_page))
+        .route("/login/eds/signup", web::post().to(eds::signup_submit))
         .default_service(web::to(meta::not_found));
 }
 

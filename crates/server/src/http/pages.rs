@@ -93,8 +93,31 @@ pub struct LoginPage<'a> {
     pub interaction: Option<&'a str>,
     pub continue_to: Option<String>,
     pub login: &'a str,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub register_href: Option<String>,
+    /// EDS sign-in is offered (trust anchors are configured).
+    pub eds: bool,
+    /// The relying party asked for the highest assurance: only EDS will do.
+    pub eds_required: bool,
+}
+
+#[derive(Template)]
+#[template(path = "eds_preview.html")]
+pub struct EdsPreviewPage<'a> {
+    pub frame: Frame<'a>,
+    pub csrf_token: &'a str,
+    pub rows: Vec<(&'a str, String)>,
+    pub pkcs7: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "eds_signup.html")]
+pub struct EdsSignupPage<'a> {
+    pub frame: Frame<'a>,
+    pub csrf_token: &'a str,
+    pub rows: Vec<(&'a str, String)>,
+    pub paragraphs: Vec<&'a str>,
+    pub error: Option<String>,
 }
 
 #[derive(Template)]
@@ -225,8 +248,10 @@ pub struct AccountPage<'a> {
     pub frame: Frame<'a>,
     pub csrf_token: &'a str,
     pub notice: Option<&'a str>,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub profile: Vec<(&'a str, String)>,
+    pub eds: bool,
+    pub certificates: Vec<(String, String, String)>,
     pub status: &'a str,
     pub status_help: Option<&'a str>,
     pub password_fields: Vec<Field<'a>>,

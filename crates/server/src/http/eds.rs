@@ -1,0 +1,461 @@
+//! Electronic digital signature (EDS) in the browser flows: challenges, EDS login (with the
+//! first-login account creation), and binding a certificate in the cabinet (user guide step 7).
+//!
+//! The protocol (domain.md, "EDS certificates and E-IMZO"): the page asks `/eds/challenge` for a
+//! single-use challenge bound to this browser; E-IMZO or the in-browser signer signs it into an
+//! attached CMS; the server verifies the signature and certificate ([`yagona_pki`]), checks that
+//! the signed content is a live challenge of this browser, and spends it.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::Engine as _;
+use serde::Deserialize;
+use yagona_account::eds::{account_from_certificate, binding, signer_pinfl};
+use yagona_account::registration::{Draft, EdsSigner, Registration};
+use yagona_account::{Account, AccountError, AccountRepository as _, AccountStatus, PasswordHash};
+use yagona_oidc::secrets::{hash_token, random_token};
+use yagona_oidc::{AuthContext, OAuthError, OidcRepository as _};
+use yagona_pki::{PkiError, SignerIdentity};
+
+use super::authorize::{live_interaction, start_session};
+use super::error::PageError;
+use super::pages::{self, EdsPreviewPage, EdsSignupPage, Frame};
+use super::{blocking, browser_cookie, see_other, session_cookie, signed_in, translator, Browser, State};
+use crate::i18n::Tr;
+use crate::state::{now, AppState};
+
+const SIGNUP_COOKIE: &str = "yagona_eds_signup";
+
+/// Why an EDS step failed, as a message for the person.
+#[derive(Debug)]
+pub enum EdsFailure {
+    NotAvailable,
+    Pki(PkiError),
+    Challenge,
+    Account(AccountError),
+    Disabled,
+}
+
+impl EdsFailure {
+    pub fn message(&self, t: Tr<'_>) -> String {
+        let key = match self {
+            Self::NotAvailable => "eds.not_available",
+            Self::Pki(PkiError::Malformed(_)) => "eds.error_malformed",
+            Self::Pki(PkiError::BadSignature) => "eds.error_bad_signature",
+            Self::Pki(PkiError::CertificateInvalid(_) | PkiError::CertificateInvalidAtSigningTime) => {
+                "eds.error_certificate"
+            }
+            Self::Pki(PkiError::Revoked(date)) => return t.f("eds.error_revoked", &[("date", date)]),
+            Self::Pki(PkiError::BadSigningTime) => "eds.error_signing_time",
+            Self::Pki(PkiError::StatusCheckFailed) => "eds.error_status",
+            Self::Pki(PkiError::ChallengeUnknown) | Self::Challenge => "eds.error_challenge",
+            Self::Account(e) => return t.t(&format!("validation.{}", e.code())).to_owned(),
+            Self::Disabled => "eds.error_disabled",
+        };
+        t.t(key).to_owned()
+    }
+}
+
+/// `POST /eds/challenge`: a new challenge for this browser, `{challenge, ttl}`.
+pub async fn challenge(req: HttpRequest, state: State) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    if state.eds().is_none() {
+        return HttpResponse::NotFound().json(serde_json::json!({ "error": "eds_not_configured" }));
+    }
+    let challenge = random_token();
+    let (hash, binding, ttl) = (hash_token(&challenge), browser.binding(), state.settings.eds.challenge_ttl);
+    let stored = blocking(&state, move |s| s.store.insert_challenge(&hash, &binding, now() + ttl)).await;
+    let response = match stored {
+        Ok(()) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "challenge": challenge, "ttl": ttl })),
+        Err(e) => {
+            tracing::error!(detail = %e.description, "storing a challenge failed");
+            HttpResponse::InternalServerError().json(serde_json::json!({ "error": "server_error" }))
+        }
+    };
+    browser.finish(response, &state)
+}
+
+/// Verifies a base64 attached CMS at `now`, and that it signs a live challenge of this browser;
+/// with `spend`, the challenge is used up.
+fn verify(
+    s: &AppState,
+    pkcs7: &str,
+    browser_hash: &str,
+    spend: bool,
+    now: i64,
+) -> Result<Result<SignerIdentity, EdsFailure>, OAuthError> {
+    let Some(verifier) = s.eds() else { return Ok(Err(EdsFailure::NotAvailable)) };
+    let compact: String = pkcs7.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(compact.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('=')))
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')));
+    let Ok(der) = der else { return Ok(Err(EdsFailure::Pki(PkiError::Malformed("not base64".into())))) };
+    let verified = match verifier.verify_attached(&der, now) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(error = %e, eimzo_status = e.eimzo_status(), "EDS signature refused");
+            return Ok(Err(EdsFailure::Pki(e)));
+        }
+    };
+    let Ok(challenge) = std::str::from_utf8(&verified.content) else { return Ok(Err(EdsFailure::Challenge)) };
+    let hash = hash_token(challenge.trim());
+    let live = if spend {
+        s.store.consume_challenge(&hash, browser_hash, now)?
+    } else {
+        s.store.challenge_is_live(&hash, browser_hash, now)?
+    };
+    if !live {
+        tracing::info!("EDS signature over an unknown, used, expired or foreign challenge");
+        return Ok(Err(EdsFailure::Challenge));
+    }
+    Ok(Ok(verified.signer))
+}
+
+fn storage(e: AccountError) -> OAuthError {
+    OAuthError::server_error(e.to_string())
+}
+
+#[derive(Deserialize)]
+pub struct SignedForm {
+    csrf_token: String,
+    pkcs7: String,
+    interaction: Option<String>,
+}
+
+enum LoginOutcome {
+    LoggedIn { secret: String, interaction: Option<String> },
+    Signup { secret: String },
+    Failed(EdsFailure, Option<String>),
+    ExpiredInteraction,
+}
+
+/// `POST /login/eds`: a signed challenge logs the person in with `acr` high. The certificate's
+/// account is found by the certificate itself, or by its PINFL (and the certificate is then
+/// bound, confirming the account); with no account at all, the first-login page offers to
+/// create one.
+pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<SignedForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return browser.finish(PageError::bad_request("error.form_expired").page(t), &state);
+    }
+    let binding_hash = browser.binding();
+    let (address, old_session) = (browser.address.clone(), browser.session_hash());
+    let interaction = form.interaction.clone().filter(|i| !i.is_empty());
+    let outcome = blocking(&state, move |s| {
+        let now = now();
+        let pending = match &interaction {
+            Some(id) => match live_interaction(s, id, &binding_hash)? {
+                Some(found) => Some(found),
+                None => return Ok(LoginOutcome::ExpiredInteraction),
+            },
+            None => None,
+        };
+        let client_name = pending.as_ref().map(|(_, c)| c.name.clone());
+        let signer = match verify(s, &form.pkcs7, &binding_hash, true, now)? {
+            Ok(signer) => signer,
+            Err(failure) => return Ok(LoginOutcome::Failed(failure, client_name)),
+        };
+        let account =
+            match s.store.find_account_by_certificate(&signer.serial_number, &signer.issuer).map_err(storage)? {
+                Some(account) => account,
+                None => {
+                    let pinfl = match signer_pinfl(&signer) {
+                        Ok(p) => p,
+                        Err(e) => return Ok(LoginOutcome::Failed(EdsFailure::Account(e), client_name)),
+                    };
+                    match s.store.find_account_by_pinfl(&pinfl).map_err(storage)? {
+                        Some(account) => {
+                            // The signature proves the PINFL: bind the certificate (step 7 at once).
+                            let certificate = match binding(&account.id, &account.pinfl, &signer, now) {
+                                Ok(c) => c,
+                                Err(e) => return Ok(LoginOutcome::Failed(EdsFailure::Account(e), client_name)),
+                            };
+                            match s.store.bind_certificate(&certificate) {
+                                Ok(()) => {}
+                                Err(AccountError::CertificateTaken) => {
+                                    return Ok(LoginOutcome::Failed(
+                                        EdsFailure::Account(AccountError::CertificateTaken),
+                                        client_name,
+                                    ))
+                                }
+                                Err(e) => return Err(storage(e)),
+                            }
+                            tracing::info!(account = %account.id, "certificate bound at EDS login");
+                            Account { status: AccountStatus::Confirmed, ..account }
+                        }
+                        None => {
+                            // A first EDS login: keep the verified signer until the offer is accepted.
+                            let secret = random_token();
+                            let draft = Draft {
+                                eds_signer: Some(EdsSigner::from(&signer)),
+                                return_interaction: interaction.clone(),
+                                ..Draft::default()
+                            };
+                            s.store
+                                .insert_registration(&Registration {
+                                    id_hash: hash_token(&secret),
+                                    browser_hash: binding_hash.clone(),
+                                    draft,
+                                    created_at: now,
+                                    expires_at: now + s.settings.registration.ttl,
+                                })
+                                .map_err(storage)?;
+                            return Ok(LoginOutcome::Signup { secret });
+                        }
+                    }
+                }
+            };
+        if account.status == AccountStatus::Disabled {
+            return Ok(LoginOutcome::Failed(EdsFailure::Disabled, client_name));
+        }
+        let client = pending.as_ref().map(|(_, c)| c);
+        let secret = start_session(s, &account, AuthContext::eds(now), old_session.as_deref(), client, &address, now)?;
+        if let Some((pending, _)) = &pending {
+            s.store.mark_interaction(&pending.id_hash, true, false)?;
+        }
+        Ok(LoginOutcome::LoggedIn { secret, interaction })
+    })
+    .await;
+    let response = match outcome {
+        Ok(LoginOutcome::LoggedIn { secret, interaction }) => {
+            let target = match interaction {
+                Some(id) => format!("/authorize/resume?interaction={id}"),
+                None => "/account".to_owned(),
+            };
+            let mut response = see_other(&target);
+            if let Err(e) = response.add_cookie(&session_cookie(&state, secret)) {
+                tracing::error!(detail = %e, "setting the session cookie failed");
+            }
+            response
+        }
+        Ok(LoginOutcome::Signup { secret }) => {
+            let mut response = see_other("/login/eds/signup");
+            let cookie = browser_cookie(&state, SIGNUP_COOKIE, secret, state.settings.registration.ttl);
+            if let Err(e) = response.add_cookie(&cookie) {
+                tracing::error!(detail = %e, "setting the signup cookie failed");
+            }
+            response
+        }
+        Ok(LoginOutcome::Failed(failure, client_name)) => {
+            let message = failure.message(t);
+            super::authorize::login_page_with_error(
+                &req,
+                &state,
+                t,
+                &browser,
+                form.interaction.as_deref(),
+                client_name.as_deref(),
+                message,
+            )
+        }
+        Ok(LoginOutcome::ExpiredInteraction) => PageError::expired_interaction().page(t),
+        Err(e) => PageError::from(e).page(t),
+    };
+    browser.finish(response, &state)
+}
+
+/// The pending first-EDS-login of this browser.
+fn pending_signup(s: &AppState, secret: Option<&str>, binding: &str) -> Result<Option<Registration>, OAuthError> {
+    let Some(secret) = secret else { return Ok(None) };
+    let found = s.store.find_registration(&hash_token(secret), now()).map_err(storage)?;
+    Ok(found.filter(|r| r.browser_hash == binding && r.draft.eds_signer.is_some()))
+}
+
+fn certificate_rows<'a>(t: Tr<'a>, signer: &SignerIdentity) -> Vec<(&'a str, String)> {
+    let mut rows = vec![(t.t("eds.owner"), signer.common_name.clone())];
+    if let Some(pinfl) = &signer.pinfl {
+        rows.push((t.t("register.pinfl"), pinfl.clone()));
+    }
+    if let Some(org) = &signer.organisation {
+        rows.push((t.t("eds.organisation"), org.clone()));
+    }
+    rows.push((t.t("eds.serial"), signer.serial_number.clone()));
+    rows.push((t.t("eds.issuer"), signer.issuer.clone()));
+    rows.push((t.t("eds.valid_until"), pages::show_time(signer.valid_to)));
+    rows
+}
+
+pub async fn signup_page(req: HttpRequest, state: State) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let (secret, binding_hash) = (req.cookie(SIGNUP_COOKIE).map(|c| c.value().to_owned()), browser.binding());
+    match blocking(&state, move |s| pending_signup(s, secret.as_deref(), &binding_hash)).await {
+        Ok(Some(registration)) => {
+            let signer = registration.draft.eds_signer.as_ref().map(SignerIdentity::from);
+            let Some(signer) = signer else { return see_other("/login") };
+            let offer = t.t("register.offer_text");
+            let page = EdsSignupPage {
+                frame: Frame::new(t, "/login/eds/signup"),
+                csrf_token: &browser.csrf,
+                rows: certificate_rows(t, &signer),
+                paragraphs: offer.split('\n').map(str::trim).filter(|p| !p.is_empty()).collect(),
+                error: None,
+            };
+            browser.finish(pages::render(StatusCode::OK, &page), &state)
+        }
+        Ok(None) => PageError::expired_interaction().page(t),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignupForm {
+    csrf_token: String,
+    accept_offer: Option<String>,
+}
+
+pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<SignupForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    if form.accept_offer.as_deref() != Some("yes") {
+        return see_other("/login/eds/signup");
+    }
+    let secret = req.cookie(SIGNUP_COOKIE).map(|c| c.value().to_owned());
+    let (binding_hash, address, old_session) = (browser.binding(), browser.address.clone(), browser.session_hash());
+    let outcome = blocking(&state, move |s| {
+        let now = now();
+        let Some(registration) = pending_signup(s, secret.as_deref(), &binding_hash)? else { return Ok(None) };
+        let Some(signer) = registration.draft.eds_signer.as_ref().map(SignerIdentity::from) else { return Ok(None) };
+        // No password yet: a hash nothing verifies against, until the person sets one.
+        let unusable = PasswordHash::from_phc(format!("!eds-only!{}", random_token()));
+        let account = account_from_certificate(&signer, unusable, now).map_err(storage)?;
+        let certificate = binding(&account.account().id, &account.account().pinfl, &signer, now).map_err(storage)?;
+        match s.store.insert_account_with_certificate(&account, &certificate) {
+            Ok(()) => {}
+            Err(e @ (AccountError::PinflTaken | AccountError::LoginTaken | AccountError::CertificateTaken)) => {
+                return Ok(Some(Err(e)));
+            }
+            Err(e) => return Err(storage(e)),
+        }
+        s.store.delete_registration(&registration.id_hash).map_err(storage)?;
+        let account = account.into_account();
+        tracing::info!(account = %account.id, "account created at a first EDS login");
+        let interaction = registration.draft.return_interaction.clone();
+        let pending = match &interaction {
+            Some(id) => live_interaction(s, id, &binding_hash)?,
+            None => None,
+        };
+        let session = start_session(
+            s,
+            &account,
+            AuthContext::eds(now),
+            old_session.as_deref(),
+            pending.as_ref().map(|(_, c)| c),
+            &address,
+            now,
+        )?;
+        if let Some((pending, _)) = &pending {
+            s.store.mark_interaction(&pending.id_hash, true, false)?;
+        }
+        Ok(Some(Ok((session, pending.and(interaction)))))
+    })
+    .await;
+    match outcome {
+        Ok(Some(Ok((session, interaction)))) => {
+            let target = match interaction {
+                Some(id) => format!("/authorize/resume?interaction={id}"),
+                None => "/account".to_owned(),
+            };
+            let mut response = see_other(&target);
+            let mut removal = browser_cookie(&state, SIGNUP_COOKIE, String::new(), 0);
+            removal.make_removal();
+            for cookie in [session_cookie(&state, session), removal] {
+                if let Err(e) = response.add_cookie(&cookie) {
+                    tracing::error!(detail = %e, "setting a cookie failed");
+                }
+            }
+            response
+        }
+        Ok(Some(Err(e))) => PageError::new(StatusCode::CONFLICT, "error.bad_request_title", "error.form_incomplete")
+            .with_detail(EdsFailure::Account(e).message(t))
+            .page(t),
+        Ok(None) => PageError::expired_interaction().page(t),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+/// `POST /account/eds/preview`: shows the signing certificate's data before it is saved.
+pub async fn cabinet_preview(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    cabinet_step(req, state, body, false).await
+}
+
+/// `POST /account/eds/bind`: binds the certificate (same PINFL) and confirms the account.
+pub async fn cabinet_bind(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    cabinet_step(req, state, body, true).await
+}
+
+enum CabinetOutcome {
+    Preview(SignerIdentity, String),
+    Bound,
+    Failed(EdsFailure),
+    SignedOut,
+}
+
+async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<SignedForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let (session_hash, binding_hash) = (browser.session_hash(), browser.binding());
+    let outcome = blocking(&state, move |s| {
+        let now = now();
+        let Some((_, account)) = signed_in(s, session_hash.as_deref(), now)? else {
+            return Ok(CabinetOutcome::SignedOut);
+        };
+        let signer = match verify(s, &form.pkcs7, &binding_hash, save, now)? {
+            Ok(signer) => signer,
+            Err(failure) => return Ok(CabinetOutcome::Failed(failure)),
+        };
+        let certificate = match binding(&account.id, &account.pinfl, &signer, now) {
+            Ok(c) => c,
+            Err(e) => return Ok(CabinetOutcome::Failed(EdsFailure::Account(e))),
+        };
+        if !save {
+            return Ok(CabinetOutcome::Preview(signer, form.pkcs7));
+        }
+        match s.store.bind_certificate(&certificate) {
+            Ok(()) => {
+                tracing::info!(account = %account.id, "certificate bound; account confirmed");
+                Ok(CabinetOutcome::Bound)
+            }
+            Err(e @ AccountError::CertificateTaken) => Ok(CabinetOutcome::Failed(EdsFailure::Account(e))),
+            Err(e) => Err(storage(e)),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(CabinetOutcome::Preview(signer, pkcs7)) => {
+            let page = EdsPreviewPage {
+                frame: Frame::new(t, "/account"),
+                csrf_token: &browser.csrf,
+                rows: certificate_rows(t, &signer),
+                pkcs7: &pkcs7,
+            };
+            pages::render(StatusCode::OK, &page)
+        }
+        Ok(CabinetOutcome::Bound) => see_other("/account?done=eds"),
+        Ok(CabinetOutcome::Failed(failure)) => {
+            super::account::cabinet_with_error(&req, &state, t, &browser, failure.message(t)).await
+        }
+        Ok(CabinetOutcome::SignedOut) => see_other("/login"),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
