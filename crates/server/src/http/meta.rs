@@ -36,6 +36,14 @@ pub async fn health(state: State) -> HttpResponse {
     }
 }
 
+/// The EDS signer of the login and cabinet pages (built from `web/` by `make assets`).
+pub async fn eds_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(pages::EDS_SCRIPT)
+}
+
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")

@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(JWKS_PATH, web::get().to(meta::jwks))
         .route("/health", web::get().to(meta::health))
         .route("/assets/style.css", web::get().to(meta::stylesheet))
+        .route("/assets/eds.js", web::get().to(meta::eds_script))
         .route("/", web::get().to(meta::home))
         .route("/lang", web::get().to(meta::switch_language))
         .route(AUTHORIZE_PATH, web::get().to(authorize::authorize_get))

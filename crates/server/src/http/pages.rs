@@ -261,6 +261,7 @@ pub struct AccountPage<'a> {
 }
 
 pub const STYLESHEET: &str = include_str!("../../assets/style.css");
+pub const EDS_SCRIPT: &str = include_str!("../../assets/eds.js");
 
 /// A unix time as shown on pages (UTC).
 pub fn show_time(unix: i64) -> String {
