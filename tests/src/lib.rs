@@ -105,6 +105,12 @@ impl TestServer {
         Self { base_url, dir, env, child: None, pg_database, backend }
     }
 
+    /// Sets a configuration variable for the next start and CLI runs.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Prepares and starts a server.
     pub async fn start(backend: Backend) -> Self {
         Self::start_with(backend, &[]).await
@@ -228,12 +234,7 @@ impl TestServer {
     /// Creates the test person; returns the login and password.
     pub fn add_person(&self, login: &str) -> (String, String) {
         let password = "Samarqand-Registon-1".to_owned();
-        // A PINFL needs a valid check digit; vary the serial per login so PINFLs are unique.
-        let serial: u32 = login.bytes().map(u32::from).sum::<u32>() % 1000;
-        let body = format!("3120590026{serial:03}");
-        let weights = [7u32, 3, 1];
-        let sum: u32 = body.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * weights[i % 3]).sum();
-        let pinfl = format!("{body}{}", sum % 10);
+        let pinfl = person_pinfl(login);
         self.cli_ok(
             &[
                 "account",
@@ -283,6 +284,16 @@ impl Drop for TestServer {
             psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
         }
     }
+}
+
+/// The PINFL [`TestServer::add_person`] gives the person with `login` (born 12 May 1990; the
+/// serial varies with the login so PINFLs are unique; the check digit is computed).
+pub fn person_pinfl(login: &str) -> String {
+    let serial: u32 = login.bytes().map(u32::from).sum::<u32>() % 1000;
+    let body = format!("3120590026{serial:03}");
+    let weights = [7u32, 3, 1];
+    let sum: u32 = body.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * weights[i % 3]).sum();
+    format!("{body}{}", sum % 10)
 }
 
 /// A browser: a cookie jar, and redirects left to the test to follow.
