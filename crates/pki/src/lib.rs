@@ -5,7 +5,15 @@
 //! verified signature yields ([`SignerIdentity`]), how verification fails ([`PkiError`], mapped
 //! onto E-IMZO's status codes), and the [`SignatureVerifier`] port behind which either Yagona's own
 //! RSA/ECDSA verifier or an E-IMZO-server compatible service sits. The verifiers themselves arrive
-//! with the EDS work; until then no verifier is configured and EDS login is not offered.
+//! as [`Verifier`] over a [`TrustStore`]; [`dev_ca`] makes certificates to try it with.
+
+mod algorithms;
+pub mod dev_ca;
+mod identity;
+pub mod oids;
+mod verify;
+
+pub use verify::{certificate_serial, TrustStore, Verifier};
 
 use thiserror::Error;
 
@@ -28,6 +36,10 @@ pub enum PkiError {
     BadSigningTime,
     #[error("the signed challenge is unknown or expired")]
     ChallengeUnknown,
+    #[error("the algorithm {0} is too weak")]
+    WeakAlgorithm(String),
+    #[error("the algorithm {0} is not supported")]
+    UnsupportedAlgorithm(String),
 }
 
 impl PkiError {
@@ -36,7 +48,7 @@ impl PkiError {
         match self {
             Self::StatusCheckFailed | Self::Revoked(_) => -1,
             Self::BadSigningTime => -5,
-            Self::Malformed(_) | Self::BadSignature => -10,
+            Self::Malformed(_) | Self::BadSignature | Self::WeakAlgorithm(_) | Self::UnsupportedAlgorithm(_) => -10,
             Self::CertificateInvalid(_) => -11,
             Self::CertificateInvalidAtSigningTime => -12,
             Self::ChallengeUnknown => -20,
@@ -86,3 +98,7 @@ mod tests {
         assert_eq!(PkiError::Revoked("2026-01-01".into()).eimzo_status(), -1);
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod verification_tests;
