@@ -7,6 +7,7 @@ mod browser;
 mod cabinet;
 mod cli;
 mod concurrency;
+mod eds;
 mod flow;
 mod negative;
 mod registration;

@@ -34,7 +34,17 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
     for created in ensure_signing_keys(&store, &kek).map_err(|e| e.description.into_owned())? {
         tracing::info!(key = %created, "signing key generated");
     }
-    AppState::new(settings, store, kek)
+    let eds = crate::state::load_eds_verifier(&settings.eds)?;
+    if eds.is_some() {
+        tracing::info!(
+            anchors = settings.eds.trust_anchors.len(),
+            crls = settings.eds.crls.len(),
+            "EDS verification on"
+        );
+    }
+    let state = AppState::new(settings, store, kek)?;
+    state.set_eds(eds);
+    Ok(state)
 }
 
 pub async fn run(state: AppState) -> Result<(), String> {
@@ -64,8 +74,19 @@ async fn housekeeping(state: web::Data<AppState>) {
         rounds += 1;
         let s = state.clone();
         let purge = rounds.is_multiple_of(20);
+        // CRLs are re-read every `eds.crl_refresh` seconds (in 30-second rounds).
+        let crl_rounds = u64::try_from(state.settings.eds.crl_refresh / 30).unwrap_or(1).max(1);
+        let refresh_crls = rounds.is_multiple_of(crl_rounds);
         let result = web::block(move || {
             s.reload_keys()?;
+            if refresh_crls {
+                match crate::state::load_eds_verifier(&s.settings.eds) {
+                    Ok(verifier) => s.set_eds(verifier),
+                    Err(e) => {
+                        tracing::error!(detail = %e, "reloading EDS trust and CRLs failed; keeping the previous ones")
+                    }
+                }
+            }
             if purge {
                 let n = s.store.purge_expired(now()).map_err(|e| e.description.into_owned())?;
                 tracing::debug!(rows = n, "expired rows purged");

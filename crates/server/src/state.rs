@@ -144,7 +144,7 @@ pub fn resolve_kek(settings: &Settings, dev: bool, data_dir: &Path) -> Result<Ke
     Ok(kek)
 }
 
-fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
+pub fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
     use std::io::Write as _;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -154,4 +154,34 @@ fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
     options.mode(0o600);
     let mut file = options.open(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
     file.write_all(contents.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// The EDS verifier for the configured trust anchors, intermediates and CRLs; `None` when no
+/// anchor is configured (EDS is off).
+pub fn load_eds_verifier(
+    eds: &crate::config::EdsConfig,
+) -> Result<Option<Arc<dyn yagona_pki::SignatureVerifier>>, String> {
+    if eds.trust_anchors.is_empty() {
+        return Ok(None);
+    }
+    let read = |key: &str, path: &Path| {
+        std::fs::read(path).map_err(|e| format!("configuration key `eds.{key}`: cannot read {}: {e}", path.display()))
+    };
+    let mut trust = yagona_pki::TrustStore::new();
+    for path in &eds.trust_anchors {
+        trust
+            .add_anchor_pem(&read("trust_anchors", path)?)
+            .map_err(|e| format!("configuration key `eds.trust_anchors`: {}: {e}", path.display()))?;
+    }
+    for path in &eds.intermediates {
+        trust
+            .add_intermediate_pem(&read("intermediates", path)?)
+            .map_err(|e| format!("configuration key `eds.intermediates`: {}: {e}", path.display()))?;
+    }
+    for path in &eds.crls {
+        trust
+            .add_crl_der(&read("crls", path)?)
+            .map_err(|e| format!("configuration key `eds.crls`: {}: {e}", path.display()))?;
+    }
+    Ok(Some(Arc::new(yagona_pki::Verifier { trust })))
 }

@@ -42,7 +42,9 @@ impl EdsFailure {
         let key = match self {
             Self::NotAvailable => "eds.not_available",
             Self::Pki(PkiError::Malformed(_)) => "eds.error_malformed",
-            Self::Pki(PkiError::BadSignature) => "eds.error_bad_signature",
+            Self::Pki(PkiError::BadSignature | PkiError::WeakAlgorithm(_) | PkiError::UnsupportedAlgorithm(_)) => {
+                "eds.error_bad_signature"
+            }
             Self::Pki(PkiError::CertificateInvalid(_) | PkiError::CertificateInvalidAtSigningTime) => {
                 "eds.error_certificate"
             }

@@ -1,0 +1,269 @@
+//! EDS over HTTP: challenges, login with `acr` high, certificate binding in the cabinet, the
+//! first EDS login, and refused certificates. Key files come from the project's own dev CA
+//! (`yagona pki ...`), signatures from `yagona pki sign`, as E-IMZO's create_pkcs7 makes them.
+
+use openidconnect::{AuthorizationCode, TokenResponse};
+use serde_json::Value;
+use yagona_tests::{browser, hidden_input, location, query_param, reqwest, Backend, TestServer};
+
+use crate::flow::decode_jwt_payload;
+use crate::registration::pinfl;
+use crate::rp::RelyingParty;
+
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+/// A server (not started) that trusts a fresh development CA kept in its data folder.
+fn server_with_ca(backend: Backend) -> (TestServer, std::path::PathBuf) {
+    let mut server = TestServer::new(backend, &[]);
+    let ca = server.dir.join("ca");
+    server.cli_ok(&["pki", "dev-ca", "init", "--out", ca.to_str().unwrap()], None);
+    server.set_env("YAGONA_EDS__TRUST_ANCHORS", &format!("[\"{}\"]", ca.join("ca.pem").display()));
+    server.set_env("YAGONA_EDS__CRLS", &format!("[\"{}\"]", ca.join("crl.der").display()));
+    (server, ca)
+}
+
+/// Issues a key file for `pinfl`; returns its path.
+fn issue(server: &TestServer, ca: &std::path::Path, name: &str, pinfl: &str, extra: &[&str]) -> String {
+    let out = ca.join(format!("{}.p12", pinfl));
+    let mut args = vec!["pki", "issue", "--ca", ca.to_str().unwrap(), "--pinfl", pinfl, "--name", name, "--out"];
+    let out_text = out.to_str().unwrap().to_owned();
+    args.push(&out_text);
+    args.push("--password-stdin");
+    args.extend_from_slice(extra);
+    server.cli_ok(&args, Some("key-password\n"));
+    out_text
+}
+
+/// Signs a challenge of this browser with a key file, as the browser would.
+async fn sign_challenge(server: &TestServer, b: &reqwest::Client, p12: &str) -> String {
+    let r = b.post(server.url("/eds/challenge")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ttl"], 120);
+    let challenge = body["challenge"].as_str().unwrap().to_owned();
+    server
+        .cli_ok(&["pki", "sign", "--p12", p12, "--password-stdin", "--data", &challenge], Some("key-password\n"))
+        .trim()
+        .to_owned()
+}
+
+async fn page(b: &reqwest::Client, server: &TestServer, path: &str) -> String {
+    b.get(server.url(path)).send().await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eds_login_steps_up_to_high_and_confirms_the_account() {
+    for backend in Backend::ALL {
+        let (mut server, ca) = server_with_ca(backend);
+        server.spawn().await;
+        let secret = server.add_client("soliq", &["--first-party"]);
+        let (login, password) = server.add_person("alisher");
+        let person_pinfl = yagona_tests::person_pinfl("alisher");
+        let p12 = issue(&server, &ca, "KARIMOV ALISHER ANVAROVICH", &person_pinfl, &[]);
+        let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
+        let b = browser();
+
+        // A password session first.
+        let start = rp.start(&[], &[]);
+        yagona_tests::sign_in(&b, &server.base_url, &start.url, &login, &password).await;
+        // The relying party asks for `high`: the login page asks for EDS only.
+        let start = rp.start(&["profile"], &[("acr_values", HIGH)]);
+        let r = b.get(&start.url).send().await.unwrap();
+        let login_page = location(&r);
+        assert!(login_page.starts_with("/login?"), "step-up shows the login page: {login_page}");
+        let html = page(&b, &server, &login_page).await;
+        assert!(html.contains("id=\"eds-required\"") && !html.contains("name=\"password\""), "{html}");
+        let csrf = hidden_input(&html, "csrf_token").unwrap();
+        let interaction = query_param(&server.url(&login_page), "interaction").unwrap();
+
+        let pkcs7 = sign_challenge(&server, &b, &p12).await;
+        let form = [("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str()), ("interaction", interaction.as_str())];
+        let r = b.post(server.url("/login/eds")).form(&form).send().await.unwrap();
+        assert_eq!(location(&r), format!("/authorize/resume?interaction={interaction}"));
+        let r = b.get(server.url(&location(&r))).send().await.unwrap();
+        let callback = location(&r);
+        let tokens = rp
+            .client
+            .exchange_code(AuthorizationCode::new(query_param(&callback, "code").unwrap()))
+            .unwrap()
+            .set_pkce_verifier(start.verifier)
+            .request_async(&rp.http)
+            .await
+            .unwrap();
+        let id_token = tokens.id_token().unwrap();
+        let claims = id_token.claims(&rp.client.id_token_verifier(), &start.nonce).unwrap();
+        assert_eq!(claims.auth_context_ref().unwrap().as_str(), HIGH);
+        assert_eq!(claims.auth_method_refs().unwrap()[0].as_str(), "swk");
+        assert_eq!(decode_jwt_payload(&id_token.to_string())["account_verified"], true, "the EDS login confirmed it");
+
+        // The same signature again: the challenge is spent.
+        let replay = [("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())];
+        let r = b.post(server.url("/login/eds")).form(&replay).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.text().await.unwrap().contains("expired or was already used"));
+        // A challenge of another browser is refused here.
+        let other = browser();
+        let foreign = sign_challenge(&server, &other, &p12).await;
+        let r = b
+            .post(server.url("/login/eds"))
+            .form(&[("csrf_token", csrf.as_str()), ("pkcs7", foreign.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.text().await.unwrap().contains("expired or was already used"));
+        // Garbage is a message, not a 500.
+        let r = b
+            .post(server.url("/login/eds"))
+            .form(&[("csrf_token", csrf.as_str()), ("pkcs7", "bm90IGEgY21z")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(!server.log().contains("status=500"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cabinet_registers_an_eds_with_the_same_pinfl() {
+    let (mut server, ca) = server_with_ca(Backend::Sqlite);
+    server.spawn().await;
+    let (login, password) = server.add_person("bahrom");
+    let (other_login, other_password) = server.add_person("sevara");
+    let mine = issue(&server, &ca, "TOSHEV BAHROM", &yagona_tests::person_pinfl("bahrom"), &[]);
+    let strangers = issue(&server, &ca, "ALIEVA SEVARA", &yagona_tests::person_pinfl("sevara"), &["--alg", "ecdsa"]);
+    let b = browser();
+    let html = page(&b, &server, "/login").await;
+    let r = b
+        .post(server.url("/login"))
+        .form(&[
+            ("login", login.as_str()),
+            ("password", password.as_str()),
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account");
+    let cabinet = page(&b, &server, "/account").await;
+    assert!(cabinet.contains("id=\"eds-form\""));
+    let csrf = hidden_input(&cabinet, "csrf_token").unwrap();
+
+    // Another person's certificate is refused with a reason.
+    let pkcs7 = sign_challenge(&server, &b, &strangers).await;
+    let r = b
+        .post(server.url("/account/eds/preview"))
+        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("belongs to another person"));
+
+    // Mine: preview shows the certificate, saving binds it and confirms the account.
+    let pkcs7 = sign_challenge(&server, &b, &mine).await;
+    let r = b
+        .post(server.url("/account/eds/preview"))
+        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let preview = r.text().await.unwrap();
+    assert!(preview.contains("TOSHEV BAHROM") && preview.contains(&yagona_tests::person_pinfl("bahrom")), "{preview}");
+    let r = b
+        .post(server.url("/account/eds/bind"))
+        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account?done=eds");
+    let cabinet = page(&b, &server, "/account?done=eds").await;
+    assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("id=\"certificates\""), "{cabinet}");
+    assert!(server.cli_ok(&["account", "show", "bahrom"], None).contains("confirmed"));
+
+    // The same certificate cannot confirm someone else's account.
+    let b2 = browser();
+    let html = page(&b2, &server, "/login").await;
+    b2.post(server.url("/login"))
+        .form(&[
+            ("login", other_login.as_str()),
+            ("password", other_password.as_str()),
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let csrf2 = hidden_input(&page(&b2, &server, "/account").await, "csrf_token").unwrap();
+    let pkcs7 = sign_challenge(&server, &b2, &mine).await;
+    let r = b2
+        .post(server.url("/account/eds/preview"))
+        .form(&[("csrf_token", csrf2.as_str()), ("pkcs7", pkcs7.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("belongs to another person"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_eds_login_creates_a_confirmed_account() {
+    let (mut server, ca) = server_with_ca(Backend::Sqlite);
+    server.spawn().await;
+    let foreigner = pinfl(911);
+    let p12 = issue(&server, &ca, "SMITH JOHN", &foreigner, &[]);
+    let b = browser();
+    let html = page(&b, &server, "/login").await;
+    assert!(html.contains("id=\"eds-form\""), "the login page offers EDS");
+    let csrf = hidden_input(&html, "csrf_token").unwrap();
+    let pkcs7 = sign_challenge(&server, &b, &p12).await;
+    let r = b
+        .post(server.url("/login/eds"))
+        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/login/eds/signup");
+    let signup = page(&b, &server, "/login/eds/signup").await;
+    assert!(signup.contains("SMITH JOHN") && signup.contains(&foreigner), "{signup}");
+    let r = b
+        .post(server.url("/login/eds/signup"))
+        .form(&[("csrf_token", csrf.as_str()), ("accept_offer", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account");
+    let cabinet = page(&b, &server, "/account").await;
+    assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("SMITH JOHN"), "{cabinet}");
+    let list = server.cli_ok(&["account", "list"], None);
+    assert!(list.contains(&format!("p{foreigner}")) && list.contains("confirmed"), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoked_and_expired_certificates_are_refused_with_their_reason() {
+    let (mut server, ca) = server_with_ca(Backend::Sqlite);
+    let revoked = issue(&server, &ca, "REVOKED PERSON", &pinfl(501), &[]);
+    let expired = issue(&server, &ca, "EXPIRED PERSON", &pinfl(502), &["--days", "-1", "--days-before", "30"]);
+    server.cli_ok(&["pki", "revoke", "--ca", ca.to_str().unwrap(), "--cert", &revoked.replace(".p12", ".crt")], None);
+    server.spawn().await;
+    let b = browser();
+    let csrf = hidden_input(&page(&b, &server, "/login").await, "csrf_token").unwrap();
+    let today = chrono_today();
+    for (p12, message) in
+        [(revoked.as_str(), format!("revoked on {today}")), (expired.as_str(), "not valid".to_owned())]
+    {
+        let pkcs7 = sign_challenge(&server, &b, p12).await;
+        let r = b
+            .post(server.url("/login/eds"))
+            .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let html = r.text().await.unwrap();
+        assert!(html.contains(&message), "{message}: {html}");
+    }
+}
+
+fn chrono_today() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%d"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
