@@ -21,6 +21,9 @@ struct Cabinet {
     sessions: Vec<Session>,
     services: Vec<(ClientId, String, String, i64)>,
     certificates: Vec<yagona_account::eds::BoundCertificate>,
+    /// EDS is configured (the "Register EDS" section is shown).
+    eds: bool,
+    min_length: usize,
     history: Vec<(i64, String, String, String)>,
 }
 
@@ -43,7 +46,16 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         history.push((event.at, event.method, client, event.address));
     }
     let certificates = s.store.list_certificates(&account.id).map_err(|e| OAuthError::server_error(e.to_string()))?;
-    Ok(Some(Cabinet { session, account, sessions, services, certificates, history }))
+    Ok(Some(Cabinet {
+        session,
+        account,
+        sessions,
+        services,
+        certificates,
+        history,
+        eds: s.eds().is_some(),
+        min_length: s.settings.password_min_length,
+    }))
 }
 
 /// Notices shown after an action (`?done=`), by message key.
@@ -64,9 +76,8 @@ fn render_cabinet(
     notice: Option<&'static str>,
     error: Option<String>,
     password_errors: &[(&'static str, String)],
-    min_length: usize,
-    eds_enabled: bool,
 ) -> HttpResponse {
+    let (eds_enabled, min_length) = (cabinet.eds, cabinet.min_length);
     let a = &cabinet.account;
     let status = match a.status {
         AccountStatus::Unconfirmed => "account.status_unconfirmed",
@@ -160,16 +171,7 @@ pub async fn cabinet(req: HttpRequest, state: State, query: Query<CabinetQuery>)
     let t = translator(&req, &state, None);
     let hash = browser.session_hash();
     let response = match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
-        Ok(Some(cabinet)) => render_cabinet(
-            t,
-            &browser,
-            cabinet,
-            notice_key(query.done.as_deref()),
-            None,
-            &[],
-            state.settings.password_min_length,
-            state.eds().is_some(),
-        ),
+        Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, notice_key(query.done.as_deref()), None, &[]),
         Ok(None) => see_other("/login"),
         Err(e) => PageError::from(e).page(t),
     };
@@ -249,9 +251,7 @@ pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> Htt
                 .collect();
             let hash = browser.session_hash();
             match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
-                Ok(Some(cabinet)) => {
-                    render_cabinet(t, &browser, cabinet, None, None, &messages, min, state.eds().is_some())
-                }
+                Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, &messages),
                 Ok(None) => see_other("/login"),
                 Err(e) => PageError::from(e).page(t),
             }
@@ -333,16 +333,7 @@ pub async fn cabinet_with_error(
 ) -> HttpResponse {
     let hash = browser.session_hash();
     match blocking(state, move |s| load_cabinet(s, hash.as_deref())).await {
-        Ok(Some(cabinet)) => render_cabinet(
-            t,
-            browser,
-            cabinet,
-            None,
-            Some(message),
-            &[],
-            state.settings.password_min_length,
-            state.eds().is_some(),
-        ),
+        Ok(Some(cabinet)) => render_cabinet(t, browser, cabinet, None, Some(message), &[]),
         Ok(None) => see_other("/login"),
         Err(e) => PageError::from(e).page(t),
     }
