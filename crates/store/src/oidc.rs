@@ -356,12 +356,17 @@ impl OidcRepository for Store {
 
     fn consume_authorization_code(&self, hash: &str, now: i64) -> Result<CodeConsumption, OAuthError> {
         let conn = &mut *self.conn()?;
-        // One conditional UPDATE: of many concurrent redemptions exactly one matches the row.
+        // One conditional UPDATE: of many concurrent redemptions exactly one matches the row. The
+        // grant's liveness is part of the same statement, so the winner is not undone by a loser
+        // revoking the grant (for reuse) between two statements; the loser's revocation then
+        // applies to the winner's tokens, as RFC 6749 4.1.2 wants.
+        let live_grants = grants::table.filter(grants::revoked_at.is_null()).select(grants::id);
         let spent = diesel::update(
             authorization_codes::table
                 .find(hash)
                 .filter(authorization_codes::consumed_at.is_null())
-                .filter(authorization_codes::expires_at.gt(now)),
+                .filter(authorization_codes::expires_at.gt(now))
+                .filter(authorization_codes::grant_id.eq_any(live_grants)),
         )
         .set(authorization_codes::consumed_at.eq(Some(now)))
         .returning(authorization_codes::all_columns)
@@ -372,8 +377,8 @@ impl OidcRepository for Store {
             Some(row) => {
                 let code = AuthorizationCode::try_from(row)?;
                 match load_grant(conn, &code.grant_id)? {
-                    Some(grant) if grant.revoked_at.is_none() => Ok(CodeConsumption::Consumed(Box::new((code, grant)))),
-                    _ => Ok(CodeConsumption::Invalid),
+                    Some(grant) => Ok(CodeConsumption::Consumed(Box::new((code, grant)))),
+                    None => Ok(CodeConsumption::Invalid),
                 }
             }
             None => {

@@ -176,3 +176,5 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(authorization_codes, grants);
