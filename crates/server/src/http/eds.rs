@@ -167,6 +167,11 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
         };
         let account =
             match s.store.find_account_by_certificate(&signer.serial_number, &signer.issuer).map_err(storage)? {
+                // A re-enabled account is confirmed again by its bound certificate.
+                Some(account) if account.status == AccountStatus::Unconfirmed => {
+                    s.store.set_account_status(&account.id, AccountStatus::Confirmed).map_err(storage)?;
+                    Account { status: AccountStatus::Confirmed, ..account }
+                }
                 Some(account) => account,
                 None => {
                     let pinfl = match signer_pinfl(&signer) {
