@@ -25,6 +25,10 @@ test: ## Run the whole test suite (needs PostgreSQL at 127.0.0.1:5432 and Chromi
 	$(CARGO) build --bin yagona
 	$(CARGO) test --workspace
 
+.PHONY: assets
+assets: ## Rebuild the in-browser EDS signer (web/) into crates/server/assets/eds.js
+	cd web && npm ci --no-audit --no-fund && npm run build
+
 .PHONY: screenshots
 screenshots: ## Refresh the page screenshots in docs/images (runs the browser tests)
 	$(CARGO) build --bin yagona

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod browser_eds;
 mod cabinet;
 mod cli;
 mod concurrency;

@@ -12,8 +12,9 @@ use base64::Engine as _;
 use crate::i18n::Tr;
 
 /// Pages load only our own stylesheet (and scripts, when a page has one); nothing may frame them.
-const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// `connect-src` lets the EDS signer fetch its challenge and reach E-IMZO's local WebSocket API.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+     connect-src 'self' ws://127.0.0.1:64646 wss://127.0.0.1:64443; frame-ancestors 'none'; base-uri 'none'";
 
 const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
 

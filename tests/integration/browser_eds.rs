@@ -1,0 +1,182 @@
+//! EDS in headless Chromium with the in-browser signer (/assets/eds.js): a .p12 key file from the
+//! development CA is decrypted and used in the page with WebCrypto.
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl,
+    TokenResponse,
+};
+use yagona_tests::chrome::{Callback, Chrome};
+use yagona_tests::{query_param, Backend, TestServer};
+
+use crate::registration::pinfl;
+
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+fn server_with_ca() -> (TestServer, std::path::PathBuf) {
+    let mut server = TestServer::new(Backend::Sqlite, &[]);
+    let ca = server.dir.join("ca");
+    server.cli_ok(&["pki", "dev-ca", "init", "--out", ca.to_str().unwrap()], None);
+    server.set_env("YAGONA_EDS__TRUST_ANCHORS", &format!("[\"{}\"]", ca.join("ca.pem").display()));
+    server.set_env("YAGONA_EDS__CRLS", &format!("[\"{}\"]", ca.join("crl.der").display()));
+    (server, ca)
+}
+
+fn issue(server: &TestServer, ca: &std::path::Path, name: &str, pinfl: &str, alg: &str) -> String {
+    let out = ca.join(format!("{pinfl}.p12")).to_str().unwrap().to_owned();
+    server.cli_ok(
+        &[
+            "pki",
+            "issue",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--pinfl",
+            pinfl,
+            "--name",
+            name,
+            "--alg",
+            alg,
+            "--out",
+            &out,
+            "--password-stdin",
+        ],
+        Some("kalit-paroli\n"),
+    );
+    out
+}
+
+/// Picks the key file, types its password and signs.
+async fn sign_with_key_file(chrome: &Chrome, p12: &str, password: &str) {
+    let file = chrome.client.find(fantoccini_css("#eds-file")).await.unwrap();
+    file.send_keys(p12).await.unwrap();
+    chrome.fill("#eds-password", password).await;
+    chrome.submit("#eds-sign").await;
+}
+
+fn fantoccini_css(css: &str) -> yagona_tests::chrome::fantoccini::Locator<'_> {
+    yagona_tests::chrome::fantoccini::Locator::Css(css)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn confirm_an_account_and_step_up_to_high_with_the_in_browser_signer() {
+    let (mut server, ca) = server_with_ca();
+    server.spawn().await;
+    let callback = Callback::start().await;
+    let redirect = format!("{}/callback", callback.base_url);
+    server.cli_ok(
+        &[
+            "client",
+            "add",
+            "--id",
+            "soliq",
+            "--name",
+            "Soliq",
+            "--redirect-uri",
+            &redirect,
+            "--secret",
+            "soliq-secret-123",
+            "--first-party",
+        ],
+        None,
+    );
+    let (login, password) = server.add_person("gulnora");
+    let p12 = issue(&server, &ca, "USMONOVA GULNORA", &yagona_tests::person_pinfl("gulnora"), "rsa");
+
+    let chrome = Chrome::start("en").await;
+    chrome.goto(&server.url("/login")).await;
+    chrome.fill("#login", &login).await;
+    chrome.fill("#password", &password).await;
+    chrome.submit("form[action='/login'] button[type=submit]").await;
+    assert_eq!(chrome.path().await, "/account");
+
+    // Register EDS: sign in the page, see the certificate, save.
+    sign_with_key_file(&chrome, &p12, "kalit-paroli").await;
+    assert_eq!(chrome.path().await, "/account/eds/preview");
+    let certificate = chrome.text("#certificate").await;
+    assert!(certificate.contains("USMONOVA GULNORA"), "{certificate}");
+    chrome.screenshot("eds-preview").await;
+    chrome.submit("#eds-save").await;
+    assert!(chrome.text("#notice").await.contains("the account is confirmed"));
+    assert!(chrome.text("#status").await.contains("Confirmed with EDS"));
+
+    // A service asks for `high`: the password session is not enough; the EDS login is.
+    let http = yagona_tests::http_client();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base_url.clone()).unwrap(), &http).await.unwrap();
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new("soliq".into()),
+        Some(ClientSecret::new("soliq-secret-123".into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect.clone()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .set_pkce_challenge(challenge)
+        .add_extra_param("acr_values", HIGH)
+        .url();
+    chrome.goto(url.as_str()).await;
+    assert!(chrome.path().await.starts_with("/login?"));
+    assert!(chrome.text("#eds-required").await.contains("requires sign-in with your electronic digital signature"));
+    chrome.screenshot("eds-login").await;
+    sign_with_key_file(&chrome, &p12, "kalit-paroli").await;
+    let landed = chrome.url().await;
+    assert!(landed.starts_with(&redirect), "{landed}");
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(query_param(&landed, "code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let claims = tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &nonce).unwrap();
+    assert_eq!(claims.auth_context_ref().unwrap().as_str(), HIGH);
+    assert_eq!(claims.auth_method_refs().unwrap()[0].as_str(), "swk");
+    chrome.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_citizens_first_eds_login_and_a_revoked_certificate() {
+    let (mut server, ca) = server_with_ca();
+    let foreigner = issue(&server, &ca, "MÜLLER ANNA", &pinfl(777), "ecdsa");
+    let revoked = issue(&server, &ca, "REVOKED PERSON", &pinfl(778), "rsa");
+    server.cli_ok(&["pki", "revoke", "--ca", ca.to_str().unwrap(), "--cert", &revoked.replace(".p12", ".crt")], None);
+    server.spawn().await;
+
+    let chrome = Chrome::start("en").await;
+    // A wrong password is said so, in the page.
+    chrome.goto(&server.url("/login")).await;
+    let file = chrome.client.find(fantoccini_css("#eds-file")).await.unwrap();
+    file.send_keys(&foreigner).await.unwrap();
+    chrome.fill("#eds-password", "wrong").await;
+    chrome.click("#eds-sign").await;
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = chrome.text("#eds-status").await;
+        if said.contains("password is wrong") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(said.contains("password is wrong"), "{said}");
+
+    // The right password: no account has this PINFL, so the first-login page offers one.
+    chrome.fill("#eds-password", "kalit-paroli").await;
+    chrome.submit("#eds-sign").await;
+    assert_eq!(chrome.path().await, "/login/eds/signup");
+    assert!(chrome.text("#certificate").await.contains("MÜLLER ANNA"));
+    chrome.click("#accept_offer").await;
+    chrome.submit("#eds-create").await;
+    assert_eq!(chrome.path().await, "/account");
+    assert!(chrome.text("#status").await.contains("Confirmed with EDS"));
+    chrome.close().await;
+
+    // A revoked certificate is refused with its date.
+    let chrome = Chrome::start("en").await;
+    chrome.goto(&server.url("/login")).await;
+    sign_with_key_file(&chrome, &revoked, "kalit-paroli").await;
+    let error = chrome.text("#login-error").await;
+    assert!(error.contains("was revoked on"), "{error}");
+    chrome.screenshot("eds-revoked").await;
+    chrome.close().await;
+}
