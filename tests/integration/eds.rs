@@ -235,6 +235,39 @@ async fn a_first_eds_login_creates_a_confirmed_account() {
     assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("SMITH JOHN"), "{cabinet}");
     let list = server.cli_ok(&["account", "list"], None);
     assert!(list.contains(&format!("p{foreigner}")) && list.contains("confirmed"), "{list}");
+
+    // Signed in with the EDS, the person sets a password without knowing one (recovery works the
+    // same way), then logs in with it.
+    assert!(!cabinet.contains("name=\"current_password\""), "no current password asked after an EDS login");
+    let csrf = hidden_input(&cabinet, "csrf_token").unwrap();
+    let r = b
+        .post(server.url("/account/password"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("new_password", "Chorsu-Bozori-12"),
+            ("new_password_confirm", "Chorsu-Bozori-12"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account?done=password");
+    let fresh = browser();
+    let html = page(&fresh, &server, "/login").await;
+    let login = format!("p{foreigner}");
+    let r = fresh
+        .post(server.url("/login"))
+        .form(&[
+            ("login", login.as_str()),
+            ("password", "Chorsu-Bozori-12"),
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account");
+    // A password session must still give the current password.
+    let cabinet = page(&fresh, &server, "/account").await;
+    assert!(cabinet.contains("name=\"current_password\""));
 }
 
 #[tokio::test(flavor = "multi_thread")]

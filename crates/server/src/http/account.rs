@@ -99,15 +99,22 @@ fn render_cabinet(
     if let Some(email) = &a.email {
         profile.push((t.t("register.email"), email.clone()));
     }
-    let mut password_fields = vec![
-        Field::new("current_password", t.t("account.current_password"), "password", "")
-            .autocomplete("current-password"),
+    // A session signed in with an EDS needs no current password: that is password recovery
+    // (and how an account made at a first EDS login gets a password).
+    let mut password_fields = Vec::new();
+    if !signed_with_eds(&cabinet.session) {
+        password_fields.push(
+            Field::new("current_password", t.t("account.current_password"), "password", "")
+                .autocomplete("current-password"),
+        );
+    }
+    password_fields.extend([
         Field::new("new_password", t.t("account.new_password"), "password", "")
             .autocomplete("new-password")
             .help(t.f("register.password_help", &[("min", &min_length.to_string())])),
         Field::new("new_password_confirm", t.t("account.new_password_confirm"), "password", "")
             .autocomplete("new-password"),
-    ];
+    ]);
     for field in &mut password_fields {
         field.error = password_errors.iter().find(|(name, _)| *name == field.name).map(|(_, m)| m.clone());
     }
@@ -181,6 +188,7 @@ pub async fn cabinet(req: HttpRequest, state: State, query: Query<CabinetQuery>)
 #[derive(Deserialize)]
 pub struct PasswordForm {
     csrf_token: String,
+    #[serde(default)]
     current_password: String,
     new_password: String,
     new_password_confirm: String,
@@ -208,7 +216,7 @@ pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> Htt
         let Some((session, account)) = signed_in(s, hash.as_deref(), now)? else {
             return Ok(PasswordOutcome::SignedOut);
         };
-        if !s.passwords.verify(&form.current_password, &account.password_hash) {
+        if !signed_with_eds(&session) && !s.passwords.verify(&form.current_password, &account.password_hash) {
             tracing::info!(account = %account.id, "password change refused: wrong current password");
             return Ok(PasswordOutcome::Refused(vec![(
                 "current_password",
@@ -337,4 +345,9 @@ pub async fn cabinet_with_error(
         Ok(None) => see_other("/login"),
         Err(e) => PageError::from(e).page(t),
     }
+}
+
+/// Whether the person signed in to this session with an EDS (`amr` `swk`).
+fn signed_with_eds(session: &Session) -> bool {
+    session.auth.amr.iter().any(|m| m == "swk")
 }
