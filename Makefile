@@ -34,6 +34,10 @@ screenshots: ## Refresh the page screenshots in docs/images (runs the browser te
 	$(CARGO) build --bin yagona
 	YAGONA_SCREENSHOTS=$(CURDIR)/docs/images $(CARGO) test -p yagona-tests --test integration browser::
 
+.PHONY: fuzz-smoke
+fuzz-smoke: ## A short deterministic fuzz run of the CMS verifier (crates/pki/fuzz/README.md)
+	$(CARGO) run --release -p yagona-pki --example fuzz_smoke -- 20
+
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check

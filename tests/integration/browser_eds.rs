@@ -180,3 +180,101 @@ async fn a_foreign_citizens_first_eds_login_and_a_revoked_certificate() {
     chrome.screenshot("eds-revoked").await;
     chrome.close().await;
 }
+
+/// A stand-in for E-IMZO's local WebSocket API, speaking the documented messages
+/// (`pfx.list_all_certificates`, `pfx.load_key`, `pkcs7.create_pkcs7 [data_b64, keyId, 'no']`), and
+/// signing with a development-CA key file as E-IMZO would with the person's key.
+struct EimzoStandIn {
+    url: String,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl EimzoStandIn {
+    async fn start(p12: String) -> EimzoStandIn {
+        use futures_util::{SinkExt as _, StreamExt as _};
+        use tokio_tungstenite::tungstenite::Message;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://127.0.0.1:{}/service/cryptapi", listener.local_addr().unwrap().port());
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (recorded, p12) = (recorded.clone(), p12.clone());
+                tokio::spawn(async move {
+                    let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else { return };
+                    let Some(Ok(Message::Text(text))) = socket.next().await else { return };
+                    let request: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                    recorded.lock().unwrap().push(request.clone());
+                    let answer = match (request["plugin"].as_str(), request["name"].as_str()) {
+                        (Some("pfx"), Some("list_all_certificates")) => serde_json::json!({
+                            "success": true,
+                            "certificates": [{"disk": "D:", "path": "DSKEYS", "name": "DS3120590026", "alias": "usmonova gulnora"}],
+                        }),
+                        (Some("pfx"), Some("load_key")) => serde_json::json!({"success": true, "keyId": "key-1"}),
+                        (Some("pkcs7"), Some("create_pkcs7")) => {
+                            use base64::Engine as _;
+                            let data = request["arguments"][0].as_str().unwrap().to_owned();
+                            let text =
+                                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap())
+                                    .unwrap();
+                            let p12 = p12.clone();
+                            let pkcs7 = tokio::task::spawn_blocking(move || {
+                                let mut child = std::process::Command::new(yagona_tests::yagona_binary())
+                                    .args(["pki", "sign", "--p12", &p12, "--password-stdin", "--data", &text])
+                                    .stdin(std::process::Stdio::piped())
+                                    .stdout(std::process::Stdio::piped())
+                                    .spawn()
+                                    .unwrap();
+                                use std::io::Write as _;
+                                child.stdin.take().unwrap().write_all(b"kalit-paroli\n").unwrap();
+                                String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap().trim().to_owned()
+                            })
+                            .await
+                            .unwrap();
+                            serde_json::json!({"success": true, "pkcs7_64": pkcs7})
+                        }
+                        _ => serde_json::json!({"success": false, "reason": "unknown"}),
+                    };
+                    let _ = socket.send(Message::text(answer.to_string())).await;
+                });
+            }
+        });
+        EimzoStandIn { url, messages }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_signs_with_e_imzo_when_it_answers() {
+    let (mut server, ca) = server_with_ca();
+    server.add_person("gulnora");
+    let p12 = issue(&server, &ca, "USMONOVA GULNORA", &yagona_tests::person_pinfl("gulnora"), "rsa");
+    let eimzo = EimzoStandIn::start(p12).await;
+    server.set_env("YAGONA_EDS__EIMZO_URLS", &format!("[\"{}\"]", eimzo.url));
+    server.spawn().await;
+
+    let chrome = Chrome::start("en").await;
+    chrome.goto(&server.url("/login")).await;
+    // The page found E-IMZO: its key list replaces the key-file inputs.
+    let mut shown = false;
+    for _ in 0..50 {
+        if chrome.attribute("#eds-eimzo", "hidden").await.is_none() {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(shown, "the E-IMZO key list is shown");
+    assert_eq!(chrome.text("#eds-eimzo-keys option").await, "usmonova gulnora");
+    chrome.submit("#eds-sign").await;
+    assert_eq!(chrome.path().await, "/account", "signed in through E-IMZO");
+    assert!(chrome.text("#status").await.contains("Confirmed with EDS"));
+    let messages = eimzo.messages.lock().unwrap().clone();
+    let names: Vec<_> =
+        messages.iter().map(|m| format!("{}.{}", m["plugin"].as_str().unwrap(), m["name"].as_str().unwrap())).collect();
+    // (The cabinet's own EDS form asks for the key list again when it loads.)
+    assert_eq!(names[..3], ["pfx.list_all_certificates", "pfx.load_key", "pkcs7.create_pkcs7"], "{messages:?}");
+    assert_eq!(messages[1]["arguments"], serde_json::json!(["D:", "DSKEYS", "DS3120590026", "usmonova gulnora"]));
+    assert_eq!(messages[2]["arguments"][1], "key-1");
+    assert_eq!(messages[2]["arguments"][2], "no");
+    chrome.close().await;
+}

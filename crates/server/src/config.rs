@@ -48,6 +48,8 @@ pub struct EdsConfig {
     pub crl_refresh: i64,
     /// Seconds a signing challenge lives.
     pub challenge_ttl: i64,
+    /// Where the pages look for E-IMZO's local WebSocket API.
+    pub eimzo_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +154,10 @@ impl Default for Config {
                 crls: Vec::new(),
                 crl_refresh: 3600,
                 challenge_ttl: 120,
+                eimzo_urls: vec![
+                    "ws://127.0.0.1:64646/service/cryptapi".into(),
+                    "wss://127.0.0.1:64443/service/cryptapi".into(),
+                ],
             },
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
         }
@@ -260,6 +266,12 @@ impl Config {
         yagona_account::PasswordHasher::new(password).map_err(|e| format!("configuration keys `password.*`: {e}"))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| format!("configuration key `log.level`: {e}"))?;
+        for url in &self.eds.eimzo_urls {
+            let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "ws" | "wss")) && !url.contains(' ');
+            if !ok {
+                return Err(format!("configuration key `eds.eimzo_urls`: {url:?} is not a ws:// or wss:// URL"));
+            }
+        }
         let mut offer_texts = Vec::new();
         if let Some(pattern) = self.registration.offer_file.as_deref().filter(|p| !p.is_empty()) {
             for locale in Locale::ALL {

@@ -34,6 +34,7 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
     for created in ensure_signing_keys(&store, &kek).map_err(|e| e.description.into_owned())? {
         tracing::info!(key = %created, "signing key generated");
     }
+    crate::http::pages::set_eimzo_sources(&settings.eds.eimzo_urls);
     let eds = crate::state::load_eds_verifier(&settings.eds)?;
     if eds.is_some() {
         tracing::info!(

@@ -23,6 +23,7 @@ struct Cabinet {
     certificates: Vec<yagona_account::eds::BoundCertificate>,
     /// EDS is configured (the "Register EDS" section is shown).
     eds: bool,
+    eimzo: String,
     min_length: usize,
     history: Vec<(i64, String, String, String)>,
 }
@@ -54,6 +55,7 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         certificates,
         history,
         eds: s.eds().is_some(),
+        eimzo: s.settings.eds.eimzo_urls.join(" "),
         min_length: s.settings.password_min_length,
     }))
 }
@@ -125,6 +127,7 @@ fn render_cabinet(
         error: error.clone(),
         profile,
         eds: eds_enabled,
+        eimzo: cabinet.eimzo.clone(),
         certificates: cabinet
             .certificates
             .iter()

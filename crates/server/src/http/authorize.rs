@@ -305,6 +305,7 @@ fn login_page_response(
             error: view.error,
             register_href,
             eds: state.eds().is_some(),
+            eimzo: state.settings.eds.eimzo_urls.join(" "),
             eds_required: view.eds_required,
         },
     )

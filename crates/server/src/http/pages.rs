@@ -12,9 +12,33 @@ use base64::Engine as _;
 use crate::i18n::Tr;
 
 /// Pages load only our own stylesheet (and scripts, when a page has one); nothing may frame them.
-/// `connect-src` lets the EDS signer fetch its challenge and reach E-IMZO's local WebSocket API.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
-     connect-src 'self' ws://127.0.0.1:64646 wss://127.0.0.1:64443; frame-ancestors 'none'; base-uri 'none'";
+/// The pages' Content-Security-Policy. `connect-src` lets the EDS signer fetch its challenge and
+/// reach E-IMZO's local WebSocket API (`eds.eimzo_urls`), set once at start.
+static PAGE_CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_eimzo_sources(urls: &[String]) {
+    let _ = PAGE_CSP.set(page_csp(urls));
+}
+
+fn page_csp(urls: &[String]) -> String {
+    let sources: Vec<String> = urls
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| {
+            format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""))
+                + &u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        })
+        .collect();
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self' {}; \
+         frame-ancestors 'none'; base-uri 'none'",
+        sources.join(" ")
+    )
+}
+
+fn current_csp() -> &'static str {
+    PAGE_CSP.get_or_init(|| page_csp(&[]))
+}
 
 const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
 
@@ -36,7 +60,7 @@ fn html_with_csp(status: StatusCode, body: String, csp: &str) -> HttpResponse {
 
 /// Renders a template; a template that fails to render is a bug, logged and shown as an error.
 pub fn render(status: StatusCode, template: &impl Template) -> HttpResponse {
-    render_with_csp(status, template, PAGE_CSP)
+    render_with_csp(status, template, current_csp())
 }
 
 fn render_with_csp(status: StatusCode, template: &impl Template, csp: &str) -> HttpResponse {
@@ -100,6 +124,8 @@ pub struct LoginPage<'a> {
     pub eds: bool,
     /// The relying party asked for the highest assurance: only EDS will do.
     pub eds_required: bool,
+    /// E-IMZO WebSocket URLs for the signer, space-separated.
+    pub eimzo: String,
 }
 
 #[derive(Template)]
@@ -252,6 +278,7 @@ pub struct AccountPage<'a> {
     pub error: Option<String>,
     pub profile: Vec<(&'a str, String)>,
     pub eds: bool,
+    pub eimzo: String,
     pub certificates: Vec<(String, String, String)>,
     pub status: &'a str,
     pub status_help: Option<&'a str>,
