@@ -35,8 +35,13 @@ screenshots: ## Refresh the page screenshots in docs/images (runs the browser te
 	YAGONA_SCREENSHOTS=$(CURDIR)/docs/images $(CARGO) test -p yagona-tests --test integration browser::
 
 .PHONY: fuzz-smoke
-fuzz-smoke: ## A short deterministic fuzz run of the CMS verifier (crates/pki/fuzz/README.md)
-	$(CARGO) run --release -p yagona-pki --example fuzz_smoke -- 20
+fuzz-smoke: ## A 20-second fuzz run of the CMS verifier: cargo-fuzz on nightly, else the stable smoke fuzzer
+	@if cargo +nightly --version >/dev/null 2>&1; then \
+	  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked; \
+	  cd crates/pki && cargo +nightly fuzz run verify_cms -- -max_total_time=20; \
+	else \
+	  $(CARGO) run --release -p yagona-pki --example fuzz_smoke -- 20; \
+	fi
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings as errors
