@@ -300,3 +300,149 @@ fn chrono_today() -> String {
     let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%d"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// A stand-in E-IMZO-server: `POST /frontend/challenge` and `POST /backend/auth`, answering as
+/// domain.md documents (`{status, message, subjectCertificateInfo{serialNumber, subjectName,
+/// validFrom, validTo}}`; -20 for an unknown challenge).
+struct EimzoServerStandIn {
+    base_url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl EimzoServerStandIn {
+    async fn start(pinfl: String) -> EimzoServerStandIn {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let issued = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let recorded = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (recorded, issued, pinfl) = (recorded.clone(), issued.clone(), pinfl.clone());
+                tokio::spawn(async move {
+                    let mut raw = Vec::new();
+                    let mut buffer = [0u8; 8192];
+                    // Read the head, then as much body as Content-Length says.
+                    let (head, body_start) = loop {
+                        let n = socket.read(&mut buffer).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        raw.extend_from_slice(&buffer[..n]);
+                        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break (String::from_utf8_lossy(&raw[..at]).to_string(), at + 4);
+                        }
+                    };
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while raw.len() < body_start + length {
+                        let n = socket.read(&mut buffer).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        raw.extend_from_slice(&buffer[..n]);
+                    }
+                    let body = String::from_utf8_lossy(&raw[body_start..]).to_string();
+                    let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    recorded.lock().unwrap().push(head.clone());
+                    let answer = match target.as_str() {
+                        "/frontend/challenge" => {
+                            let challenge = format!(
+                                "eimzo-{}",
+                                std::process::id() as u64 * 7919 + issued.lock().unwrap().len() as u64
+                            );
+                            issued.lock().unwrap().push(challenge.clone());
+                            serde_json::json!({"status": 1, "challenge": challenge, "ttl": 120})
+                        }
+                        "/backend/auth" => {
+                            use base64::Engine as _;
+                            let headers = head.to_ascii_lowercase();
+                            assert!(headers.contains("x-real-ip:") && headers.contains("host:"), "{head}");
+                            let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).unwrap_or_default();
+                            let known =
+                                issued.lock().unwrap().iter().any(|c| der.windows(c.len()).any(|w| w == c.as_bytes()));
+                            if known {
+                                serde_json::json!({
+                                    "status": 1, "message": "",
+                                    "subjectCertificateInfo": {
+                                        "serialNumber": "7E1A2B3C4D",
+                                        "subjectName": {"CN": "NAZAROV OYBEK", "1.2.860.3.16.1.2": pinfl, "UID": "512345678"},
+                                        "validFrom": "2026.01.01 00:00:00", "validTo": "2028.01.01 00:00:00",
+                                    }
+                                })
+                            } else {
+                                serde_json::json!({"status": -20, "message": "challenge not found or expired"})
+                            }
+                        }
+                        _ => serde_json::json!({"status": -1, "message": "unknown"}),
+                    };
+                    let body = answer.to_string();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        EimzoServerStandIn { base_url, requests }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn national_algorithm_certificates_are_verified_by_the_e_imzo_server() {
+    let mut server = TestServer::new(Backend::Sqlite, &[]);
+    let ca = server.dir.join("national-ca");
+    server.cli_ok(&["pki", "dev-ca", "init", "--out", ca.to_str().unwrap(), "--name", "National CA"], None);
+    let (login, _) = server.add_person("oybek");
+    let person_pinfl = yagona_tests::person_pinfl("oybek");
+    let p12 = issue(&server, &ca, "NAZAROV OYBEK", &person_pinfl, &[]);
+    let eimzo = EimzoServerStandIn::start(person_pinfl.clone()).await;
+    // Only the E-IMZO-server knows this CA: Yagona's own verifier has no anchors.
+    server.set_env("YAGONA_EDS__EIMZO_SERVER_URL", &eimzo.base_url);
+    server.set_env("YAGONA_EDS__EIMZO_SERVER_ANCHORS", &format!("[\"{}\"]", ca.join("ca.pem").display()));
+    server.spawn().await;
+
+    let b = browser();
+    let csrf = hidden_input(&page(&b, &server, "/login").await, "csrf_token").unwrap();
+    let pkcs7 = sign_challenge(&server, &b, &p12).await;
+    let r = b
+        .post(server.url("/login/eds"))
+        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account", "signed in through the E-IMZO-server");
+    let cabinet = page(&b, &server, "/account").await;
+    assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("7e1a2b3c4d"), "{cabinet}");
+    assert!(server.cli_ok(&["account", "show", &login], None).contains("confirmed"));
+    let requests = eimzo.requests.lock().unwrap().clone();
+    assert!(requests.iter().any(|r| r.starts_with("POST /frontend/challenge")));
+    assert!(requests.iter().any(|r| r.starts_with("POST /backend/auth")));
+
+    // A signature over anything but a challenge the service issued is refused (its status -20).
+    let forged = server
+        .cli_ok(
+            &["pki", "sign", "--p12", &p12, "--password-stdin", "--data", "not-a-challenge"],
+            Some("key-password\n"),
+        )
+        .trim()
+        .to_owned();
+    let b2 = browser();
+    let csrf2 = hidden_input(&page(&b2, &server, "/login").await, "csrf_token").unwrap();
+    let r = b2
+        .post(server.url("/login/eds"))
+        .form(&[("csrf_token", csrf2.as_str()), ("pkcs7", forged.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("expired or was already used"));
+}

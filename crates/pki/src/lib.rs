@@ -13,7 +13,7 @@ mod identity;
 pub mod oids;
 mod verify;
 
-pub use verify::{certificate_serial, TrustStore, Verifier};
+pub use verify::{certificate_serial, certificate_subjects, inspect_signed_data, TrustStore, Verifier};
 
 use thiserror::Error;
 

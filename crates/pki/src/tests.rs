@@ -246,3 +246,13 @@ fn openssl_cms_verify_accepts_the_signature() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn inspection_without_verification() {
+    let ca = DevCa::init("Inspect CA", now()).unwrap();
+    let cms = signed(&dev_ca::issue(&ca, &subject(KeyAlg::Ecdsa)).unwrap());
+    let (issuer, content) = crate::inspect_signed_data(&cms).unwrap();
+    assert_eq!(content.as_deref(), Some(&b"challenge-123"[..]));
+    assert_eq!(vec![issuer], crate::certificate_subjects(ca.cert_pem.as_bytes()).unwrap());
+    assert!(crate::inspect_signed_data(b"garbage").is_err());
+}

@@ -312,6 +312,45 @@ fn issued(issuer: &Certificate, cert: &Certificate) -> bool {
     .is_ok()
 }
 
+/// The issuer of the signer's certificate and the attached content of a CMS SignedData, read
+/// without verifying anything: to choose a verifier, and for verifiers that check signatures
+/// elsewhere (E-IMZO-server).
+pub fn inspect_signed_data(der: &[u8]) -> Result<(String, Option<Vec<u8>>), PkiError> {
+    let info = ContentInfo::from_der(der).map_err(malformed)?;
+    if info.content_type != oids::SIGNED_DATA {
+        return Err(PkiError::Malformed("not a CMS SignedData".into()));
+    }
+    let signed: SignedData = info.content.decode_as().map_err(malformed)?;
+    let content = match &signed.encap_content_info.econtent {
+        Some(any) => Some(any.decode_as::<OctetString>().map_err(malformed)?.as_bytes().to_vec()),
+        None => None,
+    };
+    let issuer = match signed.signer_infos.0.as_slice() {
+        [one] => match &one.sid {
+            SignerIdentifier::IssuerAndSerialNumber(id) => id.issuer.to_string(),
+            SignerIdentifier::SubjectKeyIdentifier(_) => {
+                let certs = signed.certificates.as_ref().map(|set| set.0.as_slice()).unwrap_or_default();
+                certs
+                    .iter()
+                    .find_map(|c| match c {
+                        CertificateChoices::Certificate(c) if identifies(&one.sid, c) => {
+                            Some(c.tbs_certificate.issuer.to_string())
+                        }
+                        _ => None,
+                    })
+                    .ok_or_else(|| PkiError::Malformed("the signer's certificate is not in the message".into()))?
+            }
+        },
+        _ => return Err(PkiError::Malformed("exactly one signer is expected".into())),
+    };
+    Ok((issuer, content))
+}
+
+/// The subjects of the certificates in a PEM file (to compare with issuers).
+pub fn certificate_subjects(pem: &[u8]) -> Result<Vec<String>, PkiError> {
+    Ok(certificates_from_pem(pem)?.iter().map(|c| c.tbs_certificate.subject.to_string()).collect())
+}
+
 /// The serial of a PEM certificate, as [`crate::SignerIdentity::serial_number`] writes it.
 pub fn certificate_serial(pem: &str) -> Result<String, PkiError> {
     let cert = Certificate::from_pem(pem.as_bytes()).map_err(malformed)?;

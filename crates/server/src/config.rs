@@ -50,6 +50,11 @@ pub struct EdsConfig {
     pub challenge_ttl: i64,
     /// Where the pages look for E-IMZO's local WebSocket API.
     pub eimzo_urls: Vec<String>,
+    /// An E-IMZO-server compatible service (`http://host:port`) that verifies signatures with the
+    /// national algorithm; empty: none.
+    pub eimzo_server_url: Option<String>,
+    /// PEM files of the CAs whose certificates the E-IMZO-server verifies (chosen per anchor).
+    pub eimzo_server_anchors: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +163,8 @@ impl Default for Config {
                     "ws://127.0.0.1:64646/service/cryptapi".into(),
                     "wss://127.0.0.1:64443/service/cryptapi".into(),
                 ],
+                eimzo_server_url: None,
+                eimzo_server_anchors: Vec::new(),
             },
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
         }

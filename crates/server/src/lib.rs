@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 mod discovery;
+mod eimzo;
 mod http;
 pub mod i18n;
 mod logging;

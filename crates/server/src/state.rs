@@ -156,32 +156,55 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
     file.write_all(contents.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// The EDS verifier for the configured trust anchors, intermediates and CRLs; `None` when no
-/// anchor is configured (EDS is off).
+/// The EDS verifiers for the configured trust anchors, intermediates and CRLs, and the
+/// E-IMZO-server with its anchors; `None` when neither is configured (EDS is off).
 pub fn load_eds_verifier(
     eds: &crate::config::EdsConfig,
 ) -> Result<Option<Arc<dyn yagona_pki::SignatureVerifier>>, String> {
-    if eds.trust_anchors.is_empty() {
-        return Ok(None);
-    }
     let read = |key: &str, path: &Path| {
         std::fs::read(path).map_err(|e| format!("configuration key `eds.{key}`: cannot read {}: {e}", path.display()))
     };
-    let mut trust = yagona_pki::TrustStore::new();
-    for path in &eds.trust_anchors {
-        trust
-            .add_anchor_pem(&read("trust_anchors", path)?)
-            .map_err(|e| format!("configuration key `eds.trust_anchors`: {}: {e}", path.display()))?;
+    let local = if eds.trust_anchors.is_empty() {
+        None
+    } else {
+        let mut trust = yagona_pki::TrustStore::new();
+        for path in &eds.trust_anchors {
+            trust
+                .add_anchor_pem(&read("trust_anchors", path)?)
+                .map_err(|e| format!("configuration key `eds.trust_anchors`: {}: {e}", path.display()))?;
+        }
+        for path in &eds.intermediates {
+            trust
+                .add_intermediate_pem(&read("intermediates", path)?)
+                .map_err(|e| format!("configuration key `eds.intermediates`: {}: {e}", path.display()))?;
+        }
+        for path in &eds.crls {
+            trust
+                .add_crl_der(&read("crls", path)?)
+                .map_err(|e| format!("configuration key `eds.crls`: {}: {e}", path.display()))?;
+        }
+        Some(yagona_pki::Verifier { trust })
+    };
+    let eimzo =
+        match eimzo_server(eds) {
+            Some(server) => {
+                let mut issuers = Vec::new();
+                for path in &eds.eimzo_server_anchors {
+                    issuers.extend(yagona_pki::certificate_subjects(&read("eimzo_server_anchors", path)?).map_err(
+                        |e| format!("configuration key `eds.eimzo_server_anchors`: {}: {e}", path.display()),
+                    )?);
+                }
+                Some((server, issuers))
+            }
+            None => None,
+        };
+    if local.is_none() && eimzo.is_none() {
+        return Ok(None);
     }
-    for path in &eds.intermediates {
-        trust
-            .add_intermediate_pem(&read("intermediates", path)?)
-            .map_err(|e| format!("configuration key `eds.intermediates`: {}: {e}", path.display()))?;
-    }
-    for path in &eds.crls {
-        trust
-            .add_crl_der(&read("crls", path)?)
-            .map_err(|e| format!("configuration key `eds.crls`: {}: {e}", path.display()))?;
-    }
-    Ok(Some(Arc::new(yagona_pki::Verifier { trust })))
+    Ok(Some(Arc::new(crate::eimzo::Dispatch { local, eimzo })))
+}
+
+/// The configured E-IMZO-server, if any.
+pub fn eimzo_server(eds: &crate::config::EdsConfig) -> Option<Arc<crate::eimzo::EimzoServer>> {
+    eds.eimzo_server_url.as_deref().filter(|u| !u.is_empty()).map(|u| Arc::new(crate::eimzo::EimzoServer::new(u)))
 }

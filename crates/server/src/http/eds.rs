@@ -65,11 +65,19 @@ pub async fn challenge(req: HttpRequest, state: State) -> HttpResponse {
     if state.eds().is_none() {
         return HttpResponse::NotFound().json(serde_json::json!({ "error": "eds_not_configured" }));
     }
-    let challenge = random_token();
-    let (hash, binding, ttl) = (hash_token(&challenge), browser.binding(), state.settings.eds.challenge_ttl);
-    let stored = blocking(&state, move |s| s.store.insert_challenge(&hash, &binding, now() + ttl)).await;
+    let (binding, ttl) = (browser.binding(), state.settings.eds.challenge_ttl);
+    let stored = blocking(&state, move |s| {
+        // With an E-IMZO-server, its challenge: its /backend/auth accepts only those.
+        let challenge = match crate::state::eimzo_server(&s.settings.eds) {
+            Some(server) => server.challenge().map_err(OAuthError::server_error)?.0,
+            None => random_token(),
+        };
+        s.store.insert_challenge(&hash_token(&challenge), &binding, now() + ttl)?;
+        Ok(challenge)
+    })
+    .await;
     let response = match stored {
-        Ok(()) => HttpResponse::Ok()
+        Ok(challenge) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({ "challenge": challenge, "ttl": ttl })),
         Err(e) => {
