@@ -276,6 +276,9 @@ async fn revoked_and_expired_certificates_are_refused_with_their_reason() {
     let revoked = issue(&server, &ca, "REVOKED PERSON", &pinfl(501), &[]);
     let expired = issue(&server, &ca, "EXPIRED PERSON", &pinfl(502), &["--days", "-1", "--days-before", "30"]);
     server.cli_ok(&["pki", "revoke", "--ca", ca.to_str().unwrap(), "--cert", &revoked.replace(".p12", ".crt")], None);
+    // The CRL comes from its distribution point over HTTP.
+    let crl_url = yagona_tests::chrome::serve_file(ca.join("crl.der")).await;
+    server.set_env("YAGONA_EDS__CRLS", &format!("[\"{crl_url}\"]"));
     server.spawn().await;
     let b = browser();
     let csrf = hidden_input(&page(&b, &server, "/login").await, "csrf_token").unwrap();

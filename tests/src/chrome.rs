@@ -190,3 +190,26 @@ impl Callback {
         self.hits.lock().unwrap().iter().rev().find(|h| !h.ends_with("/favicon.ico")).cloned()
     }
 }
+
+/// Serves the current contents of `path` over HTTP at the returned URL (a CRL distribution point).
+pub async fn serve_file(path: std::path::PathBuf) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/crl", listener.local_addr().unwrap().port());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let path = path.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let body = std::fs::read(&path).unwrap_or_default();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    url
+}

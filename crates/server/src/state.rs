@@ -179,9 +179,9 @@ pub fn load_eds_verifier(
                 .map_err(|e| format!("configuration key `eds.intermediates`: {}: {e}", path.display()))?;
         }
         for path in &eds.crls {
-            trust
-                .add_crl_der(&read("crls", path)?)
-                .map_err(|e| format!("configuration key `eds.crls`: {}: {e}", path.display()))?;
+            let source = path.to_string_lossy();
+            let bytes = if source.starts_with("http://") { fetch_crl(&source)? } else { read("crls", path)? };
+            trust.add_crl_der(&bytes).map_err(|e| format!("configuration key `eds.crls`: {source}: {e}"))?;
         }
         Some(yagona_pki::Verifier { trust })
     };
@@ -207,4 +207,18 @@ pub fn load_eds_verifier(
 /// The configured E-IMZO-server, if any.
 pub fn eimzo_server(eds: &crate::config::EdsConfig) -> Option<Arc<crate::eimzo::EimzoServer>> {
     eds.eimzo_server_url.as_deref().filter(|u| !u.is_empty()).map(|u| Arc::new(crate::eimzo::EimzoServer::new(u)))
+}
+
+/// Downloads a CRL from its distribution point (http: CRLs are signed, so plain HTTP is the
+/// norm, RFC 5280 4.2.1.13).
+fn fetch_crl(url: &str) -> Result<Vec<u8>, String> {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
+    let mut response = agent.get(url).call().map_err(|e| format!("configuration key `eds.crls`: {url}: {e}"))?;
+    response
+        .body_mut()
+        .with_config()
+        .limit(50 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(|e| format!("configuration key `eds.crls`: {url}: {e}"))
 }
