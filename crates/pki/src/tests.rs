@@ -256,3 +256,58 @@ fn inspection_without_verification() {
     assert_eq!(vec![issuer], crate::certificate_subjects(ca.cert_pem.as_bytes()).unwrap());
     assert!(crate::inspect_signed_data(b"garbage").is_err());
 }
+
+/// RSASSA-PSS signatures verify too (the development CA's own signer uses PKCS#1 v1.5).
+#[test]
+fn rsa_pss_signatures() {
+    use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
+    use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+    use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use x509_cert::Certificate;
+
+    let ca = DevCa::init("Test CA", now()).unwrap();
+    let issued = dev_ca::issue(&ca, &subject(KeyAlg::Rsa)).unwrap();
+    let cert = Certificate::from_der(&issued.cert_der).unwrap();
+    let key = rsa::RsaPrivateKey::from_pkcs8_der(&issued.key_pkcs8_der).unwrap();
+    let signer = Pss(rsa::pss::SigningKey::<sha2::Sha256>::new(key));
+    let content = EncapsulatedContentInfo {
+        econtent_type: oids::DATA,
+        econtent: Some(der::Any::new(der::Tag::OctetString, b"challenge-123".as_slice()).unwrap()),
+    };
+    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+        issuer: cert.tbs_certificate.issuer.clone(),
+        serial_number: cert.tbs_certificate.serial_number.clone(),
+    });
+    let digest = spki::AlgorithmIdentifierOwned { oid: oids::SHA256, parameters: None };
+    let info = SignerInfoBuilder::new(&signer, sid, digest.clone(), &content, None).unwrap();
+    let mut builder = SignedDataBuilder::new(&content);
+    builder.add_digest_algorithm(digest).unwrap();
+    builder.add_certificate(CertificateChoices::Certificate(cert)).unwrap();
+    builder.add_signer_info::<_, rsa::pss::Signature>(info).unwrap();
+    let cms = builder.build().unwrap().to_der().unwrap();
+    let verified = verifier(&ca, &[]).verify_attached(&cms, now()).unwrap();
+    assert_eq!(verified.content, b"challenge-123");
+}
+
+/// PSS signing is randomized; the CMS builder wants a plain `Signer`.
+struct Pss(rsa::pss::SigningKey<sha2::Sha256>);
+
+impl signature::Keypair for Pss {
+    type VerifyingKey = rsa::pss::VerifyingKey<sha2::Sha256>;
+    fn verifying_key(&self) -> Self::VerifyingKey {
+        self.0.verifying_key()
+    }
+}
+
+impl spki::DynSignatureAlgorithmIdentifier for Pss {
+    fn signature_algorithm_identifier(&self) -> spki::Result<spki::AlgorithmIdentifierOwned> {
+        self.0.signature_algorithm_identifier()
+    }
+}
+
+impl signature::Signer<rsa::pss::Signature> for Pss {
+    fn try_sign(&self, msg: &[u8]) -> Result<rsa::pss::Signature, signature::Error> {
+        signature::RandomizedSigner::try_sign_with_rng(&self.0, &mut rand::rngs::OsRng, msg)
+    }
+}
