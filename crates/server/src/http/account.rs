@@ -271,67 +271,71 @@ pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> Htt
     }
 }
 
+/// A cabinet form that acts for the signed-in person: `{csrf_token, <field>}`.
 #[derive(Deserialize)]
-pub struct EndSessionForm {
+pub struct ActionForm<T> {
     csrf_token: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+/// Runs a cabinet action: checks the form and its CSRF token, then `act` for the signed-in
+/// person; returns to the cabinet with the notice `done`, or to the login page.
+async fn cabinet_action<T, F>(req: HttpRequest, state: State, body: Bytes, done: &'static str, act: F) -> HttpResponse
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+    F: FnOnce(&AppState, &Account, T, i64) -> Result<(), OAuthError> + Send + 'static,
+{
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<ActionForm<T>>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let hash = browser.session_hash();
+    let result = blocking(&state, move |s| {
+        let now = now();
+        let Some((_, account)) = signed_in(s, hash.as_deref(), now)? else { return Ok(false) };
+        act(s, &account, form.fields, now)?;
+        Ok(true)
+    })
+    .await;
+    match result {
+        Ok(true) => see_other(&format!("/account?done={done}")),
+        Ok(false) => see_other("/login"),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EndSessionFields {
     sid: String,
 }
 
 pub async fn end_session(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
-    let browser = Browser::from_request(&req, &state);
-    let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<EndSessionForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
-    };
-    if !browser.csrf_matches(&form.csrf_token) {
-        return PageError::bad_request("error.form_expired").page(t);
-    }
-    let hash = browser.session_hash();
-    let result = blocking(&state, move |s| {
-        let now = now();
-        let Some((_, account)) = signed_in(s, hash.as_deref(), now)? else { return Ok(false) };
+    cabinet_action(req, state, body, "session", |s, account, form: EndSessionFields, now| {
         let ended = s.store.end_session_by_sid(&account.id, &form.sid, now)?;
         tracing::info!(account = %account.id, ended, "session ended from the cabinet");
-        Ok(true)
+        Ok(())
     })
-    .await;
-    match result {
-        Ok(true) => see_other("/account?done=session"),
-        Ok(false) => see_other("/login"),
-        Err(e) => PageError::from(e).page(t),
-    }
+    .await
 }
 
 #[derive(Deserialize)]
-pub struct RevokeForm {
-    csrf_token: String,
+pub struct RevokeFields {
     client_id: String,
 }
 
 pub async fn revoke_service(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
-    let browser = Browser::from_request(&req, &state);
-    let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<RevokeForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
-    };
-    if !browser.csrf_matches(&form.csrf_token) {
-        return PageError::bad_request("error.form_expired").page(t);
-    }
-    let hash = browser.session_hash();
-    let result = blocking(&state, move |s| {
-        let now = now();
-        let Some((_, account)) = signed_in(s, hash.as_deref(), now)? else { return Ok(false) };
+    cabinet_action(req, state, body, "revoked", |s, account, form: RevokeFields, now| {
         let client = ClientId::try_from(form.client_id.as_str())?;
         s.store.revoke_consent(&account.id, &client, now)?;
         tracing::info!(account = %account.id, client_id = %client, "service access revoked from the cabinet");
-        Ok(true)
+        Ok(())
     })
-    .await;
-    match result {
-        Ok(true) => see_other("/account?done=revoked"),
-        Ok(false) => see_other("/login"),
-        Err(e) => PageError::from(e).page(t),
-    }
+    .await
 }
 
 /// The cabinet again, with a message (a refused EDS signature).
