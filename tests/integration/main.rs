@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod eds;
 mod flow;
+mod legal;
 mod negative;
 mod registration;
 mod rp;

@@ -191,12 +191,12 @@ const MESSAGES = {
 };
 
 function setup(form) {
-  const status = form.querySelector("#eds-status");
-  const button = form.querySelector("#eds-sign");
-  const output = form.querySelector("#eds-pkcs7");
-  const local = form.querySelector("#eds-local");
-  const eimzoBox = form.querySelector("#eds-eimzo");
-  const select = form.querySelector("#eds-eimzo-keys");
+  const status = form.querySelector("[id$='-status']");
+  const button = form.querySelector("button[type=submit]");
+  const output = form.querySelector("[id$='-pkcs7']");
+  const local = form.querySelector("[id$='-local']");
+  const eimzoBox = form.querySelector("[id$='-eimzo']");
+  const select = form.querySelector("[id$='-eimzo-keys']");
   const messages = MESSAGES[document.documentElement.lang] || MESSAGES.en;
   const urls = (form.dataset.eimzo || EIMZO_URLS.join(" ")).split(" ").filter(Boolean);
   let eimzo = null;
@@ -238,9 +238,9 @@ function setup(form) {
         output.value = await eimzoSign(eimzo.url, certificate, await challenge());
       } else {
         // Open the key file first: a wrong password should not spend a challenge.
-        const file = form.querySelector("#eds-file").files[0];
+        const file = form.querySelector("input[type=file]").files[0];
         if (!file) throw new SignerError("file");
-        const opened = await openPfx(await readFile(file), form.querySelector("#eds-password").value);
+        const opened = await openPfx(await readFile(file), form.querySelector("input[type=password]").value);
         const der = await signAttached(opened, Convert.FromUtf8String(await challenge()));
         output.value = Convert.ToBase64(der);
       }

@@ -43,6 +43,18 @@ pub enum AccountError {
     CertificatePinflMismatch,
     #[error("the certificate is already bound to another account")]
     CertificateTaken,
+    #[error("a legal entity's TIN is 9 digits starting with 2 or 3")]
+    TinFormat,
+    #[error("this is an individual's certificate, not a legal entity's")]
+    NotALegalEntityCertificate,
+    #[error("the account must be confirmed with an EDS first")]
+    NotConfirmed,
+    #[error("only the head of the legal entity may do this")]
+    NotTheHead,
+    #[error("this role is not in the catalogue")]
+    UnknownRole,
+    #[error("no confirmed account has this PINFL")]
+    NoSuchPerson,
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -71,6 +83,12 @@ impl AccountError {
             Self::CertificateWithoutPinfl => "certificate_without_pinfl",
             Self::CertificatePinflMismatch => "certificate_pinfl_mismatch",
             Self::CertificateTaken => "certificate_taken",
+            Self::TinFormat => "tin_format",
+            Self::NotALegalEntityCertificate => "not_legal_certificate",
+            Self::NotConfirmed => "not_confirmed",
+            Self::NotTheHead => "not_the_head",
+            Self::UnknownRole => "unknown_role",
+            Self::NoSuchPerson => "no_such_person",
             Self::Hashing(_) | Self::Storage(_) => "server",
         }
     }

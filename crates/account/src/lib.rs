@@ -8,6 +8,7 @@ mod account;
 pub mod eds;
 mod error;
 mod identifiers;
+pub mod legal;
 mod password;
 pub mod registration;
 

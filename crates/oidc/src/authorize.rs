@@ -352,6 +352,7 @@ mod tests {
             account_id: AccountId::from_stored("acct".into()),
             auth: AuthContext { auth_time, acr: "low".into(), amr: vec!["pwd".into()] },
             address: "127.0.0.1".into(),
+            acting_as: None,
             created_at: auth_time,
             expires_at: auth_time + 3600,
         }

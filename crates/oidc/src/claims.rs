@@ -33,7 +33,32 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "pinfl",
     "passport_number",
     "account_verified",
+    "user_type",
+    "legal_entity",
+    "roles",
 ];
+
+/// The claims of scope `legal`: whom the person acts for (architecture.md, "Contracts").
+pub fn acting_claims(acting_as: Option<&crate::ActingAs>, scopes: &Scopes) -> Map<String, Value> {
+    let mut claims = Map::new();
+    if !scopes.contains("legal") {
+        return claims;
+    }
+    match acting_as {
+        Some(crate::ActingAs::LegalEntity { tin, name, short_name, role }) => {
+            claims.insert("user_type".into(), "legal_entity".into());
+            claims.insert(
+                "legal_entity".into(),
+                serde_json::json!({ "tin": tin, "name": name, "short_name": short_name }),
+            );
+            claims.insert("roles".into(), serde_json::json!([role]));
+        }
+        _ => {
+            claims.insert("user_type".into(), "individual".into());
+        }
+    }
+    claims
+}
 
 /// The claims of `account` that `scopes` release, without `sub`.
 ///

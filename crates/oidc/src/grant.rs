@@ -46,6 +46,25 @@ pub fn requires_high(acr_values: Option<&str>) -> bool {
     values.peek().is_some() && values.all(|v| v == ACR_HIGH)
 }
 
+/// Whom a person acts for in a session (user guide step 8), chosen after login and fixed for the
+/// session: changing it needs a new login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActingAs {
+    Individual,
+    LegalEntity { tin: String, name: String, short_name: String, role: String },
+}
+
+impl ActingAs {
+    /// The form value of the "act as" page: `individual` or `legal:<TIN>:<role>`.
+    pub fn form_value(&self) -> String {
+        match self {
+            Self::Individual => "individual".into(),
+            Self::LegalEntity { tin, role, .. } => format!("legal:{tin}:{role}"),
+        }
+    }
+}
+
 /// A browser session. The cookie holds a random secret; the row is keyed by its hash. `sid` is
 /// the public session id put in ID tokens (OIDC Front-Channel/Back-Channel Logout).
 #[derive(Debug, Clone)]
@@ -56,6 +75,8 @@ pub struct Session {
     pub auth: AuthContext,
     /// The client address the person logged in from.
     pub address: String,
+    /// Whom the person acts for, once chosen.
+    pub acting_as: Option<ActingAs>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -107,6 +128,8 @@ pub struct Grant {
     pub sid: String,
     pub scopes: Scopes,
     pub auth: AuthContext,
+    /// Whom the person acted for when granting (from the session).
+    pub acting_as: Option<ActingAs>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }

@@ -25,7 +25,9 @@ pub mod types_export {
 
 pub use client::{Client, ClientSecretVerifier, GrantType};
 pub use error::{ErrorCode, OAuthError};
-pub use grant::{AuthContext, AuthorizationCode, Consent, Grant, Interaction, LoginEvent, RefreshToken, Session};
+pub use grant::{
+    ActingAs, AuthContext, AuthorizationCode, Consent, Grant, Interaction, LoginEvent, RefreshToken, Session,
+};
 pub use repository::{CodeConsumption, OidcRepository, RefreshRotation};
 pub use types::{ClientId, CodeChallenge, Prompt, RedirectUri, ResponseMode, Scopes};
 

@@ -55,6 +55,9 @@ pub trait OidcRepository {
     fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
     /// Deletes a session and revokes the grants made in it; returns it if it existed.
     fn end_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError>;
+    /// Records whom the person acts for in this session (once: changing it needs a new login);
+    /// `false` when the session already has a choice.
+    fn choose_acting_as(&self, id_hash: &str, acting_as: &crate::ActingAs) -> Result<bool, OAuthError>;
     /// The live sessions of a person, newest first.
     fn list_sessions(&self, account: &AccountId, now: i64) -> Result<Vec<Session>, OAuthError>;
     /// Ends every session of a person but `keep` (an id hash), revoking their grants as

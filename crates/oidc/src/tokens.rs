@@ -42,6 +42,9 @@ pub struct AccessTokenClaims {
     /// The grant the token belongs to.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gid: Option<String>,
+    /// Scope `legal`: `user_type`, `legal_entity`, `roles`.
+    #[serde(flatten, default)]
+    pub acting: Map<String, Value>,
 }
 
 /// The claims Yagona reads back from an ID token it issued (`id_token_hint`).
@@ -107,6 +110,7 @@ impl TokenIssuer<'_> {
             amr: Some(grant.auth.amr.clone()),
             sid: Some(grant.sid.clone()),
             gid: Some(grant.id.clone()),
+            acting: crate::claims::acting_claims(grant.acting_as.as_ref(), scopes),
         };
         self.sign_access_token(claims)
     }
@@ -132,6 +136,7 @@ impl TokenIssuer<'_> {
             amr: None,
             sid: None,
             gid: None,
+            acting: Map::new(),
         };
         self.sign_access_token(claims)
     }
@@ -167,6 +172,7 @@ impl TokenIssuer<'_> {
             claims.insert("nonce".into(), nonce.into());
         }
         claims.extend(user_claims(account, &grant.scopes));
+        claims.extend(crate::claims::acting_claims(grant.acting_as.as_ref(), &grant.scopes));
         // ES256 hashes with SHA-256 too, so at_hash is the same for both algorithms.
         self.keys.sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
     }

@@ -105,7 +105,7 @@ impl From<RedirectUri> for String {
 
 /// The scopes Yagona knows. Unknown scopes in a request are ignored (OIDC Core 3.1.2.1 lets the
 /// provider ignore scope values it does not understand).
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "pinfl", "offline_access"];
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "pinfl", "legal", "offline_access"];
 
 /// A set of scope values (RFC 6749 3.3), kept sorted so its string form is canonical.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -47,6 +47,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Legal entities linked by their heads.
+    #[command(subcommand)]
+    Legal(LegalCommand),
     /// EDS tools: a development CA, key files, CRLs and signatures, to try EDS without a real CA.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -150,6 +153,22 @@ struct AccountAdd {
     email: Option<String>,
     #[arg(long)]
     phone: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum LegalCommand {
+    /// List legal entities: TIN, short name, full name.
+    List,
+    /// Show one legal entity and the record of its membership changes.
+    Show {
+        /// The entity's TIN.
+        tin: String,
+    },
+    /// List the live members of a legal entity and their roles.
+    Members {
+        /// The entity's TIN.
+        tin: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -376,6 +395,7 @@ fn run_cli(cli: Cli) -> Result<(), String> {
         Command::Account(AccountCommand::Add(args)) => account_add(&settings, args),
         Command::Account(command) => account_admin(&settings, command),
         Command::Keys(command) => keys_command(&settings, command),
+        Command::Legal(command) => legal_command(&settings, command),
         Command::Pki(_) => Err("handled above".into()),
     }
 }
@@ -565,6 +585,52 @@ fn account_admin(settings: &Settings, command: AccountCommand) -> Result<(), Str
             let a = find(&login)?;
             store.clear_login_failures(&format!("account:{}", a.login)).map_err(|e| e.description.into_owned())?;
             println!("Account {} unlocked.", a.login);
+            Ok(())
+        }
+    }
+}
+
+fn legal_command(settings: &Settings, command: LegalCommand) -> Result<(), String> {
+    use yagona_account::legal::{LegalRepository as _, Tin};
+    let store = open_store(settings)?;
+    let text = |e: yagona_account::AccountError| e.to_string();
+    let tin = |t: &str| Tin::try_from(t).map_err(|e| format!("TIN: {e}"));
+    match command {
+        LegalCommand::List => {
+            for e in store.list_legal_entities().map_err(text)? {
+                println!("{}\t{}\t{}", e.tin, e.short_name, e.name);
+            }
+            Ok(())
+        }
+        LegalCommand::Show { tin: t } => {
+            let t = tin(&t)?;
+            let e =
+                store.find_legal_entity(&t).map_err(text)?.ok_or_else(|| format!("no legal entity with TIN {t}"))?;
+            println!("tin:         {}", e.tin);
+            println!("name:        {}", e.name);
+            println!("short_name:  {}", e.short_name);
+            println!("linked_at:   {}", crate::http::show_time(e.linked_at));
+            for ev in store.membership_events(&t).map_err(text)? {
+                let by = ev.by.as_ref().map(|b| b.to_string()).unwrap_or_else(|| "-".into());
+                println!(
+                    "event:       {}\t{}\t{}\t{}\tby {}",
+                    crate::http::show_time(ev.at),
+                    ev.action,
+                    ev.account_id,
+                    ev.role,
+                    by
+                );
+            }
+            Ok(())
+        }
+        LegalCommand::Members { tin: t } => {
+            let t = tin(&t)?;
+            for m in store.members(&t, now()).map_err(text)? {
+                let login =
+                    store.find_account(&m.account_id).map_err(text)?.map(|a| a.login.to_string()).unwrap_or_default();
+                let until = m.expires_at.map(crate::http::show_time).unwrap_or_else(|| "-".into());
+                println!("{}\t{}\t{}\t{}", m.account_id, login, m.role, until);
+            }
             Ok(())
         }
     }

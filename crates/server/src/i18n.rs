@@ -263,6 +263,12 @@ mod tests {
             E::CertificatePinflMismatch,
             E::CertificateTaken,
             E::Storage(String::new()),
+            E::TinFormat,
+            E::NotALegalEntityCertificate,
+            E::NotConfirmed,
+            E::NotTheHead,
+            E::UnknownRole,
+            E::NoSuchPerson,
         ];
         for locale in Locale::ALL {
             let keys = catalogues.keys(locale);

@@ -11,6 +11,7 @@
 mod accounts;
 mod connection;
 mod error;
+mod legal;
 mod migrations;
 mod oidc;
 mod rows;

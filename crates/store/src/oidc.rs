@@ -160,6 +160,15 @@ impl OidcRepository for Store {
         Ok(row.map(Session::try_from).transpose()?)
     }
 
+    fn choose_acting_as(&self, id_hash: &str, acting_as: &yagona_oidc::ActingAs) -> Result<bool, OAuthError> {
+        let value = serde_json::to_string(acting_as).map_err(|e| OAuthError::server_error(e.to_string()))?;
+        let n = diesel::update(sessions::table.find(id_hash).filter(sessions::acting_as.is_null()))
+            .set(sessions::acting_as.eq(Some(value)))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(n == 1)
+    }
+
     fn list_sessions(&self, account: &AccountId, now: i64) -> Result<Vec<Session>, OAuthError> {
         let rows = sessions::table
             .filter(sessions::account_id.eq(account.as_str()))

@@ -194,6 +194,7 @@ pub struct SessionRow {
     pub acr: String,
     pub amr: String,
     pub address: String,
+    pub acting_as: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -208,6 +209,7 @@ impl From<&Session> for SessionRow {
             acr: s.auth.acr.clone(),
             amr: json(&s.auth.amr),
             address: s.address.clone(),
+            acting_as: s.acting_as.as_ref().map(json),
             created_at: s.created_at,
             expires_at: s.expires_at,
         }
@@ -223,6 +225,7 @@ impl TryFrom<SessionRow> for Session {
             account_id: AccountId::from_stored(r.account_id),
             auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("session", &r.amr)? },
             address: r.address,
+            acting_as: r.acting_as.map(|a| from_json("session", &a)).transpose()?,
             created_at: r.created_at,
             expires_at: r.expires_at,
         })
@@ -313,6 +316,7 @@ pub struct GrantRow {
     pub auth_time: i64,
     pub acr: String,
     pub amr: String,
+    pub acting_as: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
@@ -329,6 +333,7 @@ impl GrantRow {
             auth_time: g.auth.auth_time,
             acr: g.auth.acr.clone(),
             amr: json(&g.auth.amr),
+            acting_as: g.acting_as.as_ref().map(json),
             created_at: g.created_at,
             expires_at,
             revoked_at: g.revoked_at,
@@ -346,6 +351,7 @@ impl TryFrom<GrantRow> for Grant {
             sid: r.sid,
             scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt("grant", e))?,
             auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("grant", &r.amr)? },
+            acting_as: r.acting_as.map(|a| from_json("grant", &a)).transpose()?,
             created_at: r.created_at,
             revoked_at: r.revoked_at,
         })

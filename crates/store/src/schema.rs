@@ -55,6 +55,7 @@ diesel::table! {
         acr -> Text,
         amr -> Text,
         address -> Text,
+        acting_as -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
     }
@@ -91,6 +92,7 @@ diesel::table! {
         auth_time -> BigInt,
         acr -> Text,
         amr -> Text,
+        acting_as -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
@@ -178,3 +180,41 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(authorization_codes, grants);
+
+diesel::table! {
+    legal_entities (tin) {
+        tin -> Text,
+        name -> Text,
+        short_name -> Text,
+        linked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    memberships (tin, account_id, role) {
+        tin -> Text,
+        account_id -> Text,
+        role -> Text,
+        title -> Nullable<Text>,
+        granted_by -> Nullable<Text>,
+        granted_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    membership_events (id) {
+        id -> Text,
+        tin -> Text,
+        account_id -> Text,
+        role -> Text,
+        action -> Text,
+        by_account -> Nullable<Text>,
+        at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(legal_entities, memberships);
+
+diesel::joinable!(memberships -> legal_entities (tin));

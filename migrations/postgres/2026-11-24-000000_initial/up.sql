@@ -50,6 +50,7 @@ CREATE TABLE sessions (
     acr TEXT NOT NULL,
     amr TEXT NOT NULL,
     address TEXT NOT NULL,
+    acting_as TEXT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );
@@ -82,6 +83,7 @@ CREATE TABLE grants (
     auth_time BIGINT NOT NULL,
     acr TEXT NOT NULL,
     amr TEXT NOT NULL,
+    acting_as TEXT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     revoked_at BIGINT
@@ -160,3 +162,36 @@ CREATE TABLE eds_challenges (
     browser_hash TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- Legal entities linked by their heads (user guide step 8), people's roles in them, and the
+-- record of every change.
+CREATE TABLE legal_entities (
+    tin TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    short_name TEXT NOT NULL,
+    linked_at BIGINT NOT NULL
+);
+
+CREATE TABLE memberships (
+    tin TEXT NOT NULL REFERENCES legal_entities (tin) ON DELETE CASCADE,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    title TEXT,
+    granted_by TEXT,
+    granted_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    ended_at BIGINT,
+    PRIMARY KEY (tin, account_id, role)
+);
+CREATE INDEX memberships_account ON memberships (account_id);
+
+CREATE TABLE membership_events (
+    id TEXT PRIMARY KEY,
+    tin TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    by_account TEXT,
+    at BIGINT NOT NULL
+);
+CREATE INDEX membership_events_tin ON membership_events (tin, at);

@@ -1,3 +1,6 @@
+DROP TABLE membership_events;
+DROP TABLE memberships;
+DROP TABLE legal_entities;
 DROP TABLE eds_challenges;
 DROP TABLE certificates;
 DROP TABLE login_events;

@@ -21,6 +21,7 @@ struct Cabinet {
     sessions: Vec<Session>,
     services: Vec<(ClientId, String, String, i64)>,
     certificates: Vec<yagona_account::eds::BoundCertificate>,
+    memberships: Vec<(String, String, String)>,
     /// EDS is configured (the "Register EDS" section is shown).
     eds: bool,
     eimzo: String,
@@ -47,12 +48,22 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         history.push((event.at, event.method, client, event.address));
     }
     let certificates = s.store.list_certificates(&account.id).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let memberships = {
+        use yagona_account::legal::LegalRepository as _;
+        s.store
+            .memberships_of(&account.id, now)
+            .map_err(|e| OAuthError::server_error(e.to_string()))?
+            .into_iter()
+            .map(|(e, m)| (e.name, e.tin.to_string(), m.role))
+            .collect()
+    };
     Ok(Some(Cabinet {
         session,
         account,
         sessions,
         services,
         certificates,
+        memberships,
         history,
         eds: s.eds().is_some(),
         eimzo: s.settings.eds.eimzo_urls.join(" "),
@@ -67,6 +78,7 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "session" => Some("account.session_ended"),
         "revoked" => Some("account.revoked"),
         "eds" => Some("eds.bound"),
+        "legal" => Some("legal.linked"),
         _ => None,
     }
 }
@@ -128,6 +140,7 @@ fn render_cabinet(
         profile,
         eds: eds_enabled,
         eimzo: cabinet.eimzo.clone(),
+        memberships: cabinet.memberships.clone(),
         certificates: cabinet
             .certificates
             .iter()

@@ -135,6 +135,7 @@ async fn proceed(
             Err(e) => return Ok(fail(e)),
             Ok(NextStep::Login) => "/login",
             Ok(NextStep::Consent) => "/consent",
+            Ok(NextStep::IssueCode) if needs_acting_choice(s, &request, session.as_ref(), now)? => "/act_as",
             Ok(NextStep::IssueCode) => {
                 let Some(session) = session else {
                     return Err(OAuthError::server_error("issuing a code without a session"));
@@ -179,6 +180,28 @@ async fn proceed(
     browser.finish(response, state)
 }
 
+/// Scope `legal` asks whom the person acts for, once per session. A person without memberships
+/// acts as an individual without being asked.
+fn needs_acting_choice(
+    s: &AppState,
+    request: &AuthorizationRequest,
+    session: Option<&Session>,
+    now: i64,
+) -> Result<bool, OAuthError> {
+    let Some(session) = session else { return Ok(false) };
+    if !request.scopes.contains("legal") || session.acting_as.is_some() {
+        return Ok(false);
+    }
+    use yagona_account::legal::LegalRepository as _;
+    let memberships =
+        s.store.memberships_of(&session.account_id, now).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    if memberships.is_empty() {
+        s.store.choose_acting_as(&session.id_hash, &yagona_oidc::ActingAs::Individual)?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 fn error_of(request: &AuthorizationRequest, error: OAuthError) -> ErrorRedirect {
     ErrorRedirect {
         redirect_uri: request.redirect_uri.clone(),
@@ -203,6 +226,7 @@ fn issue_code(
         sid: session.sid.clone(),
         scopes: request.scopes.clone(),
         auth: session.auth.clone(),
+        acting_as: session.acting_as.clone(),
         created_at: now,
         revoked_at: None,
     };
@@ -397,6 +421,7 @@ pub fn start_session(
         account_id: account.id.clone(),
         auth,
         address: address.to_owned(),
+        acting_as: None,
         created_at: now,
         expires_at: now + s.settings.lifetimes.session,
     };

@@ -90,7 +90,7 @@ pub async fn challenge(req: HttpRequest, state: State) -> HttpResponse {
 
 /// Verifies a base64 attached CMS at `now`, and that it signs a live challenge of this browser;
 /// with `spend`, the challenge is used up.
-fn verify(
+pub(super) fn verify(
     s: &AppState,
     pkcs7: &str,
     browser_hash: &str,
@@ -233,6 +233,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
         }
         let client = pending.as_ref().map(|(_, c)| c);
         let secret = start_session(s, &account, AuthContext::eds(now), old_session.as_deref(), client, &address, now)?;
+        super::legal::act_for_certificate_company(s, &secret, &account, &signer, now)?;
         if let Some((pending, _)) = &pending {
             s.store.mark_interaction(&pending.id_hash, true, false)?;
         }

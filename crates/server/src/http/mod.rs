@@ -5,6 +5,7 @@ mod account;
 mod authorize;
 mod eds;
 pub mod error;
+mod legal;
 mod logout;
 mod meta;
 pub use pages::show_time;
@@ -70,6 +71,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/eds/preview", web::post().to(eds::cabinet_preview))
         .route("/account/eds/bind", web::post().to(eds::cabinet_bind))
         .route("/eds/challenge", web::post().to(eds::challenge))
+        .route("/account/legal/link", web::post().to(legal::link))
+        .route("/act_as", web::get().to(legal::act_as_page))
+        .route("/act_as", web::post().to(legal::act_as_submit))
         .route("/login/eds", web::post().to(eds::login))
         .route("/login/eds/signup", web::get().to(eds::signup_page))
         .route("/login/eds/signup", web::post().to(eds::signup_submit))

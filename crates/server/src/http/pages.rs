@@ -129,6 +129,16 @@ pub struct LoginPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "act_as.html")]
+pub struct ActAsPage<'a> {
+    pub frame: Frame<'a>,
+    pub csrf_token: &'a str,
+    pub interaction: &'a str,
+    /// (form value, label)
+    pub options: Vec<(String, String)>,
+}
+
+#[derive(Template)]
 #[template(path = "eds_preview.html")]
 pub struct EdsPreviewPage<'a> {
     pub frame: Frame<'a>,
@@ -280,6 +290,8 @@ pub struct AccountPage<'a> {
     pub eds: bool,
     pub eimzo: String,
     pub certificates: Vec<(String, String, String)>,
+    /// (company, TIN, role)
+    pub memberships: Vec<(String, String, String)>,
     pub status: &'a str,
     pub status_help: Option<&'a str>,
     pub password_fields: Vec<Field<'a>>,

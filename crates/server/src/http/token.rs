@@ -310,6 +310,9 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
                 if let Some(v) = c.acr {
                     body["acr"] = v.into();
                 }
+                for (k, v) in c.acting {
+                    body[k] = v;
+                }
                 body
             }
             Some(KnownToken::Refresh(t, g)) if t.client_id == client.id => json!({

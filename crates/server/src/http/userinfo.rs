@@ -53,10 +53,10 @@ async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerErr
         if s.store.is_access_token_revoked(&claims.jti)? {
             return Err(revoked());
         }
-        match s.store.find_grant(gid)? {
-            Some(grant) if grant.revoked_at.is_none() => {}
+        let grant = match s.store.find_grant(gid)? {
+            Some(grant) if grant.revoked_at.is_none() => grant,
             _ => return Err(revoked()),
-        }
+        };
         let scopes = Scopes::try_from(claims.scope.as_str())?;
         if !scopes.contains("openid") {
             return Err(OAuthError::new(ErrorCode::InvalidScope, "the access token lacks the openid scope"));
@@ -70,6 +70,7 @@ async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerErr
         let mut body = serde_json::Map::new();
         body.insert("sub".into(), Value::String(account.id.as_str().to_owned()));
         body.extend(user_claims(&account, &scopes));
+        body.extend(yagona_oidc::claims::acting_claims(grant.acting_as.as_ref(), &scopes));
         Ok(Value::Object(body))
     })
     .await?;
