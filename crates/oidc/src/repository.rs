@@ -24,7 +24,7 @@ pub enum CodeConsumption {
 #[derive(Debug)]
 pub enum RefreshRotation {
     /// The old token is spent and the new one stored, in one transaction.
-    Rotated(Grant),
+    Rotated(Box<Grant>),
     /// The token had been used before: the grant (the token family) must be revoked.
     Reused { grant_id: String },
     /// No such token, expired, or its grant is revoked.

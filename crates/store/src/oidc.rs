@@ -472,7 +472,7 @@ impl OidcRepository for Store {
                     diesel::update(grants::table.find(&grant.id))
                         .set(grants::expires_at.eq(new_expires_at))
                         .execute(conn)?;
-                    Ok(RefreshRotation::Rotated(grant))
+                    Ok(RefreshRotation::Rotated(Box::new(grant)))
                 }
                 _ => Ok(RefreshRotation::Invalid),
             }

@@ -216,7 +216,7 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
         expires_at,
         now,
     )? {
-        RefreshRotation::Rotated(grant) => grant,
+        RefreshRotation::Rotated(grant) => *grant,
         RefreshRotation::Reused { grant_id } => {
             s.store.revoke_grant(&grant_id, now)?;
             tracing::warn!(grant_id = %grant_id, "refresh token reused: token family revoked");
