@@ -267,3 +267,124 @@ async fn an_eds_login_with_the_company_certificate_acts_for_it() {
     assert_eq!(claims["legal_entity"]["tin"], "209876543");
     assert_eq!(claims["acr"], "http://eidas.europa.eu/LoA/high");
 }
+
+/// The head gives roles; only the head may; a role from the catalogue only; the holder can act
+/// for the company with it; taking it back ends it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_head_gives_and_takes_back_roles() {
+    let (mut server, ca) = server_with_ca();
+    server.spawn().await;
+    let secret = server.add_client("soliq", &["--first-party"]);
+    let (head_login, head_password) = server.add_person("jamshid");
+    let (staff_login, staff_password) = server.add_person("dilnoza");
+    let head_pinfl = yagona_tests::person_pinfl("jamshid");
+    let staff_pinfl = yagona_tests::person_pinfl("dilnoza");
+    let (b, csrf) = password_login(&server, &head_login, &head_password).await;
+    post_signed(
+        &b,
+        &server,
+        "/account/eds/bind",
+        &csrf,
+        &sign(&server, &b, &issue(&server, &ca, "h", &head_pinfl, &[])).await,
+    )
+    .await;
+    let company = issue(&server, &ca, "c", &head_pinfl, &["--tin", "305555555", "--org", "Jamshid Savdo"]);
+    post_signed(&b, &server, "/account/legal/link", &csrf, &sign(&server, &b, &company).await).await;
+
+    let grant = |b: reqwest::Client, csrf: String, pinfl: String, role: &'static str| {
+        let url = server.url("/account/legal/grant");
+        async move {
+            let r = b
+                .post(url)
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("tin", "305555555"),
+                    ("pinfl", pinfl.as_str()),
+                    ("role", role),
+                    ("expires", "2099-12-31"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let to = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+            (status, to, r.text().await.unwrap())
+        }
+    };
+    // The staff member must be confirmed first.
+    let (status, _, html) = grant(b.clone(), csrf.clone(), staff_pinfl.clone(), "Accountant").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Confirm your account with your EDS first."), "{html}");
+    let (sb, scsrf) = password_login(&server, &staff_login, &staff_password).await;
+    post_signed(
+        &sb,
+        &server,
+        "/account/eds/bind",
+        &scsrf,
+        &sign(&server, &sb, &issue(&server, &ca, "s", &staff_pinfl, &[])).await,
+    )
+    .await;
+    // Not in the catalogue.
+    let (status, _, html) = grant(b.clone(), csrf.clone(), staff_pinfl.clone(), "Owner").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("not in the catalogue"), "{html}");
+    // Given by the head.
+    let (_, to, _) = grant(b.clone(), csrf.clone(), staff_pinfl.clone(), "Accountant").await;
+    assert_eq!(to, "/account?done=role");
+    // A non-head cannot give roles.
+    let (status, _, html) = grant(sb.clone(), scsrf.clone(), head_pinfl.clone(), "Employee").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("Only the head"), "{html}");
+    let members = server.cli_ok(&["legal", "members", "305555555"], None);
+    assert!(
+        members.contains("dilnoza") && members.contains("Accountant") && members.contains("2099-12-31"),
+        "{members}"
+    );
+
+    // The staff member acts for the company as its accountant.
+    let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
+    let start = rp.start(&["legal"], &[]);
+    let r = sb.get(&start.url).send().await.unwrap();
+    let act_as = location(&r);
+    let interaction = query_param(&server.url(&act_as), "interaction").unwrap();
+    let r = sb
+        .post(server.url("/act_as"))
+        .form(&[
+            ("csrf_token", scsrf.as_str()),
+            ("interaction", interaction.as_str()),
+            ("act_as", "legal:305555555:Accountant"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let r = sb.get(server.url(&location(&r))).send().await.unwrap();
+    let tokens = rp
+        .client
+        .exchange_code(AuthorizationCode::new(query_param(&location(&r), "code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(start.verifier)
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    let claims = decode_jwt_payload(&tokens.id_token().unwrap().to_string());
+    assert_eq!(claims["roles"], serde_json::json!(["Accountant"]));
+    assert_eq!(claims["legal_entity"]["short_name"], "Jamshid Savdo");
+
+    // Taken back: it is gone, and recorded.
+    let account_id = members.lines().find(|l| l.contains("Accountant")).unwrap().split('\t').next().unwrap().to_owned();
+    let r = b
+        .post(server.url("/account/legal/revoke"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("tin", "305555555"),
+            ("account_id", account_id.as_str()),
+            ("role", "Accountant"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account?done=role_revoked");
+    assert!(!server.cli_ok(&["legal", "members", "305555555"], None).contains("Accountant"));
+    let show = server.cli_ok(&["legal", "show", "305555555"], None);
+    assert!(show.contains("granted") && show.contains("revoked"), "{show}");
+}

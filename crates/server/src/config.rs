@@ -32,7 +32,16 @@ pub struct Config {
     pub ui: UiConfig,
     pub registration: RegistrationConfig,
     pub eds: EdsConfig,
+    pub legal: LegalConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalConfig {
+    /// The roles a head may give other people in the company (the head's own role,
+    /// `Common For Head`, comes from the company's EDS).
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +175,7 @@ impl Default for Config {
                 eimzo_server_url: None,
                 eimzo_server_anchors: Vec::new(),
             },
+            legal: LegalConfig { roles: vec!["Accountant".into(), "Employee".into()] },
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
         }
     }
@@ -188,6 +198,7 @@ pub struct Settings {
     pub default_locale: Locale,
     pub registration: RegistrationConfig,
     pub eds: EdsConfig,
+    pub legal: LegalConfig,
     /// The offer text per language, read at start when `registration.offer_file` is set.
     pub offer_texts: Vec<(Locale, String)>,
     pub log: LogConfig,
@@ -303,6 +314,7 @@ impl Config {
             default_locale: self.ui.default_locale,
             registration: self.registration,
             eds: self.eds,
+            legal: self.legal,
             offer_texts,
             log: self.log,
         })

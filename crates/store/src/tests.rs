@@ -85,3 +85,54 @@ fn migrations_give_the_same_schema() {
     assert_eq!(a, b, "migrations/sqlite and migrations/postgres differ");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn roles_expire_and_end() {
+    use yagona_account::legal::{LegalEntity, LegalRepository as _, Membership, Tin, HEAD_ROLE};
+    use yagona_account::{AccountRepository as _, BirthDate, Login, NewAccount, PasswordHash, Pinfl};
+    let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
+    let store = Store::open(&DatabaseUrl::Sqlite(dir.join("test.db")), 2).unwrap();
+    store.migrate().unwrap();
+    let person = |login: &str, pinfl: &str| {
+        let account = NewAccount::new(
+            Login::try_from(login).unwrap(),
+            Pinfl::try_from(pinfl).unwrap(),
+            PasswordHash::from_phc("x".into()),
+            "A",
+            "B",
+            None,
+            BirthDate::try_from("1990-05-12").unwrap(),
+            0,
+        )
+        .unwrap();
+        store.insert_account(&account).unwrap();
+        account.into_account().id
+    };
+    let head = person("head", "31205900260011");
+    let staff = person("staff", "31205900260028");
+    let tin = Tin::try_from("301234567").unwrap();
+    let entity = LegalEntity { tin: tin.clone(), name: "X".into(), short_name: "X".into(), linked_at: 0 };
+    store.link_legal_entity(&entity, &head, None, 100).unwrap();
+    store.link_legal_entity(&entity, &head, None, 101).unwrap();
+    let role = |expires_at| Membership {
+        tin: tin.clone(),
+        account_id: staff.clone(),
+        role: "Accountant".into(),
+        title: None,
+        granted_by: Some(head.clone()),
+        granted_at: 100,
+        expires_at,
+    };
+    store.grant_role(&role(Some(200)), 100).unwrap();
+    assert_eq!(store.memberships_of(&staff, 150).unwrap().len(), 1);
+    assert!(store.memberships_of(&staff, 200).unwrap().is_empty(), "an expired role is gone");
+    store.grant_role(&role(None), 300).unwrap();
+    assert!(store.revoke_role(&tin, &staff, "Accountant", &head, 310).unwrap());
+    assert!(!store.revoke_role(&tin, &staff, "Accountant", &head, 311).unwrap());
+    assert!(store.memberships_of(&staff, 320).unwrap().is_empty());
+    let heads: Vec<_> = store.members(&tin, 320).unwrap().into_iter().filter(|m| m.role == HEAD_ROLE).collect();
+    assert_eq!(heads.len(), 1, "linking twice keeps one head membership");
+    let actions: Vec<_> = store.membership_events(&tin).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["linked", "granted", "granted", "revoked"]);
+    let _ = std::fs::remove_dir_all(dir);
+}

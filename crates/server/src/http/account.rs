@@ -22,6 +22,8 @@ struct Cabinet {
     services: Vec<(ClientId, String, String, i64)>,
     certificates: Vec<yagona_account::eds::BoundCertificate>,
     memberships: Vec<(String, String, String)>,
+    heads: Vec<pages::HeadPanel>,
+    roles: Vec<String>,
     /// EDS is configured (the "Register EDS" section is shown).
     eds: bool,
     eimzo: String,
@@ -55,8 +57,34 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
             .map_err(|e| OAuthError::server_error(e.to_string()))?
             .into_iter()
             .map(|(e, m)| (e.name, e.tin.to_string(), m.role))
-            .collect()
+            .collect::<Vec<_>>()
     };
+    let mut heads = Vec::new();
+    {
+        use yagona_account::legal::LegalRepository as _;
+        for (entity, membership) in
+            s.store.memberships_of(&account.id, now).map_err(|e| OAuthError::server_error(e.to_string()))?
+        {
+            if membership.role != yagona_account::legal::HEAD_ROLE {
+                continue;
+            }
+            let mut members = Vec::new();
+            for m in s.store.members(&entity.tin, now).map_err(|e| OAuthError::server_error(e.to_string()))? {
+                if m.role == yagona_account::legal::HEAD_ROLE {
+                    continue;
+                }
+                let person = s
+                    .store
+                    .find_account(&m.account_id)
+                    .map_err(|e| OAuthError::server_error(e.to_string()))?
+                    .map(|a| a.full_name())
+                    .unwrap_or_default();
+                let until = m.expires_at.map(pages::show_time).unwrap_or_default();
+                members.push((m.account_id.to_string(), person, m.role, until));
+            }
+            heads.push(pages::HeadPanel { tin: entity.tin.to_string(), name: entity.name, members });
+        }
+    }
     Ok(Some(Cabinet {
         session,
         account,
@@ -64,6 +92,8 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         services,
         certificates,
         memberships,
+        heads,
+        roles: s.settings.legal.roles.clone(),
         history,
         eds: s.eds().is_some(),
         eimzo: s.settings.eds.eimzo_urls.join(" "),
@@ -79,6 +109,8 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "revoked" => Some("account.revoked"),
         "eds" => Some("eds.bound"),
         "legal" => Some("legal.linked"),
+        "role" => Some("legal.role_granted"),
+        "role_revoked" => Some("legal.role_revoked"),
         _ => None,
     }
 }
@@ -141,6 +173,8 @@ fn render_cabinet(
         eds: eds_enabled,
         eimzo: cabinet.eimzo.clone(),
         memberships: cabinet.memberships.clone(),
+        heads: cabinet.heads,
+        roles: cabinet.roles.clone(),
         certificates: cabinet
             .certificates
             .iter()

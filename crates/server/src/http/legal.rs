@@ -196,3 +196,155 @@ pub fn act_for_certificate_company(
     s.store.choose_acting_as(&yagona_oidc::secrets::hash_token(session_secret), &acting)?;
     Ok(())
 }
+
+#[derive(Deserialize)]
+pub struct GrantForm {
+    csrf_token: String,
+    tin: String,
+    pinfl: String,
+    role: String,
+    #[serde(default)]
+    expires: String,
+}
+
+#[derive(Deserialize)]
+pub struct RevokeRoleForm {
+    csrf_token: String,
+    tin: String,
+    account_id: String,
+    role: String,
+}
+
+/// Whether `account` heads the company `tin` now.
+fn heads(
+    s: &crate::state::AppState,
+    account: &yagona_account::AccountId,
+    tin: &yagona_account::legal::Tin,
+    now: i64,
+) -> Result<bool, OAuthError> {
+    Ok(s.store.memberships_of(account, now).map_err(storage)?.iter().any(|(e, m)| &e.tin == tin && m.role == HEAD_ROLE))
+}
+
+enum RoleOutcome {
+    Done,
+    Refused(AccountError),
+    SignedOut,
+}
+
+async fn finish_role(
+    req: HttpRequest,
+    state: State,
+    browser: Browser,
+    t: crate::i18n::Tr<'static>,
+    outcome: Result<RoleOutcome, OAuthError>,
+    done: &str,
+) -> HttpResponse {
+    match outcome {
+        Ok(RoleOutcome::Done) => see_other(&format!("/account?done={done}")),
+        Ok(RoleOutcome::Refused(e)) => {
+            let message = EdsFailure::Account(e).message(t);
+            super::account::cabinet_with_error(&req, &state, t, &browser, message).await
+        }
+        Ok(RoleOutcome::SignedOut) => see_other("/login"),
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+/// `POST /account/legal/grant`: the head gives a confirmed person (by PINFL) a role from the
+/// catalogue, with an optional expiry date.
+pub async fn grant(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<GrantForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let session_hash = browser.session_hash();
+    let outcome = blocking(&state, move |s| {
+        use yagona_account::AccountRepository as _;
+        let now = now();
+        let Some((_, head)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(RoleOutcome::SignedOut) };
+        let refuse = |e| Ok(RoleOutcome::Refused(e));
+        let Ok(tin) = yagona_account::legal::Tin::try_from(form.tin.as_str()) else {
+            return refuse(AccountError::TinFormat);
+        };
+        if !heads(s, &head.id, &tin, now)? {
+            tracing::info!(account = %head.id, tin = %tin, "role grant refused: not the head");
+            return refuse(AccountError::NotTheHead);
+        }
+        if !s.settings.legal.roles.contains(&form.role) {
+            return refuse(AccountError::UnknownRole);
+        }
+        let pinfl = match yagona_account::Pinfl::try_from(form.pinfl.as_str()) {
+            Ok(p) => p,
+            Err(e) => return refuse(e),
+        };
+        let Some(person) = s.store.find_account_by_pinfl(&pinfl).map_err(storage)? else {
+            return refuse(AccountError::NoSuchPerson);
+        };
+        if person.status != AccountStatus::Confirmed {
+            return refuse(AccountError::NotConfirmed);
+        }
+        let expires_at = match form.expires.trim() {
+            "" => None,
+            date => match chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+                // The role lasts to the end of that day (UTC).
+                Ok(d) => d.and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp()).filter(|at| *at > now),
+                Err(_) => return refuse(AccountError::BirthDateFormat),
+            },
+        };
+        if !form.expires.trim().is_empty() && expires_at.is_none() {
+            return refuse(AccountError::BirthDateFormat);
+        }
+        s.store
+            .grant_role(
+                &yagona_account::legal::Membership {
+                    tin: tin.clone(),
+                    account_id: person.id.clone(),
+                    role: form.role.clone(),
+                    title: None,
+                    granted_by: Some(head.id.clone()),
+                    granted_at: now,
+                    expires_at,
+                },
+                now,
+            )
+            .map_err(storage)?;
+        tracing::info!(head = %head.id, account = %person.id, tin = %tin, role = %form.role, "role granted");
+        Ok(RoleOutcome::Done)
+    })
+    .await;
+    finish_role(req, state, browser, t, outcome, "role").await
+}
+
+/// `POST /account/legal/revoke`: the head takes a role back.
+pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<RevokeRoleForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let session_hash = browser.session_hash();
+    let outcome = blocking(&state, move |s| {
+        let now = now();
+        let Some((_, head)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(RoleOutcome::SignedOut) };
+        let Ok(tin) = yagona_account::legal::Tin::try_from(form.tin.as_str()) else {
+            return Ok(RoleOutcome::Refused(AccountError::TinFormat));
+        };
+        // The head's own role ends only when a newer head links the company.
+        if !heads(s, &head.id, &tin, now)? || form.role == HEAD_ROLE {
+            return Ok(RoleOutcome::Refused(AccountError::NotTheHead));
+        }
+        let account = yagona_account::AccountId::from_stored(form.account_id.clone());
+        s.store.revoke_role(&tin, &account, &form.role, &head.id, now).map_err(storage)?;
+        tracing::info!(head = %head.id, account = %account, tin = %tin, role = %form.role, "role revoked");
+        Ok(RoleOutcome::Done)
+    })
+    .await;
+    finish_role(req, state, browser, t, outcome, "role_revoked").await
+}

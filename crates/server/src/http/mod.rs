@@ -72,6 +72,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/eds/bind", web::post().to(eds::cabinet_bind))
         .route("/eds/challenge", web::post().to(eds::challenge))
         .route("/account/legal/link", web::post().to(legal::link))
+        .route("/account/legal/grant", web::post().to(legal::grant))
+        .route("/account/legal/revoke", web::post().to(legal::revoke))
         .route("/act_as", web::get().to(legal::act_as_page))
         .route("/act_as", web::post().to(legal::act_as_submit))
         .route("/login/eds", web::post().to(eds::login))

@@ -271,6 +271,13 @@ pub struct ServiceRow {
     pub since: String,
 }
 
+/// A company the person heads, and its members: (account id, person, role, until).
+pub struct HeadPanel {
+    pub tin: String,
+    pub name: String,
+    pub members: Vec<(String, String, String, String)>,
+}
+
 /// One row of the login history.
 pub struct HistoryRow {
     pub time: String,
@@ -292,6 +299,10 @@ pub struct AccountPage<'a> {
     pub certificates: Vec<(String, String, String)>,
     /// (company, TIN, role)
     pub memberships: Vec<(String, String, String)>,
+    /// The companies the person heads, with their members.
+    pub heads: Vec<HeadPanel>,
+    /// The role catalogue.
+    pub roles: Vec<String>,
     pub status: &'a str,
     pub status_help: Option<&'a str>,
     pub password_fields: Vec<Field<'a>>,
