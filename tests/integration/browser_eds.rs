@@ -278,3 +278,127 @@ async fn the_page_signs_with_e_imzo_when_it_answers() {
     assert_eq!(messages[2]["arguments"][2], "no");
     chrome.close().await;
 }
+
+/// Step 8 in a browser: link the company with its EDS, sign out, log in to a service as the
+/// company with `Common For Head`; as an individual, no legal claims.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_links_the_company_and_logs_in_to_a_service_as_it() {
+    let (mut server, ca) = server_with_ca();
+    server.spawn().await;
+    let callback = Callback::start().await;
+    let redirect = format!("{}/callback", callback.base_url);
+    server.cli_ok(
+        &[
+            "client",
+            "add",
+            "--id",
+            "davxizmat",
+            "--name",
+            "Davlat xizmati",
+            "--redirect-uri",
+            &redirect,
+            "--secret",
+            "davxizmat-secret-1",
+            "--first-party",
+        ],
+        None,
+    );
+    let (login, password) = server.add_person("farrux");
+    let pinfl = yagona_tests::person_pinfl("farrux");
+    let personal = issue(&server, &ca, "TOSHMATOV FARRUX", &pinfl, "ecdsa");
+    let company = ca.join("company.p12").to_str().unwrap().to_owned();
+    server.cli_ok(
+        &[
+            "pki",
+            "issue",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--pinfl",
+            &pinfl,
+            "--name",
+            "TOSHMATOV FARRUX",
+            "--tin",
+            "307777777",
+            "--org",
+            "\"Farrux Invest\" MChJ",
+            "--title",
+            "Direktor",
+            "--out",
+            &company,
+            "--password-stdin",
+        ],
+        Some("kalit-paroli\n"),
+    );
+
+    let chrome = Chrome::start("en").await;
+    chrome.goto(&server.url("/login")).await;
+    chrome.fill("#login", &login).await;
+    chrome.fill("#password", &password).await;
+    chrome.submit("form[action='/login'] button[type=submit]").await;
+    // Confirm the account, then link the company, both with the in-browser signer.
+    sign_with_key_file(&chrome, &personal, "kalit-paroli").await;
+    chrome.submit("#eds-save").await;
+    let file = chrome.client.find(fantoccini_css("#legal-file")).await.unwrap();
+    file.send_keys(&company).await.unwrap();
+    chrome.fill("#legal-password", "kalit-paroli").await;
+    chrome.submit("#legal-sign").await;
+    assert!(chrome.text("#notice").await.contains("The legal entity is linked"));
+    let memberships = chrome.text("#memberships").await;
+    assert!(memberships.contains("Farrux Invest") && memberships.contains("Common For Head"), "{memberships}");
+    chrome.screenshot("cabinet-legal").await;
+    chrome.goto(&server.url("/end_session")).await;
+    chrome.submit("button[name=logout]").await;
+
+    let http = yagona_tests::http_client();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base_url.clone()).unwrap(), &http).await.unwrap();
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new("davxizmat".into()),
+        Some(ClientSecret::new("davxizmat-secret-1".into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect.clone()).unwrap());
+    let log_in_as = |choice: &'static str| {
+        let (chrome, rp, http, server, login, password, redirect) =
+            (&chrome, &rp, &http, &server, &login, &password, &redirect);
+        async move {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _, nonce) = rp
+                .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+                .add_scope(openidconnect::Scope::new("legal".into()))
+                .set_pkce_challenge(challenge)
+                .url();
+            chrome.goto(url.as_str()).await;
+            chrome.fill("#login", login).await;
+            chrome.fill("#password", password).await;
+            chrome.submit("form[action='/login'] button[type=submit]").await;
+            assert!(chrome.path().await.starts_with("/act_as?"), "{}", chrome.path().await);
+            chrome.click(&format!("input[value='{choice}']")).await;
+            chrome.screenshot("act-as").await;
+            chrome.submit("#act-as-continue").await;
+            let landed = chrome.url().await;
+            assert!(landed.starts_with(redirect.as_str()), "{landed}");
+            let tokens = rp
+                .exchange_code(AuthorizationCode::new(query_param(&landed, "code").unwrap()))
+                .unwrap()
+                .set_pkce_verifier(verifier)
+                .request_async(http)
+                .await
+                .unwrap();
+            let id_token = tokens.id_token().unwrap().clone();
+            id_token.claims(&rp.id_token_verifier(), &nonce).expect("the ID token verifies");
+            chrome.goto(&server.url("/end_session")).await;
+            chrome.submit("button[name=logout]").await;
+            crate::flow::decode_jwt_payload(&id_token.to_string())
+        }
+    };
+    let claims = log_in_as("legal:307777777:Common For Head").await;
+    assert_eq!(claims["user_type"], "legal_entity");
+    assert_eq!(claims["legal_entity"]["tin"], "307777777");
+    assert_eq!(claims["legal_entity"]["short_name"], "Farrux Invest");
+    assert_eq!(claims["roles"], serde_json::json!(["Common For Head"]));
+    let claims = log_in_as("individual").await;
+    assert_eq!(claims["user_type"], "individual");
+    assert!(claims.get("legal_entity").is_none() && claims.get("roles").is_none());
+    chrome.close().await;
+}
