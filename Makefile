@@ -34,6 +34,18 @@ screenshots: ## Refresh the page screenshots in docs/images (runs the browser te
 	$(CARGO) build --bin yagona
 	YAGONA_SCREENSHOTS=$(CURDIR)/docs/images $(CARGO) test -p yagona-tests --test integration browser::
 
+.PHONY: bench
+bench: ## Benchmark Yagona (SQLite, PostgreSQL) and oidc-provider side by side (docs/performance.md)
+	$(CARGO) build --release --bin yagona -p yagona-loadgen
+	cd bench && npm ci --no-audit --no-fund
+	python3 bench/run.py
+
+.PHONY: bench-quick
+bench-quick: ## The one-minute benchmark (SQLite and the peer, short windows)
+	$(CARGO) build --release --bin yagona -p yagona-loadgen
+	cd bench && npm ci --no-audit --no-fund
+	python3 bench/run.py --quick
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## A 20-second fuzz run of the CMS verifier: cargo-fuzz on nightly, else the stable smoke fuzzer
 	@if cargo +nightly --version >/dev/null 2>&1; then \
