@@ -36,13 +36,13 @@ screenshots: ## Refresh the page screenshots in docs/images (runs the browser te
 
 .PHONY: bench
 bench: ## Benchmark Yagona (SQLite, PostgreSQL) and oidc-provider side by side (docs/performance.md)
-	$(CARGO) build --release --bin yagona -p yagona-loadgen
+	$(CARGO) build --release -p yagona-server -p yagona-loadgen
 	cd bench && npm ci --no-audit --no-fund
 	python3 bench/run.py
 
 .PHONY: bench-quick
 bench-quick: ## The one-minute benchmark (SQLite and the peer, short windows)
-	$(CARGO) build --release --bin yagona -p yagona-loadgen
+	$(CARGO) build --release -p yagona-server -p yagona-loadgen
 	cd bench && npm ci --no-audit --no-fund
 	python3 bench/run.py --quick
 

@@ -23,7 +23,9 @@ const provider = new Provider(issuer, {
     // JWT (RS256) access tokens for client_credentials, as Yagona issues them.
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => "urn:bench",
+      // No resource asked: an opaque token (introspectable from the in-memory store); with
+      // resource=urn:bench: a JWT access token signed RS256, as Yagona's.
+      defaultResource: () => undefined,
       useGrantedResource: () => true,
       getResourceServerInfo: () => ({
         scope: "api",

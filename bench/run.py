@@ -23,14 +23,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 YAGONA, LOADGEN = os.path.join(RELEASE, "yagona"), os.path.join(RELEASE, "yagona-loadgen")
 OUT = os.path.join(ROOT, "target", "bench")
-SECRET, PASSWORD = "bench-secret-0123456789", "Bench-Password-2026"
+SECRET, PASSWORD = "bench-secret-0123456789", "Samarqand-Yulduz-2026"
 PINNED = shutil.which("taskset") is not None and os.cpu_count() and os.cpu_count() >= 2
 SERVER_CPU, LOAD_CPU = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if PINNED else ([], [])
 YAGONA_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token"]
 if not QUICK:
     YAGONA_SCENARIOS += ["code_exchange", "login_flow"]
 PEER_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection"]
-PEER_EXTRA = ["--extra", "resource=urn:bench", "--extra", "scope=api"]
+# The peer's client_credentials with resource=urn:bench gives a JWT (RS256) access token like
+# Yagona's; its introspection scenario uses an opaque token (JWT ones are not introspectable there).
+PEER_EXTRA = {"client_credentials": ["--extra", "resource=urn:bench", "--extra", "scope=api"]}
 
 
 def free_port():
@@ -139,15 +141,15 @@ def main():
     signing = json.loads(subprocess.run(SERVER_CPU + [YAGONA, "keys", "bench", "--seconds", "1" if QUICK else "3"],
                                         capture_output=True, text=True, check=True).stdout)
     results = {"machine": {"cpus": os.cpu_count(), "pinned": bool(PINNED)}, "signing": signing, "servers": {}}
-    targets = [("yagona-sqlite", lambda: Yagona("sqlite"), YAGONA_SCENARIOS, ())]
+    targets = [("yagona-sqlite", lambda: Yagona("sqlite"), YAGONA_SCENARIOS, {})]
     if not QUICK:
-        targets.append(("yagona-postgres", lambda: Yagona("postgres"), YAGONA_SCENARIOS, ()))
+        targets.append(("yagona-postgres", lambda: Yagona("postgres"), YAGONA_SCENARIOS, {}))
     targets.append(("oidc-provider", Peer, PEER_SCENARIOS, PEER_EXTRA))
     for name, make, scenarios, extra in targets:
         server = make()
         try:
             idle = rss_kib(server.proc.pid)[0]
-            runs = {s: load(server.base, s, extra) for s in scenarios}
+            runs = {s: load(server.base, s, extra.get(s, ())) for s in scenarios}
             peak = rss_kib(server.proc.pid)[1]
             results["servers"][name] = {"startup_ms": server.startup_ms, "rss_idle_kib": idle, "rss_peak_kib": peak,
                                         "scenarios": runs}

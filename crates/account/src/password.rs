@@ -45,10 +45,45 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
+/// argon2's working memory, one buffer per core, reused: at most that many computations run at
+/// once, and the memory is allocated once instead of per login (a burst of logins on many
+/// threads otherwise leaves each thread's allocator holding `memory_kib`).
+struct MemoryPool {
+    /// Buffers not in use, and how many more may still be made (made on first need, so an idle
+    /// server does not hold them).
+    free: std::sync::Mutex<(Vec<Vec<argon2::Block>>, usize)>,
+    returned: std::sync::Condvar,
+    blocks: usize,
+}
+
+impl MemoryPool {
+    fn run<T>(&self, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+        let mut buffer = {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if let Some(buffer) = free.0.pop() {
+                    break buffer;
+                }
+                if free.1 > 0 {
+                    free.1 -= 1;
+                    break vec![argon2::Block::default(); self.blocks];
+                }
+                free = self.returned.wait(free).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let result = f(&mut buffer);
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).0.push(buffer);
+        self.returned.notify_one();
+        result
+    }
+}
+
 /// Hashes and verifies passwords with argon2id.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
+    params: PasswordParams,
+    pool: std::sync::Arc<MemoryPool>,
     /// A hash of a random password, verified when the account does not exist so that a failed
     /// login takes as long whether or not the login is known.
     decoy: PasswordHash,
@@ -56,16 +91,25 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(params: PasswordParams) -> Result<Self, AccountError> {
+        let configured = params;
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        let blocks = params.block_count();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let mut hasher = Self { argon2, decoy: PasswordHash(String::new()) };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let pool = std::sync::Arc::new(MemoryPool {
+            free: std::sync::Mutex::new((Vec::new(), cores)),
+            returned: std::sync::Condvar::new(),
+            blocks,
+        });
+        let mut hasher = Self { argon2, params: configured, pool, decoy: PasswordHash(String::new()) };
         hasher.decoy = hasher.hash("decoy password never used")?;
         Ok(hasher)
     }
 
     pub fn hash(&self, password: &str) -> Result<PasswordHash, AccountError> {
         let salt = SaltString::generate(&mut OsRng);
+        // Hashing is rare (registration, a new password); the pool serves the logins.
         self.argon2
             .hash_password(password.as_bytes(), &salt)
             .map(|h| PasswordHash(h.to_string()))
@@ -74,16 +118,37 @@ impl PasswordHasher {
 
     /// Verifies `password` against `hash` in constant time; a malformed hash never matches.
     pub fn verify(&self, password: &str, hash: &PasswordHash) -> bool {
-        match argon2::PasswordHash::new(&hash.0) {
-            Ok(parsed) => self.argon2.verify_password(password.as_bytes(), &parsed).is_ok(),
-            Err(_) => false,
-        }
+        let Ok(parsed) = argon2::PasswordHash::new(&hash.0) else { return false };
+        // The usual case, a hash made with the configured parameters, is computed in pooled
+        // memory; anything else (parameters changed since) takes argon2's own path.
+        let same_params = parsed.algorithm == argon2::Algorithm::Argon2id.ident()
+            && Params::try_from(&parsed).is_ok_and(|p| {
+                p.m_cost() == self.params.memory_kib
+                    && p.t_cost() == self.params.iterations
+                    && p.p_cost() == self.params.parallelism
+            });
+        let (Some(expected), Some(salt), true) = (parsed.hash, parsed.salt, same_params) else {
+            return self.pool.run(|_| self.argon2.verify_password(password.as_bytes(), &parsed).is_ok());
+        };
+        let mut salt_bytes = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+        let mut out = vec![0u8; expected.len()];
+        self.pool.run(|memory| {
+            debug_assert_eq!(memory.len(), self.pool.blocks);
+            self.argon2.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory).is_ok()
+                && subtle_eq(&out, expected.as_bytes())
+        })
     }
 
     /// Spends the time of one verification without a real hash (unknown login).
     pub fn verify_decoy(&self, password: &str) {
         let _ = self.verify(password, &self.decoy);
     }
+}
+
+/// Constant-time comparison of two hashes.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The password rules every new password must follow.

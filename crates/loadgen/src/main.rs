@@ -14,6 +14,9 @@ use sha2::Digest as _;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// A worker whose prepared work is spent stops; the window ends when all have.
+const OUT_OF_WORK: &str = "out of prepared work";
+
 struct Options {
     base: String,
     scenario: String,
@@ -40,7 +43,7 @@ fn options() -> Result<Options, Error> {
         client_secret: "bench-secret-0123456789".into(),
         redirect_uri: "http://127.0.0.1:9/bench/callback".into(),
         login: "bench".into(),
-        password: "Bench-Password-2026".into(),
+        password: "Samarqand-Yulduz-2026".into(),
         extra: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -254,7 +257,7 @@ async fn one(
         }
         "code_exchange" => {
             let Work::Codes(codes) = work else { return Err("no codes".into()) };
-            let Some((code, verifier)) = codes.lock().await.pop() else { return Err("out of prepared codes".into()) };
+            let Some((code, verifier)) = codes.lock().await.pop() else { return Err(OUT_OF_WORK.into()) };
             token_request(
                 http,
                 o,
@@ -318,11 +321,23 @@ async fn main() -> Result<(), Error> {
             Work::Token(t["access_token"].as_str().ok_or("no access token")?.to_owned())
         }
         "code_exchange" => {
-            // Enough codes for the whole run at the expected rate, made by real logins.
-            let wanted = (o.concurrency * 40).max(200);
+            // Codes made by real logins beforehand (concurrently, within the codes' lifetime);
+            // the window then lasts until they are spent.
+            let wanted = o.concurrency * 25;
+            let mut makers = Vec::new();
+            for _ in 0..o.concurrency {
+                let (o, e) = (o.clone(), e.clone());
+                makers.push(tokio::spawn(async move {
+                    let mut codes = Vec::new();
+                    for _ in 0..25 {
+                        codes.push(login_for_code(&o, &e).await?);
+                    }
+                    Ok::<_, Error>(codes)
+                }));
+            }
             let mut codes = Vec::with_capacity(wanted);
-            for _ in 0..wanted {
-                codes.push(login_for_code(&o, &e).await?);
+            for maker in makers {
+                codes.extend(maker.await??);
             }
             Work::Codes(tokio::sync::Mutex::new(codes))
         }
@@ -339,6 +354,9 @@ async fn main() -> Result<(), Error> {
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 let result = one(&o, &e, &http, &work, &mut state).await;
+                if matches!(&result, Err(err) if err.to_string() == OUT_OF_WORK) {
+                    break;
+                }
                 if measuring.load(Ordering::Relaxed) {
                     match result {
                         Ok(()) => latencies.push(started.elapsed()),
@@ -349,10 +367,20 @@ async fn main() -> Result<(), Error> {
             (latencies, errors)
         }));
     }
-    tokio::time::sleep(o.warmup).await;
+    let prepared = matches!(*work, Work::Codes(_));
+    if !prepared {
+        tokio::time::sleep(o.warmup).await;
+    }
     measuring.store(true, Ordering::Relaxed);
     let window = Instant::now();
-    tokio::time::sleep(o.duration).await;
+    if prepared {
+        // Measured until the prepared codes are spent (or the duration passes).
+        while window.elapsed() < o.duration && workers.iter().any(|w| !w.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    } else {
+        tokio::time::sleep(o.duration).await;
+    }
     measuring.store(false, Ordering::Relaxed);
     let elapsed = window.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);

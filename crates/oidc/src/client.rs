@@ -88,11 +88,14 @@ impl Client {
 pub struct ClientSecretVerifier {
     argon2: Argon2<'static>,
     verified: Mutex<HashMap<(String, String), [u8; 32]>>,
+    /// One argon2 verification at a time: concurrent first requests of a client wait for the
+    /// first and then find it cached, instead of each holding argon2's memory at once.
+    gate: Mutex<()>,
 }
 
 impl Default for ClientSecretVerifier {
     fn default() -> Self {
-        Self { argon2: Argon2::default(), verified: Mutex::new(HashMap::new()) }
+        Self { argon2: Argon2::default(), verified: Mutex::new(HashMap::new()), gate: Mutex::new(()) }
     }
 }
 
@@ -107,15 +110,20 @@ impl ClientSecretVerifier {
 
     /// Checks `secret` against the client's stored hash.
     pub fn verify(&self, client: &Client, secret: &str) -> bool {
-        let Some(stored) = &client.secret_hash else {
-            return false;
-        };
+        let Some(stored) = &client.secret_hash else { return false };
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let key = (client.id.as_str().to_owned(), stored.clone());
-        if let Ok(cache) = self.verified.lock() {
-            if let Some(known) = cache.get(&key) {
-                return constant_time_eq(known, &presented);
-            }
+        let cached = || -> Option<bool> {
+            let cache = self.verified.lock().ok()?;
+            cache.get(&key).map(|known| constant_time_eq(known, &presented))
+        };
+        // Only a match is answered from the cache: a wrong secret always pays argon2's cost.
+        if cached() == Some(true) {
+            return true;
+        }
+        let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        if cached() == Some(true) {
+            return true;
         }
         let ok = match argon2::PasswordHash::new(stored) {
             Ok(parsed) => self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok(),

@@ -16,7 +16,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use rand::RngCore as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -247,20 +247,18 @@ fn rsa_public_components(pkcs8: &[u8]) -> Result<(String, String), OAuthError> {
     Ok((URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()), URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())))
 }
 
-/// jsonwebtoken's aws-lc backend wants RSA keys as PKCS#1 `RSAPrivateKey`.
-fn rsa_pkcs1_from_pkcs8(pkcs8: &[u8]) -> Result<Vec<u8>, OAuthError> {
-    use rsa::pkcs1::EncodeRsaPrivateKey as _;
-    use rsa::pkcs8::DecodePrivateKey as _;
-    let key = rsa::RsaPrivateKey::from_pkcs8_der(pkcs8)
-        .map_err(|e| OAuthError::server_error(format!("RSA key decoding: {e}")))?;
-    key.to_pkcs1_der()
-        .map(|d| d.as_bytes().to_vec())
-        .map_err(|e| OAuthError::server_error(format!("RSA key encoding: {e}")))
+/// An active key, parsed once when the key ring loads: jsonwebtoken's own signer parses the DER
+/// key again at every signature, which made RS256 several times slower (docs/performance.md).
+enum ParsedKey {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ec(aws_lc_rs::signature::EcdsaKeyPair),
 }
 
 struct ActiveKey {
     kid: String,
-    encoding: EncodingKey,
+    key: ParsedKey,
+    /// The base64url JOSE header for each `typ`, made once.
+    headers: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// The keys in use: one active signing key per algorithm, every published key for verification,
@@ -311,11 +309,23 @@ impl KeyRing {
                     )));
                 }
                 let pkcs8 = kek.open(&key.sealed_private_key, key.kid.as_bytes())?;
-                let encoding = match key.alg {
-                    SigningAlg::Rs256 => EncodingKey::from_rsa_der(&rsa_pkcs1_from_pkcs8(&pkcs8)?),
-                    SigningAlg::Es256 => EncodingKey::from_ec_der(&pkcs8),
+                let parsed = match key.alg {
+                    SigningAlg::Rs256 => ParsedKey::Rsa(
+                        aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8)
+                            .map_err(|e| OAuthError::server_error(format!("RSA key {}: {e}", key.kid)))?,
+                    ),
+                    SigningAlg::Es256 => ParsedKey::Ec(
+                        aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                            &pkcs8,
+                        )
+                        .map_err(|e| OAuthError::server_error(format!("EC key {}: {e}", key.kid)))?,
+                    ),
                 };
-                active.insert(key.alg, ActiveKey { kid: key.kid.clone(), encoding });
+                active.insert(
+                    key.alg,
+                    ActiveKey { kid: key.kid.clone(), key: parsed, headers: std::sync::Mutex::new(HashMap::new()) },
+                );
             }
             published.push(jwk);
         }
@@ -341,11 +351,46 @@ impl KeyRing {
     pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, OAuthError> {
         let key =
             self.active.get(&alg).ok_or_else(|| OAuthError::server_error(format!("no active {} key", alg.as_str())))?;
-        let mut header = Header::new(alg.jwt_algorithm());
-        header.kid = Some(key.kid.clone());
-        header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| OAuthError::server_error(format!("signing a JWT: {e}")))
+        let header = {
+            let mut cache = key.headers.lock().map_err(|_| OAuthError::server_error("header cache poisoned"))?;
+            match cache.get(typ) {
+                Some(h) => h.clone(),
+                None => {
+                    let mut header = Header::new(alg.jwt_algorithm());
+                    header.kid = Some(key.kid.clone());
+                    header.typ = Some(typ.to_owned());
+                    let json = serde_json::to_vec(&header).map_err(|e| OAuthError::server_error(e.to_string()))?;
+                    let encoded = URL_SAFE_NO_PAD.encode(json);
+                    cache.insert(typ.to_owned(), encoded.clone());
+                    encoded
+                }
+            }
+        };
+        let payload = serde_json::to_vec(claims).map_err(|e| OAuthError::server_error(format!("JWT claims: {e}")))?;
+        let mut jwt = header;
+        jwt.push('.');
+        jwt.push_str(&URL_SAFE_NO_PAD.encode(payload));
+        let signature = match &key.key {
+            ParsedKey::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    jwt.as_bytes(),
+                    &mut signature,
+                )
+                .map_err(|_| OAuthError::server_error("RSA signing failed"))?;
+                signature
+            }
+            ParsedKey::Ec(pair) => pair
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), jwt.as_bytes())
+                .map_err(|_| OAuthError::server_error("EC signing failed"))?
+                .as_ref()
+                .to_vec(),
+        };
+        jwt.push('.');
+        jwt.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        Ok(jwt)
     }
 
     /// Verifies a JWT signed by one of the published keys.
