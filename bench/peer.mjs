@@ -12,7 +12,7 @@ const provider = new Provider(issuer, {
       grant_types: ["client_credentials", "authorization_code", "refresh_token"],
       redirect_uris: ["http://127.0.0.1:9/bench/callback"],
       response_types: ["code"],
-      scope: "openid profile api",
+      scope: "openid profile offline_access api",
     },
   ],
   scopes: ["openid", "profile", "offline_access", "api"],
@@ -36,6 +36,8 @@ const provider = new Provider(issuer, {
       }),
     },
   },
+  // Rotation on every refresh, as Yagona does (its default rotates only when the token is old).
+  rotateRefreshToken: true,
   ttl: { AccessToken: 600, ClientCredentials: 600, IdToken: 600, AuthorizationCode: 60, RefreshToken: 2592000 },
 });
 provider.listen(port, "127.0.0.1", () => console.log(`peer listening on ${issuer}`));

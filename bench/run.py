@@ -21,7 +21,8 @@ QUICK = "--quick" in sys.argv
 WARMUP, DURATION, CONCURRENCY = (0.5, 2.0, 16) if QUICK else (2.0, 8.0, 16)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
-YAGONA, LOADGEN = os.path.join(RELEASE, "yagona"), os.path.join(RELEASE, "yagona-loadgen")
+YAGONA = os.environ.get("BENCH_YAGONA") or os.path.join(RELEASE, "yagona")  # BENCH_YAGONA: a before/after probe
+LOADGEN = os.path.join(RELEASE, "yagona-loadgen")
 OUT = os.path.join(ROOT, "target", "bench")
 SECRET, PASSWORD = "bench-secret-0123456789", "Samarqand-Yulduz-2026"
 PINNED = shutil.which("taskset") is not None and os.cpu_count() and os.cpu_count() >= 2
@@ -29,10 +30,20 @@ SERVER_CPU, LOAD_CPU = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if PINNE
 YAGONA_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token"]
 if not QUICK:
     YAGONA_SCENARIOS += ["code_exchange", "login_flow"]
-PEER_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection"]
+PEER_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token"]
+if not QUICK:
+    PEER_SCENARIOS += ["code_exchange"]
 # The peer's client_credentials with resource=urn:bench gives a JWT (RS256) access token like
 # Yagona's; its introspection scenario uses an opaque token (JWT ones are not introspectable there).
-PEER_EXTRA = {"client_credentials": ["--extra", "resource=urn:bench", "--extra", "scope=api"]}
+# Its logins go through its development interaction pages; it issues a refresh token only for
+# offline_access granted at prompt=consent (Yagona's first-party bench client needs no consent).
+PEER_LOGIN = ["--prompt", "consent"]
+# code_exchange redeems 400 codes in rounds of 80, each made just before its round: the peer's
+# in-memory store is an LRU of 1000 entries, which a bigger round overflows (its codes vanish).
+CODE_BATCH = 80
+YAGONA_EXTRA = {"code_exchange": ["--batch", str(CODE_BATCH)]}
+PEER_EXTRA = {"client_credentials": ["--extra", "resource=urn:bench", "--extra", "scope=api"],
+              "userinfo": PEER_LOGIN, "refresh_token": PEER_LOGIN, "code_exchange": PEER_LOGIN + ["--batch", str(CODE_BATCH)]}
 
 
 def free_port():
@@ -141,10 +152,14 @@ def main():
     signing = json.loads(subprocess.run(SERVER_CPU + [YAGONA, "keys", "bench", "--seconds", "1" if QUICK else "3"],
                                         capture_output=True, text=True, check=True).stdout)
     results = {"machine": {"cpus": os.cpu_count(), "pinned": bool(PINNED)}, "signing": signing, "servers": {}}
-    targets = [("yagona-sqlite", lambda: Yagona("sqlite"), YAGONA_SCENARIOS, {})]
-    if not QUICK:
-        targets.append(("yagona-postgres", lambda: Yagona("postgres"), YAGONA_SCENARIOS, {}))
+    targets = [("yagona-sqlite", lambda: Yagona("sqlite"), YAGONA_SCENARIOS, YAGONA_EXTRA)]
+    if not QUICK or "--postgres" in sys.argv:
+        targets.append(("yagona-postgres", lambda: Yagona("postgres"), YAGONA_SCENARIOS, YAGONA_EXTRA))
     targets.append(("oidc-provider", Peer, PEER_SCENARIOS, PEER_EXTRA))
+    # --only NAME[,NAME]: a subset of the servers (for probing one change; not for the record).
+    only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
+    if only:
+        targets = [t for t in targets if t[0] in only.split(",")]
     for name, make, scenarios, extra in targets:
         server = make()
         try:

@@ -28,6 +28,14 @@ struct Options {
     redirect_uri: String,
     login: String,
     password: String,
+    /// The scope of the logins that make codes and refresh tokens.
+    scope: String,
+    /// `prompt` of those logins: oidc-provider issues refresh tokens only with `offline_access`
+    /// granted at a `prompt=consent`.
+    prompt: Option<String>,
+    /// code_exchange: codes redeemed in all, and per round (made just before their round).
+    codes: usize,
+    batch: usize,
     /// Extra form parameters for client_credentials (oidc-provider wants `resource`).
     extra: Vec<(String, String)>,
 }
@@ -44,6 +52,10 @@ fn options() -> Result<Options, Error> {
         redirect_uri: "http://127.0.0.1:9/bench/callback".into(),
         login: "bench".into(),
         password: "Samarqand-Yulduz-2026".into(),
+        scope: "openid profile offline_access".into(),
+        prompt: None,
+        codes: 400,
+        batch: 400,
         extra: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -61,6 +73,10 @@ fn options() -> Result<Options, Error> {
             "--redirect-uri" => o.redirect_uri = value,
             "--login" => o.login = value,
             "--password" => o.password = value,
+            "--scope" => o.scope = value,
+            "--prompt" => o.prompt = Some(value),
+            "--codes" => o.codes = value.parse()?,
+            "--batch" => o.batch = value.parse::<usize>()?.max(1),
             "--extra" => {
                 let (k, v) = value.split_once('=').ok_or("--extra takes key=value")?;
                 o.extra.push((k.into(), v.into()));
@@ -118,7 +134,18 @@ fn query(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-/// A full browser login (Yagona's pages): returns a code and its PKCE verifier.
+/// The action of the page's first `<form method="post">`, if it names one.
+fn form_action(html: &str) -> Option<String> {
+    let form = html.find("<form")?;
+    let marker = "action=\"";
+    let start = html[form..].find(marker)? + form + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// A full browser login through the provider's own pages: Yagona's login and consent forms, or
+/// oidc-provider's development interactions (`prompt=login|consent` forms). Returns a code and
+/// its PKCE verifier.
 async fn login_for_code(o: &Options, e: &Endpoints) -> Result<(String, String), Error> {
     let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
     let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
@@ -127,45 +154,63 @@ async fn login_for_code(o: &Options, e: &Endpoints) -> Result<(String, String), 
     url.query_pairs_mut()
         .append_pair("client_id", &o.client_id)
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid profile")
+        .append_pair("scope", &o.scope)
         .append_pair("redirect_uri", &o.redirect_uri)
         .append_pair("state", "s")
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
+    if let Some(prompt) = &o.prompt {
+        url.query_pairs_mut().append_pair("prompt", prompt);
+    }
+    let absolute = |next: &str| if next.starts_with('/') { format!("{}{next}", o.base) } else { next.to_owned() };
     let mut location = url.to_string();
-    for _ in 0..8 {
+    for _ in 0..12 {
         let r = browser.get(&location).send().await?;
         if r.status().is_redirection() {
             let next = r.headers().get("location").ok_or("no location")?.to_str()?.to_owned();
             if next.starts_with(&o.redirect_uri) {
                 return Ok((query(&next, "code").ok_or("no code")?, verifier));
             }
-            location = if next.starts_with('/') { format!("{}{next}", o.base) } else { next };
+            location = absolute(&next);
             continue;
         }
         let html = r.text().await?;
-        let csrf = hidden(&html, "csrf_token").ok_or("no CSRF token on the page")?;
-        let interaction = hidden(&html, "interaction").unwrap_or_default();
-        let r = if html.contains("name=\"password\"") {
-            browser
-                .post(format!("{}/login", o.base))
-                .form(&[
-                    ("login", o.login.as_str()),
-                    ("password", o.password.as_str()),
-                    ("csrf_token", &csrf),
-                    ("interaction", &interaction),
-                ])
-                .send()
-                .await?
+        let r = if let Some(prompt) = hidden(&html, "prompt") {
+            // oidc-provider's development interaction pages.
+            let action = absolute(&form_action(&html).ok_or("no form on the interaction page")?);
+            let mut form = vec![("prompt", prompt.as_str())];
+            if prompt == "login" {
+                form.extend([("login", o.login.as_str()), ("password", o.password.as_str())]);
+            }
+            browser.post(action).form(&form).send().await?
         } else {
-            browser
-                .post(format!("{}/consent", o.base))
-                .form(&[("decision", "allow"), ("csrf_token", csrf.as_str()), ("interaction", interaction.as_str())])
-                .send()
-                .await?
+            let csrf = hidden(&html, "csrf_token").ok_or("no CSRF token on the page")?;
+            let interaction = hidden(&html, "interaction").unwrap_or_default();
+            if html.contains("name=\"password\"") {
+                browser
+                    .post(format!("{}/login", o.base))
+                    .form(&[
+                        ("login", o.login.as_str()),
+                        ("password", o.password.as_str()),
+                        ("csrf_token", &csrf),
+                        ("interaction", &interaction),
+                    ])
+                    .send()
+                    .await?
+            } else {
+                browser
+                    .post(format!("{}/consent", o.base))
+                    .form(&[
+                        ("decision", "allow"),
+                        ("csrf_token", csrf.as_str()),
+                        ("interaction", interaction.as_str()),
+                    ])
+                    .send()
+                    .await?
+            }
         };
         let next = r.headers().get("location").ok_or("no location after the form")?.to_str()?.to_owned();
-        location = if next.starts_with('/') { format!("{}{next}", o.base) } else { next };
+        location = absolute(&next);
     }
     Err("the login did not end at the redirect URI".into())
 }
@@ -178,7 +223,9 @@ async fn token_request(
 ) -> Result<serde_json::Value, Error> {
     let r = http.post(&e.token).basic_auth(&o.client_id, Some(&o.client_secret)).form(form).send().await?;
     if !r.status().is_success() {
-        return Err(format!("token endpoint: {}", r.status()).into());
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        return Err(format!("token endpoint: {status}: {}", body.chars().take(200).collect::<String>()).into());
     }
     Ok(r.json().await?)
 }
@@ -235,19 +282,7 @@ async fn one(
             let refresh = match state.take() {
                 Some(r) => r,
                 None => {
-                    let (code, verifier) = login_for_code(o, e).await?;
-                    let t = token_request(
-                        http,
-                        o,
-                        e,
-                        &[
-                            ("grant_type", "authorization_code"),
-                            ("code", &code),
-                            ("redirect_uri", &o.redirect_uri),
-                            ("code_verifier", &verifier),
-                        ],
-                    )
-                    .await?;
+                    let t = exchange_token(http, o, e).await?;
                     t["refresh_token"].as_str().ok_or("no refresh token")?.to_owned()
                 }
             };
@@ -272,77 +307,49 @@ async fn one(
             .await
             .map(|_| ())
         }
-        "login_flow" => {
-            let (code, verifier) = login_for_code(o, e).await?;
-            token_request(
-                http,
-                o,
-                e,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", &o.redirect_uri),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await
-            .map(|_| ())
-        }
+        "login_flow" => exchange_token(http, o, e).await.map(|_| ()),
         other => Err(format!("unknown scenario {other}").into()),
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    let o = Arc::new(options()?);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(o.concurrency).build()?;
-    let e = Arc::new(discover(&http, &o.base).await?);
-    let work = Arc::new(match o.scenario.as_str() {
-        "introspection" => {
-            let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
-            form.extend(o.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let t = token_request(&http, &o, &e, &form).await?;
-            Work::Token(t["access_token"].as_str().ok_or("no access token")?.to_owned())
-        }
-        "userinfo" => {
-            let (code, verifier) = login_for_code(&o, &e).await?;
-            let t = token_request(
-                &http,
-                &o,
-                &e,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", &o.redirect_uri),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await?;
-            Work::Token(t["access_token"].as_str().ok_or("no access token")?.to_owned())
-        }
-        "code_exchange" => {
-            // Codes made by real logins beforehand (concurrently, within the codes' lifetime);
-            // the window then lasts until they are spent.
-            let wanted = o.concurrency * 25;
-            let mut makers = Vec::new();
-            for _ in 0..o.concurrency {
-                let (o, e) = (o.clone(), e.clone());
-                makers.push(tokio::spawn(async move {
-                    let mut codes = Vec::new();
-                    for _ in 0..25 {
-                        codes.push(login_for_code(&o, &e).await?);
-                    }
-                    Ok::<_, Error>(codes)
-                }));
+/// Codes made by real logins beforehand (concurrently, well within the codes' lifetime).
+async fn prepare_codes(o: &Arc<Options>, e: &Arc<Endpoints>, wanted: usize) -> Result<Vec<(String, String)>, Error> {
+    let per_maker = wanted.div_ceil(o.concurrency);
+    let mut makers = Vec::new();
+    for _ in 0..o.concurrency {
+        let (o, e) = (o.clone(), e.clone());
+        makers.push(tokio::spawn(async move {
+            let mut codes = Vec::with_capacity(per_maker);
+            for _ in 0..per_maker {
+                codes.push(login_for_code(&o, &e).await?);
             }
-            let mut codes = Vec::with_capacity(wanted);
-            for maker in makers {
-                codes.extend(maker.await??);
-            }
-            Work::Codes(tokio::sync::Mutex::new(codes))
-        }
-        _ => Work::Nothing,
-    });
+            Ok::<_, Error>(codes)
+        }));
+    }
+    let mut codes = Vec::with_capacity(wanted);
+    for maker in makers {
+        codes.extend(maker.await??);
+    }
+    Ok(codes)
+}
+
+/// What one timed window measured.
+struct Window {
+    latencies: Vec<Duration>,
+    errors: u64,
+    elapsed: Duration,
+}
+
+/// Runs `o.concurrency` workers over keep-alive connections; counts a window of `o.duration`
+/// after `warmup`, or, with prepared codes, until they are spent.
+async fn measure(
+    o: &Arc<Options>,
+    e: &Arc<Endpoints>,
+    http: &reqwest::Client,
+    work: Work,
+    warmup: Duration,
+) -> Result<Window, Error> {
+    let work = Arc::new(work);
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
@@ -360,7 +367,13 @@ async fn main() -> Result<(), Error> {
                 if measuring.load(Ordering::Relaxed) {
                     match result {
                         Ok(()) => latencies.push(started.elapsed()),
-                        Err(_) => errors += 1,
+                        Err(err) => {
+                            // The first error of each worker is told, so a failing run says why.
+                            if errors == 0 {
+                                eprintln!("{}: {err}", o.scenario);
+                            }
+                            errors += 1;
+                        }
                     }
                 }
             }
@@ -368,34 +381,91 @@ async fn main() -> Result<(), Error> {
         }));
     }
     let prepared = matches!(*work, Work::Codes(_));
-    if !prepared {
-        tokio::time::sleep(o.warmup).await;
-    }
+    tokio::time::sleep(warmup).await;
     measuring.store(true, Ordering::Relaxed);
     let window = Instant::now();
     if prepared {
-        // Measured until the prepared codes are spent (or the duration passes).
         while window.elapsed() < o.duration && workers.iter().any(|w| !w.is_finished()) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     } else {
         tokio::time::sleep(o.duration).await;
     }
     measuring.store(false, Ordering::Relaxed);
-    let elapsed = window.elapsed().as_secs_f64();
+    let elapsed = window.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let (mut all, mut errors) = (Vec::new(), 0);
+    let mut measured = Window { latencies: Vec::new(), errors: 0, elapsed };
     for w in workers {
         let (l, e) = w.await?;
-        all.extend(l);
-        errors += e;
+        measured.latencies.extend(l);
+        measured.errors += e;
     }
-    all.sort();
+    Ok(measured)
+}
+
+async fn exchange_token(http: &reqwest::Client, o: &Options, e: &Endpoints) -> Result<serde_json::Value, Error> {
+    let (code, verifier) = login_for_code(o, e).await?;
+    token_request(
+        http,
+        o,
+        e,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &o.redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let o = Arc::new(options()?);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(o.concurrency).build()?;
+    let e = Arc::new(discover(&http, &o.base).await?);
+    let token = |t: serde_json::Value| -> Result<Work, Error> {
+        Ok(Work::Token(t["access_token"].as_str().ok_or("no access token")?.to_owned()))
+    };
+    let total = match o.scenario.as_str() {
+        "code_exchange" => {
+            // Rounds of `batch` codes, each made beforehand and then redeemed in a window that
+            // lasts until they are spent; the rounds' windows add up. A provider whose store
+            // holds few entries (oidc-provider's in-memory LRU keeps 1000) gets smaller rounds.
+            let mut total = Window { latencies: Vec::new(), errors: 0, elapsed: Duration::ZERO };
+            let mut left = o.codes;
+            while left > 0 {
+                let batch = left.min(o.batch);
+                let codes = prepare_codes(&o, &e, batch).await?;
+                left -= batch;
+                let round = measure(&o, &e, &http, Work::Codes(tokio::sync::Mutex::new(codes)), Duration::ZERO).await?;
+                total.latencies.extend(round.latencies);
+                total.errors += round.errors;
+                total.elapsed += round.elapsed;
+            }
+            total
+        }
+        scenario => {
+            let work = match scenario {
+                "introspection" => {
+                    let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+                    form.extend(o.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                    token(token_request(&http, &o, &e, &form).await?)?
+                }
+                "userinfo" => token(exchange_token(&http, &o, &e).await?)?,
+                _ => Work::Nothing,
+            };
+            measure(&o, &e, &http, work, o.warmup).await?
+        }
+    };
+    let Window { mut latencies, errors, elapsed } = total;
+    latencies.sort();
+    let rps = latencies.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON);
     println!(
         "{}",
         serde_json::json!({
-            "scenario": o.scenario, "requests": all.len(), "errors": errors,
-            "rps": all.len() as f64 / elapsed, "p50_ms": percentile(&all, 50.0), "p99_ms": percentile(&all, 99.0),
+            "scenario": o.scenario, "requests": latencies.len(), "errors": errors,
+            "rps": rps, "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0),
         })
     );
     Ok(())

@@ -24,6 +24,22 @@ use diesel::r2d2::{Pool, PooledConnection};
 
 use connection::ConnectionFactory;
 
+/// A connection checked out of the pool (returned to it on drop).
+struct Conn(PooledConnection<ConnectionFactory>);
+
+impl std::ops::Deref for Conn {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.0
+    }
+}
+
 /// The database: a pool of connections to one SQLite file or one PostgreSQL database.
 #[derive(Clone)]
 pub struct Store {
@@ -64,8 +80,8 @@ impl Store {
         migrations::run_pending(&mut *self.conn()?)
     }
 
-    fn conn(&self) -> Result<PooledConnection<ConnectionFactory>, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Connection(e.to_string()))
+    fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool.get().map(Conn).map_err(|e| StoreError::Connection(e.to_string()))
     }
 
     /// Runs `f` in a transaction.
