@@ -22,7 +22,7 @@ impl AccountRepository for Store {
     fn find_account_by_login(&self, login: &Login) -> Result<Option<Account>, AccountError> {
         let row = accounts::table
             .filter(accounts::login.eq(login.as_str()))
-            .first::<AccountRow>(&mut *self.conn()?)
+            .get_result::<AccountRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Account::try_from).transpose()?)
@@ -31,7 +31,7 @@ impl AccountRepository for Store {
     fn find_account(&self, id: &AccountId) -> Result<Option<Account>, AccountError> {
         let row = accounts::table
             .find(id.as_str())
-            .first::<AccountRow>(&mut *self.conn()?)
+            .get_result::<AccountRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Account::try_from).transpose()?)
@@ -48,7 +48,7 @@ impl AccountRepository for Store {
     fn find_account_by_pinfl(&self, pinfl: &Pinfl) -> Result<Option<Account>, AccountError> {
         let row = accounts::table
             .filter(accounts::pinfl.eq(pinfl.as_str()))
-            .first::<AccountRow>(&mut *self.conn()?)
+            .get_result::<AccountRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Account::try_from).transpose()?)
@@ -82,7 +82,7 @@ impl AccountRepository for Store {
         let row = registrations::table
             .find(id_hash)
             .filter(registrations::expires_at.gt(now))
-            .first::<RegistrationRow>(&mut *self.conn()?)
+            .get_result::<RegistrationRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Registration::try_from).transpose()?)
@@ -123,7 +123,7 @@ impl AccountRepository for Store {
                     let owner: String = certificates::table
                         .find((&row.serial, &row.issuer))
                         .select(certificates::account_id)
-                        .first(conn)?;
+                        .get_result(conn)?;
                     if owner != row.account_id {
                         return Err(StoreError::Conflict("certificate_taken".into()));
                     }
@@ -147,11 +147,11 @@ impl AccountRepository for Store {
         let owner = certificates::table
             .find((serial, issuer))
             .select(certificates::account_id)
-            .first::<String>(conn)
+            .get_result::<String>(conn)
             .optional()
             .map_err(StoreError::from)?;
         let Some(owner) = owner else { return Ok(None) };
-        let row = accounts::table.find(owner).first::<AccountRow>(conn).optional().map_err(StoreError::from)?;
+        let row = accounts::table.find(owner).get_result::<AccountRow>(conn).optional().map_err(StoreError::from)?;
         Ok(row.map(Account::try_from).transpose()?)
     }
 

@@ -131,7 +131,7 @@ impl LegalRepository for Store {
     fn find_legal_entity(&self, tin: &Tin) -> Result<Option<LegalEntity>, AccountError> {
         let row = legal_entities::table
             .find(tin.as_str())
-            .first::<EntityRow>(&mut *self.conn()?)
+            .get_result::<EntityRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(entity).transpose()?)

@@ -14,7 +14,7 @@ use crate::schema::*;
 use crate::{DbConnection, Store, StoreError};
 
 fn load_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreError> {
-    grants::table.find(id).first::<GrantRow>(conn).optional()?.map(Grant::try_from).transpose()
+    grants::table.find(id).get_result::<GrantRow>(conn).optional()?.map(Grant::try_from).transpose()
 }
 
 /// Marks a grant revoked and deletes its refresh tokens, except the used ones kept for reuse
@@ -69,7 +69,7 @@ impl OidcRepository for Store {
     fn find_client(&self, id: &ClientId) -> Result<Option<Client>, OAuthError> {
         let row = clients::table
             .find(id.as_str())
-            .first::<ClientRow>(&mut *self.conn()?)
+            .get_result::<ClientRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Client::try_from).transpose()?)
@@ -149,7 +149,7 @@ impl OidcRepository for Store {
         let row = sessions::table
             .find(id_hash)
             .filter(sessions::expires_at.gt(now))
-            .first::<SessionRow>(&mut *self.conn()?)
+            .get_result::<SessionRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Session::try_from).transpose()?)
@@ -199,7 +199,7 @@ impl OidcRepository for Store {
                 .filter(sessions::account_id.eq(account.as_str()))
                 .filter(sessions::sid.eq(sid))
                 .select(sessions::id_hash)
-                .first::<String>(conn)
+                .get_result::<String>(conn)
                 .optional()?;
             match hash {
                 Some(hash) => Ok(end_session_in(conn, &hash, now)?.is_some()),
@@ -245,7 +245,7 @@ impl OidcRepository for Store {
         let row = interactions::table
             .find(id_hash)
             .filter(interactions::expires_at.gt(now))
-            .first::<InteractionRow>(&mut *self.conn()?)
+            .get_result::<InteractionRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Interaction::try_from).transpose()?)
@@ -276,7 +276,7 @@ impl OidcRepository for Store {
     fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError> {
         let row = consents::table
             .find((account.as_str(), client.as_str()))
-            .first::<ConsentRow>(&mut *self.conn()?)
+            .get_result::<ConsentRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Consent::try_from).transpose()?)
@@ -394,7 +394,7 @@ impl OidcRepository for Store {
                 let previous = authorization_codes::table
                     .find(hash)
                     .select((authorization_codes::grant_id, authorization_codes::consumed_at))
-                    .first::<(String, Option<i64>)>(conn)
+                    .get_result::<(String, Option<i64>)>(conn)
                     .optional()
                     .map_err(StoreError::from)?;
                 Ok(match previous {
@@ -452,7 +452,7 @@ impl OidcRepository for Store {
                     .find(old_hash)
                     .filter(refresh_tokens::client_id.eq(client.as_str()))
                     .select((refresh_tokens::grant_id, refresh_tokens::used_at))
-                    .first::<(String, Option<i64>)>(conn)
+                    .get_result::<(String, Option<i64>)>(conn)
                     .optional()?;
                 return Ok(match previous {
                     Some((grant_id, Some(_))) => RefreshRotation::Reused { grant_id },
@@ -485,7 +485,7 @@ impl OidcRepository for Store {
             .find(hash)
             .filter(refresh_tokens::used_at.is_null())
             .filter(refresh_tokens::expires_at.gt(now))
-            .first::<RefreshRow>(conn)
+            .get_result::<RefreshRow>(conn)
             .optional()
             .map_err(StoreError::from)?;
         let Some(row) = row else { return Ok(None) };
