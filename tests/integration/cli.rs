@@ -1,7 +1,7 @@
 //! The command line and configuration, and key rotation as an operator does it.
 
 use openidconnect::{AuthorizationCode, TokenResponse};
-use yagona_tests::{browser, query_param, sign_in, Backend, TestServer};
+use yagona_tests::{browser, http_client, query_param, sign_in, Backend, TestServer};
 
 use crate::flow::decode_jwt_header;
 use crate::rp::RelyingParty;
@@ -201,4 +201,28 @@ async fn replicas_starting_together_do_not_race() {
     let keys = server.cli_ok(&["keys", "list"], None);
     assert_eq!(keys.lines().filter(|l| l.contains("\tactive\t")).count(), 2, "{keys}");
     assert_eq!(keys.lines().count(), 2, "no extra keys were made: {keys}");
+}
+
+/// Clients are read through a one-second cache (docs/architecture.md): a client removed with the
+/// CLI while the server runs is refused once that second has passed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_removed_from_the_cli_is_refused_by_the_running_server() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let secret = server.add_client("nightly", &["--grant-type", "client_credentials"]);
+    let grant = || async {
+        http_client()
+            .post(server.url("/token"))
+            .basic_auth("nightly", Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(grant().await.status(), 200);
+    server.cli_ok(&["client", "remove", "--id", "nightly"], None);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let refused = grant().await;
+    assert_eq!(refused.status(), 401);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
 }

@@ -2,7 +2,7 @@
 //! protocol's single-use rules hold under concurrent requests without the domain seeing
 //! transactions.
 
-use yagona_account::AccountId;
+use yagona_account::{Account, AccountId};
 
 use crate::keys::{SigningAlg, StoredKey};
 use crate::{
@@ -114,6 +114,9 @@ pub trait OidcRepository {
     fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
+    /// The grant and account behind a person's access token, in one round trip: `None` when the
+    /// token `jti` was revoked, or the grant was revoked or is gone.
+    fn find_live_access(&self, jti: &str, grant_id: &str) -> Result<Option<(Grant, Account)>, OAuthError>;
 
     // login throttling
     /// Records a failed login under `key` and returns the failures counted in the window that

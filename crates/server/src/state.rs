@@ -25,6 +25,8 @@ pub struct AppState {
     keys: RwLock<Arc<KeyRing>>,
     pub passwords: PasswordHasher,
     pub client_secrets: ClientSecretVerifier,
+    /// Clients as read in the last second (token-endpoint authentication).
+    pub clients: crate::client_cache::ClientCache,
     /// The discovery document, rendered once.
     pub discovery_json: String,
     /// The EDS signature verifier, when trust anchors are configured; rebuilt when CRLs are
@@ -44,6 +46,7 @@ impl AppState {
             keys: RwLock::new(Arc::new(ring)),
             passwords,
             client_secrets: ClientSecretVerifier::default(),
+            clients: Default::default(),
             discovery_json,
             eds: RwLock::new(None),
         })

@@ -1,7 +1,7 @@
 //! [`OidcRepository`] over the authorization server's tables.
 
 use diesel::prelude::*;
-use yagona_account::AccountId;
+use yagona_account::{Account, AccountId};
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::secrets::random_id;
 use yagona_oidc::{
@@ -459,23 +459,23 @@ impl OidcRepository for Store {
                     _ => RefreshRotation::Invalid,
                 });
             };
-            match load_grant(conn, &grant_id)? {
-                Some(grant) if grant.revoked_at.is_none() => {
-                    let new = RefreshToken {
-                        hash: new_hash.to_owned(),
-                        grant_id: grant.id.clone(),
-                        client_id: client.clone(),
-                        created_at: now,
-                        expires_at: new_expires_at,
-                    };
-                    diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(&new)).execute(conn)?;
-                    diesel::update(grants::table.find(&grant.id))
-                        .set(grants::expires_at.eq(new_expires_at))
-                        .execute(conn)?;
-                    Ok(RefreshRotation::Rotated(Box::new(grant)))
-                }
-                _ => Ok(RefreshRotation::Invalid),
-            }
+            // The grant's liveness check and its new expiry in one statement.
+            let grant = diesel::update(grants::table.find(&grant_id).filter(grants::revoked_at.is_null()))
+                .set(grants::expires_at.eq(new_expires_at))
+                .returning(grants::all_columns)
+                .get_result::<GrantRow>(conn)
+                .optional()?;
+            let Some(grant) = grant else { return Ok(RefreshRotation::Invalid) };
+            let grant = Grant::try_from(grant)?;
+            let new = RefreshToken {
+                hash: new_hash.to_owned(),
+                grant_id: grant.id.clone(),
+                client_id: client.clone(),
+                created_at: now,
+                expires_at: new_expires_at,
+            };
+            diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(&new)).execute(conn)?;
+            Ok(RefreshRotation::Rotated(Box::new(grant)))
         })?)
     }
 
@@ -507,6 +507,23 @@ impl OidcRepository for Store {
             Err(e) if e.is_unique_violation() => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn find_live_access(&self, jti: &str, grant_id: &str) -> Result<Option<(Grant, Account)>, OAuthError> {
+        use diesel::dsl::{exists, not};
+        let row = grants::table
+            .inner_join(accounts::table)
+            .filter(grants::id.eq(grant_id))
+            .filter(grants::revoked_at.is_null())
+            .filter(not(exists(revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(jti)))))
+            .select((grants::all_columns, accounts::all_columns))
+            .get_result::<(GrantRow, AccountRow)>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(match row {
+            Some((grant, account)) => Some((Grant::try_from(grant)?, Account::try_from(account)?)),
+            None => None,
+        })
     }
 
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError> {

@@ -180,6 +180,8 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(authorization_codes, grants);
+diesel::allow_tables_to_appear_in_same_query!(grants, accounts, revoked_access_tokens);
+diesel::joinable!(grants -> accounts (account_id));
 
 diesel::table! {
     legal_entities (tin) {

@@ -70,7 +70,7 @@ fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OA
 fn authenticate(s: &AppState, credentials: Credentials) -> Result<Client, OAuthError> {
     let unknown = || OAuthError::invalid_client("client authentication failed");
     let id = ClientId::try_from(credentials.client_id.as_str()).map_err(|_| unknown())?;
-    let client = s.store.find_client(&id)?.ok_or_else(unknown)?;
+    let client = s.clients.find(&s.store, &id)?.ok_or_else(unknown)?;
     match (&credentials.secret, client.is_public()) {
         (Some(secret), false) if s.client_secrets.verify(&client, secret) => Ok(client),
         (None, true) => Ok(client),
@@ -273,16 +273,15 @@ fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAut
         let Ok(claims) = s.with_issuer(|i| i.verify_access_token(token)) else {
             return Ok(None);
         };
-        if s.store.is_access_token_revoked(&claims.jti)? {
-            return Ok(None);
-        }
-        if let Some(gid) = &claims.gid {
-            match s.store.find_grant(gid)? {
-                Some(grant) if grant.revoked_at.is_none() => {}
-                _ => return Ok(None),
-            }
-        }
-        return Ok(Some(KnownToken::Access(claims)));
+        let live = match &claims.gid {
+            // A person's token: its grant live, its account not disabled, the token not revoked.
+            Some(gid) => s
+                .store
+                .find_live_access(&claims.jti, gid)?
+                .is_some_and(|(_, account)| account.status != yagona_account::AccountStatus::Disabled),
+            None => !s.store.is_access_token_revoked(&claims.jti)?,
+        };
+        return Ok(live.then_some(KnownToken::Access(claims)));
     }
     Ok(s.store.find_live_refresh_token(&hash_token(token), now())?.map(|(t, g)| KnownToken::Refresh(t, g)))
 }

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
-use yagona_account::{AccountId, AccountRepository as _, AccountStatus};
+use yagona_account::AccountStatus;
 use yagona_oidc::authorize::Params;
 use yagona_oidc::claims::user_claims;
 use yagona_oidc::{ErrorCode, OAuthError, OidcRepository as _, Scopes};
@@ -50,23 +50,14 @@ async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerErr
         let Some(gid) = &claims.gid else {
             return Err(OAuthError::invalid_token("the access token does not belong to a person"));
         };
-        if s.store.is_access_token_revoked(&claims.jti)? {
-            return Err(revoked());
-        }
-        let grant = match s.store.find_grant(gid)? {
-            Some(grant) if grant.revoked_at.is_none() => grant,
-            _ => return Err(revoked()),
-        };
         let scopes = Scopes::try_from(claims.scope.as_str())?;
         if !scopes.contains("openid") {
             return Err(OAuthError::new(ErrorCode::InvalidScope, "the access token lacks the openid scope"));
         }
-        let account = s
-            .store
-            .find_account(&AccountId::from_stored(claims.sub.clone()))
-            .map_err(|e| OAuthError::server_error(e.to_string()))?
-            .filter(|a| a.status != AccountStatus::Disabled)
-            .ok_or_else(|| OAuthError::invalid_token("the account is no longer active"))?;
+        let (grant, account) = s.store.find_live_access(&claims.jti, gid)?.ok_or_else(revoked)?;
+        if account.status == AccountStatus::Disabled {
+            return Err(OAuthError::invalid_token("the account is no longer active"));
+        }
         let mut body = serde_json::Map::new();
         body.insert("sub".into(), Value::String(account.id.as_str().to_owned()));
         body.extend(user_claims(&account, &scopes));
