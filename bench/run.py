@@ -27,9 +27,14 @@ OUT = os.path.join(ROOT, "target", "bench")
 SECRET, PASSWORD = "bench-secret-0123456789", "Samarqand-Yulduz-2026"
 PINNED = shutil.which("taskset") is not None and os.cpu_count() and os.cpu_count() >= 2
 SERVER_CPU, LOAD_CPU = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if PINNED else ([], [])
-YAGONA_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token"]
+YAGONA_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token",
+                    "refresh_token/opaque"]
 if not QUICK:
-    YAGONA_SCENARIOS += ["code_exchange", "login_flow"]
+    YAGONA_SCENARIOS += ["code_exchange", "code_exchange/opaque", "login_flow"]
+# A row "S/opaque" runs scenario S as the client `bench-opaque`, whose access tokens are opaque
+# handles like the peer's (one RS256 signature per token response, for the ID token, instead of
+# two); its ratio is taken against the peer's row S.
+OPAQUE_CLIENT = ["--client-id", "bench-opaque"]
 PEER_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token"]
 if not QUICK:
     PEER_SCENARIOS += ["code_exchange"]
@@ -96,6 +101,9 @@ class Yagona:
         cli("client", "add", "--id", "bench", "--secret", SECRET, "--redirect-uri", "http://127.0.0.1:9/bench/callback",
             "--first-party", "--grant-type", "authorization_code", "--grant-type", "refresh_token",
             "--grant-type", "client_credentials")
+        cli("client", "add", "--id", "bench-opaque", "--secret", SECRET, "--redirect-uri",
+            "http://127.0.0.1:9/bench/callback", "--first-party", "--grant-type", "authorization_code",
+            "--grant-type", "refresh_token", "--access-token-format", "opaque")
         cli("account", "add", "--login", "bench", "--password-stdin", "--pinfl", "31205900260011", "--surname", "Benchmark",
             "--first-name", "Bench", "--birth-date", "1990-05-12", stdin=PASSWORD + "\n")
         # The first start generates keys; the start time is measured on an existing database.
@@ -164,7 +172,11 @@ def main():
         server = make()
         try:
             idle = rss_kib(server.proc.pid)[0]
-            runs = {s: load(server.base, s, extra.get(s, ())) for s in scenarios}
+            runs = {}
+            for row in scenarios:
+                scenario, _, variant = row.partition("/")
+                args = list(extra.get(scenario, ())) + (OPAQUE_CLIENT if variant == "opaque" else [])
+                runs[row] = load(server.base, scenario, args)
             peak = rss_kib(server.proc.pid)[1]
             results["servers"][name] = {"startup_ms": server.startup_ms, "rss_idle_kib": idle, "rss_peak_kib": peak,
                                         "scenarios": runs}
@@ -202,7 +214,7 @@ def print_table(results):
         for n in names:
             if not n.startswith("yagona"):
                 continue
-            mine, theirs = servers[n]["scenarios"].get(s), peer.get(s)
+            mine, theirs = servers[n]["scenarios"].get(s), peer.get(s.partition("/")[0])
             ok = mine and theirs and "rps" in mine and "rps" in theirs and theirs["rps"] > 0
             row += f"{(mine['rps'] / theirs['rps']) if ok else float('nan'):>12.2f}x"
         print(row)

@@ -1,6 +1,6 @@
 //! The cabinet: password change, sessions, services, history; the admin CLI; languages.
 
-use openidconnect::{AuthorizationCode, OAuth2TokenResponse};
+use openidconnect::OAuth2TokenResponse;
 use serde_json::Value;
 use yagona_tests::{browser, hidden_input, http_client, location, query_param, sign_in, Backend, TestServer};
 
@@ -25,14 +25,7 @@ async fn cabinet_password_sessions_services_history() {
     for b in [&laptop, &phone] {
         let start = rp.start(&["profile"], &[]);
         let callback = sign_in(b, &server.base_url, &start.url, &login, &password).await;
-        let tokens = rp
-            .client
-            .exchange_code(AuthorizationCode::new(query_param(&callback, "code").unwrap()))
-            .unwrap()
-            .set_pkce_verifier(start.verifier)
-            .request_async(&rp.http)
-            .await
-            .unwrap();
+        let tokens = rp.redeem(&callback, start.verifier).await;
         refresh_tokens.push(tokens.refresh_token().unwrap().secret().clone());
     }
 

@@ -119,14 +119,7 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
     let browser = browser();
     let start = rp.start(&[], &[]);
     let callback = sign_in(&browser, &server.base_url, &start.url, &login, &password).await;
-    let old = rp
-        .client
-        .exchange_code(AuthorizationCode::new(query_param(&callback, "code").unwrap()))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let old = rp.redeem(&callback, start.verifier).await;
     let old_id_token = old.id_token().unwrap().clone();
     let old_kid = decode_jwt_header(&old_id_token.to_string())["kid"].as_str().unwrap().to_owned();
 

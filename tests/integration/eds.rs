@@ -2,7 +2,7 @@
 //! first EDS login, and refused certificates. Key files come from the project's own dev CA
 //! (`yagona pki ...`), signatures from `yagona pki sign`, as E-IMZO's create_pkcs7 makes them.
 
-use openidconnect::{AuthorizationCode, TokenResponse};
+use openidconnect::TokenResponse;
 use serde_json::Value;
 use yagona_tests::{browser, hidden_input, location, query_param, reqwest, Backend, TestServer};
 
@@ -82,14 +82,7 @@ async fn eds_login_steps_up_to_high_and_confirms_the_account() {
         assert_eq!(location(&r), format!("/authorize/resume?interaction={interaction}"));
         let r = b.get(server.url(&location(&r))).send().await.unwrap();
         let callback = location(&r);
-        let tokens = rp
-            .client
-            .exchange_code(AuthorizationCode::new(query_param(&callback, "code").unwrap()))
-            .unwrap()
-            .set_pkce_verifier(start.verifier)
-            .request_async(&rp.http)
-            .await
-            .unwrap();
+        let tokens = rp.redeem(&callback, start.verifier).await;
         let id_token = tokens.id_token().unwrap();
         let claims = id_token.claims(&rp.client.id_token_verifier(), &start.nonce).unwrap();
         assert_eq!(claims.auth_context_ref().unwrap().as_str(), HIGH);

@@ -199,14 +199,7 @@ async fn public_client_and_single_sign_on() {
     assert_eq!(response.status(), 303);
     let callback = yagona_tests::location(&response);
     assert!(callback.starts_with(&TestServer::redirect_uri("my-gov")), "SSO goes straight back: {callback}");
-    let tokens = portal
-        .client
-        .exchange_code(AuthorizationCode::new(query_param(&callback, "code").unwrap()))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&portal.http)
-        .await
-        .unwrap();
+    let tokens = portal.redeem(&callback, start.verifier).await;
     let claims = tokens.id_token().unwrap().claims(&portal.client.id_token_verifier(), &start.nonce).unwrap();
     assert_eq!(claims.subject(), &first_sub, "one person, one sub");
 
@@ -363,4 +356,123 @@ async fn client_credentials_and_introspection() {
         .await
         .unwrap();
     assert_eq!(introspection, serde_json::json!({ "active": false }));
+}
+
+/// A client registered with `--access-token-format opaque` gets random handles instead of JWTs
+/// (on PostgreSQL here; the JWT path runs on both in `full_flow`): they work at userinfo, are
+/// reported by introspection, are revoked by RFC 7009, and are bound to the ID token by at_hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn opaque_access_tokens_for_a_client_that_asks_for_them() {
+    let server = TestServer::start(Backend::Postgres).await;
+    let secret = server.add_client(
+        "registry",
+        &[
+            "--first-party",
+            "--access-token-format",
+            "opaque",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--grant-type",
+            "client_credentials",
+        ],
+    );
+    assert!(server.cli_ok(&["client", "list"], None).contains("access_token=opaque"));
+    let bad = server.cli(
+        &["client", "add", "--id", "x", "--redirect-uri", "https://x.uz/cb", "--access-token-format", "paseto"],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--access-token-format"));
+    let (login, password) = server.add_person("gulnora");
+    let rp = RelyingParty::discover(&server, "registry", Some(&secret)).await;
+    let browser = browser();
+    let start = rp.start(&["profile"], &[]);
+    let callback = sign_in(&browser, &server.base_url, &start.url, &login, &password).await;
+    let tokens = rp.redeem(&callback, start.verifier).await;
+    let access = tokens.access_token().clone();
+    assert!(!access.secret().contains('.'), "an opaque handle, not a JWT");
+    assert_eq!(access.secret().len(), 43);
+    let id_token = tokens.id_token().unwrap();
+    let verifier: CoreIdTokenVerifier<'_> = rp.client.id_token_verifier();
+    let claims = id_token.claims(&verifier, &start.nonce).unwrap();
+    let expected_hash =
+        AccessTokenHash::from_token(&access, id_token.signing_alg().unwrap(), id_token.signing_key(&verifier).unwrap())
+            .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected_hash));
+    let subject = claims.subject().clone();
+
+    let userinfo: CoreUserInfoClaims = rp
+        .client
+        .user_info(access.clone(), Some(subject.clone()))
+        .unwrap()
+        .request_async(&rp.http)
+        .await
+        .expect("userinfo takes the opaque token");
+    assert_eq!(userinfo.subject(), &subject);
+    assert!(userinfo.family_name().is_some(), "the profile scope's claims");
+
+    let introspect = |token: String| {
+        let (server, secret) = (&server, &secret);
+        async move {
+            let r = yagona_tests::http_client()
+                .post(server.url("/introspect"))
+                .basic_auth("registry", Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let report = introspect(access.secret().clone()).await;
+    assert_eq!(report["active"], true);
+    assert_eq!(report["sub"], subject.as_str());
+    assert_eq!(report["client_id"], "registry");
+    assert_eq!(report["scope"], "openid profile");
+    assert_eq!(introspect("A".repeat(43)).await["active"], false, "an unknown handle is inactive");
+
+    // Refresh gives a new opaque token; the old one stays valid until revoked.
+    let refreshed = rp
+        .client
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .unwrap()
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    let second = refreshed.access_token().clone();
+    assert!(!second.secret().contains('.') && second.secret() != access.secret());
+
+    let revoked = yagona_tests::http_client()
+        .post(server.url("/revoke"))
+        .basic_auth("registry", Some(&secret))
+        .form(&[("token", access.secret().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(introspect(access.secret().clone()).await["active"], false);
+    let refused =
+        yagona_tests::http_client().get(server.url("/userinfo")).bearer_auth(access.secret()).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert_eq!(introspect(second.secret().clone()).await["active"], true, "only the revoked token ends");
+
+    // client_credentials: an opaque token about the client itself.
+    let machine: Value = yagona_tests::http_client()
+        .post(server.url("/token"))
+        .basic_auth("registry", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let machine_token = machine["access_token"].as_str().unwrap().to_owned();
+    assert!(!machine_token.contains('.'));
+    let report = introspect(machine_token).await;
+    assert_eq!(report["active"], true);
+    assert_eq!(report["sub"], "registry");
 }

@@ -1,11 +1,11 @@
 //! A relying party built on the `openidconnect` crate, as an e-government service would use it.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreTokenResponse};
 use openidconnect::{
-    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IntrospectionUrl, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    IntrospectionUrl, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
-use yagona_tests::{http_client, reqwest, TestServer};
+use yagona_tests::{http_client, query_param, reqwest, TestServer};
 
 pub type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -54,5 +54,18 @@ impl RelyingParty {
         }
         let (url, state, nonce) = request.url();
         AuthorizationStart { url: url.to_string(), state, nonce, verifier }
+    }
+
+    /// Redeems the code in `callback` with the request's PKCE verifier, as the relying party does
+    /// at its redirect URI.
+    pub async fn redeem(&self, callback: &str, verifier: PkceCodeVerifier) -> CoreTokenResponse {
+        let code = query_param(callback, "code").expect("a code in the callback");
+        self.client
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&self.http)
+            .await
+            .expect("the code is redeemed")
     }
 }

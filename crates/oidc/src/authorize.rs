@@ -263,6 +263,7 @@ mod tests {
             first_party,
             id_token_signing_alg: SigningAlg::Rs256,
             created_at: 0,
+            access_token_format: Default::default(),
         }
     }
 

@@ -57,6 +57,39 @@ pub struct Client {
     pub first_party: bool,
     pub id_token_signing_alg: SigningAlg,
     pub created_at: i64,
+    pub access_token_format: AccessTokenFormat,
+}
+
+/// What the client's access tokens are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessTokenFormat {
+    /// RFC 9068 JWTs signed RS256: resource servers verify them against the JWKS without asking
+    /// Yagona (revocation is then seen only through introspection).
+    #[default]
+    Jwt,
+    /// Random handles stored hashed: resource servers introspect them (RFC 7662). Issuing one
+    /// costs a database write instead of an RSA signature.
+    Opaque,
+}
+
+impl AccessTokenFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::Opaque => "opaque",
+        }
+    }
+}
+
+impl TryFrom<&str> for AccessTokenFormat {
+    type Error = OAuthError;
+    fn try_from(value: &str) -> Result<Self, OAuthError> {
+        match value {
+            "jwt" => Ok(Self::Jwt),
+            "opaque" => Ok(Self::Opaque),
+            other => Err(OAuthError::invalid_request(format!("access token format {other:?}: expected jwt or opaque"))),
+        }
+    }
 }
 
 impl Client {
@@ -153,6 +186,7 @@ mod tests {
             first_party: false,
             id_token_signing_alg: SigningAlg::Rs256,
             created_at: 0,
+            access_token_format: Default::default(),
         }
     }
 

@@ -23,7 +23,7 @@ pub mod types_export {
     pub use crate::types::SUPPORTED_SCOPES;
 }
 
-pub use client::{Client, ClientSecretVerifier, GrantType};
+pub use client::{AccessTokenFormat, Client, ClientSecretVerifier, GrantType};
 pub use error::{ErrorCode, OAuthError};
 pub use grant::{
     ActingAs, AuthContext, AuthorizationCode, Consent, Grant, Interaction, LoginEvent, RefreshToken, Session,

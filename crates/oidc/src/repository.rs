@@ -5,6 +5,7 @@
 use yagona_account::{Account, AccountId};
 
 use crate::keys::{SigningAlg, StoredKey};
+use crate::tokens::AccessTokenClaims;
 use crate::{
     AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, LoginEvent, OAuthError, RefreshToken, Session,
 };
@@ -114,6 +115,10 @@ pub trait OidcRepository {
     fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
+    /// Stores an opaque access token under `hash` with the claims a JWT would have carried.
+    fn insert_opaque_access_token(&self, hash: &str, claims: &AccessTokenClaims) -> Result<(), OAuthError>;
+    /// The claims of an unexpired opaque access token (revocation is checked by `jti`, as for JWTs).
+    fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError>;
     /// The grant and account behind a person's access token, in one round trip: `None` when the
     /// token `jti` was revoked, or the grant was revoked or is gone.
     fn find_live_access(&self, jti: &str, grant_id: &str) -> Result<Option<(Grant, Account)>, OAuthError>;

@@ -2,8 +2,9 @@
 //! response (RFC 6749 5.1).
 //!
 //! Access tokens are JWTs signed like ID tokens (`typ: at+jwt`), so resource servers can verify
-//! them offline with the JWKS. Each carries `jti` and, when a person granted it, `gid`: the grant
-//! id. Revocation works on both: `revoke` lists the `jti`, and revoking the grant (logout, code or
+//! them offline with the JWKS, or, for clients registered so, opaque handles whose claims are
+//! stored (hashed token as the key) and read back at userinfo and introspection. Each carries
+//! `jti` and, when a person granted it, `gid`: the grant id. Revocation works on both: `revoke` lists the `jti`, and revoking the grant (logout, code or
 //! refresh-token reuse) refuses every token carrying its `gid` at userinfo and introspection.
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use crate::claims::user_claims;
 use crate::grant::Grant;
 use crate::keys::{KeyRing, SigningAlg, VerifyOptions};
 use crate::secrets::{left_half_hash, random_id};
-use crate::{Client, ClientId, Lifetimes, OAuthError, Scopes};
+use crate::{AccessTokenFormat, Client, ClientId, Lifetimes, OAuthError, Scopes};
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 pub const ID_TOKEN_TYP: &str = "JWT";
@@ -87,15 +88,23 @@ pub struct TokenIssuer<'a> {
     pub keys: &'a KeyRing,
 }
 
-/// A signed access token with the claims it carries.
+/// An access token with the claims it carries: a signed JWT, or an opaque handle whose claims
+/// the caller stores (under the token's hash) before handing the token out.
 pub struct AccessToken {
-    pub jwt: String,
+    pub token: String,
     pub claims: AccessTokenClaims,
+    pub format: AccessTokenFormat,
 }
 
 impl TokenIssuer<'_> {
     /// An access token for a person's grant.
-    pub fn access_token_for_grant(&self, grant: &Grant, scopes: &Scopes, now: i64) -> Result<AccessToken, OAuthError> {
+    pub fn access_token_for_grant(
+        &self,
+        grant: &Grant,
+        scopes: &Scopes,
+        format: AccessTokenFormat,
+        now: i64,
+    ) -> Result<AccessToken, OAuthError> {
         let claims = AccessTokenClaims {
             iss: self.issuer.to_owned(),
             sub: grant.account_id.as_str().to_owned(),
@@ -112,7 +121,7 @@ impl TokenIssuer<'_> {
             gid: Some(grant.id.clone()),
             acting: crate::claims::acting_claims(grant.acting_as.as_ref(), scopes),
         };
-        self.sign_access_token(claims)
+        self.make_access_token(claims, format)
     }
 
     /// An access token for a client acting on its own behalf (`client_credentials`).
@@ -120,6 +129,7 @@ impl TokenIssuer<'_> {
         &self,
         client: &ClientId,
         scopes: &Scopes,
+        format: AccessTokenFormat,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
         let claims = AccessTokenClaims {
@@ -138,12 +148,19 @@ impl TokenIssuer<'_> {
             gid: None,
             acting: Map::new(),
         };
-        self.sign_access_token(claims)
+        self.make_access_token(claims, format)
     }
 
-    fn sign_access_token(&self, claims: AccessTokenClaims) -> Result<AccessToken, OAuthError> {
-        let jwt = self.keys.sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?;
-        Ok(AccessToken { jwt, claims })
+    fn make_access_token(
+        &self,
+        claims: AccessTokenClaims,
+        format: AccessTokenFormat,
+    ) -> Result<AccessToken, OAuthError> {
+        let token = match format {
+            AccessTokenFormat::Jwt => self.keys.sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?,
+            AccessTokenFormat::Opaque => crate::secrets::random_token(),
+        };
+        Ok(AccessToken { token, claims, format })
     }
 
     /// An ID token for `account` under `grant`, bound to `access_token` by `at_hash`.

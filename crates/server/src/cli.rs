@@ -99,6 +99,10 @@ struct ClientAdd {
     /// The algorithm that signs this client's ID tokens: RS256 (default) or ES256.
     #[arg(long, default_value = "RS256")]
     id_token_alg: String,
+    /// Access tokens: `jwt` (default; RFC 9068, RS256, verifiable offline with the JWKS) or
+    /// `opaque` (random handles that resource servers introspect; no signature per token).
+    #[arg(long, default_value = "jwt")]
+    access_token_format: String,
 }
 
 #[derive(Subcommand)]
@@ -430,12 +434,13 @@ fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), Str
                 let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
                 println!(
-                    "{}\t{}\t{}{}\t{}\t{}",
+                    "{}\t{}\t{}{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
                     if c.is_public() { "public" } else { "confidential" },
                     if c.first_party { ",first-party" } else { "" },
                     grants.join(","),
+                    format_args!("access_token={}", c.access_token_format.as_str()),
                     uris.join(" ")
                 );
             }
@@ -492,6 +497,8 @@ fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), String> {
         first_party: args.first_party,
         id_token_signing_alg: SigningAlg::try_from(args.id_token_alg.as_str()).map_err(text)?,
         created_at: now(),
+        access_token_format: yagona_oidc::AccessTokenFormat::try_from(args.access_token_format.as_str())
+            .map_err(|e| format!("--access-token-format: {}", e.description))?,
     };
     Ok((client, secret))
 }
@@ -738,6 +745,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
             grant_types: vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()],
             first_party: false,
             id_token_alg: "RS256".into(),
+            access_token_format: "jwt".into(),
         })?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use yagona_account::{Account, AccountId};
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::secrets::random_id;
+use yagona_oidc::tokens::AccessTokenClaims;
 use yagona_oidc::{
     AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, LoginEvent, OAuthError,
     OidcRepository, RefreshRotation, RefreshToken, Session,
@@ -526,6 +527,34 @@ impl OidcRepository for Store {
         })
     }
 
+    fn insert_opaque_access_token(&self, hash: &str, claims: &AccessTokenClaims) -> Result<(), OAuthError> {
+        let json = serde_json::to_string(claims).map_err(|e| OAuthError::server_error(e.to_string()))?;
+        diesel::insert_into(opaque_access_tokens::table)
+            .values((
+                opaque_access_tokens::hash.eq(hash),
+                opaque_access_tokens::jti.eq(&claims.jti),
+                opaque_access_tokens::claims.eq(json),
+                opaque_access_tokens::expires_at.eq(claims.exp),
+            ))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError> {
+        let json = opaque_access_tokens::table
+            .find(hash)
+            .filter(opaque_access_tokens::expires_at.gt(now))
+            .select(opaque_access_tokens::claims)
+            .get_result::<String>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| OAuthError::server_error(format!("stored access token: {e}")))
+        })
+        .transpose()
+    }
+
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
         let n: i64 = revoked_access_tokens::table
             .filter(revoked_access_tokens::jti.eq(jti))
@@ -571,6 +600,8 @@ impl OidcRepository for Store {
             n += diesel::delete(eds_challenges::table.filter(eds_challenges::expires_at.le(now))).execute(conn)?;
             n += diesel::delete(registrations::table.filter(registrations::expires_at.le(now))).execute(conn)?;
             n += diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)))
+                .execute(conn)?;
+            n += diesel::delete(opaque_access_tokens::table.filter(opaque_access_tokens::expires_at.le(now)))
                 .execute(conn)?;
             // Failures older than a day no longer count towards any throttle window.
             n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400)))

@@ -7,8 +7,8 @@ use yagona_account::registration::Registration;
 use yagona_account::{Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl};
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::{
-    AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType, Interaction,
-    LoginEvent, RedirectUri, RefreshToken, Scopes, Session,
+    AccessTokenFormat, AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType,
+    Interaction, LoginEvent, RedirectUri, RefreshToken, Scopes, Session,
 };
 
 use crate::schema::*;
@@ -103,6 +103,7 @@ pub struct ClientRow {
     pub first_party: bool,
     pub id_token_signing_alg: String,
     pub created_at: i64,
+    pub access_token_format: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -117,6 +118,7 @@ impl From<&Client> for ClientRow {
             first_party: c.first_party,
             id_token_signing_alg: c.id_token_signing_alg.as_str().to_owned(),
             created_at: c.created_at,
+            access_token_format: c.access_token_format.as_str().to_owned(),
         }
     }
 }
@@ -136,6 +138,8 @@ impl TryFrom<ClientRow> for Client {
             id_token_signing_alg: SigningAlg::try_from(r.id_token_signing_alg.as_str())
                 .map_err(|e| corrupt(what, e))?,
             created_at: r.created_at,
+            access_token_format: AccessTokenFormat::try_from(r.access_token_format.as_str())
+                .map_err(|e| corrupt(what, e))?,
         })
     }
 }

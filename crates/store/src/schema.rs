@@ -30,6 +30,16 @@ diesel::table! {
         first_party -> Bool,
         id_token_signing_alg -> Text,
         created_at -> BigInt,
+        access_token_format -> Text,
+    }
+}
+
+diesel::table! {
+    opaque_access_tokens (hash) {
+        hash -> Text,
+        jti -> Text,
+        claims -> Text,
+        expires_at -> BigInt,
     }
 }
 

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use yagona_account::{Account, AccountRepository as _, AccountStatus};
 use yagona_oidc::authorize::Params;
 use yagona_oidc::secrets::{hash_token, random_token};
-use yagona_oidc::tokens::AccessTokenClaims;
+use yagona_oidc::tokens::{AccessToken, AccessTokenClaims};
 use yagona_oidc::{
-    Client, ClientId, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _, RefreshRotation,
-    RefreshToken, Scopes,
+    AccessTokenFormat, Client, ClientId, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _,
+    RefreshRotation, RefreshToken, Scopes,
 };
 
 use super::error::ProtocolError;
@@ -186,21 +186,29 @@ fn issue(
     refresh_token: Option<String>,
     now: i64,
 ) -> Result<Value, OAuthError> {
-    s.with_issuer(|issuer| {
-        let access = issuer.access_token_for_grant(grant, scopes, now)?;
-        let id_token = issuer.id_token(client, account, grant, nonce, &access.jwt, now)?;
-        let mut body = json!({
-            "access_token": access.jwt,
-            "token_type": "Bearer",
-            "expires_in": s.settings.lifetimes.access_token,
-            "scope": scopes.to_string(),
-            "id_token": id_token,
-        });
-        if let Some(refresh) = refresh_token {
-            body["refresh_token"] = Value::String(refresh);
-        }
-        Ok(body)
-    })
+    let access = s.with_issuer(|i| i.access_token_for_grant(grant, scopes, client.access_token_format, now))?;
+    store_access_token(s, &access)?;
+    let id_token = s.with_issuer(|i| i.id_token(client, account, grant, nonce, &access.token, now))?;
+    let mut body = json!({
+        "access_token": access.token,
+        "token_type": "Bearer",
+        "expires_in": s.settings.lifetimes.access_token,
+        "scope": scopes.to_string(),
+        "id_token": id_token,
+    });
+    if let Some(refresh) = refresh_token {
+        body["refresh_token"] = Value::String(refresh);
+    }
+    Ok(body)
+}
+
+/// An opaque access token is stored before it is handed out, so it works as soon as the client
+/// has it; a JWT needs nothing stored.
+fn store_access_token(s: &AppState, access: &AccessToken) -> Result<(), OAuthError> {
+    if access.format == AccessTokenFormat::Opaque {
+        s.store.insert_opaque_access_token(&hash_token(&access.token), &access.claims)?;
+    }
+    Ok(())
 }
 
 fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
@@ -247,18 +255,17 @@ fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>) -> Result<V
         scopes = scopes.without(person_scope);
     }
     let now = now();
-    s.with_issuer(|issuer| {
-        let access = issuer.access_token_for_client(&client.id, &scopes, now)?;
-        let mut body = json!({
-            "access_token": access.jwt,
-            "token_type": "Bearer",
-            "expires_in": s.settings.lifetimes.access_token,
-        });
-        if !scopes.is_empty() {
-            body["scope"] = Value::String(scopes.to_string());
-        }
-        Ok(body)
-    })
+    let access = s.with_issuer(|i| i.access_token_for_client(&client.id, &scopes, client.access_token_format, now))?;
+    store_access_token(s, &access)?;
+    let mut body = json!({
+        "access_token": access.token,
+        "token_type": "Bearer",
+        "expires_in": s.settings.lifetimes.access_token,
+    });
+    if !scopes.is_empty() {
+        body["scope"] = Value::String(scopes.to_string());
+    }
+    Ok(body)
 }
 
 /// A token Yagona issued, as found by introspection or revocation.
@@ -267,21 +274,37 @@ enum KnownToken {
     Refresh(RefreshToken, Grant),
 }
 
-/// Finds a live token: an access token (verified JWT, not revoked, grant live) or a refresh token.
-fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAuthError> {
+/// The claims of an access token Yagona issued, before revocation checks: a JWT is verified
+/// (signature, issuer, expiry, `typ`); anything else is looked up as an opaque token. `None`
+/// when it is neither.
+fn access_token_claims(s: &AppState, token: &str) -> Result<Option<AccessTokenClaims>, OAuthError> {
     if token.split('.').count() == 3 {
-        let Ok(claims) = s.with_issuer(|i| i.verify_access_token(token)) else {
-            return Ok(None);
-        };
-        let live = match &claims.gid {
-            // A person's token: its grant live, its account not disabled, the token not revoked.
-            Some(gid) => s
-                .store
-                .find_live_access(&claims.jti, gid)?
-                .is_some_and(|(_, account)| account.status != yagona_account::AccountStatus::Disabled),
-            None => !s.store.is_access_token_revoked(&claims.jti)?,
-        };
-        return Ok(live.then_some(KnownToken::Access(claims)));
+        return Ok(s.with_issuer(|i| i.verify_access_token(token)).ok());
+    }
+    s.store.find_opaque_access_token(&hash_token(token), now())
+}
+
+/// Whether an access token's claims are still good: for a person's token its grant is live, its
+/// account present and not disabled, and the token not revoked; for a client's own token, not
+/// revoked.
+fn access_token_is_live(s: &AppState, claims: &AccessTokenClaims) -> Result<bool, OAuthError> {
+    Ok(match &claims.gid {
+        Some(gid) => s
+            .store
+            .find_live_access(&claims.jti, gid)?
+            .is_some_and(|(_, account)| account.status != AccountStatus::Disabled),
+        None => !s.store.is_access_token_revoked(&claims.jti)?,
+    })
+}
+
+/// Finds a live token: an access token (a JWT or an opaque one, not revoked, grant live) or a
+/// refresh token.
+fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAuthError> {
+    if let Some(claims) = access_token_claims(s, token)? {
+        return Ok(access_token_is_live(s, &claims)?.then_some(KnownToken::Access(claims)));
+    }
+    if token.split('.').count() == 3 {
+        return Ok(None);
     }
     Ok(s.store.find_live_refresh_token(&hash_token(token), now())?.map(|(t, g)| KnownToken::Refresh(t, g)))
 }
