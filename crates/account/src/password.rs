@@ -95,16 +95,31 @@ impl PasswordHasher {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| AccountError::Hashing(e.to_string()))?;
         let blocks = params.block_count();
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let pool = std::sync::Arc::new(MemoryPool {
             free: std::sync::Mutex::new((Vec::new(), cores)),
             returned: std::sync::Condvar::new(),
             blocks,
         });
-        let mut hasher = Self { argon2, params: configured, pool, decoy: PasswordHash(String::new()) };
-        hasher.decoy = hasher.hash("decoy password never used")?;
-        Ok(hasher)
+        // The decoy is a well-formed hash with the configured parameters whose output is all
+        // zeros: verifying against it costs what a real verification costs, no password matches
+        // it (that would need an argon2 preimage), and making it computes nothing, so start-up
+        // neither spends an argon2 run nor keeps its 19 MiB of memory in the heap.
+        let salt = SaltString::generate(&mut OsRng);
+        let decoy = argon2::PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: argon2::password_hash::ParamsString::try_from(&params)
+                .map_err(|e| AccountError::Hashing(e.to_string()))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(
+                argon2::password_hash::Output::new(&[0u8; Params::DEFAULT_OUTPUT_LEN])
+                    .map_err(|e| AccountError::Hashing(e.to_string()))?,
+            ),
+        }
+        .to_string();
+        Ok(Self { argon2, params: configured, pool, decoy: PasswordHash(decoy) })
     }
 
     pub fn hash(&self, password: &str) -> Result<PasswordHash, AccountError> {
@@ -224,6 +239,17 @@ mod tests {
         assert!(!hasher.verify("wrong", &hash));
         assert!(!hasher.verify("x", &PasswordHash::from_phc("garbage".into())));
         assert_eq!(format!("{hash:?}"), "PasswordHash(..)");
+    }
+
+    #[test]
+    fn the_decoy_costs_a_real_verification_and_matches_nothing() {
+        let hasher = cheap();
+        let real = argon2::PasswordHash::new(hasher.hash("anything at all").unwrap().as_phc()).unwrap().params.clone();
+        let decoy = argon2::PasswordHash::new(&hasher.decoy.0).unwrap();
+        assert_eq!(decoy.algorithm, Algorithm::Argon2id.ident());
+        assert_eq!(decoy.params, real, "same cost as the hashes it stands in for");
+        assert!(!hasher.verify("", &hasher.decoy));
+        assert!(!hasher.verify("decoy password never used", &hasher.decoy));
     }
 
     #[test]
