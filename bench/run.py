@@ -30,7 +30,7 @@ SERVER_CPU, LOAD_CPU = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if PINNE
 YAGONA_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token",
                     "refresh_token/opaque"]
 if not QUICK:
-    YAGONA_SCENARIOS += ["code_exchange", "code_exchange/opaque", "login_flow"]
+    YAGONA_SCENARIOS += ["code_exchange", "login_flow"]
 # A row "S/opaque" runs scenario S as the client `bench-opaque`, whose access tokens are opaque
 # handles like the peer's (one RS256 signature per token response, for the ID token, instead of
 # two); its ratio is taken against the peer's row S.
