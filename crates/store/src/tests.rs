@@ -136,3 +136,45 @@ fn roles_expire_and_end() {
     assert_eq!(actions, ["linked", "granted", "granted", "revoked"]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Opaque access tokens on both backends: found while live, not after expiry, and purged.
+#[test]
+fn opaque_access_tokens_live_expire_and_are_purged() {
+    use yagona_oidc::tokens::AccessTokenClaims;
+    use yagona_oidc::OidcRepository as _;
+    let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
+    let pg_db = PgDatabase::create();
+    let stores =
+        [Store::open(&DatabaseUrl::Sqlite(dir.join("test.db")), 2).unwrap(), Store::open(&pg_db.url(), 2).unwrap()];
+    for store in &stores {
+        store.migrate().unwrap();
+        let claims = |jti: &str, exp: i64| AccessTokenClaims {
+            iss: "https://id.example".into(),
+            sub: "client-a".into(),
+            aud: "client-a".into(),
+            client_id: "client-a".into(),
+            exp,
+            iat: 900,
+            jti: jti.into(),
+            scope: "reports.read".into(),
+            auth_time: None,
+            acr: None,
+            amr: None,
+            sid: None,
+            gid: None,
+            acting: serde_json::Map::from_iter([("user_type".to_owned(), serde_json::json!("legal_entity"))]),
+        };
+        store.insert_opaque_access_token("live-hash", &claims("j1", 2000)).unwrap();
+        store.insert_opaque_access_token("old-hash", &claims("j2", 1000)).unwrap();
+        let found = store.find_opaque_access_token("live-hash", 1500).unwrap().expect("a live token");
+        assert_eq!((found.jti.as_str(), found.exp), ("j1", 2000));
+        assert_eq!(found.acting["user_type"], "legal_entity", "claims come back whole");
+        assert!(store.find_opaque_access_token("old-hash", 1500).unwrap().is_none(), "expired");
+        assert!(store.find_opaque_access_token("other", 1500).unwrap().is_none());
+        assert!(store.insert_opaque_access_token("live-hash", &claims("j3", 2000)).is_err(), "hashes are unique");
+        assert!(store.purge_expired(1500).unwrap() >= 1);
+        assert!(store.find_opaque_access_token("old-hash", 0).unwrap().is_none(), "purged, not only filtered");
+        assert!(store.find_opaque_access_token("live-hash", 1500).unwrap().is_some());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
