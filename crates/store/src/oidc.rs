@@ -52,6 +52,84 @@ fn end_session_in(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<Op
     Ok(Some(row))
 }
 
+/// Why a refresh token could not be spent: used before (reuse: the caller revokes the family),
+/// or unknown, expired or another client's.
+fn unspent_refresh_token(
+    conn: &mut DbConnection,
+    old_hash: &str,
+    client: &ClientId,
+) -> Result<RefreshRotation, StoreError> {
+    let previous = refresh_tokens::table
+        .find(old_hash)
+        .filter(refresh_tokens::client_id.eq(client.as_str()))
+        .select((refresh_tokens::grant_id, refresh_tokens::used_at))
+        .get_result::<(String, Option<i64>)>(conn)
+        .optional()?;
+    Ok(match previous {
+        Some((grant_id, Some(_))) => RefreshRotation::Reused { grant_id },
+        _ => RefreshRotation::Invalid,
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct PgRotation {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    spent_grant_id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    live_grant_id: Option<String>,
+}
+
+/// The rotation on PostgreSQL in one statement: spend the old token, extend the live grant and
+/// insert the new token in data-modifying CTEs, atomic as one statement is. The same steps in a
+/// transaction took five round trips, three of them statements diesel does not keep prepared
+/// (it never caches `UPDATE`s), so PostgreSQL parsed and planned each at every refresh. Of
+/// concurrent rotations of one token, the `UPDATE` of one waits for the other's row lock and then
+/// no longer matches `used_at IS NULL`.
+fn rotate_refresh_token_pg(
+    conn: &mut DbConnection,
+    old_hash: &str,
+    client: &ClientId,
+    new_hash: &str,
+    new_expires_at: i64,
+    now: i64,
+) -> Result<RefreshRotation, StoreError> {
+    use diesel::sql_types::{BigInt, Text};
+    let rows: Vec<PgRotation> = diesel::sql_query(
+        "WITH spent AS ( \
+             UPDATE refresh_tokens SET used_at = $1 \
+             WHERE hash = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING grant_id \
+         ), live AS ( \
+             UPDATE grants SET expires_at = $4 \
+             WHERE id = (SELECT grant_id FROM spent) AND revoked_at IS NULL \
+             RETURNING id \
+         ), fresh AS ( \
+             INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
+             SELECT $5, id, $3, $1, $4, NULL FROM live \
+         ) \
+         SELECT spent.grant_id AS spent_grant_id, live.id AS live_grant_id FROM spent LEFT JOIN live ON true",
+    )
+    .bind::<BigInt, _>(now)
+    .bind::<Text, _>(old_hash)
+    .bind::<Text, _>(client.as_str())
+    .bind::<BigInt, _>(new_expires_at)
+    .bind::<Text, _>(new_hash)
+    .load(conn)?;
+    let Some(row) = rows.into_iter().next() else {
+        return unspent_refresh_token(conn, old_hash, client);
+    };
+    let grant = match row.live_grant_id {
+        Some(id) => load_grant(conn, &id)?,
+        // Spent, but its grant was revoked meanwhile: refused, as in the SQLite path.
+        None => None,
+    };
+    debug_assert!(grant.as_ref().is_none_or(|g| g.id == row.spent_grant_id));
+    Ok(match grant {
+        Some(grant) => RefreshRotation::Rotated(Box::new(grant)),
+        None => RefreshRotation::Invalid,
+    })
+}
+
 impl OidcRepository for Store {
     fn insert_client(&self, client: &Client) -> Result<(), OAuthError> {
         let result = diesel::insert_into(clients::table)
@@ -434,7 +512,11 @@ impl OidcRepository for Store {
         new_expires_at: i64,
         now: i64,
     ) -> Result<RefreshRotation, OAuthError> {
-        Ok(self.transaction(|conn| {
+        let mut conn = self.conn()?;
+        if matches!(*conn, DbConnection::Postgres(_)) {
+            return Ok(rotate_refresh_token_pg(&mut conn, old_hash, client, new_hash, new_expires_at, now)?);
+        }
+        Ok((*conn).transaction(|conn| {
             // Write first: on SQLite a transaction that starts by writing queues on the busy
             // timeout instead of failing to upgrade a read lock.
             let spent = diesel::update(
@@ -449,16 +531,7 @@ impl OidcRepository for Store {
             .get_result::<String>(conn)
             .optional()?;
             let Some(grant_id) = spent else {
-                let previous = refresh_tokens::table
-                    .find(old_hash)
-                    .filter(refresh_tokens::client_id.eq(client.as_str()))
-                    .select((refresh_tokens::grant_id, refresh_tokens::used_at))
-                    .get_result::<(String, Option<i64>)>(conn)
-                    .optional()?;
-                return Ok(match previous {
-                    Some((grant_id, Some(_))) => RefreshRotation::Reused { grant_id },
-                    _ => RefreshRotation::Invalid,
-                });
+                return unspent_refresh_token(conn, old_hash, client);
             };
             // The grant's liveness check and its new expiry in one statement.
             let grant = diesel::update(grants::table.find(&grant_id).filter(grants::revoked_at.is_null()))
