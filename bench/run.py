@@ -18,7 +18,7 @@ import time
 import urllib.request
 
 QUICK = "--quick" in sys.argv
-WARMUP, DURATION, CONCURRENCY = (0.5, 2.0, 16) if QUICK else (2.0, 8.0, 16)
+WARMUP, DURATION, CONCURRENCY = (0.5, 2.0, 16) if QUICK else (2.0, 6.0, 16)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 YAGONA = os.environ.get("BENCH_YAGONA") or os.path.join(RELEASE, "yagona")  # BENCH_YAGONA: a before/after probe
