@@ -293,19 +293,7 @@ async fn one(
         "code_exchange" => {
             let Work::Codes(codes) = work else { return Err("no codes".into()) };
             let Some((code, verifier)) = codes.lock().await.pop() else { return Err(OUT_OF_WORK.into()) };
-            token_request(
-                http,
-                o,
-                e,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", &o.redirect_uri),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await
-            .map(|_| ())
+            redeem_code(http, o, e, &code, &verifier).await.map(|_| ())
         }
         "login_flow" => exchange_token(http, o, e).await.map(|_| ()),
         other => Err(format!("unknown scenario {other}").into()),
@@ -403,17 +391,28 @@ async fn measure(
     Ok(measured)
 }
 
+/// A full login, then its code redeemed.
 async fn exchange_token(http: &reqwest::Client, o: &Options, e: &Endpoints) -> Result<serde_json::Value, Error> {
     let (code, verifier) = login_for_code(o, e).await?;
+    redeem_code(http, o, e, &code, &verifier).await
+}
+
+async fn redeem_code(
+    http: &reqwest::Client,
+    o: &Options,
+    e: &Endpoints,
+    code: &str,
+    verifier: &str,
+) -> Result<serde_json::Value, Error> {
     token_request(
         http,
         o,
         e,
         &[
             ("grant_type", "authorization_code"),
-            ("code", &code),
+            ("code", code),
             ("redirect_uri", &o.redirect_uri),
-            ("code_verifier", &verifier),
+            ("code_verifier", verifier),
         ],
     )
     .await
