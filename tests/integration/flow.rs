@@ -383,6 +383,7 @@ async fn opaque_access_tokens_for_a_client_that_asks_for_them() {
         &["client", "add", "--id", "x", "--redirect-uri", "https://x.uz/cb", "--access-token-format", "paseto"],
         None,
     );
+    assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--access-token-format"));
     let (login, password) = server.add_person("gulnora");
     let rp = RelyingParty::discover(&server, "registry", Some(&secret)).await;

@@ -546,7 +546,7 @@ mod tests {
             assert!(ring.verify::<Claims>(&jwt[..jwt.len() - 4], opts).is_err());
             assert!(ring.verify::<Claims>("", opts).is_err());
         }
-        // Expired one second ago: refused; the expiry second itself is still valid.
+        // Expired one second ago: refused, and said so.
         let expired = ring.sign(SigningAlg::Es256, "JWT", &Claims { exp: t - 1, ..good }).unwrap();
         let err = ring.verify::<Claims>(&expired, opts).unwrap_err();
         assert_eq!(err.description, "the token has expired");

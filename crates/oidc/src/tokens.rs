@@ -4,8 +4,9 @@
 //! Access tokens are JWTs signed like ID tokens (`typ: at+jwt`), so resource servers can verify
 //! them offline with the JWKS, or, for clients registered so, opaque handles whose claims are
 //! stored (hashed token as the key) and read back at userinfo and introspection. Each carries
-//! `jti` and, when a person granted it, `gid`: the grant id. Revocation works on both: `revoke` lists the `jti`, and revoking the grant (logout, code or
-//! refresh-token reuse) refuses every token carrying its `gid` at userinfo and introspection.
+//! `jti` and, when a person granted it, `gid`: the grant id. Revocation works on both: `revoke`
+//! lists the `jti`, and revoking the grant (logout, code or refresh-token reuse) refuses every
+//! token carrying its `gid` at userinfo and introspection.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

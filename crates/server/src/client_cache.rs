@@ -25,10 +25,7 @@ impl ClientCache {
     /// The client `id`, from the cache when read less than [`CLIENT_CACHE_TTL`] ago, else from
     /// `store`.
     pub fn find(&self, store: &impl OidcRepository, id: &ClientId) -> Result<Option<Client>, OAuthError> {
-        self.find_at(store, id, Instant::now())
-    }
-
-    fn find_at(&self, store: &impl OidcRepository, id: &ClientId, now: Instant) -> Result<Option<Client>, OAuthError> {
+        let now = Instant::now();
         if let Ok(entries) = self.entries.lock() {
             if let Some((read_at, client)) = entries.get(id) {
                 if now.saturating_duration_since(*read_at) < CLIENT_CACHE_TTL {

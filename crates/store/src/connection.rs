@@ -110,6 +110,10 @@ impl std::ops::DerefMut for PooledDb {
 /// PostgreSQL for the check than for its own query. A connection idle for longer is checked.
 const ALIVE_BYPASS: Duration = Duration::from_millis(500);
 
+fn alive_check_due(last_checkout: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(last_checkout) >= ALIVE_BYPASS
+}
+
 impl diesel::r2d2::ManageConnection for ConnectionFactory {
     type Connection = PooledDb;
     type Error = diesel::r2d2::Error;
@@ -130,7 +134,7 @@ impl diesel::r2d2::ManageConnection for ConnectionFactory {
     }
 
     fn is_valid(&self, pooled: &mut PooledDb) -> Result<(), Self::Error> {
-        if pooled.last_checkout.elapsed() >= ALIVE_BYPASS {
+        if alive_check_due(pooled.last_checkout, Instant::now()) {
             pooled.conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)?;
         }
         pooled.last_checkout = Instant::now();
@@ -149,18 +153,25 @@ mod tests {
     use diesel::r2d2::ManageConnection as _;
 
     #[test]
-    fn a_connection_idle_past_the_bypass_window_is_checked_and_a_recent_one_is_not() {
+    fn only_a_connection_idle_past_the_bypass_window_is_checked() {
+        let t = Instant::now();
+        assert!(!alive_check_due(t, t));
+        assert!(!alive_check_due(t, t + ALIVE_BYPASS - Duration::from_millis(1)));
+        assert!(alive_check_due(t, t + ALIVE_BYPASS));
+        assert!(alive_check_due(t, t + Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_check_out_is_recorded_and_a_live_connection_passes() {
         let dir = std::env::temp_dir().join(format!("yagona-conn-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("c.db")));
         let mut pooled = factory.connect().unwrap();
-        let before = Instant::now() - ALIVE_BYPASS * 2;
-        pooled.last_checkout = before;
-        factory.is_valid(&mut pooled).unwrap();
-        assert!(pooled.last_checkout > before, "a checked connection records the check-out");
-        let recent = pooled.last_checkout;
-        factory.is_valid(&mut pooled).unwrap();
-        assert!(pooled.last_checkout >= recent);
+        let long_ago = Instant::now() - ALIVE_BYPASS * 2;
+        pooled.last_checkout = long_ago;
+        factory.is_valid(&mut pooled).expect("checked with SELECT 1, and alive");
+        assert!(pooled.last_checkout > long_ago, "the check-out is recorded");
+        assert!(!alive_check_due(pooled.last_checkout, Instant::now()), "so the next one skips the check");
         assert!(!factory.has_broken(&mut pooled));
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -274,14 +274,17 @@ enum KnownToken {
     Refresh(RefreshToken, Grant),
 }
 
-/// The claims of an access token Yagona issued, before revocation checks: a JWT is verified
-/// (signature, issuer, expiry, `typ`); anything else is looked up as an opaque token. `None`
-/// when it is neither.
-fn access_token_claims(s: &AppState, token: &str) -> Result<Option<AccessTokenClaims>, OAuthError> {
+/// The claims of an access token Yagona issued and that has not expired, before revocation
+/// checks: a JWT (three dot-separated parts) is verified (signature, issuer, expiry, `typ`);
+/// anything else is looked up as an opaque token. A token that is neither is an `invalid_token`
+/// error saying why; database failures are errors of their own.
+pub(super) fn access_token_claims(s: &AppState, token: &str) -> Result<AccessTokenClaims, OAuthError> {
     if token.split('.').count() == 3 {
-        return Ok(s.with_issuer(|i| i.verify_access_token(token)).ok());
+        return s.with_issuer(|i| i.verify_access_token(token));
     }
-    s.store.find_opaque_access_token(&hash_token(token), now())
+    s.store
+        .find_opaque_access_token(&hash_token(token), now())?
+        .ok_or_else(|| OAuthError::invalid_token("the access token is unknown or has expired"))
 }
 
 /// Whether an access token's claims are still good: for a person's token its grant is live, its
@@ -300,11 +303,11 @@ fn access_token_is_live(s: &AppState, claims: &AccessTokenClaims) -> Result<bool
 /// Finds a live token: an access token (a JWT or an opaque one, not revoked, grant live) or a
 /// refresh token.
 fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAuthError> {
-    if let Some(claims) = access_token_claims(s, token)? {
-        return Ok(access_token_is_live(s, &claims)?.then_some(KnownToken::Access(claims)));
-    }
-    if token.split('.').count() == 3 {
-        return Ok(None);
+    match access_token_claims(s, token) {
+        Ok(claims) => return Ok(access_token_is_live(s, &claims)?.then_some(KnownToken::Access(claims))),
+        // Not an access token Yagona stands by: perhaps a refresh token.
+        Err(e) if e.code == ErrorCode::InvalidToken => {}
+        Err(e) => return Err(e),
     }
     Ok(s.store.find_live_refresh_token(&hash_token(token), now())?.map(|(t, g)| KnownToken::Refresh(t, g)))
 }

@@ -7,7 +7,6 @@ use serde_json::Value;
 use yagona_account::AccountStatus;
 use yagona_oidc::authorize::Params;
 use yagona_oidc::claims::user_claims;
-use yagona_oidc::secrets::hash_token;
 use yagona_oidc::{ErrorCode, OAuthError, OidcRepository as _, Scopes};
 
 use super::error::BearerError;
@@ -45,18 +44,8 @@ pub async fn userinfo_post(req: HttpRequest, state: State, body: Bytes) -> Resul
 }
 
 async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerError> {
-    // A JWT is verified here, so its precise error (expired, bad signature) is told; an opaque
-    // token is looked up with the database work below.
-    let jwt_claims =
-        if token.split('.').count() == 3 { Some(state.with_issuer(|i| i.verify_access_token(&token))?) } else { None };
     let body = blocking(&state, move |s| {
-        let claims = match jwt_claims {
-            Some(claims) => claims,
-            None => s
-                .store
-                .find_opaque_access_token(&hash_token(&token), crate::state::now())?
-                .ok_or_else(|| OAuthError::invalid_token("the access token is unknown or has expired"))?,
-        };
+        let claims = super::token::access_token_claims(s, &token)?;
         let revoked = || OAuthError::invalid_token("the access token has been revoked");
         let Some(gid) = &claims.gid else {
             return Err(OAuthError::invalid_token("the access token does not belong to a person"));
