@@ -30,26 +30,31 @@ SERVER_CPU, LOAD_CPU = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if PINNE
 YAGONA_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token",
                     "refresh_token/opaque"]
 if not QUICK:
-    YAGONA_SCENARIOS += ["code_exchange", "login_flow"]
-# A row "S/opaque" runs scenario S as the client `bench-opaque`, whose access tokens are opaque
-# handles like the peer's (one RS256 signature per token response, for the ID token, instead of
-# two); its ratio is taken against the peer's row S.
-OPAQUE_CLIENT = ["--client-id", "bench-opaque"]
-PEER_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token"]
+    YAGONA_SCENARIOS += ["code_exchange", "code_exchange/opaque", "login_flow"]
+PEER_SCENARIOS = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token",
+                  "refresh_token/opaque"]
 if not QUICK:
-    PEER_SCENARIOS += ["code_exchange"]
-# The peer's client_credentials with resource=urn:bench gives a JWT (RS256) access token like
-# Yagona's; its introspection scenario uses an opaque token (JWT ones are not introspectable there).
+    PEER_SCENARIOS += ["code_exchange", "code_exchange/opaque"]
+# Rows compare the same work. A plain row issues JWT (RS256) access tokens on both sides: Yagona's
+# `bench` client does, and the peer does for a resource server (RFC 8707), so its logins and its
+# client_credentials ask for resource=urn:bench (with its scope `api`). A row "S/opaque" issues
+# opaque access tokens on both sides: Yagona's client `bench-opaque` (registered with
+# --access-token-format opaque) and the peer without a resource, its default. A token response is
+# then one RS256 signature (the ID token) instead of two. introspection and userinfo use opaque
+# tokens at the peer (its JWT access tokens are neither introspectable nor accepted at userinfo).
 # Its logins go through its development interaction pages; it issues a refresh token only for
 # offline_access granted at prompt=consent (Yagona's first-party bench client needs no consent).
-PEER_LOGIN = ["--prompt", "consent"]
 # code_exchange redeems 400 codes in rounds of 80, each made just before its round: the peer's
 # in-memory store is an LRU of 1000 entries, which a bigger round overflows (its codes vanish).
-CODE_BATCH = 80
-YAGONA_EXTRA = {"code_exchange": ["--batch", str(CODE_BATCH)]}
+CODE_BATCH = ["--batch", "80"]
+OPAQUE_CLIENT = ["--client-id", "bench-opaque"]
+YAGONA_EXTRA = {"code_exchange": CODE_BATCH, "code_exchange/opaque": CODE_BATCH + OPAQUE_CLIENT,
+                "refresh_token/opaque": OPAQUE_CLIENT}
+PEER_LOGIN = ["--prompt", "consent"]
+PEER_JWT = PEER_LOGIN + ["--resource", "urn:bench", "--scope", "openid profile offline_access api"]
 PEER_EXTRA = {"client_credentials": ["--extra", "resource=urn:bench", "--extra", "scope=api"],
-              "userinfo": PEER_LOGIN, "refresh_token": PEER_LOGIN, "code_exchange": PEER_LOGIN + ["--batch", str(CODE_BATCH)]}
-
+              "userinfo": PEER_LOGIN, "refresh_token": PEER_JWT, "refresh_token/opaque": PEER_LOGIN,
+              "code_exchange": PEER_JWT + CODE_BATCH, "code_exchange/opaque": PEER_LOGIN + CODE_BATCH}
 
 def free_port():
     import socket
@@ -174,9 +179,7 @@ def main():
             idle = rss_kib(server.proc.pid)[0]
             runs = {}
             for row in scenarios:
-                scenario, _, variant = row.partition("/")
-                args = list(extra.get(scenario, ())) + (OPAQUE_CLIENT if variant == "opaque" else [])
-                runs[row] = load(server.base, scenario, args)
+                runs[row] = load(server.base, row.partition("/")[0], extra.get(row, ()))
             peak = rss_kib(server.proc.pid)[1]
             results["servers"][name] = {"startup_ms": server.startup_ms, "rss_idle_kib": idle, "rss_peak_kib": peak,
                                         "scenarios": runs}
@@ -214,7 +217,7 @@ def print_table(results):
         for n in names:
             if not n.startswith("yagona"):
                 continue
-            mine, theirs = servers[n]["scenarios"].get(s), peer.get(s.partition("/")[0])
+            mine, theirs = servers[n]["scenarios"].get(s), peer.get(s)
             ok = mine and theirs and "rps" in mine and "rps" in theirs and theirs["rps"] > 0
             row += f"{(mine['rps'] / theirs['rps']) if ok else float('nan'):>12.2f}x"
         print(row)

@@ -33,6 +33,9 @@ struct Options {
     /// `prompt` of those logins: oidc-provider issues refresh tokens only with `offline_access`
     /// granted at a `prompt=consent`.
     prompt: Option<String>,
+    /// `resource` of those logins (RFC 8707): oidc-provider issues JWT access tokens only for a
+    /// resource server, so its logins ask for one where Yagona's client issues JWTs anyway.
+    resource: Option<String>,
     /// code_exchange: codes redeemed in all, and per round (made just before their round).
     codes: usize,
     batch: usize,
@@ -54,6 +57,7 @@ fn options() -> Result<Options, Error> {
         password: "Samarqand-Yulduz-2026".into(),
         scope: "openid profile offline_access".into(),
         prompt: None,
+        resource: None,
         codes: 400,
         batch: 400,
         extra: Vec::new(),
@@ -75,6 +79,7 @@ fn options() -> Result<Options, Error> {
             "--password" => o.password = value,
             "--scope" => o.scope = value,
             "--prompt" => o.prompt = Some(value),
+            "--resource" => o.resource = Some(value),
             "--codes" => o.codes = value.parse()?,
             "--batch" => o.batch = value.parse::<usize>()?.max(1),
             "--extra" => {
@@ -161,6 +166,9 @@ async fn login_for_code(o: &Options, e: &Endpoints) -> Result<(String, String), 
         .append_pair("code_challenge_method", "S256");
     if let Some(prompt) = &o.prompt {
         url.query_pairs_mut().append_pair("prompt", prompt);
+    }
+    if let Some(resource) = &o.resource {
+        url.query_pairs_mut().append_pair("resource", resource);
     }
     let absolute = |next: &str| if next.starts_with('/') { format!("{}{next}", o.base) } else { next.to_owned() };
     let mut location = url.to_string();

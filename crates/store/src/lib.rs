@@ -18,6 +18,7 @@ mod error;
 mod legal;
 mod migrations;
 mod oidc;
+mod prepared;
 mod rows;
 mod schema;
 

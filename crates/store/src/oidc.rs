@@ -10,6 +10,7 @@ use yagona_oidc::{
     OidcRepository, RefreshRotation, RefreshToken, Session,
 };
 
+use crate::prepared::{Param, PreparedSql};
 use crate::rows::*;
 use crate::schema::*;
 use crate::{DbConnection, Store, StoreError};
@@ -71,20 +72,22 @@ fn unspent_refresh_token(
     })
 }
 
+/// The outcome of the PostgreSQL rotation: the extended grant, or (`is_live` false, the grant
+/// columns placeholders) a token spent whose grant was revoked meanwhile.
 #[derive(diesel::QueryableByName)]
 struct PgRotation {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    spent_grant_id: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    live_grant_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    is_live: bool,
+    #[diesel(embed)]
+    grant: GrantRow,
 }
 
-/// The rotation on PostgreSQL in one statement: spend the old token, extend the live grant and
-/// insert the new token in data-modifying CTEs, atomic as one statement is. The same steps in a
-/// transaction took five round trips, three of them statements diesel does not keep prepared
-/// (it never caches `UPDATE`s), so PostgreSQL parsed and planned each at every refresh. Of
-/// concurrent rotations of one token, the `UPDATE` of one waits for the other's row lock and then
-/// no longer matches `used_at IS NULL`.
+/// The rotation on PostgreSQL in one statement: spend the old token, extend the live grant,
+/// insert the new token and return the grant, in data-modifying CTEs, atomic as one statement
+/// is. The same steps in a transaction took five round trips, three of them statements diesel
+/// does not keep prepared (it never caches `UPDATE`s), so PostgreSQL parsed and planned each at
+/// every refresh. Of concurrent rotations of one token, the `UPDATE` of one waits for the other's
+/// row lock and then no longer matches `used_at IS NULL`.
 fn rotate_refresh_token_pg(
     conn: &mut DbConnection,
     old_hash: &str,
@@ -93,8 +96,7 @@ fn rotate_refresh_token_pg(
     new_expires_at: i64,
     now: i64,
 ) -> Result<RefreshRotation, StoreError> {
-    use diesel::sql_types::{BigInt, Text};
-    let rows: Vec<PgRotation> = diesel::sql_query(
+    let rows: Vec<PgRotation> = PreparedSql::new(
         "WITH spent AS ( \
              UPDATE refresh_tokens SET used_at = $1 \
              WHERE hash = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > $1 \
@@ -102,32 +104,84 @@ fn rotate_refresh_token_pg(
          ), live AS ( \
              UPDATE grants SET expires_at = $4 \
              WHERE id = (SELECT grant_id FROM spent) AND revoked_at IS NULL \
-             RETURNING id \
+             RETURNING * \
          ), fresh AS ( \
              INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
              SELECT $5, id, $3, $1, $4, NULL FROM live \
          ) \
-         SELECT spent.grant_id AS spent_grant_id, live.id AS live_grant_id FROM spent LEFT JOIN live ON true",
+         SELECT true AS is_live, live.* FROM live \
+         UNION ALL \
+         SELECT false, spent.grant_id, '', '', '', '', 0, '', '', NULL, 0, 0, NULL FROM spent \
+         WHERE NOT EXISTS (SELECT 1 FROM live)",
+        &[
+            Param::BigInt(now),
+            Param::Text(old_hash),
+            Param::Text(client.as_str()),
+            Param::BigInt(new_expires_at),
+            Param::Text(new_hash),
+        ],
     )
-    .bind::<BigInt, _>(now)
-    .bind::<Text, _>(old_hash)
-    .bind::<Text, _>(client.as_str())
-    .bind::<BigInt, _>(new_expires_at)
-    .bind::<Text, _>(new_hash)
     .load(conn)?;
-    let Some(row) = rows.into_iter().next() else {
-        return unspent_refresh_token(conn, old_hash, client);
-    };
-    let grant = match row.live_grant_id {
-        Some(id) => load_grant(conn, &id)?,
+    Ok(match rows.into_iter().next() {
+        Some(PgRotation { is_live: true, grant }) => RefreshRotation::Rotated(Box::new(Grant::try_from(grant)?)),
         // Spent, but its grant was revoked meanwhile: refused, as in the SQLite path.
-        None => None,
-    };
-    debug_assert!(grant.as_ref().is_none_or(|g| g.id == row.spent_grant_id));
-    Ok(match grant {
-        Some(grant) => RefreshRotation::Rotated(Box::new(grant)),
-        None => RefreshRotation::Invalid,
+        Some(PgRotation { is_live: false, .. }) => RefreshRotation::Invalid,
+        None => unspent_refresh_token(conn, old_hash, client)?,
     })
+}
+
+/// A code spent on PostgreSQL, with its grant (the code's columns renamed where the grant has
+/// the same name).
+#[derive(diesel::QueryableByName)]
+struct PgSpentCode {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    code_hash: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    code_client_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    redirect_uri: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    code_challenge: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    nonce: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    code_expires_at: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    consumed_at: Option<i64>,
+    #[diesel(embed)]
+    grant: GrantRow,
+}
+
+/// Spends a code and reads its grant in one statement on PostgreSQL (two round trips before).
+/// The `UPDATE` requires the grant live; the join reads the same snapshot, so it finds the grant.
+fn spend_code_pg(conn: &mut DbConnection, hash: &str, now: i64) -> Result<Option<(CodeRow, GrantRow)>, StoreError> {
+    let rows: Vec<PgSpentCode> = PreparedSql::new(
+        "WITH spent AS ( \
+             UPDATE authorization_codes SET consumed_at = $1 \
+             WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 \
+             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) \
+             RETURNING * \
+         ) \
+         SELECT spent.hash AS code_hash, spent.client_id AS code_client_id, spent.redirect_uri, \
+                spent.code_challenge, spent.nonce, spent.expires_at AS code_expires_at, spent.consumed_at, \
+                grants.* \
+         FROM spent JOIN grants ON grants.id = spent.grant_id",
+        &[Param::BigInt(now), Param::Text(hash)],
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().next().map(|r| {
+        let code = CodeRow {
+            hash: r.code_hash,
+            grant_id: r.grant.id.clone(),
+            client_id: r.code_client_id,
+            redirect_uri: r.redirect_uri,
+            code_challenge: r.code_challenge,
+            nonce: r.nonce,
+            expires_at: r.code_expires_at,
+            consumed_at: r.consumed_at,
+        };
+        (code, r.grant)
+    }))
 }
 
 impl OidcRepository for Store {
@@ -448,26 +502,38 @@ impl OidcRepository for Store {
         // grant's liveness is part of the same statement, so the winner is not undone by a loser
         // revoking the grant (for reuse) between two statements; the loser's revocation then
         // applies to the winner's tokens, as RFC 6749 4.1.2 wants.
-        let live_grants = grants::table.filter(grants::revoked_at.is_null()).select(grants::id);
-        let spent = diesel::update(
-            authorization_codes::table
-                .find(hash)
-                .filter(authorization_codes::consumed_at.is_null())
-                .filter(authorization_codes::expires_at.gt(now))
-                .filter(authorization_codes::grant_id.eq_any(live_grants)),
-        )
-        .set(authorization_codes::consumed_at.eq(Some(now)))
-        .returning(authorization_codes::all_columns)
-        .get_result::<CodeRow>(conn)
-        .optional()
-        .map_err(StoreError::from)?;
-        match spent {
-            Some(row) => {
-                let code = AuthorizationCode::try_from(row)?;
-                match load_grant(conn, &code.grant_id)? {
-                    Some(grant) => Ok(CodeConsumption::Consumed(Box::new((code, grant)))),
-                    None => Ok(CodeConsumption::Invalid),
+        let spent = if matches!(*conn, DbConnection::Postgres(_)) {
+            spend_code_pg(conn, hash, now)?
+        } else {
+            let live_grants = grants::table.filter(grants::revoked_at.is_null()).select(grants::id);
+            let code = diesel::update(
+                authorization_codes::table
+                    .find(hash)
+                    .filter(authorization_codes::consumed_at.is_null())
+                    .filter(authorization_codes::expires_at.gt(now))
+                    .filter(authorization_codes::grant_id.eq_any(live_grants)),
+            )
+            .set(authorization_codes::consumed_at.eq(Some(now)))
+            .returning(authorization_codes::all_columns)
+            .get_result::<CodeRow>(conn)
+            .optional()
+            .map_err(StoreError::from)?;
+            match code {
+                Some(code) => {
+                    // SQLite: a second statement, in-process and cheap.
+                    let grant = grants::table.find(&code.grant_id).get_result::<GrantRow>(conn).optional();
+                    match grant.map_err(StoreError::from)? {
+                        Some(grant) => Some((code, grant)),
+                        None => return Ok(CodeConsumption::Invalid),
+                    }
                 }
+                None => None,
+            }
+        };
+        match spent {
+            Some((code, grant)) => {
+                let code = AuthorizationCode::try_from(code)?;
+                Ok(CodeConsumption::Consumed(Box::new((code, Grant::try_from(grant)?))))
             }
             None => {
                 let previous = authorization_codes::table
@@ -497,21 +563,21 @@ impl OidcRepository for Store {
         let mut conn = self.conn()?;
         if matches!(*conn, DbConnection::Postgres(_)) {
             // One statement instead of a four-round-trip transaction (see rotate_refresh_token_pg).
-            use diesel::sql_types::{BigInt, Text};
-            diesel::sql_query(
+            PreparedSql::new(
                 "WITH fresh AS ( \
                      INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
                      VALUES ($1, $2, $3, $4, $5, NULL) \
                  ) \
                  UPDATE grants SET expires_at = $5 WHERE id = $2",
+                &[
+                    Param::Text(&token.hash),
+                    Param::Text(&token.grant_id),
+                    Param::Text(token.client_id.as_str()),
+                    Param::BigInt(token.created_at),
+                    Param::BigInt(token.expires_at),
+                ],
             )
-            .bind::<Text, _>(&token.hash)
-            .bind::<Text, _>(&token.grant_id)
-            .bind::<Text, _>(token.client_id.as_str())
-            .bind::<BigInt, _>(token.created_at)
-            .bind::<BigInt, _>(token.expires_at)
-            .execute(&mut *conn)
-            .map_err(StoreError::from)?;
+            .execute(&mut conn)?;
             return Ok(());
         }
         (*conn).transaction(|conn| {

@@ -309,7 +309,7 @@ impl TryFrom<ConsentRow> for Consent {
     }
 }
 
-#[derive(Queryable, Insertable)]
+#[derive(Queryable, QueryableByName, Insertable)]
 #[diesel(table_name = grants)]
 pub struct GrantRow {
     pub id: String,

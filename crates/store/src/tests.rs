@@ -86,30 +86,44 @@ fn migrations_give_the_same_schema() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Runs `test` on a migrated SQLite file and a migrated PostgreSQL database of its own.
+fn on_both_backends(test: impl Fn(&Store)) {
+    let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
+    let pg_db = PgDatabase::create();
+    for url in [DatabaseUrl::Sqlite(dir.join("test.db")), pg_db.url()] {
+        let store = Store::open(&url, 2).unwrap();
+        store.migrate().unwrap();
+        test(&store);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An account with the given login and PINFL; its id.
+fn add_person(store: &Store, login: &str, pinfl: &str) -> yagona_account::AccountId {
+    use yagona_account::{AccountRepository as _, BirthDate, Login, NewAccount, PasswordHash, Pinfl};
+    let account = NewAccount::new(
+        Login::try_from(login).unwrap(),
+        Pinfl::try_from(pinfl).unwrap(),
+        PasswordHash::from_phc("x".into()),
+        "A",
+        "B",
+        None,
+        BirthDate::try_from("1990-05-12").unwrap(),
+        0,
+    )
+    .unwrap();
+    store.insert_account(&account).unwrap();
+    account.into_account().id
+}
+
 #[test]
 fn roles_expire_and_end() {
     use yagona_account::legal::{LegalEntity, LegalRepository as _, Membership, Tin, HEAD_ROLE};
-    use yagona_account::{AccountRepository as _, BirthDate, Login, NewAccount, PasswordHash, Pinfl};
     let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
     let store = Store::open(&DatabaseUrl::Sqlite(dir.join("test.db")), 2).unwrap();
     store.migrate().unwrap();
-    let person = |login: &str, pinfl: &str| {
-        let account = NewAccount::new(
-            Login::try_from(login).unwrap(),
-            Pinfl::try_from(pinfl).unwrap(),
-            PasswordHash::from_phc("x".into()),
-            "A",
-            "B",
-            None,
-            BirthDate::try_from("1990-05-12").unwrap(),
-            0,
-        )
-        .unwrap();
-        store.insert_account(&account).unwrap();
-        account.into_account().id
-    };
-    let head = person("head", "31205900260011");
-    let staff = person("staff", "31205900260028");
+    let head = add_person(&store, "head", "31205900260011");
+    let staff = add_person(&store, "staff", "31205900260028");
     let tin = Tin::try_from("301234567").unwrap();
     let entity = LegalEntity { tin: tin.clone(), name: "X".into(), short_name: "X".into(), linked_at: 0 };
     store.link_legal_entity(&entity, &head, None, 100).unwrap();
@@ -142,12 +156,7 @@ fn roles_expire_and_end() {
 fn opaque_access_tokens_live_expire_and_are_purged() {
     use yagona_oidc::tokens::AccessTokenClaims;
     use yagona_oidc::OidcRepository as _;
-    let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
-    let pg_db = PgDatabase::create();
-    let stores =
-        [Store::open(&DatabaseUrl::Sqlite(dir.join("test.db")), 2).unwrap(), Store::open(&pg_db.url(), 2).unwrap()];
-    for store in &stores {
-        store.migrate().unwrap();
+    on_both_backends(|store| {
         let claims = |jti: &str, exp: i64| AccessTokenClaims {
             iss: "https://id.example".into(),
             sub: "client-a".into(),
@@ -175,6 +184,125 @@ fn opaque_access_tokens_live_expire_and_are_purged() {
         assert!(store.purge_expired(1500).unwrap() >= 1);
         assert!(store.find_opaque_access_token("old-hash", 0).unwrap().is_none(), "purged, not only filtered");
         assert!(store.find_opaque_access_token("live-hash", 1500).unwrap().is_some());
-    }
-    let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+/// Codes and refresh tokens are spent once, on both backends (PostgreSQL spends each in one
+/// statement, SQLite in a transaction): every outcome the token endpoint acts on, including a
+/// token whose grant was revoked without its tokens being deleted.
+#[test]
+fn codes_and_refresh_tokens_are_spent_once() {
+    use yagona_oidc::keys::SigningAlg;
+    use yagona_oidc::{
+        AccessTokenFormat, AuthContext, AuthorizationCode, Client, ClientId, CodeConsumption, GrantType,
+        OidcRepository as _, RedirectUri, RefreshRotation, RefreshToken, Scopes,
+    };
+    on_both_backends(|store| {
+        let account_id = add_person(store, "spender", "31205900260011");
+        let client_id = ClientId::try_from("rp").unwrap();
+        let redirect = RedirectUri::try_from("https://rp.example/cb").unwrap();
+        store
+            .insert_client(&Client {
+                id: client_id.clone(),
+                name: "RP".into(),
+                secret_hash: None,
+                redirect_uris: vec![redirect.clone()],
+                post_logout_redirect_uris: vec![],
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                first_party: true,
+                id_token_signing_alg: SigningAlg::Rs256,
+                created_at: 0,
+                access_token_format: AccessTokenFormat::Jwt,
+            })
+            .unwrap();
+        let grant = |id: &str| yagona_oidc::Grant {
+            id: id.into(),
+            client_id: client_id.clone(),
+            account_id: account_id.clone(),
+            sid: "sid".into(),
+            scopes: Scopes::try_from("openid offline_access").unwrap(),
+            auth: AuthContext { auth_time: 100, acr: "1".into(), amr: vec!["pwd".into()] },
+            acting_as: None,
+            created_at: 100,
+            revoked_at: None,
+        };
+        let code = |hash: &str, grant_id: &str, expires_at| AuthorizationCode {
+            hash: hash.into(),
+            grant_id: grant_id.into(),
+            client_id: client_id.clone(),
+            redirect_uri: redirect.clone(),
+            code_challenge: None,
+            nonce: Some("n-0".into()),
+            expires_at,
+        };
+        store.insert_grant_with_code(&grant("g1"), &code("c1", "g1", 200)).unwrap();
+        store.insert_grant_with_code(&grant("g2"), &code("c2", "g2", 150)).unwrap();
+        store.insert_grant_with_code(&grant("g3"), &code("c3", "g3", 200)).unwrap();
+
+        // Codes.
+        match store.consume_authorization_code("c1", 160).unwrap() {
+            CodeConsumption::Consumed(spent) => {
+                let (code, grant) = *spent;
+                assert_eq!((code.hash.as_str(), code.grant_id.as_str()), ("c1", "g1"));
+                assert_eq!((code.client_id.as_str(), code.redirect_uri.as_str()), ("rp", "https://rp.example/cb"));
+                assert_eq!((code.nonce.as_deref(), code.expires_at), (Some("n-0"), 200));
+                assert_eq!((grant.id.as_str(), grant.account_id.as_str()), ("g1", account_id.as_str()));
+                assert_eq!(grant.scopes.to_string(), "offline_access openid");
+                assert_eq!(grant.auth.amr, ["pwd"]);
+            }
+            other => panic!("the first redemption spends the code: {other:?}"),
+        }
+        assert!(matches!(
+            store.consume_authorization_code("c1", 161).unwrap(),
+            CodeConsumption::AlreadyUsed { grant_id } if grant_id == "g1"
+        ));
+        assert!(matches!(store.consume_authorization_code("c2", 160).unwrap(), CodeConsumption::Invalid), "expired");
+        assert!(matches!(store.consume_authorization_code("none", 160).unwrap(), CodeConsumption::Invalid));
+        store.revoke_grant("g3", 150).unwrap();
+        assert!(
+            matches!(store.consume_authorization_code("c3", 160).unwrap(), CodeConsumption::Invalid),
+            "a revoked grant's code is not spent"
+        );
+        assert!(matches!(store.consume_authorization_code("c3", 161).unwrap(), CodeConsumption::Invalid));
+
+        // Refresh tokens.
+        let token = |hash: &str, grant_id: &str| RefreshToken {
+            hash: hash.into(),
+            grant_id: grant_id.into(),
+            client_id: client_id.clone(),
+            created_at: 170,
+            expires_at: 1000,
+        };
+        store.insert_refresh_token(&token("r1", "g1")).unwrap();
+        let other = ClientId::try_from("someone-else").unwrap();
+        assert!(matches!(store.rotate_refresh_token("r1", &other, "r2", 2000, 180).unwrap(), RefreshRotation::Invalid));
+        match store.rotate_refresh_token("r1", &client_id, "r2", 2000, 180).unwrap() {
+            RefreshRotation::Rotated(grant) => assert_eq!((grant.id.as_str(), grant.revoked_at), ("g1", None)),
+            other => panic!("a live token rotates: {other:?}"),
+        }
+        assert!(matches!(
+            store.rotate_refresh_token("r1", &client_id, "r3", 2000, 181).unwrap(),
+            RefreshRotation::Reused { grant_id } if grant_id == "g1"
+        ));
+        let (new, found) = store.find_live_refresh_token("r2", 182).unwrap().expect("the new token is stored");
+        assert_eq!((new.grant_id.as_str(), new.expires_at, found.id.as_str()), ("g1", 2000, "g1"));
+        assert!(
+            matches!(store.rotate_refresh_token("r2", &client_id, "r4", 3000, 2001).unwrap(), RefreshRotation::Invalid),
+            "expired"
+        );
+        assert!(matches!(
+            store.rotate_refresh_token("none", &client_id, "r5", 3000, 190).unwrap(),
+            RefreshRotation::Invalid
+        ));
+        // A grant revoked behind the repository's back (its tokens left in place): the token is
+        // spent but nothing is issued.
+        store.insert_grant_with_code(&grant("g4"), &code("c4", "g4", 200)).unwrap();
+        store.insert_refresh_token(&token("r6", "g4")).unwrap();
+        store.conn().unwrap().batch_execute("UPDATE grants SET revoked_at = 150 WHERE id = 'g4'").unwrap();
+        assert!(matches!(
+            store.rotate_refresh_token("r6", &client_id, "r7", 2000, 190).unwrap(),
+            RefreshRotation::Invalid
+        ));
+        assert!(store.find_live_refresh_token("r7", 191).unwrap().is_none(), "no new token for a revoked grant");
+    });
 }
