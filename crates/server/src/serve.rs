@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::{middleware, web, App, HttpServer};
 use yagona_oidc::OidcRepository as _;
-use yagona_store::Store;
+use yagona_store::{Checkpoints, Store};
 
 use crate::config::Settings;
 use crate::http;
@@ -16,9 +16,15 @@ pub fn data_dir(settings: &Settings) -> PathBuf {
     settings.database.sqlite_folder().unwrap_or_else(|| PathBuf::from("./data"))
 }
 
-/// Opens the database and applies pending migrations.
+/// Opens the database and applies pending migrations (for the CLI's short runs).
 pub fn open_store(settings: &Settings) -> Result<Store, String> {
-    let store = Store::open(&settings.database, settings.pool_size).map_err(|e| format!("database: {e}"))?;
+    open_store_with(settings, Checkpoints::OnCommit)
+}
+
+/// [`open_store`], choosing who checkpoints SQLite's log: the server does it in the background.
+fn open_store_with(settings: &Settings, checkpoints: Checkpoints) -> Result<Store, String> {
+    let store =
+        Store::open_with(&settings.database, settings.pool_size, checkpoints).map_err(|e| format!("database: {e}"))?;
     let applied = store.migrate().map_err(|e| format!("database: {e}"))?;
     for name in applied {
         tracing::info!(migration = %name, "migration applied");
@@ -29,7 +35,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, String> {
 /// Builds the shared state: database, key-encryption key, signing keys.
 pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
     crate::i18n::check_catalogues()?;
-    let store = open_store(&settings)?;
+    let store = open_store_with(&settings, Checkpoints::Background)?;
     let kek = resolve_kek(&settings, dev, &data_dir(&settings))?;
     for created in ensure_signing_keys(&store, &kek).map_err(|e| e.description.into_owned())? {
         tracing::info!(key = %created, "signing key generated");

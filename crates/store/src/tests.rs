@@ -306,3 +306,30 @@ fn codes_and_refresh_tokens_are_spent_once() {
         assert!(store.find_live_refresh_token("r7", 191).unwrap().is_none(), "no new token for a revoked grant");
     });
 }
+
+/// With background checkpoints, committed pages reach the database file without any commit
+/// checkpointing (the log stays far below the connections' 10000-page limit); with checkpoints
+/// at commit, the same writes stay in the log.
+#[test]
+fn the_background_checkpointer_copies_the_log_into_the_database_file() {
+    use crate::Checkpoints;
+    let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
+    let main_file_after_writes = |name: &str, checkpoints: Checkpoints| {
+        let path = dir.join(name);
+        let store = Store::open_with(&DatabaseUrl::Sqlite(path.clone()), 2, checkpoints).unwrap();
+        store.conn().unwrap().batch_execute("CREATE TABLE filler (data TEXT NOT NULL)").unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        // About 100 pages: a tenth of the commit checkpoint's threshold.
+        for _ in 0..100 {
+            store.conn().unwrap().batch_execute("INSERT INTO filler VALUES (printf('%.4000c', 'x'))").unwrap();
+        }
+        std::thread::sleep(crate::connection::BACKGROUND_CHECKPOINT_EVERY * 3);
+        let after = std::fs::metadata(&path).unwrap().len();
+        (before, after)
+    };
+    let (before, after) = main_file_after_writes("commit.db", Checkpoints::OnCommit);
+    assert_eq!(before, after, "checkpoints at commit: 100 pages stay in the log");
+    let (before, after) = main_file_after_writes("background.db", Checkpoints::Background);
+    assert!(after >= before + 100 * 4000, "the background checkpointer copied the pages: {before} -> {after}");
+    let _ = std::fs::remove_dir_all(dir);
+}
