@@ -100,7 +100,17 @@ pub trait OidcRepository {
     /// Revokes a grant and every refresh token of it; access tokens carry the grant id and are
     /// refused once it is revoked.
     fn revoke_grant(&self, id: &str, now: i64) -> Result<(), OAuthError>;
+    /// Stores a grant's new refresh token and extends the grant to the token's expiry.
     fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), OAuthError>;
+    /// [`insert_refresh_token`](Self::insert_refresh_token) and
+    /// [`insert_opaque_access_token`](Self::insert_opaque_access_token) in one transaction: the
+    /// two writes of a code exchange for an opaque-token client.
+    fn insert_refresh_and_opaque_access_token(
+        &self,
+        refresh: &RefreshToken,
+        access_hash: &str,
+        access: &AccessTokenClaims,
+    ) -> Result<(), OAuthError>;
     /// Spends `old_hash` and stores its successor (hash `new_hash`, same grant) in one
     /// transaction, exactly once under concurrency.
     fn rotate_refresh_token(

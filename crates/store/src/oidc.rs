@@ -184,6 +184,45 @@ fn spend_code_pg(conn: &mut DbConnection, hash: &str, now: i64) -> Result<Option
     }))
 }
 
+/// The parameters `$1`..`$5` of the PostgreSQL statements that insert a refresh token.
+fn refresh_params(token: &RefreshToken) -> [Param<'_>; 5] {
+    [
+        Param::Text(&token.hash),
+        Param::Text(&token.grant_id),
+        Param::Text(token.client_id.as_str()),
+        Param::BigInt(token.created_at),
+        Param::BigInt(token.expires_at),
+    ]
+}
+
+/// A new refresh token, and its grant extended to the token's expiry (SQLite, in a transaction).
+fn insert_refresh_token_in(conn: &mut DbConnection, token: &RefreshToken) -> Result<(), StoreError> {
+    diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(token)).execute(conn)?;
+    diesel::update(grants::table.find(&token.grant_id)).set(grants::expires_at.eq(token.expires_at)).execute(conn)?;
+    Ok(())
+}
+
+fn claims_json(claims: &AccessTokenClaims) -> Result<String, OAuthError> {
+    serde_json::to_string(claims).map_err(|e| OAuthError::server_error(e.to_string()))
+}
+
+fn insert_opaque_access_token_in(
+    conn: &mut DbConnection,
+    hash: &str,
+    claims: &AccessTokenClaims,
+    json: &str,
+) -> Result<(), StoreError> {
+    diesel::insert_into(opaque_access_tokens::table)
+        .values((
+            opaque_access_tokens::hash.eq(hash),
+            opaque_access_tokens::jti.eq(&claims.jti),
+            opaque_access_tokens::claims.eq(json),
+            opaque_access_tokens::expires_at.eq(claims.exp),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 impl OidcRepository for Store {
     fn insert_client(&self, client: &Client) -> Result<(), OAuthError> {
         let result = diesel::insert_into(clients::table)
@@ -569,23 +608,51 @@ impl OidcRepository for Store {
                      VALUES ($1, $2, $3, $4, $5, NULL) \
                  ) \
                  UPDATE grants SET expires_at = $5 WHERE id = $2",
+                &refresh_params(token),
+            )
+            .execute(&mut conn)?;
+            return Ok(());
+        }
+        (*conn).transaction(|conn| insert_refresh_token_in(conn, token))?;
+        Ok(())
+    }
+
+    fn insert_refresh_and_opaque_access_token(
+        &self,
+        refresh: &RefreshToken,
+        access_hash: &str,
+        access: &AccessTokenClaims,
+    ) -> Result<(), OAuthError> {
+        let json = claims_json(access)?;
+        let mut conn = self.conn()?;
+        if matches!(*conn, DbConnection::Postgres(_)) {
+            let [p1, p2, p3, p4, p5] = refresh_params(refresh);
+            PreparedSql::new(
+                "WITH fresh AS ( \
+                     INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
+                     VALUES ($1, $2, $3, $4, $5, NULL) \
+                 ), extended AS ( \
+                     UPDATE grants SET expires_at = $5 WHERE id = $2 \
+                 ) \
+                 INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at) VALUES ($6, $7, $8, $9)",
                 &[
-                    Param::Text(&token.hash),
-                    Param::Text(&token.grant_id),
-                    Param::Text(token.client_id.as_str()),
-                    Param::BigInt(token.created_at),
-                    Param::BigInt(token.expires_at),
+                    p1,
+                    p2,
+                    p3,
+                    p4,
+                    p5,
+                    Param::Text(access_hash),
+                    Param::Text(&access.jti),
+                    Param::Text(&json),
+                    Param::BigInt(access.exp),
                 ],
             )
             .execute(&mut conn)?;
             return Ok(());
         }
         (*conn).transaction(|conn| {
-            diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(token)).execute(conn)?;
-            diesel::update(grants::table.find(&token.grant_id))
-                .set(grants::expires_at.eq(token.expires_at))
-                .execute(conn)?;
-            Ok::<_, StoreError>(())
+            insert_refresh_token_in(conn, refresh)?;
+            insert_opaque_access_token_in(conn, access_hash, access, &json)
         })?;
         Ok(())
     }
@@ -687,17 +754,8 @@ impl OidcRepository for Store {
     }
 
     fn insert_opaque_access_token(&self, hash: &str, claims: &AccessTokenClaims) -> Result<(), OAuthError> {
-        let json = serde_json::to_string(claims).map_err(|e| OAuthError::server_error(e.to_string()))?;
-        diesel::insert_into(opaque_access_tokens::table)
-            .values((
-                opaque_access_tokens::hash.eq(hash),
-                opaque_access_tokens::jti.eq(&claims.jti),
-                opaque_access_tokens::claims.eq(json),
-                opaque_access_tokens::expires_at.eq(claims.exp),
-            ))
-            .execute(&mut *self.conn()?)
-            .map_err(StoreError::from)?;
-        Ok(())
+        let json = claims_json(claims)?;
+        Ok(insert_opaque_access_token_in(&mut *self.conn()?, hash, claims, &json)?)
     }
 
     fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError> {

@@ -98,6 +98,26 @@ fn on_both_backends(test: impl Fn(&Store)) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The claims of a client's opaque access token.
+fn access_claims(jti: &str, exp: i64) -> yagona_oidc::tokens::AccessTokenClaims {
+    yagona_oidc::tokens::AccessTokenClaims {
+        iss: "https://id.example".into(),
+        sub: "client-a".into(),
+        aud: "client-a".into(),
+        client_id: "client-a".into(),
+        exp,
+        iat: 900,
+        jti: jti.into(),
+        scope: "reports.read".into(),
+        auth_time: None,
+        acr: None,
+        amr: None,
+        sid: None,
+        gid: None,
+        acting: serde_json::Map::from_iter([("user_type".to_owned(), serde_json::json!("legal_entity"))]),
+    }
+}
+
 /// An account with the given login and PINFL; its id.
 fn add_person(store: &Store, login: &str, pinfl: &str) -> yagona_account::AccountId {
     use yagona_account::{AccountRepository as _, BirthDate, Login, NewAccount, PasswordHash, Pinfl};
@@ -154,33 +174,19 @@ fn roles_expire_and_end() {
 /// Opaque access tokens on both backends: found while live, not after expiry, and purged.
 #[test]
 fn opaque_access_tokens_live_expire_and_are_purged() {
-    use yagona_oidc::tokens::AccessTokenClaims;
     use yagona_oidc::OidcRepository as _;
     on_both_backends(|store| {
-        let claims = |jti: &str, exp: i64| AccessTokenClaims {
-            iss: "https://id.example".into(),
-            sub: "client-a".into(),
-            aud: "client-a".into(),
-            client_id: "client-a".into(),
-            exp,
-            iat: 900,
-            jti: jti.into(),
-            scope: "reports.read".into(),
-            auth_time: None,
-            acr: None,
-            amr: None,
-            sid: None,
-            gid: None,
-            acting: serde_json::Map::from_iter([("user_type".to_owned(), serde_json::json!("legal_entity"))]),
-        };
-        store.insert_opaque_access_token("live-hash", &claims("j1", 2000)).unwrap();
-        store.insert_opaque_access_token("old-hash", &claims("j2", 1000)).unwrap();
+        store.insert_opaque_access_token("live-hash", &access_claims("j1", 2000)).unwrap();
+        store.insert_opaque_access_token("old-hash", &access_claims("j2", 1000)).unwrap();
         let found = store.find_opaque_access_token("live-hash", 1500).unwrap().expect("a live token");
         assert_eq!((found.jti.as_str(), found.exp), ("j1", 2000));
         assert_eq!(found.acting["user_type"], "legal_entity", "claims come back whole");
         assert!(store.find_opaque_access_token("old-hash", 1500).unwrap().is_none(), "expired");
         assert!(store.find_opaque_access_token("other", 1500).unwrap().is_none());
-        assert!(store.insert_opaque_access_token("live-hash", &claims("j3", 2000)).is_err(), "hashes are unique");
+        assert!(
+            store.insert_opaque_access_token("live-hash", &access_claims("j3", 2000)).is_err(),
+            "hashes are unique"
+        );
         assert!(store.purge_expired(1500).unwrap() >= 1);
         assert!(store.find_opaque_access_token("old-hash", 0).unwrap().is_none(), "purged, not only filtered");
         assert!(store.find_opaque_access_token("live-hash", 1500).unwrap().is_some());
@@ -304,6 +310,14 @@ fn codes_and_refresh_tokens_are_spent_once() {
             RefreshRotation::Invalid
         ));
         assert!(store.find_live_refresh_token("r7", 191).unwrap().is_none(), "no new token for a revoked grant");
+
+        // A code exchange's two writes for an opaque-token client: both, or neither.
+        store.insert_refresh_and_opaque_access_token(&token("r8", "g1"), "a1", &access_claims("j1", 2000)).unwrap();
+        assert!(store.find_live_refresh_token("r8", 200).unwrap().is_some());
+        assert_eq!(store.find_opaque_access_token("a1", 200).unwrap().expect("stored").jti, "j1");
+        let again = store.insert_refresh_and_opaque_access_token(&token("r9", "g1"), "a1", &access_claims("j2", 2000));
+        assert!(again.is_err(), "an access token hash is stored once");
+        assert!(store.find_live_refresh_token("r9", 200).unwrap().is_none(), "the refresh token went with it");
     });
 }
 

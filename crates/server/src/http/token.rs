@@ -153,13 +153,7 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, O
         (None, None) => {}
     }
     let account = live_account(s, &grant)?;
-    let refresh = if client.allows(GrantType::RefreshToken) {
-        let secret = random_token();
-        s.store.insert_refresh_token(&new_refresh_token(s, &secret, &grant, now))?;
-        Some(secret)
-    } else {
-        None
-    };
+    let refresh = client.allows(GrantType::RefreshToken).then(|| Refresh::First(random_token()));
     let body = issue(s, client, &grant, &account, &grant.scopes, code.nonce.as_deref(), refresh, now)?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code redeemed");
     Ok(body)
@@ -175,6 +169,13 @@ fn new_refresh_token(s: &AppState, secret: &str, grant: &Grant, now: i64) -> Ref
     }
 }
 
+/// The refresh token of a token response (its secret): a grant's first, which `issue` stores,
+/// or one a rotation has stored already.
+enum Refresh {
+    First(String),
+    Rotated(String),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn issue(
     s: &AppState,
@@ -183,11 +184,30 @@ fn issue(
     account: &Account,
     scopes: &Scopes,
     nonce: Option<&str>,
-    refresh_token: Option<String>,
+    refresh: Option<Refresh>,
     now: i64,
 ) -> Result<Value, OAuthError> {
     let access = s.with_issuer(|i| i.access_token_for_grant(grant, scopes, client.access_token_format, now))?;
-    store_access_token(s, &access)?;
+    let refresh_token = match refresh {
+        Some(Refresh::First(secret)) => {
+            let first = new_refresh_token(s, &secret, grant, now);
+            if access.format == AccessTokenFormat::Opaque {
+                // Both in one write (one commit on SQLite, one statement on PostgreSQL).
+                s.store.insert_refresh_and_opaque_access_token(&first, &hash_token(&access.token), &access.claims)?;
+            } else {
+                s.store.insert_refresh_token(&first)?;
+            }
+            Some(secret)
+        }
+        Some(Refresh::Rotated(secret)) => {
+            store_access_token(s, &access)?;
+            Some(secret)
+        }
+        None => {
+            store_access_token(s, &access)?;
+            None
+        }
+    };
     let id_token = s.with_issuer(|i| i.id_token(client, account, grant, nonce, &access.token, now))?;
     let mut body = json!({
         "access_token": access.token,
@@ -238,7 +258,7 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
         None => grant.scopes.clone(),
     };
     let account = live_account(s, &grant)?;
-    let body = issue(s, client, &grant, &account, &scopes, None, Some(secret), now)?;
+    let body = issue(s, client, &grant, &account, &scopes, None, Some(Refresh::Rotated(secret)), now)?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token rotated");
     Ok(body)
 }
