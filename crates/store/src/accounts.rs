@@ -7,6 +7,7 @@ use yagona_account::{
     Account, AccountError, AccountId, AccountRepository, AccountStatus, Login, NewAccount, PasswordHash, Pinfl,
 };
 
+use crate::connection::per_backend;
 use crate::rows::{AccountRow, CertificateRow, RegistrationRow};
 use crate::schema::{accounts, certificates, registrations};
 use crate::{Store, StoreError};
@@ -29,11 +30,11 @@ impl AccountRepository for Store {
     }
 
     fn find_account(&self, id: &AccountId) -> Result<Option<Account>, AccountError> {
-        let row = accounts::table
+        let row = per_backend!(&mut *self.conn()?, |c| accounts::table
             .find(id.as_str())
-            .get_result::<AccountRow>(&mut *self.conn()?)
-            .optional()
-            .map_err(StoreError::from)?;
+            .get_result::<AccountRow>(c)
+            .optional())
+        .map_err(StoreError::from)?;
         Ok(row.map(Account::try_from).transpose()?)
     }
 

@@ -10,13 +10,16 @@ use yagona_oidc::{
     OidcRepository, RefreshRotation, RefreshToken, Session,
 };
 
+use crate::connection::per_backend;
 use crate::prepared::{Param, PreparedSql};
 use crate::rows::*;
 use crate::schema::*;
 use crate::{DbConnection, Store, StoreError};
 
 fn load_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreError> {
-    grants::table.find(id).get_result::<GrantRow>(conn).optional()?.map(Grant::try_from).transpose()
+    per_backend!(conn, |c| grants::table.find(id).get_result::<GrantRow>(c).optional())?
+        .map(Grant::try_from)
+        .transpose()
 }
 
 /// Marks a grant revoked and deletes its refresh tokens, except the used ones kept for reuse
@@ -197,8 +200,10 @@ fn refresh_params(token: &RefreshToken) -> [Param<'_>; 5] {
 
 /// A new refresh token, and its grant extended to the token's expiry (SQLite, in a transaction).
 fn insert_refresh_token_in(conn: &mut DbConnection, token: &RefreshToken) -> Result<(), StoreError> {
-    diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(token)).execute(conn)?;
-    diesel::update(grants::table.find(&token.grant_id)).set(grants::expires_at.eq(token.expires_at)).execute(conn)?;
+    per_backend!(conn, |c| {
+        diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(token)).execute(c)?;
+        diesel::update(grants::table.find(&token.grant_id)).set(grants::expires_at.eq(token.expires_at)).execute(c)
+    })?;
     Ok(())
 }
 
@@ -212,14 +217,14 @@ fn insert_opaque_access_token_in(
     claims: &AccessTokenClaims,
     json: &str,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(opaque_access_tokens::table)
+    per_backend!(conn, |c| diesel::insert_into(opaque_access_tokens::table)
         .values((
             opaque_access_tokens::hash.eq(hash),
             opaque_access_tokens::jti.eq(&claims.jti),
             opaque_access_tokens::claims.eq(json),
             opaque_access_tokens::expires_at.eq(claims.exp),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -239,11 +244,11 @@ impl OidcRepository for Store {
     }
 
     fn find_client(&self, id: &ClientId) -> Result<Option<Client>, OAuthError> {
-        let row = clients::table
+        let row = per_backend!(&mut *self.conn()?, |c| clients::table
             .find(id.as_str())
-            .get_result::<ClientRow>(&mut *self.conn()?)
-            .optional()
-            .map_err(StoreError::from)?;
+            .get_result::<ClientRow>(c)
+            .optional())
+        .map_err(StoreError::from)?;
         Ok(row.map(Client::try_from).transpose()?)
     }
 
@@ -545,7 +550,7 @@ impl OidcRepository for Store {
             spend_code_pg(conn, hash, now)?
         } else {
             let live_grants = grants::table.filter(grants::revoked_at.is_null()).select(grants::id);
-            let code = diesel::update(
+            let code = per_backend!(&mut *conn, |c| diesel::update(
                 authorization_codes::table
                     .find(hash)
                     .filter(authorization_codes::consumed_at.is_null())
@@ -554,13 +559,16 @@ impl OidcRepository for Store {
             )
             .set(authorization_codes::consumed_at.eq(Some(now)))
             .returning(authorization_codes::all_columns)
-            .get_result::<CodeRow>(conn)
-            .optional()
+            .get_result::<CodeRow>(c)
+            .optional())
             .map_err(StoreError::from)?;
             match code {
                 Some(code) => {
                     // SQLite: a second statement, in-process and cheap.
-                    let grant = grants::table.find(&code.grant_id).get_result::<GrantRow>(conn).optional();
+                    let grant = per_backend!(&mut *conn, |c| grants::table
+                        .find(&code.grant_id)
+                        .get_result::<GrantRow>(c)
+                        .optional());
                     match grant.map_err(StoreError::from)? {
                         Some(grant) => Some((code, grant)),
                         None => return Ok(CodeConsumption::Invalid),
@@ -672,7 +680,7 @@ impl OidcRepository for Store {
         Ok((*conn).transaction(|conn| {
             // Write first: on SQLite a transaction that starts by writing queues on the busy
             // timeout instead of failing to upgrade a read lock.
-            let spent = diesel::update(
+            let spent = per_backend!(&mut *conn, |c| diesel::update(
                 refresh_tokens::table
                     .find(old_hash)
                     .filter(refresh_tokens::client_id.eq(client.as_str()))
@@ -681,17 +689,19 @@ impl OidcRepository for Store {
             )
             .set(refresh_tokens::used_at.eq(Some(now)))
             .returning(refresh_tokens::grant_id)
-            .get_result::<String>(conn)
-            .optional()?;
+            .get_result::<String>(c)
+            .optional())?;
             let Some(grant_id) = spent else {
                 return unspent_refresh_token(conn, old_hash, client);
             };
             // The grant's liveness check and its new expiry in one statement.
-            let grant = diesel::update(grants::table.find(&grant_id).filter(grants::revoked_at.is_null()))
-                .set(grants::expires_at.eq(new_expires_at))
-                .returning(grants::all_columns)
-                .get_result::<GrantRow>(conn)
-                .optional()?;
+            let grant = per_backend!(&mut *conn, |c| diesel::update(
+                grants::table.find(&grant_id).filter(grants::revoked_at.is_null())
+            )
+            .set(grants::expires_at.eq(new_expires_at))
+            .returning(grants::all_columns)
+            .get_result::<GrantRow>(c)
+            .optional())?;
             let Some(grant) = grant else { return Ok(RefreshRotation::Invalid) };
             let grant = Grant::try_from(grant)?;
             let new = RefreshToken {
@@ -701,20 +711,22 @@ impl OidcRepository for Store {
                 created_at: now,
                 expires_at: new_expires_at,
             };
-            diesel::insert_into(refresh_tokens::table).values(RefreshRow::from(&new)).execute(conn)?;
+            per_backend!(&mut *conn, |c| diesel::insert_into(refresh_tokens::table)
+                .values(RefreshRow::from(&new))
+                .execute(c))?;
             Ok(RefreshRotation::Rotated(Box::new(grant)))
         })?)
     }
 
     fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
         let conn = &mut *self.conn()?;
-        let row = refresh_tokens::table
+        let row = per_backend!(&mut *conn, |c| refresh_tokens::table
             .find(hash)
             .filter(refresh_tokens::used_at.is_null())
             .filter(refresh_tokens::expires_at.gt(now))
-            .get_result::<RefreshRow>(conn)
-            .optional()
-            .map_err(StoreError::from)?;
+            .get_result::<RefreshRow>(c)
+            .optional())
+        .map_err(StoreError::from)?;
         let Some(row) = row else { return Ok(None) };
         let token = RefreshToken::try_from(row)?;
         Ok(match load_grant(conn, &token.grant_id)? {
@@ -738,15 +750,15 @@ impl OidcRepository for Store {
 
     fn find_live_access(&self, jti: &str, grant_id: &str) -> Result<Option<(Grant, Account)>, OAuthError> {
         use diesel::dsl::{exists, not};
-        let row = grants::table
+        let row = per_backend!(&mut *self.conn()?, |c| grants::table
             .inner_join(accounts::table)
             .filter(grants::id.eq(grant_id))
             .filter(grants::revoked_at.is_null())
             .filter(not(exists(revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(jti)))))
             .select((grants::all_columns, accounts::all_columns))
-            .get_result::<(GrantRow, AccountRow)>(&mut *self.conn()?)
-            .optional()
-            .map_err(StoreError::from)?;
+            .get_result::<(GrantRow, AccountRow)>(c)
+            .optional())
+        .map_err(StoreError::from)?;
         Ok(match row {
             Some((grant, account)) => Some((Grant::try_from(grant)?, Account::try_from(account)?)),
             None => None,
@@ -759,13 +771,13 @@ impl OidcRepository for Store {
     }
 
     fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError> {
-        let json = opaque_access_tokens::table
+        let json = per_backend!(&mut *self.conn()?, |c| opaque_access_tokens::table
             .find(hash)
             .filter(opaque_access_tokens::expires_at.gt(now))
             .select(opaque_access_tokens::claims)
-            .get_result::<String>(&mut *self.conn()?)
-            .optional()
-            .map_err(StoreError::from)?;
+            .get_result::<String>(c)
+            .optional())
+        .map_err(StoreError::from)?;
         json.map(|j| {
             serde_json::from_str(&j).map_err(|e| OAuthError::server_error(format!("stored access token: {e}")))
         })
@@ -773,11 +785,11 @@ impl OidcRepository for Store {
     }
 
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
-        let n: i64 = revoked_access_tokens::table
+        let n: i64 = per_backend!(&mut *self.conn()?, |c| revoked_access_tokens::table
             .filter(revoked_access_tokens::jti.eq(jti))
             .count()
-            .get_result(&mut *self.conn()?)
-            .map_err(StoreError::from)?;
+            .get_result(c))
+        .map_err(StoreError::from)?;
         Ok(n > 0)
     }
 
