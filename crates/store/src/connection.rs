@@ -109,14 +109,16 @@ struct CheckpointResult {
     log: i64,
 }
 
-/// One round of the background checkpointer: a passive checkpoint, and a reset of the log
-/// (`TRUNCATE`: it waits for the readers, then empties the file) once it holds `reset_at` pages.
+/// One round of the background checkpointer: a passive checkpoint, and a reset of the log once
+/// it holds `reset_at` pages (`RESTART`: it waits for the readers of old snapshots, so that the
+/// next commit writes the log from its start; `TRUNCATE` also empties the file, which then grows
+/// again page by page: p99 of the bench's refreshes 18.8 ms with it, 12.8 ms without).
 pub(crate) fn checkpoint(conn: &mut PooledDb, reset_at: i64) -> Result<(), StoreError> {
     use diesel::RunQueryDsl as _;
     let DbConnection::Sqlite(sqlite) = &mut conn.conn else { return Ok(()) };
     let passive: Vec<CheckpointResult> = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").load(sqlite)?;
     if passive.first().is_some_and(|r| r.log >= reset_at) {
-        sqlite.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        sqlite.batch_execute("PRAGMA wal_checkpoint(RESTART)")?;
     }
     Ok(())
 }
@@ -234,25 +236,40 @@ mod tests {
         assert!(alive_check_due(t, t + Duration::from_secs(3600)));
     }
 
-    #[test]
-    fn the_checkpointer_resets_a_large_log_and_leaves_a_small_one() {
-        let dir = std::env::temp_dir().join(format!("yagona-ckpt-{}", std::process::id()));
+    /// The log's size in pages after a checkpoint round and one more commit, while a reader
+    /// holds a snapshot from before the round (released after 300 ms by a thread).
+    fn log_after_a_round(name: &str, reset_at: i64) -> i64 {
+        use diesel::RunQueryDsl as _;
+        let dir = std::env::temp_dir().join(format!("yagona-ckpt-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("c.db");
-        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(path.clone()), Checkpoints::Background);
+        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("c.db")), Checkpoints::Background);
         let (mut writer, mut checkpointer) = (factory.connect().unwrap(), factory.connect().unwrap());
+        let mut reader = factory.connect().unwrap();
         writer.batch_execute("CREATE TABLE filler (data TEXT NOT NULL)").unwrap();
         for _ in 0..100 {
             writer.batch_execute("INSERT INTO filler VALUES (printf('%.4000c', 'x'))").unwrap();
         }
-        let wal = dir.join("c.db-wal");
-        let logged = std::fs::metadata(&wal).unwrap().len();
-        assert!(logged > 100 * 4000, "connections never checkpoint at commit: {logged}");
-        checkpoint(&mut checkpointer, 1000).unwrap();
-        assert_eq!(std::fs::metadata(&wal).unwrap().len(), logged, "a small log is copied, not reset");
-        checkpoint(&mut checkpointer, 100).unwrap();
-        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "a large log is reset");
+        reader.batch_execute("BEGIN; SELECT count(*) FROM filler;").unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            reader.batch_execute("COMMIT").unwrap();
+        });
+        checkpoint(&mut checkpointer, reset_at).unwrap();
+        writer.batch_execute("INSERT INTO filler VALUES ('one more')").unwrap();
+        let DbConnection::Sqlite(sqlite) = &mut checkpointer.conn else { unreachable!("a SQLite factory") };
+        let log = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").load::<CheckpointResult>(sqlite).unwrap()[0].log;
+        release.join().unwrap();
         std::fs::remove_dir_all(&dir).ok();
+        log
+    }
+
+    #[test]
+    fn the_checkpointer_resets_a_large_log_and_leaves_a_small_one() {
+        // Connections never checkpoint at commit, and the passive round cannot restart the
+        // log under a reader: the next commit appends.
+        assert!(log_after_a_round("small", 1000) > 100, "a small log is copied, not reset");
+        // The reset waits for the reader; the next commit starts the log over.
+        assert!(log_after_a_round("large", 100) < 10, "a large log is reset");
     }
 
     #[test]
