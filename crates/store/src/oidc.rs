@@ -549,13 +549,17 @@ impl OidcRepository for Store {
         let spent = if matches!(*conn, DbConnection::Postgres(_)) {
             spend_code_pg(conn, hash, now)?
         } else {
-            let live_grants = grants::table.filter(grants::revoked_at.is_null()).select(grants::id);
+            // A correlated EXISTS: SQLite plans `grant_id IN (SELECT id FROM grants WHERE …)` as a
+            // scan of every grant, at every redemption.
+            let grant_live = diesel::dsl::exists(
+                grants::table.filter(grants::id.eq(authorization_codes::grant_id)).filter(grants::revoked_at.is_null()),
+            );
             let code = per_backend!(&mut *conn, |c| diesel::update(
                 authorization_codes::table
                     .find(hash)
                     .filter(authorization_codes::consumed_at.is_null())
                     .filter(authorization_codes::expires_at.gt(now))
-                    .filter(authorization_codes::grant_id.eq_any(live_grants)),
+                    .filter(grant_live),
             )
             .set(authorization_codes::consumed_at.eq(Some(now)))
             .returning(authorization_codes::all_columns)
