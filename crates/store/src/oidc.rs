@@ -162,7 +162,7 @@ fn spend_code_pg(conn: &mut DbConnection, hash: &str, now: i64) -> Result<Option
         "WITH spent AS ( \
              UPDATE authorization_codes SET consumed_at = $1 \
              WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 \
-             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) \
+             AND EXISTS (SELECT 1 FROM grants g WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL) \
              RETURNING * \
          ) \
          SELECT spent.hash AS code_hash, spent.client_id AS code_client_id, spent.redirect_uri, \
