@@ -24,7 +24,9 @@ const provider = new Provider(issuer, {
     resourceIndicators: {
       enabled: true,
       // No resource asked: an opaque token (introspectable from the in-memory store); with
-      // resource=urn:bench: a JWT access token signed RS256, as Yagona's.
+      // resource=urn:bench (at client_credentials, or at the authorization request of the logins
+      // behind the plain refresh_token and code_exchange rows): a JWT access token signed RS256,
+      // as Yagona's `bench` client issues.
       defaultResource: () => undefined,
       useGrantedResource: () => true,
       getResourceServerInfo: () => ({
