@@ -95,9 +95,14 @@ impl Store {
     /// [`connection::WAL_RESET_PAGES`], the thread waits for the readers and resets it.
     fn spawn_checkpointer(&self, url: &DatabaseUrl, checkpoints: Checkpoints) -> Result<(), StoreError> {
         use diesel::r2d2::ManageConnection as _;
+        use diesel::connection::SimpleConnection as _;
         let mut conn = ConnectionFactory::new(url.clone(), checkpoints)
             .connect()
             .map_err(|e| StoreError::Connection(e.to_string()))?;
+        // A reset holds writers back while it waits for readers: give up after 100 ms (a long
+        // read transaction) and try again next round, rather than stall writes for the 10 s
+        // busy timeout of the other connections.
+        conn.batch_execute("PRAGMA busy_timeout = 100;").map_err(|e| StoreError::Connection(e.to_string()))?;
         let alive = std::sync::Arc::downgrade(&self.alive);
         std::thread::Builder::new()
             .name("sqlite-checkpointer".into())
