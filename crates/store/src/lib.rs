@@ -94,8 +94,8 @@ impl Store {
     /// and keeps growing (past 170 MiB in ten seconds of the bench); once it holds
     /// [`connection::WAL_RESET_PAGES`], the thread waits for the readers and resets it.
     fn spawn_checkpointer(&self, url: &DatabaseUrl, checkpoints: Checkpoints) -> Result<(), StoreError> {
-        use diesel::r2d2::ManageConnection as _;
         use diesel::connection::SimpleConnection as _;
+        use diesel::r2d2::ManageConnection as _;
         let mut conn = ConnectionFactory::new(url.clone(), checkpoints)
             .connect()
             .map_err(|e| StoreError::Connection(e.to_string()))?;

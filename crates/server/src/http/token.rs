@@ -188,26 +188,11 @@ fn issue(
     now: i64,
 ) -> Result<Value, OAuthError> {
     let access = s.with_issuer(|i| i.access_token_for_grant(grant, scopes, client.access_token_format, now))?;
-    let refresh_token = match refresh {
-        Some(Refresh::First(secret)) => {
-            let first = new_refresh_token(s, &secret, grant, now);
-            if access.format == AccessTokenFormat::Opaque {
-                // Both in one write (one commit on SQLite, one statement on PostgreSQL).
-                s.store.insert_refresh_and_opaque_access_token(&first, &hash_token(&access.token), &access.claims)?;
-            } else {
-                s.store.insert_refresh_token(&first)?;
-            }
-            Some(secret)
-        }
-        Some(Refresh::Rotated(secret)) => {
-            store_access_token(s, &access)?;
-            Some(secret)
-        }
-        None => {
-            store_access_token(s, &access)?;
-            None
-        }
+    let first_refresh = match &refresh {
+        Some(Refresh::First(secret)) => Some(new_refresh_token(s, secret, grant, now)),
+        Some(Refresh::Rotated(_)) | None => None,
     };
+    store_tokens(s, &access, first_refresh.as_ref())?;
     let id_token = s.with_issuer(|i| i.id_token(client, account, grant, nonce, &access.token, now))?;
     let mut body = json!({
         "access_token": access.token,
@@ -216,17 +201,24 @@ fn issue(
         "scope": scopes.to_string(),
         "id_token": id_token,
     });
-    if let Some(refresh) = refresh_token {
-        body["refresh_token"] = Value::String(refresh);
+    if let Some(Refresh::First(secret) | Refresh::Rotated(secret)) = refresh {
+        body["refresh_token"] = Value::String(secret);
     }
     Ok(body)
 }
 
-/// An opaque access token is stored before it is handed out, so it works as soon as the client
-/// has it; a JWT needs nothing stored.
-fn store_access_token(s: &AppState, access: &AccessToken) -> Result<(), OAuthError> {
-    if access.format == AccessTokenFormat::Opaque {
-        s.store.insert_opaque_access_token(&hash_token(&access.token), &access.claims)?;
+/// Stores what a token response needs stored before it is handed out, so each token works as
+/// soon as the client has it: an opaque access token (a JWT needs nothing) and a grant's first
+/// refresh token, in one write when both (nothing half-written if it fails).
+fn store_tokens(s: &AppState, access: &AccessToken, first_refresh: Option<&RefreshToken>) -> Result<(), OAuthError> {
+    let opaque = access.format == AccessTokenFormat::Opaque;
+    match first_refresh {
+        Some(refresh) if opaque => {
+            s.store.insert_refresh_and_opaque_access_token(refresh, &hash_token(&access.token), &access.claims)?
+        }
+        Some(refresh) => s.store.insert_refresh_token(refresh)?,
+        None if opaque => s.store.insert_opaque_access_token(&hash_token(&access.token), &access.claims)?,
+        None => {}
     }
     Ok(())
 }
@@ -276,7 +268,7 @@ fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>) -> Result<V
     }
     let now = now();
     let access = s.with_issuer(|i| i.access_token_for_client(&client.id, &scopes, client.access_token_format, now))?;
-    store_access_token(s, &access)?;
+    store_tokens(s, &access, None)?;
     let mut body = json!({
         "access_token": access.token,
         "token_type": "Bearer",
