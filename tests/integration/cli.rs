@@ -1,6 +1,6 @@
 //! The command line and configuration, and key rotation as an operator does it.
 
-use openidconnect::{AuthorizationCode, TokenResponse};
+use openidconnect::TokenResponse;
 use yagona_tests::{browser, http_client, query_param, sign_in, Backend, TestServer};
 
 use crate::flow::decode_jwt_header;
@@ -142,14 +142,7 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
     let start = rp.start(&[], &[]);
     let response = browser.get(&start.url).send().await.unwrap();
     let code = query_param(&yagona_tests::location(&response), "code").unwrap();
-    let new = rp
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let new = rp.redeem_code(code, start.verifier).await;
     let new_kid = decode_jwt_header(&new.id_token().unwrap().to_string())["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid, "new tokens are signed with the new key");
     new.id_token().unwrap().claims(&rp.client.id_token_verifier(), &start.nonce).unwrap();

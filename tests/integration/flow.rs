@@ -1,9 +1,7 @@
 //! The whole life of a login, as a relying party sees it.
 
 use openidconnect::core::{CoreIdTokenVerifier, CoreUserInfoClaims};
-use openidconnect::{
-    AccessToken, AccessTokenHash, AuthorizationCode, OAuth2TokenResponse, TokenIntrospectionResponse, TokenResponse,
-};
+use openidconnect::{AccessToken, AccessTokenHash, OAuth2TokenResponse, TokenIntrospectionResponse, TokenResponse};
 use serde_json::Value;
 use yagona_tests::{browser, query_param, sign_in, Backend, TestServer};
 
@@ -37,14 +35,7 @@ async fn full_flow(backend: Backend) {
     let code = query_param(&callback, "code").expect("a code");
     let code_for_log = code.clone();
 
-    let tokens = rp
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .expect("code exchange succeeds");
+    let tokens = rp.redeem_code(code, start.verifier).await;
     let id_token = tokens.id_token().expect("an ID token");
     let verifier: CoreIdTokenVerifier<'_> = rp.client.id_token_verifier();
     let claims = id_token.claims(&verifier, &start.nonce).expect("the ID token verifies against the JWKS");
@@ -180,14 +171,7 @@ async fn public_client_and_single_sign_on() {
     let start = app.start(&["profile"], &[]);
     let callback = sign_in(&browser, &server.base_url, &start.url, &login, &password).await;
     let code = query_param(&callback, "code").unwrap();
-    let tokens = app
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&app.http)
-        .await
-        .expect("a public client redeems its code with PKCE alone");
+    let tokens = app.redeem_code(code, start.verifier).await;
     let first_sub =
         tokens.id_token().unwrap().claims(&app.client.id_token_verifier(), &start.nonce).unwrap().subject().clone();
 
@@ -239,13 +223,7 @@ async fn form_post_response_mode() {
     let code = yagona_tests::hidden_input(&html, "code").expect("the code is a hidden field");
     assert_eq!(yagona_tests::hidden_input(&html, "state").as_deref(), Some(start.state.secret().as_str()));
     assert_eq!(yagona_tests::hidden_input(&html, "iss").as_deref(), Some(server.base_url.as_str()));
-    rp.client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .expect("the form_post code redeems");
+    rp.redeem_code(code, start.verifier).await;
 }
 
 /// Discovery advertises every endpoint and capability; JSON logs carry the request id.

@@ -1,6 +1,6 @@
 //! Legal entities over HTTP: linking a company with its EDS, acting as it, and the claims.
 
-use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
 use yagona_tests::{browser, hidden_input, http_client, location, query_param, reqwest, Backend, TestServer};
 
@@ -139,14 +139,7 @@ async fn a_head_links_the_company_and_acts_for_it() {
     let r = choose(&format!("legal:{TIN}:Common For Head")).await;
     let r = b.get(server.url(&location(&r))).send().await.unwrap();
     let code = query_param(&location(&r), "code").unwrap();
-    let tokens = rp
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let tokens = rp.redeem_code(code, start.verifier).await;
     let id_token = tokens.id_token().unwrap();
     id_token.claims(&rp.client.id_token_verifier(), &start.nonce).expect("the ID token verifies");
     let claims = decode_jwt_payload(&id_token.to_string());
@@ -195,14 +188,7 @@ async fn a_head_links_the_company_and_acts_for_it() {
         .await
         .unwrap();
     let r = b2.get(server.url(&location(&r))).send().await.unwrap();
-    let tokens = rp
-        .client
-        .exchange_code(AuthorizationCode::new(query_param(&location(&r), "code").unwrap()))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let tokens = rp.redeem_code(query_param(&location(&r), "code").unwrap(), start.verifier).await;
     let claims = decode_jwt_payload(&tokens.id_token().unwrap().to_string());
     assert_eq!(claims["user_type"], "individual");
     assert!(claims.get("legal_entity").is_none() && claims.get("roles").is_none());
@@ -254,14 +240,7 @@ async fn an_eds_login_with_the_company_certificate_acts_for_it() {
     let r = fresh.get(server.url(&location(&r))).send().await.unwrap();
     let callback = location(&r);
     let code = query_param(&callback, "code").unwrap_or_else(|| panic!("straight back to the service: {callback}"));
-    let tokens = rp
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let tokens = rp.redeem_code(code, start.verifier).await;
     let claims = decode_jwt_payload(&tokens.id_token().unwrap().to_string());
     assert_eq!(claims["user_type"], "legal_entity");
     assert_eq!(claims["legal_entity"]["tin"], "209876543");
@@ -358,14 +337,7 @@ async fn the_head_gives_and_takes_back_roles() {
         .await
         .unwrap();
     let r = sb.get(server.url(&location(&r))).send().await.unwrap();
-    let tokens = rp
-        .client
-        .exchange_code(AuthorizationCode::new(query_param(&location(&r), "code").unwrap()))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let tokens = rp.redeem_code(query_param(&location(&r), "code").unwrap(), start.verifier).await;
     let claims = decode_jwt_payload(&tokens.id_token().unwrap().to_string());
     assert_eq!(claims["roles"], serde_json::json!(["Accountant"]));
     assert_eq!(claims["legal_entity"]["short_name"], "Jamshid Savdo");

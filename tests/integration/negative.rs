@@ -1,6 +1,6 @@
 //! Bad input everywhere: a clear RFC error, never a 500, nothing stored or redirected wrongly.
 
-use openidconnect::{AuthorizationCode, OAuth2TokenResponse, PkceCodeVerifier};
+use openidconnect::{OAuth2TokenResponse, PkceCodeVerifier};
 use serde_json::Value;
 use yagona_tests::{browser, http_client, location, query_param, sign_in, Backend, TestServer};
 
@@ -256,14 +256,7 @@ async fn refresh_token_reuse_revokes_the_family() {
     for backend in Backend::ALL {
         let s = signed_in(backend, &[]).await;
         let (code, verifier) = s.code().await;
-        let tokens =
-            s.rp.client
-                .exchange_code(AuthorizationCode::new(code))
-                .unwrap()
-                .set_pkce_verifier(verifier)
-                .request_async(&s.rp.http)
-                .await
-                .unwrap();
+        let tokens = s.rp.redeem_code(code, verifier).await;
         let r1 = tokens.refresh_token().unwrap().secret().clone();
         let (status, body) = s.token(&[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
         assert_eq!(status, 200, "{body}");

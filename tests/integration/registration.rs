@@ -1,7 +1,7 @@
 //! The registration wizard and the cabinet over HTTP: every validation rule, the step order,
 //! concurrent registrations of one PINFL, and the return to a relying party.
 
-use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use yagona_tests::{browser, hidden_input, location, query_param, reqwest, sign_in, Backend, TestServer};
 
 use crate::rp::RelyingParty;
@@ -258,14 +258,7 @@ async fn registration_inside_an_authorization_returns_to_the_relying_party() {
         sign_in(&b, &server.base_url, &server.url(&format!("/authorize/resume?interaction={interaction}")), "-", "-")
             .await;
     let code = query_param(&callback, "code").expect("a code for the new account");
-    let tokens = rp
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(start.verifier)
-        .request_async(&rp.http)
-        .await
-        .unwrap();
+    let tokens = rp.redeem_code(code, start.verifier).await;
     let claims = tokens.id_token().unwrap().claims(&rp.client.id_token_verifier(), &start.nonce).unwrap();
     assert_eq!(claims.family_name().unwrap().get(None).unwrap().as_str(), "Rashidova");
     let raw = crate::flow::decode_jwt_payload(&tokens.id_token().unwrap().to_string());

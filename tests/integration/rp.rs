@@ -59,7 +59,11 @@ impl RelyingParty {
     /// Redeems the code in `callback` with the request's PKCE verifier, as the relying party does
     /// at its redirect URI.
     pub async fn redeem(&self, callback: &str, verifier: PkceCodeVerifier) -> CoreTokenResponse {
-        let code = query_param(callback, "code").expect("a code in the callback");
+        self.redeem_code(query_param(callback, "code").expect("a code in the callback"), verifier).await
+    }
+
+    /// Redeems `code` at the token endpoint with its PKCE verifier; panics if refused.
+    pub async fn redeem_code(&self, code: String, verifier: PkceCodeVerifier) -> CoreTokenResponse {
         self.client
             .exchange_code(AuthorizationCode::new(code))
             .unwrap()
