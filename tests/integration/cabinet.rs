@@ -2,7 +2,9 @@
 
 use openidconnect::OAuth2TokenResponse;
 use serde_json::Value;
-use yagona_tests::{browser, hidden_input, http_client, location, query_param, sign_in, Backend, TestServer};
+use yagona_tests::{
+    browser, hidden_input, http_client, location, post_form, query_param, sign_in, Backend, TestServer,
+};
 
 use crate::rp::RelyingParty;
 
@@ -37,12 +39,9 @@ async fn cabinet_password_sessions_services_history() {
 
     // End the phone's session from the laptop.
     let sid = html.split("name=\"sid\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let r = laptop
-        .post(server.url("/account/sessions/end"))
-        .form(&[("csrf_token", csrf.as_str()), ("sid", sid.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r =
+        post_form(&laptop, &server, "/account/sessions/end", &[("csrf_token", csrf.as_str()), ("sid", sid.as_str())])
+            .await;
     assert_eq!(location(&r), "/account?done=session");
     let silent = rp.start(&[], &[("prompt", "none")]);
     let r = phone.get(&silent.url).send().await.unwrap();
@@ -65,30 +64,32 @@ async fn cabinet_password_sessions_services_history() {
     assert_eq!(refresh(refresh_tokens[1].clone()).await, 400);
 
     // Change the password: a wrong current password is refused; then it works.
-    let r = laptop
-        .post(server.url("/account/password"))
-        .form(&[
+    let r = post_form(
+        &laptop,
+        &server,
+        "/account/password",
+        &[
             ("csrf_token", csrf.as_str()),
             ("current_password", "wrong"),
             ("new_password", "Yangi-Parol-2026"),
             ("new_password_confirm", "Yangi-Parol-2026"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("The current password is wrong."));
-    let r = laptop
-        .post(server.url("/account/password"))
-        .form(&[
+    let r = post_form(
+        &laptop,
+        &server,
+        "/account/password",
+        &[
             ("csrf_token", csrf.as_str()),
             ("current_password", password.as_str()),
             ("new_password", "Yangi-Parol-2026"),
             ("new_password_confirm", "Yangi-Parol-2026"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(location(&r), "/account?done=password");
     let html = laptop.get(server.url("/account?done=password")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("The password is changed."));
@@ -105,18 +106,19 @@ async fn cabinet_password_sessions_services_history() {
             ("interaction", hidden_input(&page, "interaction").unwrap()),
         ]
     };
-    let r = fresh.post(server.url("/login")).form(&form(&password)).send().await.unwrap();
+    let r = post_form(&fresh, &server, "/login", &form(&password)).await;
     assert_eq!(r.status(), 401);
-    let r = fresh.post(server.url("/login")).form(&form("Yangi-Parol-2026")).send().await.unwrap();
+    let r = post_form(&fresh, &server, "/login", &form("Yangi-Parol-2026")).await;
     assert_eq!(r.status(), 303);
 
     // Revoke the service: its refresh tokens stop working and consent is asked again.
-    let r = laptop
-        .post(server.url("/account/services/revoke"))
-        .form(&[("csrf_token", csrf.as_str()), ("client_id", "soliq")])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &laptop,
+        &server,
+        "/account/services/revoke",
+        &[("csrf_token", csrf.as_str()), ("client_id", "soliq")],
+    )
+    .await;
     assert_eq!(location(&r), "/account?done=revoked");
     assert_eq!(refresh(refresh_tokens[0].clone()).await, 400);
     let html = laptop.get(server.url("/account")).send().await.unwrap().text().await.unwrap();
@@ -128,12 +130,9 @@ async fn cabinet_password_sessions_services_history() {
     assert!(location(&r).starts_with("/consent?"));
 
     // Forms without the CSRF token are refused.
-    let r = laptop
-        .post(server.url("/account/services/revoke"))
-        .form(&[("csrf_token", "forged"), ("client_id", "soliq")])
-        .send()
-        .await
-        .unwrap();
+    let r =
+        post_form(&laptop, &server, "/account/services/revoke", &[("csrf_token", "forged"), ("client_id", "soliq")])
+            .await;
     assert_eq!(r.status(), 400);
     // Without a session the cabinet sends people to the login page.
     let r = browser().get(server.url("/account")).send().await.unwrap();

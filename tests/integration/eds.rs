@@ -4,7 +4,7 @@
 
 use openidconnect::TokenResponse;
 use serde_json::Value;
-use yagona_tests::{browser, hidden_input, location, query_param, reqwest, Backend, TestServer};
+use yagona_tests::{browser, hidden_input, location, post_form, query_param, reqwest, Backend, TestServer};
 
 use crate::flow::decode_jwt_payload;
 use crate::registration::pinfl;
@@ -78,7 +78,7 @@ async fn eds_login_steps_up_to_high_and_confirms_the_account() {
 
         let pkcs7 = sign_challenge(&server, &b, &p12).await;
         let form = [("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str()), ("interaction", interaction.as_str())];
-        let r = b.post(server.url("/login/eds")).form(&form).send().await.unwrap();
+        let r = post_form(&b, &server, "/login/eds", &form).await;
         assert_eq!(location(&r), format!("/authorize/resume?interaction={interaction}"));
         let r = b.get(server.url(&location(&r))).send().await.unwrap();
         let callback = location(&r);
@@ -91,26 +91,17 @@ async fn eds_login_steps_up_to_high_and_confirms_the_account() {
 
         // The same signature again: the challenge is spent.
         let replay = [("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())];
-        let r = b.post(server.url("/login/eds")).form(&replay).send().await.unwrap();
+        let r = post_form(&b, &server, "/login/eds", &replay).await;
         assert_eq!(r.status(), 401);
         assert!(r.text().await.unwrap().contains("expired or was already used"));
         // A challenge of another browser is refused here.
         let other = browser();
         let foreign = sign_challenge(&server, &other, &p12).await;
-        let r = b
-            .post(server.url("/login/eds"))
-            .form(&[("csrf_token", csrf.as_str()), ("pkcs7", foreign.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let r =
+            post_form(&b, &server, "/login/eds", &[("csrf_token", csrf.as_str()), ("pkcs7", foreign.as_str())]).await;
         assert!(r.text().await.unwrap().contains("expired or was already used"));
         // Garbage is a message, not a 500.
-        let r = b
-            .post(server.url("/login/eds"))
-            .form(&[("csrf_token", csrf.as_str()), ("pkcs7", "bm90IGEgY21z")])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(&b, &server, "/login/eds", &[("csrf_token", csrf.as_str()), ("pkcs7", "bm90IGEgY21z")]).await;
         assert_eq!(r.status(), 401);
         assert!(!server.log().contains("status=500"));
     }
@@ -126,16 +117,17 @@ async fn the_cabinet_registers_an_eds_with_the_same_pinfl() {
     let strangers = issue(&server, &ca, "ALIEVA SEVARA", &yagona_tests::person_pinfl("sevara"), &["--alg", "ecdsa"]);
     let b = browser();
     let html = page(&b, &server, "/login").await;
-    let r = b
-        .post(server.url("/login"))
-        .form(&[
+    let r = post_form(
+        &b,
+        &server,
+        "/login",
+        &[
             ("login", login.as_str()),
             ("password", password.as_str()),
             ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(location(&r), "/account");
     let cabinet = page(&b, &server, "/account").await;
     assert!(cabinet.contains("id=\"eds-form\""));
@@ -143,32 +135,20 @@ async fn the_cabinet_registers_an_eds_with_the_same_pinfl() {
 
     // Another person's certificate is refused with a reason.
     let pkcs7 = sign_challenge(&server, &b, &strangers).await;
-    let r = b
-        .post(server.url("/account/eds/preview"))
-        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&b, &server, "/account/eds/preview", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+        .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("belongs to another person"));
 
     // Mine: preview shows the certificate, saving binds it and confirms the account.
     let pkcs7 = sign_challenge(&server, &b, &mine).await;
-    let r = b
-        .post(server.url("/account/eds/preview"))
-        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&b, &server, "/account/eds/preview", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
+        .await;
     assert_eq!(r.status(), 200);
     let preview = r.text().await.unwrap();
     assert!(preview.contains("TOSHEV BAHROM") && preview.contains(&yagona_tests::person_pinfl("bahrom")), "{preview}");
-    let r = b
-        .post(server.url("/account/eds/bind"))
-        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r =
+        post_form(&b, &server, "/account/eds/bind", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
     assert_eq!(location(&r), "/account?done=eds");
     let cabinet = page(&b, &server, "/account?done=eds").await;
     assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("id=\"certificates\""), "{cabinet}");
@@ -177,23 +157,22 @@ async fn the_cabinet_registers_an_eds_with_the_same_pinfl() {
     // The same certificate cannot confirm someone else's account.
     let b2 = browser();
     let html = page(&b2, &server, "/login").await;
-    b2.post(server.url("/login"))
-        .form(&[
+    post_form(
+        &b2,
+        &server,
+        "/login",
+        &[
             ("login", other_login.as_str()),
             ("password", other_password.as_str()),
             ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let csrf2 = hidden_input(&page(&b2, &server, "/account").await, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(&server, &b2, &mine).await;
-    let r = b2
-        .post(server.url("/account/eds/preview"))
-        .form(&[("csrf_token", csrf2.as_str()), ("pkcs7", pkcs7.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r =
+        post_form(&b2, &server, "/account/eds/preview", &[("csrf_token", csrf2.as_str()), ("pkcs7", pkcs7.as_str())])
+            .await;
     assert!(r.text().await.unwrap().contains("belongs to another person"));
 }
 
@@ -208,21 +187,12 @@ async fn a_first_eds_login_creates_a_confirmed_account() {
     assert!(html.contains("id=\"eds-form\""), "the login page offers EDS");
     let csrf = hidden_input(&html, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(&server, &b, &p12).await;
-    let r = b
-        .post(server.url("/login/eds"))
-        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&b, &server, "/login/eds", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
     assert_eq!(location(&r), "/login/eds/signup");
     let signup = page(&b, &server, "/login/eds/signup").await;
     assert!(signup.contains("SMITH JOHN") && signup.contains(&foreigner), "{signup}");
-    let r = b
-        .post(server.url("/login/eds/signup"))
-        .form(&[("csrf_token", csrf.as_str()), ("accept_offer", "yes")])
-        .send()
-        .await
-        .unwrap();
+    let r =
+        post_form(&b, &server, "/login/eds/signup", &[("csrf_token", csrf.as_str()), ("accept_offer", "yes")]).await;
     assert_eq!(location(&r), "/account");
     let cabinet = page(&b, &server, "/account").await;
     assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("SMITH JOHN"), "{cabinet}");
@@ -233,30 +203,32 @@ async fn a_first_eds_login_creates_a_confirmed_account() {
     // same way), then logs in with it.
     assert!(!cabinet.contains("name=\"current_password\""), "no current password asked after an EDS login");
     let csrf = hidden_input(&cabinet, "csrf_token").unwrap();
-    let r = b
-        .post(server.url("/account/password"))
-        .form(&[
+    let r = post_form(
+        &b,
+        &server,
+        "/account/password",
+        &[
             ("csrf_token", csrf.as_str()),
             ("new_password", "Chorsu-Bozori-12"),
             ("new_password_confirm", "Chorsu-Bozori-12"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(location(&r), "/account?done=password");
     let fresh = browser();
     let html = page(&fresh, &server, "/login").await;
     let login = format!("p{foreigner}");
-    let r = fresh
-        .post(server.url("/login"))
-        .form(&[
+    let r = post_form(
+        &fresh,
+        &server,
+        "/login",
+        &[
             ("login", login.as_str()),
             ("password", "Chorsu-Bozori-12"),
             ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(location(&r), "/account");
     // A password session must still give the current password.
     let cabinet = page(&fresh, &server, "/account").await;
@@ -280,12 +252,7 @@ async fn revoked_and_expired_certificates_are_refused_with_their_reason() {
         [(revoked.as_str(), format!("revoked on {today}")), (expired.as_str(), "not valid".to_owned())]
     {
         let pkcs7 = sign_challenge(&server, &b, p12).await;
-        let r = b
-            .post(server.url("/login/eds"))
-            .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(&b, &server, "/login/eds", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
         assert_eq!(r.status(), 401);
         let html = r.text().await.unwrap();
         assert!(html.contains(&message), "{message}: {html}");
@@ -409,12 +376,7 @@ async fn national_algorithm_certificates_are_verified_by_the_e_imzo_server() {
     let b = browser();
     let csrf = hidden_input(&page(&b, &server, "/login").await, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(&server, &b, &p12).await;
-    let r = b
-        .post(server.url("/login/eds"))
-        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&b, &server, "/login/eds", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
     assert_eq!(location(&r), "/account", "signed in through the E-IMZO-server");
     let cabinet = page(&b, &server, "/account").await;
     assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("7e1a2b3c4d"), "{cabinet}");
@@ -433,12 +395,7 @@ async fn national_algorithm_certificates_are_verified_by_the_e_imzo_server() {
         .to_owned();
     let b2 = browser();
     let csrf2 = hidden_input(&page(&b2, &server, "/login").await, "csrf_token").unwrap();
-    let r = b2
-        .post(server.url("/login/eds"))
-        .form(&[("csrf_token", csrf2.as_str()), ("pkcs7", forged.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&b2, &server, "/login/eds", &[("csrf_token", csrf2.as_str()), ("pkcs7", forged.as_str())]).await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("expired or was already used"));
 }

@@ -3,7 +3,7 @@
 use openidconnect::core::{CoreIdTokenVerifier, CoreUserInfoClaims};
 use openidconnect::{AccessToken, AccessTokenHash, OAuth2TokenResponse, TokenIntrospectionResponse, TokenResponse};
 use serde_json::Value;
-use yagona_tests::{browser, query_param, sign_in, Backend, TestServer};
+use yagona_tests::{browser, post_form, query_param, sign_in, Backend, TestServer};
 
 use crate::rp::RelyingParty;
 
@@ -300,15 +300,16 @@ async fn client_credentials_and_introspection() {
     assert_eq!(claims["sub"], "batch-job");
     assert_eq!(claims["client_id"], "batch-job");
 
-    let introspection: Value = http
-        .post(server.url("/introspect"))
-        .form(&[("token", token), ("client_id", "batch-job"), ("client_secret", &secret)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let introspection: Value = post_form(
+        &http,
+        &server,
+        "/introspect",
+        &[("token", token), ("client_id", "batch-job"), ("client_secret", &secret)],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(introspection["active"], true);
     assert_eq!(introspection["client_id"], "batch-job");
     // The access token cannot be used at userinfo: it names no person.

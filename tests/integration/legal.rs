@@ -2,7 +2,9 @@
 
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
-use yagona_tests::{browser, hidden_input, http_client, location, query_param, reqwest, Backend, TestServer};
+use yagona_tests::{
+    browser, hidden_input, http_client, location, post_form, query_param, reqwest, Backend, TestServer,
+};
 
 use crate::flow::decode_jwt_payload;
 use crate::rp::RelyingParty;
@@ -42,12 +44,8 @@ async fn password_login(server: &TestServer, login: &str, password: &str) -> (re
     let b = browser();
     let html = b.get(server.url("/login")).send().await.unwrap().text().await.unwrap();
     let csrf = hidden_input(&html, "csrf_token").unwrap();
-    let r = b
-        .post(server.url("/login"))
-        .form(&[("login", login), ("password", password), ("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&b, server, "/login", &[("login", login), ("password", password), ("csrf_token", csrf.as_str())])
+        .await;
     assert_eq!(location(&r), "/account");
     (b, csrf)
 }
@@ -59,7 +57,7 @@ async fn post_signed(
     csrf: &str,
     pkcs7: &str,
 ) -> (u16, String, String) {
-    let r = b.post(server.url(path)).form(&[("csrf_token", csrf), ("pkcs7", pkcs7)]).send().await.unwrap();
+    let r = post_form(b, server, path, &[("csrf_token", csrf), ("pkcs7", pkcs7)]).await;
     let status = r.status().as_u16();
     let to = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
     (status, to, r.text().await.unwrap())
@@ -181,12 +179,13 @@ async fn a_head_links_the_company_and_acts_for_it() {
     let r = b2.get(&start.url).send().await.unwrap();
     let act_as = location(&r);
     let interaction = query_param(&server.url(&act_as), "interaction").unwrap();
-    let r = b2
-        .post(server.url("/act_as"))
-        .form(&[("csrf_token", csrf2.as_str()), ("interaction", interaction.as_str()), ("act_as", "individual")])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &b2,
+        &server,
+        "/act_as",
+        &[("csrf_token", csrf2.as_str()), ("interaction", interaction.as_str()), ("act_as", "individual")],
+    )
+    .await;
     let r = b2.get(server.url(&location(&r))).send().await.unwrap();
     let tokens = rp.redeem_code(query_param(&location(&r), "code").unwrap(), start.verifier).await;
     let claims = decode_jwt_payload(&tokens.id_token().unwrap().to_string());
@@ -231,12 +230,13 @@ async fn an_eds_login_with_the_company_certificate_acts_for_it() {
     let csrf = hidden_input(&html, "csrf_token").unwrap();
     let interaction = query_param(&server.url(&login_page), "interaction").unwrap();
     let pkcs7 = sign(&server, &fresh, &company).await;
-    let r = fresh
-        .post(server.url("/login/eds"))
-        .form(&[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str()), ("interaction", interaction.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &fresh,
+        &server,
+        "/login/eds",
+        &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str()), ("interaction", interaction.as_str())],
+    )
+    .await;
     let r = fresh.get(server.url(&location(&r))).send().await.unwrap();
     let callback = location(&r);
     let code = query_param(&callback, "code").unwrap_or_else(|| panic!("straight back to the service: {callback}"));
@@ -326,16 +326,17 @@ async fn the_head_gives_and_takes_back_roles() {
     let r = sb.get(&start.url).send().await.unwrap();
     let act_as = location(&r);
     let interaction = query_param(&server.url(&act_as), "interaction").unwrap();
-    let r = sb
-        .post(server.url("/act_as"))
-        .form(&[
+    let r = post_form(
+        &sb,
+        &server,
+        "/act_as",
+        &[
             ("csrf_token", scsrf.as_str()),
             ("interaction", interaction.as_str()),
             ("act_as", "legal:305555555:Accountant"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let r = sb.get(server.url(&location(&r))).send().await.unwrap();
     let tokens = rp.redeem_code(query_param(&location(&r), "code").unwrap(), start.verifier).await;
     let claims = decode_jwt_payload(&tokens.id_token().unwrap().to_string());
@@ -344,17 +345,18 @@ async fn the_head_gives_and_takes_back_roles() {
 
     // Taken back: it is gone, and recorded.
     let account_id = members.lines().find(|l| l.contains("Accountant")).unwrap().split('\t').next().unwrap().to_owned();
-    let r = b
-        .post(server.url("/account/legal/revoke"))
-        .form(&[
+    let r = post_form(
+        &b,
+        &server,
+        "/account/legal/revoke",
+        &[
             ("csrf_token", csrf.as_str()),
             ("tin", "305555555"),
             ("account_id", account_id.as_str()),
             ("role", "Accountant"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(location(&r), "/account?done=role_revoked");
     assert!(!server.cli_ok(&["legal", "members", "305555555"], None).contains("Accountant"));
     let show = server.cli_ok(&["legal", "show", "305555555"], None);

@@ -2,7 +2,7 @@
 //! concurrent registrations of one PINFL, and the return to a relying party.
 
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
-use yagona_tests::{browser, hidden_input, location, query_param, reqwest, sign_in, Backend, TestServer};
+use yagona_tests::{browser, hidden_input, location, post_form, query_param, reqwest, sign_in, Backend, TestServer};
 
 use crate::rp::RelyingParty;
 
@@ -56,7 +56,7 @@ impl<'a> Registrant<'a> {
         if let Some(interaction) = hidden_input(&html, "interaction") {
             form.push(("interaction", interaction));
         }
-        let r = browser.post(server.url("/register")).form(&form).send().await.unwrap();
+        let r = post_form(&browser, server, "/register", &form).await;
         assert_eq!(location(&r), "/register/person");
         Registrant { server, browser, csrf }
     }
@@ -113,7 +113,7 @@ async fn every_validation_rule_has_a_message() {
     let html = b.get(server.url("/register")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("name=\"accept_offer\""));
     let csrf = hidden_input(&html, "csrf_token").unwrap();
-    let r = b.post(server.url("/register")).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
+    let r = post_form(&b, &server, "/register", &[("csrf_token", csrf.as_str())]).await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("You must accept the terms"));
 

@@ -1,6 +1,6 @@
 //! Browser sessions: cookies, CSRF, throttling, logout.
 
-use yagona_tests::{browser, hidden_input, location, query_param, sign_in, Backend, TestServer};
+use yagona_tests::{browser, hidden_input, location, post_form, query_param, sign_in, Backend, TestServer};
 
 use crate::rp::RelyingParty;
 
@@ -31,44 +31,47 @@ async fn login_page_cookies_and_csrf() {
     let interaction = hidden_input(&html, "interaction").unwrap();
 
     // Without the CSRF token, or with another, the form is refused.
-    let refused = browser
-        .post(server.url("/login"))
-        .form(&[
+    let refused = post_form(
+        &browser,
+        &server,
+        "/login",
+        &[
             ("login", login.as_str()),
             ("password", password.as_str()),
             ("csrf_token", "forged"),
             ("interaction", &interaction),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(refused.status(), 400);
     // A browser without the cookie cannot use the interaction either.
     let stranger = yagona_tests::browser();
-    let refused = stranger
-        .post(server.url("/login"))
-        .form(&[
+    let refused = post_form(
+        &stranger,
+        &server,
+        "/login",
+        &[
             ("login", login.as_str()),
             ("password", password.as_str()),
             ("csrf_token", &csrf),
             ("interaction", &interaction),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(refused.status(), 400);
 
-    let ok = browser
-        .post(server.url("/login"))
-        .form(&[
+    let ok = post_form(
+        &browser,
+        &server,
+        "/login",
+        &[
             ("login", login.as_str()),
             ("password", password.as_str()),
             ("csrf_token", &csrf),
             ("interaction", &interaction),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(ok.status(), 303);
     let cookie = ok.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.starts_with("yagona_session="), "{cookie}");
@@ -82,17 +85,18 @@ async fn login_page_cookies_and_csrf() {
     let page = server.url(&location(&r));
     assert!(page.contains("/login?"), "prompt=login asks again: {page}");
     let html = browser.get(&page).send().await.unwrap().text().await.unwrap();
-    let r = browser
-        .post(server.url("/login"))
-        .form(&[
+    let r = post_form(
+        &browser,
+        &server,
+        "/login",
+        &[
             ("login", login.as_str()),
             ("password", password.as_str()),
             ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
             ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let renewed = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     assert_ne!(renewed, first_session, "a new session id at every login");
     let r = browser.get(server.url(&location(&r))).send().await.unwrap();
@@ -140,17 +144,13 @@ async fn failed_logins_are_throttled() {
     assert_eq!(r.status(), 429);
     assert!(r.text().await.unwrap().contains("Too many failed"));
     // An unknown login gets the same answer as a wrong password.
-    let r = browser
-        .post(server.url("/login"))
-        .form(&[
-            ("login", "nobody-here"),
-            ("password", "whatever"),
-            ("csrf_token", &csrf),
-            ("interaction", &interaction),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &browser,
+        &server,
+        "/login",
+        &[("login", "nobody-here"), ("password", "whatever"), ("csrf_token", &csrf), ("interaction", &interaction)],
+    )
+    .await;
     assert_eq!(r.status(), 401);
     // The password is never logged.
     assert!(!server.log().contains(&password));
@@ -195,17 +195,18 @@ async fn logout_without_a_matching_hint_asks_first() {
     let r = browser.get(&silent.url).send().await.unwrap();
     assert!(query_param(&location(&r), "code").is_some(), "still signed in");
 
-    let r = browser
-        .post(server.url("/end_session/confirm"))
-        .form(&[
+    let r = post_form(
+        &browser,
+        &server,
+        "/end_session/confirm",
+        &[
             ("csrf_token", csrf.as_str()),
             ("client_id", "rp"),
             ("post_logout_redirect_uri", TestServer::post_logout_uri("rp").as_str()),
             ("state", "s9"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let to = location(&r);
     assert!(to.starts_with(&TestServer::post_logout_uri("rp")));
@@ -225,32 +226,34 @@ async fn consent_can_be_denied() {
     let start = rp.start(&["email"], &[]);
     let mut r = browser.get(&start.url).send().await.unwrap();
     let html = browser.get(server.url(&location(&r))).send().await.unwrap().text().await.unwrap();
-    r = browser
-        .post(server.url("/login"))
-        .form(&[
+    r = post_form(
+        &browser,
+        &server,
+        "/login",
+        &[
             ("login", login.as_str()),
             ("password", password.as_str()),
             ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
             ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let r2 = browser.get(server.url(&location(&r))).send().await.unwrap();
     let consent = location(&r2);
     assert!(consent.starts_with("/consent?"), "{consent}");
     let html = browser.get(server.url(&consent)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("third-party") && html.contains("e-mail"), "{html}");
-    let r = browser
-        .post(server.url("/consent"))
-        .form(&[
+    let r = post_form(
+        &browser,
+        &server,
+        "/consent",
+        &[
             ("decision", "deny"),
             ("csrf_token", hidden_input(&html, "csrf_token").unwrap().as_str()),
             ("interaction", hidden_input(&html, "interaction").unwrap().as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let to = location(&r);
     assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"), "{to}");
     assert_eq!(query_param(&to, "state").as_deref(), Some(start.state.secret().as_str()));

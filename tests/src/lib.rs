@@ -306,6 +306,16 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
+/// A form posted by `b` to `path` on `server`, as a page's form would be.
+pub async fn post_form<F: serde::Serialize + ?Sized>(
+    b: &reqwest::Client,
+    server: &TestServer,
+    path: &str,
+    form: &F,
+) -> reqwest::Response {
+    b.post(server.url(path)).form(form).send().await.expect("the server answers")
+}
+
 /// The value of a hidden input in a page.
 pub fn hidden_input(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
