@@ -46,32 +46,16 @@ async fn login_page_cookies_and_csrf() {
     assert_eq!(refused.status(), 400);
     // A browser without the cookie cannot use the interaction either.
     let stranger = yagona_tests::browser();
-    let refused = post_form(
-        &stranger,
-        &server,
-        "/login",
-        &[
-            ("login", login.as_str()),
-            ("password", password.as_str()),
-            ("csrf_token", &csrf),
-            ("interaction", &interaction),
-        ],
-    )
-    .await;
+    let login_form = [
+        ("login", login.as_str()),
+        ("password", password.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("interaction", interaction.as_str()),
+    ];
+    let refused = post_form(&stranger, &server, "/login", &login_form).await;
     assert_eq!(refused.status(), 400);
 
-    let ok = post_form(
-        &browser,
-        &server,
-        "/login",
-        &[
-            ("login", login.as_str()),
-            ("password", password.as_str()),
-            ("csrf_token", &csrf),
-            ("interaction", &interaction),
-        ],
-    )
-    .await;
+    let ok = post_form(&browser, &server, "/login", &login_form).await;
     assert_eq!(ok.status(), 303);
     let cookie = ok.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.starts_with("yagona_session="), "{cookie}");
