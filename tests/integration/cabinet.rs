@@ -3,7 +3,7 @@
 use openidconnect::OAuth2TokenResponse;
 use serde_json::Value;
 use yagona_tests::{
-    browser, hidden_input, http_client, location, post_form, query_param, sign_in, Backend, TestServer,
+    browser, hidden_input, http_client, location, post_form, query_param, sign_in, Backend, JsonAnswer as _, TestServer,
 };
 
 use crate::rp::RelyingParty;
@@ -234,6 +234,6 @@ async fn pages_speak_the_persons_language() {
     // Only local paths are accepted as the way back.
     let r = b.get(server.url("/lang")).query(&[("set", "en"), ("back", "//evil.example/")]).send().await.unwrap();
     assert_eq!(location(&r), "/");
-    let status: Value = http.get(server.url("/health")).send().await.unwrap().json().await.unwrap();
+    let status: Value = http.get(server.url("/health")).json_answer().await;
     assert_eq!(status["status"], "ok");
 }

@@ -3,7 +3,7 @@
 use openidconnect::core::{CoreIdTokenVerifier, CoreUserInfoClaims};
 use openidconnect::{AccessToken, AccessTokenHash, OAuth2TokenResponse, TokenIntrospectionResponse, TokenResponse};
 use serde_json::Value;
-use yagona_tests::{browser, post_form, query_param, sign_in, Backend, TestServer};
+use yagona_tests::{browser, post_form, query_param, sign_in, Backend, JsonAnswer as _, TestServer};
 
 use crate::rp::RelyingParty;
 
@@ -231,8 +231,7 @@ async fn form_post_response_mode() {
 async fn discovery_document_and_json_logs() {
     let server = TestServer::start_with(Backend::Sqlite, &[("YAGONA_LOG__FORMAT", "json")]).await;
     let http = yagona_tests::http_client();
-    let doc: Value =
-        http.get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = http.get(server.url("/.well-known/openid-configuration")).json_answer().await;
     assert_eq!(doc["issuer"], server.base_url);
     for (key, path) in [
         ("authorization_endpoint", "/authorize"),
@@ -252,7 +251,7 @@ async fn discovery_document_and_json_logs() {
     assert!(doc["scopes_supported"].as_array().unwrap().contains(&Value::from("pinfl")));
     assert!(doc["claims_supported"].as_array().unwrap().contains(&Value::from("account_verified")));
 
-    let jwks: Value = http.get(server.url("/jwks")).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = http.get(server.url("/jwks")).json_answer().await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
     let rsa = keys.iter().find(|k| k["kty"] == "RSA").unwrap();
@@ -328,12 +327,8 @@ async fn client_credentials_and_introspection() {
         .post(server.url("/introspect"))
         .basic_auth("batch-job", Some(&secret))
         .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(introspection, serde_json::json!({ "active": false }));
 }
 
@@ -444,12 +439,8 @@ async fn opaque_access_tokens_for_a_client_that_asks_for_them() {
         .post(server.url("/token"))
         .basic_auth("registry", Some(&secret))
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let machine_token = machine["access_token"].as_str().unwrap().to_owned();
     assert!(!machine_token.contains('.'));
     let report = introspect(machine_token).await;

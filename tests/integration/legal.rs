@@ -3,7 +3,7 @@
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
 use yagona_tests::{
-    browser, hidden_input, http_client, location, post_form, query_param, reqwest, Backend, TestServer,
+    browser, hidden_input, http_client, location, post_form, query_param, reqwest, Backend, JsonAnswer as _, TestServer,
 };
 
 use crate::flow::decode_jwt_payload;
@@ -32,7 +32,7 @@ fn issue(server: &TestServer, ca: &std::path::Path, file: &str, pinfl: &str, ext
 }
 
 async fn sign(server: &TestServer, b: &reqwest::Client, p12: &str) -> String {
-    let body: Value = b.post(server.url("/eds/challenge")).send().await.unwrap().json().await.unwrap();
+    let body: Value = b.post(server.url("/eds/challenge")).json_answer().await;
     let challenge = body["challenge"].as_str().unwrap().to_owned();
     server
         .cli_ok(&["pki", "sign", "--p12", p12, "--password-stdin", "--data", &challenge], Some("key-password\n"))
@@ -146,27 +146,16 @@ async fn a_head_links_the_company_and_acts_for_it() {
     assert_eq!(claims["roles"], serde_json::json!(["Common For Head"]));
     let access = decode_jwt_payload(tokens.access_token().secret());
     assert_eq!(access["legal_entity"]["tin"], TIN);
-    let userinfo: Value = http_client()
-        .get(server.url("/userinfo"))
-        .bearer_auth(tokens.access_token().secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let userinfo: Value =
+        http_client().get(server.url("/userinfo")).bearer_auth(tokens.access_token().secret()).json_answer().await;
     assert_eq!(userinfo["user_type"], "legal_entity");
     assert_eq!(userinfo["roles"], serde_json::json!(["Common For Head"]));
     let introspection: Value = http_client()
         .post(server.url("/introspect"))
         .basic_auth("soliq", Some(&secret))
         .form(&[("token", tokens.access_token().secret().as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(introspection["legal_entity"]["short_name"], "Registon Savdo");
     // The choice is fixed for the session: the next authorization does not ask again.
     let again = rp.start(&["legal"], &[]);

@@ -316,6 +316,17 @@ pub async fn post_form<F: serde::Serialize + ?Sized>(
     b.post(server.url(path)).form(form).send().await.expect("the server answers")
 }
 
+/// A request whose JSON answer the test reads (the status is the test's to check elsewhere).
+pub trait JsonAnswer {
+    fn json_answer<T: serde::de::DeserializeOwned>(self) -> impl std::future::Future<Output = T>;
+}
+
+impl JsonAnswer for reqwest::RequestBuilder {
+    async fn json_answer<T: serde::de::DeserializeOwned>(self) -> T {
+        self.send().await.expect("the server answers").json().await.expect("a JSON body")
+    }
+}
+
 /// The value of a hidden input in a page.
 pub fn hidden_input(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
