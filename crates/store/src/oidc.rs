@@ -228,6 +228,65 @@ fn insert_opaque_access_token_in(
     Ok(())
 }
 
+/// The data-modifying CTEs that store a grant's first refresh token (`$1`..`$5`, see
+/// [`refresh_params`]) and extend the grant to its expiry.
+macro_rules! first_refresh_token_ctes {
+    () => {
+        "WITH fresh AS ( \
+             INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL) \
+         ), extended AS ( \
+             UPDATE grants SET expires_at = $5 WHERE id = $2 \
+         ) "
+    };
+}
+
+impl Store {
+    /// A grant's first refresh token, its grant extended, and the opaque access token handed out
+    /// with it if any (hash, claims, claims as JSON): one statement on PostgreSQL (a transaction
+    /// took four round trips), one transaction on SQLite.
+    fn insert_first_refresh_token(
+        &self,
+        refresh: &RefreshToken,
+        opaque_access: Option<(&str, &AccessTokenClaims, &str)>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        if matches!(*conn, DbConnection::Postgres(_)) {
+            let [p1, p2, p3, p4, p5] = refresh_params(refresh);
+            match opaque_access {
+                None => PreparedSql::new(concat!(first_refresh_token_ctes!(), "SELECT 1"), &[p1, p2, p3, p4, p5])
+                    .execute(&mut conn)?,
+                Some((hash, claims, json)) => PreparedSql::new(
+                    concat!(
+                        first_refresh_token_ctes!(),
+                        "INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at) VALUES ($6, $7, $8, $9)"
+                    ),
+                    &[
+                        p1,
+                        p2,
+                        p3,
+                        p4,
+                        p5,
+                        Param::Text(hash),
+                        Param::Text(&claims.jti),
+                        Param::Text(json),
+                        Param::BigInt(claims.exp),
+                    ],
+                )
+                .execute(&mut conn)?,
+            };
+            return Ok(());
+        }
+        (*conn).transaction(|conn| {
+            insert_refresh_token_in(conn, refresh)?;
+            match opaque_access {
+                Some((hash, claims, json)) => insert_opaque_access_token_in(conn, hash, claims, json),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
 impl OidcRepository for Store {
     fn insert_client(&self, client: &Client) -> Result<(), OAuthError> {
         let result = diesel::insert_into(clients::table)
@@ -611,22 +670,7 @@ impl OidcRepository for Store {
     }
 
     fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), OAuthError> {
-        let mut conn = self.conn()?;
-        if matches!(*conn, DbConnection::Postgres(_)) {
-            // One statement instead of a four-round-trip transaction (see rotate_refresh_token_pg).
-            PreparedSql::new(
-                "WITH fresh AS ( \
-                     INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
-                     VALUES ($1, $2, $3, $4, $5, NULL) \
-                 ) \
-                 UPDATE grants SET expires_at = $5 WHERE id = $2",
-                &refresh_params(token),
-            )
-            .execute(&mut conn)?;
-            return Ok(());
-        }
-        (*conn).transaction(|conn| insert_refresh_token_in(conn, token))?;
-        Ok(())
+        Ok(self.insert_first_refresh_token(token, None)?)
     }
 
     fn insert_refresh_and_opaque_access_token(
@@ -636,37 +680,7 @@ impl OidcRepository for Store {
         access: &AccessTokenClaims,
     ) -> Result<(), OAuthError> {
         let json = claims_json(access)?;
-        let mut conn = self.conn()?;
-        if matches!(*conn, DbConnection::Postgres(_)) {
-            let [p1, p2, p3, p4, p5] = refresh_params(refresh);
-            PreparedSql::new(
-                "WITH fresh AS ( \
-                     INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
-                     VALUES ($1, $2, $3, $4, $5, NULL) \
-                 ), extended AS ( \
-                     UPDATE grants SET expires_at = $5 WHERE id = $2 \
-                 ) \
-                 INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at) VALUES ($6, $7, $8, $9)",
-                &[
-                    p1,
-                    p2,
-                    p3,
-                    p4,
-                    p5,
-                    Param::Text(access_hash),
-                    Param::Text(&access.jti),
-                    Param::Text(&json),
-                    Param::BigInt(access.exp),
-                ],
-            )
-            .execute(&mut conn)?;
-            return Ok(());
-        }
-        (*conn).transaction(|conn| {
-            insert_refresh_token_in(conn, refresh)?;
-            insert_opaque_access_token_in(conn, access_hash, access, &json)
-        })?;
-        Ok(())
+        Ok(self.insert_first_refresh_token(refresh, Some((access_hash, access, &json)))?)
     }
 
     fn rotate_refresh_token(
