@@ -5,6 +5,7 @@
 //! [`AccountRepository`], a port of atomic operations that `yagona-store` implements.
 
 mod account;
+pub mod audit;
 pub mod eds;
 mod error;
 mod identifiers;

@@ -1,10 +1,12 @@
 //! [`LegalRepository`] over `legal_entities`, `memberships` and `membership_events`.
 
 use diesel::prelude::*;
+use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_account::legal::{LegalEntity, LegalRepository, Membership, MembershipEvent, Tin, HEAD_ROLE};
 use yagona_account::{AccountError, AccountId};
 use yagona_oidc::secrets::random_id;
 
+use crate::audit::record_audit_in;
 use crate::schema::{legal_entities, membership_events, memberships};
 use crate::{DbConnection, Store, StoreError};
 
@@ -56,7 +58,22 @@ fn record(
             membership_events::at.eq(at),
         ))
         .execute(conn)?;
-    Ok(())
+    let kind = match action {
+        "linked" => AuditKind::EntityLinked,
+        "replaced" => AuditKind::HeadReplaced,
+        "granted" => AuditKind::RoleGranted,
+        _ => AuditKind::RoleEnded,
+    };
+    record_audit_in(
+        conn,
+        &AuditEvent {
+            at,
+            kind,
+            actor: by.map(|a| AccountId::from_stored(a.to_owned())),
+            subject: Some(AccountId::from_stored(account.to_owned())),
+            detail: serde_json::json!({ "tin": tin, "role": role, "action": action }),
+        },
+    )
 }
 
 /// Ends a membership row (keeping it for the record) so the same role can be given again.

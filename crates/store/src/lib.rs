@@ -13,6 +13,7 @@
 //! which only one of many concurrent callers can win, on both backends.
 
 mod accounts;
+mod audit;
 mod connection;
 mod error;
 mod legal;

@@ -230,3 +230,14 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(legal_entities, memberships);
 
 diesel::joinable!(memberships -> legal_entities (tin));
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> BigInt,
+        kind -> Text,
+        actor -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        detail -> Text,
+    }
+}
