@@ -13,7 +13,7 @@ use crate::rp::RelyingParty;
 const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 /// A server (not started) that trusts a fresh development CA kept in its data folder.
-fn server_with_ca(backend: Backend) -> (TestServer, std::path::PathBuf) {
+pub(crate) fn server_with_ca(backend: Backend) -> (TestServer, std::path::PathBuf) {
     let mut server = TestServer::new(backend, &[]);
     let ca = server.dir.join("ca");
     server.cli_ok(&["pki", "dev-ca", "init", "--out", ca.to_str().unwrap()], None);
@@ -23,7 +23,7 @@ fn server_with_ca(backend: Backend) -> (TestServer, std::path::PathBuf) {
 }
 
 /// Issues a key file for `pinfl`; returns its path.
-fn issue(server: &TestServer, ca: &std::path::Path, name: &str, pinfl: &str, extra: &[&str]) -> String {
+pub(crate) fn issue(server: &TestServer, ca: &std::path::Path, name: &str, pinfl: &str, extra: &[&str]) -> String {
     let out = ca.join(format!("{}.p12", pinfl));
     let mut args = vec!["pki", "issue", "--ca", ca.to_str().unwrap(), "--pinfl", pinfl, "--name", name, "--out"];
     let out_text = out.to_str().unwrap().to_owned();
@@ -35,7 +35,7 @@ fn issue(server: &TestServer, ca: &std::path::Path, name: &str, pinfl: &str, ext
 }
 
 /// Signs a challenge of this browser with a key file, as the browser would.
-async fn sign_challenge(server: &TestServer, b: &reqwest::Client, p12: &str) -> String {
+pub(crate) async fn sign_challenge(server: &TestServer, b: &reqwest::Client, p12: &str) -> String {
     let r = b.post(server.url("/eds/challenge")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
@@ -47,7 +47,7 @@ async fn sign_challenge(server: &TestServer, b: &reqwest::Client, p12: &str) -> 
         .to_owned()
 }
 
-async fn page(b: &reqwest::Client, server: &TestServer, path: &str) -> String {
+pub(crate) async fn page(b: &reqwest::Client, server: &TestServer, path: &str) -> String {
     b.get(server.url(path)).send().await.unwrap().text().await.unwrap()
 }
 
@@ -259,7 +259,7 @@ async fn revoked_and_expired_certificates_are_refused_with_their_reason() {
     }
 }
 
-fn chrono_today() -> String {
+pub(crate) fn chrono_today() -> String {
     let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%d"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }

@@ -13,5 +13,6 @@ mod flow;
 mod legal;
 mod negative;
 mod registration;
+mod revocation;
 mod rp;
 mod sessions;

@@ -13,7 +13,10 @@ mod identity;
 pub mod oids;
 mod verify;
 
-pub use verify::{certificate_serial, certificate_subjects, inspect_signed_data, TrustStore, Verifier};
+pub use verify::{
+    certificate_serial, certificate_subjects, crl_summary, inspect_signed_data, parse_crl, AnchorSummary, CrlSummary,
+    RevocationPolicy, TrustStore, Verifier,
+};
 
 use thiserror::Error;
 
@@ -30,6 +33,9 @@ pub enum PkiError {
     CertificateInvalidAtSigningTime,
     #[error("the certificate status could not be checked")]
     StatusCheckFailed,
+    /// Fail closed: the issuer has no revocation list and its anchor is not opted out.
+    #[error("the revocation status of certificates issued by {0} cannot be checked: no revocation list is configured")]
+    NoRevocationSource(String),
     #[error("the certificate was revoked on {0}")]
     Revoked(String),
     #[error("the signing time is not acceptable")]
@@ -46,7 +52,7 @@ impl PkiError {
     /// The E-IMZO-server status code for this failure (domain.md, "EDS certificates and E-IMZO").
     pub fn eimzo_status(&self) -> i32 {
         match self {
-            Self::StatusCheckFailed | Self::Revoked(_) => -1,
+            Self::StatusCheckFailed | Self::NoRevocationSource(_) | Self::Revoked(_) => -1,
             Self::BadSigningTime => -5,
             Self::Malformed(_) | Self::BadSignature | Self::WeakAlgorithm(_) | Self::UnsupportedAlgorithm(_) => -10,
             Self::CertificateInvalid(_) => -11,

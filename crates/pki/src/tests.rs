@@ -5,7 +5,7 @@ use cms::signed_data::SignedData;
 use der::{Decode as _, Encode as _};
 
 use crate::dev_ca::{self, DevCa, Issued, KeyAlg, Subject};
-use crate::{oids, PkiError, SignatureVerifier as _, TrustStore, Verifier};
+use crate::{oids, PkiError, RevocationPolicy, SignatureVerifier as _, TrustStore, Verifier};
 
 const PINFL: &str = "31205900260011";
 const DAY: i64 = 86_400;
@@ -32,13 +32,46 @@ fn subject(alg: KeyAlg) -> Subject {
     }
 }
 
+/// A verifier trusting `ca` with revocation required, and `crls` (the CA's empty CRL if none).
 fn verifier(ca: &DevCa, crls: &[Vec<u8>]) -> Verifier {
     let mut trust = TrustStore::new();
-    trust.add_anchor_pem(ca.cert_pem.as_bytes()).unwrap();
+    trust.add_anchor_pem(ca.cert_pem.as_bytes(), RevocationPolicy::Required).unwrap();
+    if crls.is_empty() {
+        trust.add_crl_der(&dev_ca::revoke(ca, &[], now(), now() + 86_400).unwrap()).unwrap();
+    }
     for crl in crls {
         trust.add_crl_der(crl).unwrap();
     }
     Verifier { trust }
+}
+
+#[test]
+fn revocation_fails_closed_unless_the_anchor_is_opted_out() {
+    let ca = DevCa::init("Test CA", now() - 3600).unwrap();
+    let person = dev_ca::issue(&ca, &subject(KeyAlg::Ecdsa)).unwrap();
+    let cms = signed(&person);
+    // No CRL for the issuer: refused, naming the issuer.
+    let mut required = TrustStore::new();
+    required.add_anchor_pem(ca.cert_pem.as_bytes(), RevocationPolicy::Required).unwrap();
+    let summary = required.summary();
+    assert_eq!(summary.len(), 1);
+    assert!(summary[0].crls.is_empty() && !summary[0].accepts_certificates(now()));
+    let err = Verifier { trust: required }.verify_attached(&cms, now()).unwrap_err();
+    assert!(matches!(&err, PkiError::NoRevocationSource(issuer) if issuer.contains("Test CA")), "{err:?}");
+    assert_eq!(err.eimzo_status(), -1);
+    // Opted out: accepted without a CRL.
+    let mut opted_out = TrustStore::new();
+    opted_out.add_anchor_pem(ca.cert_pem.as_bytes(), RevocationPolicy::NotChecked).unwrap();
+    assert!(opted_out.summary()[0].accepts_certificates(now()));
+    Verifier { trust: opted_out }.verify_attached(&cms, now()).unwrap();
+    // With a CRL: accepted, and the summary lists the CRL with its dates.
+    let v = verifier(&ca, &[]);
+    let summary = v.trust.summary();
+    assert_eq!(summary[0].crls.len(), 1);
+    assert_eq!(summary[0].crls[0].next_update, Some(now() + 86_400));
+    assert!(summary[0].accepts_certificates(now()));
+    assert!(!summary[0].accepts_certificates(now() + 86_401), "a CRL past its next update accepts nothing");
+    v.verify_attached(&cms, now()).unwrap();
 }
 
 fn signed(issued: &Issued) -> Vec<u8> {

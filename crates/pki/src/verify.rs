@@ -43,12 +43,85 @@ fn day(unix_seconds: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Whether the certificates under a trust anchor must have their revocation status checked.
+///
+/// Fail closed: a certificate under a [`RevocationPolicy::Required`] anchor whose issuer has no
+/// revocation list is refused ([`PkiError::NoRevocationSource`]); otherwise a revoked certificate
+/// would pass wherever the operator forgot to configure a CRL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationPolicy {
+    /// Every certificate below the anchor needs a CRL of its issuer (the default).
+    Required,
+    /// The operator opted this anchor out: revocation lists are used when present, and a
+    /// certificate whose issuer has none is accepted.
+    NotChecked,
+}
+
+#[derive(Clone)]
+struct Anchor {
+    certificate: Certificate,
+    policy: RevocationPolicy,
+}
+
 /// The certificates and revocation lists signatures are checked against.
 #[derive(Default, Clone)]
 pub struct TrustStore {
-    anchors: Vec<Certificate>,
+    anchors: Vec<Anchor>,
     intermediates: Vec<Certificate>,
     crls: Vec<CertificateList>,
+}
+
+/// What a trust anchor's certificates are checked against, for the start-up log and
+/// `yagona pki status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorSummary {
+    /// The anchor's subject (RFC 4514 string).
+    pub subject: String,
+    pub policy: RevocationPolicy,
+    /// The loaded CRLs issued by the anchor or by a configured intermediate it issued.
+    pub crls: Vec<CrlSummary>,
+}
+
+/// One loaded certificate revocation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlSummary {
+    pub issuer: String,
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+    pub revoked: usize,
+}
+
+impl AnchorSummary {
+    /// Whether certificates under this anchor can be accepted at all at `now`: it has a CRL
+    /// that is not past its next update, or the operator opted it out.
+    pub fn accepts_certificates(&self, now: i64) -> bool {
+        self.policy == RevocationPolicy::NotChecked
+            || (!self.crls.is_empty() && self.crls.iter().all(|c| c.next_update.is_none_or(|n| n >= now)))
+    }
+}
+
+/// A CRL's facts (issuer, dates, entries), read without checking its signature.
+pub fn crl_summary(crl: &CertificateList) -> CrlSummary {
+    CrlSummary {
+        issuer: crl.tbs_cert_list.issuer.to_string(),
+        this_update: unix(&crl.tbs_cert_list.this_update),
+        next_update: crl.tbs_cert_list.next_update.as_ref().map(unix),
+        revoked: crl.tbs_cert_list.revoked_certificates.as_ref().map_or(0, Vec::len),
+    }
+}
+
+/// Parses a CRL, DER or PEM (`X509 CRL`).
+pub fn parse_crl(bytes: &[u8]) -> Result<CertificateList, PkiError> {
+    match CertificateList::from_der(bytes) {
+        Ok(crl) => Ok(crl),
+        Err(_) => {
+            let (label, der) = der::pem::decode_vec(bytes).map_err(malformed)?;
+            if label != "X509 CRL" {
+                return Err(PkiError::Malformed(format!("a PEM {label} is not a CRL")));
+            }
+            CertificateList::from_der(&der).map_err(malformed)
+        }
+    }
 }
 
 fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Certificate>, PkiError> {
@@ -64,9 +137,9 @@ impl TrustStore {
         Self::default()
     }
 
-    /// Adds trusted root certificates (one or more PEM blocks).
-    pub fn add_anchor_pem(&mut self, pem: &[u8]) -> Result<(), PkiError> {
-        self.anchors.extend(certificates_from_pem(pem)?);
+    /// Adds trusted root certificates (one or more PEM blocks) with their revocation policy.
+    pub fn add_anchor_pem(&mut self, pem: &[u8], policy: RevocationPolicy) -> Result<(), PkiError> {
+        self.anchors.extend(certificates_from_pem(pem)?.into_iter().map(|certificate| Anchor { certificate, policy }));
         Ok(())
     }
 
@@ -76,20 +149,40 @@ impl TrustStore {
         Ok(())
     }
 
-    /// Adds a CRL, DER or PEM (`X509 CRL`).
-    pub fn add_crl_der(&mut self, bytes: &[u8]) -> Result<(), PkiError> {
-        let crl = match CertificateList::from_der(bytes) {
-            Ok(crl) => crl,
-            Err(_) => {
-                let (label, der) = der::pem::decode_vec(bytes).map_err(malformed)?;
-                if label != "X509 CRL" {
-                    return Err(PkiError::Malformed(format!("a PEM {label} is not a CRL")));
-                }
-                CertificateList::from_der(&der).map_err(malformed)?
-            }
-        };
+    /// Adds a CRL, DER or PEM (`X509 CRL`); returns its facts.
+    pub fn add_crl_der(&mut self, bytes: &[u8]) -> Result<CrlSummary, PkiError> {
+        let crl = parse_crl(bytes)?;
+        let summary = crl_summary(&crl);
         self.crls.push(crl);
-        Ok(())
+        Ok(summary)
+    }
+
+    /// Each anchor with its policy and the CRLs that cover its certificates.
+    pub fn summary(&self) -> Vec<AnchorSummary> {
+        self.anchors
+            .iter()
+            .map(|anchor| {
+                let subject = &anchor.certificate.tbs_certificate.subject;
+                let issuers: Vec<_> = std::iter::once(subject)
+                    .chain(
+                        self.intermediates
+                            .iter()
+                            .filter(|i| &i.tbs_certificate.issuer == subject)
+                            .map(|i| &i.tbs_certificate.subject),
+                    )
+                    .collect();
+                AnchorSummary {
+                    subject: subject.to_string(),
+                    policy: anchor.policy,
+                    crls: self
+                        .crls
+                        .iter()
+                        .filter(|c| issuers.contains(&&c.tbs_cert_list.issuer))
+                        .map(crl_summary)
+                        .collect(),
+                }
+            })
+            .collect()
     }
 }
 
@@ -187,10 +280,10 @@ impl Verifier {
             }
         }
 
-        let chain = self.chain(&signer_cert, &carried)?;
-        self.check_chain(&chain, at)?;
+        let (chain, policy) = self.chain(&signer_cert, &carried)?;
+        self.check_chain(&chain, policy, at)?;
         if let Some(time) = signing_time {
-            if self.check_chain(&chain, time).is_err() {
+            if self.check_chain(&chain, policy, time).is_err() {
                 return Err(PkiError::CertificateInvalidAtSigningTime);
             }
         }
@@ -198,15 +291,20 @@ impl Verifier {
     }
 
     /// Builds the path from `leaf` to a trust anchor through carried or configured certificates.
-    fn chain(&self, leaf: &Certificate, carried: &[Certificate]) -> Result<Vec<Certificate>, PkiError> {
+    /// Returns the path (leaf first, anchor last) and the anchor's revocation policy.
+    fn chain(
+        &self,
+        leaf: &Certificate,
+        carried: &[Certificate],
+    ) -> Result<(Vec<Certificate>, RevocationPolicy), PkiError> {
         let mut chain = vec![leaf.clone()];
         for _ in 0..MAX_CHAIN {
             let Some(current) = chain.last() else { break };
-            if let Some(anchor) = self.trust.anchors.iter().find(|a| issued(a, current)) {
-                if anchor != current {
-                    chain.push(anchor.clone());
+            if let Some(anchor) = self.trust.anchors.iter().find(|a| issued(&a.certificate, current)) {
+                if &anchor.certificate != current {
+                    chain.push(anchor.certificate.clone());
                 }
-                return Ok(chain);
+                return Ok((chain, anchor.policy));
             }
             let next = carried
                 .iter()
@@ -222,7 +320,7 @@ impl Verifier {
     }
 
     /// Validity, CA and key-usage rules and revocation, for every certificate of `chain` at `at`.
-    fn check_chain(&self, chain: &[Certificate], at: i64) -> Result<(), PkiError> {
+    fn check_chain(&self, chain: &[Certificate], policy: RevocationPolicy, at: i64) -> Result<(), PkiError> {
         for (index, cert) in chain.iter().enumerate() {
             let tbs = &cert.tbs_certificate;
             let (not_before, not_after) = (unix(&tbs.validity.not_before), unix(&tbs.validity.not_after));
@@ -249,14 +347,21 @@ impl Verifier {
                 }
             }
             if let Some(issuer) = chain.get(index + 1) {
-                self.check_revocation(cert, issuer, at)?;
+                self.check_revocation(cert, issuer, policy, at)?;
             }
         }
         Ok(())
     }
 
-    fn check_revocation(&self, cert: &Certificate, issuer: &Certificate, at: i64) -> Result<(), PkiError> {
+    fn check_revocation(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        policy: RevocationPolicy,
+        at: i64,
+    ) -> Result<(), PkiError> {
         let serial = cert.tbs_certificate.serial_number.as_bytes();
+        let mut checked = false;
         for crl in self.trust.crls.iter().filter(|c| c.tbs_cert_list.issuer == cert.tbs_certificate.issuer) {
             let tbs_der = crl.tbs_cert_list.to_der().map_err(malformed)?;
             let signature = crl.signature.as_bytes().ok_or(PkiError::StatusCheckFailed)?;
@@ -278,6 +383,10 @@ impl Verifier {
                     return Err(PkiError::Revoked(day(date)));
                 }
             }
+            checked = true;
+        }
+        if !checked && policy == RevocationPolicy::Required {
+            return Err(PkiError::NoRevocationSource(cert.tbs_certificate.issuer.to_string()));
         }
         Ok(())
     }

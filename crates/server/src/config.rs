@@ -52,8 +52,13 @@ pub struct EdsConfig {
     pub trust_anchors: Vec<PathBuf>,
     /// PEM files of intermediate CA certificates (chains are also taken from the signatures).
     pub intermediates: Vec<PathBuf>,
-    /// CRL files (DER or PEM), re-read every `crl_refresh` seconds.
+    /// CRL files (DER or PEM) or `http://` distribution points, re-read every `crl_refresh`
+    /// seconds.
     pub crls: Vec<PathBuf>,
+    /// Trust anchors (paths exactly as in `trust_anchors`) whose certificates are accepted
+    /// without a revocation list. Every other anchor fails closed: a certificate whose issuer
+    /// has no CRL is refused.
+    pub anchors_without_revocation: Vec<PathBuf>,
     pub crl_refresh: i64,
     /// Seconds a signing challenge lives.
     pub challenge_ttl: i64,
@@ -166,6 +171,7 @@ impl Default for Config {
                 trust_anchors: Vec::new(),
                 intermediates: Vec::new(),
                 crls: Vec::new(),
+                anchors_without_revocation: Vec::new(),
                 crl_refresh: 3600,
                 challenge_ttl: 120,
                 eimzo_urls: vec![
@@ -288,6 +294,14 @@ impl Config {
             let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "ws" | "wss")) && !url.contains(' ');
             if !ok {
                 return Err(format!("configuration key `eds.eimzo_urls`: {url:?} is not a ws:// or wss:// URL"));
+            }
+        }
+        for anchor in &self.eds.anchors_without_revocation {
+            if !self.eds.trust_anchors.contains(anchor) {
+                return Err(format!(
+                    "configuration key `eds.anchors_without_revocation`: {} is not one of `eds.trust_anchors`",
+                    anchor.display()
+                ));
             }
         }
         let mut offer_texts = Vec::new();

@@ -11,3 +11,4 @@ pub mod i18n;
 mod logging;
 mod serve;
 mod state;
+mod trust;

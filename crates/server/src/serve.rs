@@ -41,16 +41,15 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
         tracing::info!(key = %created, "signing key generated");
     }
     crate::http::pages::set_eimzo_sources(&settings.eds.eimzo_urls);
-    let eds = crate::state::load_eds_verifier(&settings.eds)?;
-    if eds.is_some() {
-        tracing::info!(
-            anchors = settings.eds.trust_anchors.len(),
-            crls = settings.eds.crls.len(),
-            "EDS verification on"
-        );
+    let (trust, loads) = crate::trust::load(&settings.eds);
+    crate::trust::record_loads(&store, &loads, now());
+    let trust = trust?;
+    if trust.verifier.is_some() {
+        tracing::info!(anchors = trust.anchors.len(), crls = settings.eds.crls.len(), "EDS verification on");
+        crate::trust::log_anchors(&trust, now(), true);
     }
     let state = AppState::new(settings, store, kek)?;
-    state.set_eds(eds);
+    state.set_eds(trust.verifier);
     Ok(state)
 }
 
@@ -87,8 +86,13 @@ async fn housekeeping(state: web::Data<AppState>) {
         let result = web::block(move || {
             s.reload_keys()?;
             if refresh_crls {
-                match crate::state::load_eds_verifier(&s.settings.eds) {
-                    Ok(verifier) => s.set_eds(verifier),
+                let (trust, loads) = crate::trust::load(&s.settings.eds);
+                crate::trust::record_loads(&s.store, &loads, now());
+                match trust {
+                    Ok(trust) => {
+                        crate::trust::log_anchors(&trust, now(), false);
+                        s.set_eds(trust.verifier)
+                    }
                     Err(e) => {
                         tracing::error!(detail = %e, "reloading EDS trust and CRLs failed; keeping the previous ones")
                     }

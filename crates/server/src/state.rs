@@ -159,69 +159,7 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
     file.write_all(contents.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// The EDS verifiers for the configured trust anchors, intermediates and CRLs, and the
-/// E-IMZO-server with its anchors; `None` when neither is configured (EDS is off).
-pub fn load_eds_verifier(
-    eds: &crate::config::EdsConfig,
-) -> Result<Option<Arc<dyn yagona_pki::SignatureVerifier>>, String> {
-    let read = |key: &str, path: &Path| {
-        std::fs::read(path).map_err(|e| format!("configuration key `eds.{key}`: cannot read {}: {e}", path.display()))
-    };
-    let local = if eds.trust_anchors.is_empty() {
-        None
-    } else {
-        let mut trust = yagona_pki::TrustStore::new();
-        for path in &eds.trust_anchors {
-            trust
-                .add_anchor_pem(&read("trust_anchors", path)?)
-                .map_err(|e| format!("configuration key `eds.trust_anchors`: {}: {e}", path.display()))?;
-        }
-        for path in &eds.intermediates {
-            trust
-                .add_intermediate_pem(&read("intermediates", path)?)
-                .map_err(|e| format!("configuration key `eds.intermediates`: {}: {e}", path.display()))?;
-        }
-        for path in &eds.crls {
-            let source = path.to_string_lossy();
-            let bytes = if source.starts_with("http://") { fetch_crl(&source)? } else { read("crls", path)? };
-            trust.add_crl_der(&bytes).map_err(|e| format!("configuration key `eds.crls`: {source}: {e}"))?;
-        }
-        Some(yagona_pki::Verifier { trust })
-    };
-    let eimzo =
-        match eimzo_server(eds) {
-            Some(server) => {
-                let mut issuers = Vec::new();
-                for path in &eds.eimzo_server_anchors {
-                    issuers.extend(yagona_pki::certificate_subjects(&read("eimzo_server_anchors", path)?).map_err(
-                        |e| format!("configuration key `eds.eimzo_server_anchors`: {}: {e}", path.display()),
-                    )?);
-                }
-                Some((server, issuers))
-            }
-            None => None,
-        };
-    if local.is_none() && eimzo.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(crate::eimzo::Dispatch { local, eimzo })))
-}
-
 /// The configured E-IMZO-server, if any.
 pub fn eimzo_server(eds: &crate::config::EdsConfig) -> Option<Arc<crate::eimzo::EimzoServer>> {
     eds.eimzo_server_url.as_deref().filter(|u| !u.is_empty()).map(|u| Arc::new(crate::eimzo::EimzoServer::new(u)))
-}
-
-/// Downloads a CRL from its distribution point (http: CRLs are signed, so plain HTTP is the
-/// norm, RFC 5280 4.2.1.13).
-fn fetch_crl(url: &str) -> Result<Vec<u8>, String> {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
-    let mut response = agent.get(url).call().map_err(|e| format!("configuration key `eds.crls`: {url}: {e}"))?;
-    response
-        .body_mut()
-        .with_config()
-        .limit(50 * 1024 * 1024)
-        .read_to_vec()
-        .map_err(|e| format!("configuration key `eds.crls`: {url}: {e}"))
 }

@@ -20,11 +20,13 @@ mod legal;
 mod migrations;
 mod oidc;
 mod prepared;
+mod revocation;
 mod rows;
 mod schema;
 
 pub use connection::{Backend, Checkpoints, DatabaseUrl, DbConnection};
 pub use error::StoreError;
+pub use revocation::CrlSourceRecord;
 
 use diesel::r2d2::{Pool, PooledConnection};
 

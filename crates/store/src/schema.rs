@@ -241,3 +241,16 @@ diesel::table! {
         detail -> Text,
     }
 }
+
+diesel::table! {
+    revocation_sources (source) {
+        source -> Text,
+        issuer -> Nullable<Text>,
+        this_update -> Nullable<BigInt>,
+        next_update -> Nullable<BigInt>,
+        revoked -> Nullable<BigInt>,
+        loaded_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}

@@ -26,7 +26,7 @@ use audit::{audit_command, AuditCommand};
 use client::{client_command, new_client, ClientAdd, ClientCommand};
 use keys::{keys_command, signing_bench, KeysCommand};
 use legal::{legal_command, LegalCommand};
-use pki::{pki_command, PkiCommand};
+use pki::{pki_command, pki_status, PkiCommand};
 
 /// Yagona: an OpenID Connect identity provider for e-government single sign-on.
 #[derive(Parser)]
@@ -81,21 +81,24 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn settings(cli: &Cli) -> Result<Settings, String> {
-    let settings = Config::load(cli.config.as_deref())?.validate()?;
+fn settings(config: Option<&std::path::Path>) -> Result<Settings, String> {
+    let settings = Config::load(config)?.validate()?;
     logging::init(&settings.log);
     Ok(settings)
 }
 
 fn run_cli(cli: Cli) -> Result<(), String> {
-    // The PKI tools and the signing benchmark need no configuration or database.
+    // The PKI tools (but `pki status`) and the signing benchmark need no configuration or database.
     if let Command::Pki(command) = cli.command {
-        return pki_command(command);
+        return match command {
+            PkiCommand::Status => pki_status(&settings(cli.config.as_deref())?),
+            command => pki_command(command),
+        };
     }
     if let Command::Keys(KeysCommand::Bench { seconds }) = cli.command {
         return signing_bench(seconds);
     }
-    let settings = settings(&cli)?;
+    let settings = settings(cli.config.as_deref())?;
     match cli.command {
         Command::Serve { dev } => {
             let state = prepare(settings, dev)?;

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::config::Settings;
+use crate::serve::open_store;
 use crate::state;
 use crate::state::now;
 
@@ -11,6 +13,11 @@ use super::read_password;
 
 #[derive(Subcommand)]
 pub(super) enum PkiCommand {
+    /// Show each configured trust anchor and what its certificates' revocation is checked
+    /// against (CRL, none: refused, operator opt-out, E-IMZO-server), each CRL source with its
+    /// dates and when a server last loaded it. Exits 1 when an anchor accepts no certificate
+    /// (no CRL and not opted out, or its CRL is past its next update), for monitoring.
+    Status,
     /// A development certification authority, to try EDS without a real one.
     #[command(subcommand)]
     DevCa(DevCaCommand),
@@ -99,6 +106,7 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
         DevCa::load(&cert, &key).map_err(text)
     };
     match command {
+        PkiCommand::Status => Err("`pki status` reads the configuration: run_cli handles it".into()),
         PkiCommand::DevCa(DevCaCommand::Init { out, name }) => {
             std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
             if out.join("ca.pem").exists() {
@@ -179,4 +187,57 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `yagona pki status` (needs the configuration and the database, unlike the other pki tools).
+pub(super) fn pki_status(settings: &Settings) -> Result<(), String> {
+    use crate::trust::{load, rfc3339};
+    let now = now();
+    let (trust, loads) = load(&settings.eds);
+    let store = open_store(settings)?;
+    let records = store.crl_sources().map_err(|e| e.to_string())?;
+    let mut refusing = 0;
+    if let Ok(trust) = &trust {
+        if trust.anchors.is_empty() {
+            println!("no trust anchors: EDS is off");
+        }
+        for (file, anchor) in &trust.anchors {
+            println!("anchor {}", file.display());
+            println!("  subject: {}", anchor.subject());
+            println!("  revocation: {}", anchor.revocation());
+            if !anchor.accepts_certificates(now) {
+                refusing += 1;
+                println!("  REFUSES every certificate now");
+            }
+        }
+    }
+    for load in &loads {
+        println!("crl {}", load.source);
+        match &load.result {
+            Ok(c) => {
+                let next = c.next_update.map_or("none".to_owned(), rfc3339);
+                let past = if c.next_update.is_some_and(|n| n < now) { " (PAST)" } else { "" };
+                println!("  issuer: {}", c.issuer);
+                println!("  this update {}, next update {next}{past}, {} revoked", rfc3339(c.this_update), c.revoked);
+            }
+            Err(e) => println!("  cannot be read now: {e}"),
+        }
+        match records.iter().find(|r| r.source == load.source) {
+            Some(r) => {
+                match r.loaded_at {
+                    Some(at) => println!("  loaded by a server at {}", rfc3339(at)),
+                    None => println!("  never loaded by a server"),
+                }
+                if let (Some(at), Some(error)) = (r.failed_at, &r.error) {
+                    println!("  last failure at {}: {error}", rfc3339(at));
+                }
+            }
+            None => println!("  never loaded by a server"),
+        }
+    }
+    trust?;
+    if refusing > 0 {
+        return Err(format!("{refusing} trust anchor(s) accept no certificate now"));
+    }
+    Ok(())
 }

@@ -51,6 +51,7 @@ impl EdsFailure {
             Self::Pki(PkiError::Revoked(date)) => return t.f("eds.error_revoked", &[("date", date)]),
             Self::Pki(PkiError::BadSigningTime) => "eds.error_signing_time",
             Self::Pki(PkiError::StatusCheckFailed) => "eds.error_status",
+            Self::Pki(PkiError::NoRevocationSource(_)) => "eds.error_no_revocation_source",
             Self::Pki(PkiError::ChallengeUnknown) | Self::Challenge => "eds.error_challenge",
             Self::Account(e) => return t.t(&format!("validation.{}", e.code())).to_owned(),
             Self::Disabled => "eds.error_disabled",
