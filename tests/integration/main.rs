@@ -12,6 +12,7 @@ mod eds;
 mod flow;
 mod legal;
 mod negative;
+mod operations;
 mod registration;
 mod revocation;
 mod rp;

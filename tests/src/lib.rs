@@ -15,6 +15,7 @@ use rand::RngCore as _;
 pub use openidconnect::reqwest;
 
 pub mod chrome;
+pub mod proxy;
 
 /// The database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +181,31 @@ impl TestServer {
             assert!(Instant::now() < deadline, "yagona did not start: {}", self.log());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The value this server's configuration variable `key` has (e.g. `YAGONA_DATABASE__URL`).
+    pub fn env_value(&self, key: &str) -> Option<String> {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    /// Sends a signal (`TERM`, `INT`, ...) to the server process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("the server runs").id().to_string();
+        let status = Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Waits up to `timeout` for the server process to exit by itself; its status, if it did.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut()?.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// Stops the server process, keeping its data.

@@ -57,6 +57,9 @@ pub enum AccountError {
     NoSuchPerson,
     #[error("storage: {0}")]
     Storage(String),
+    /// The database could not be reached in time: retry later (HTTP 503).
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
 }
 
 impl AccountError {
@@ -90,6 +93,7 @@ impl AccountError {
             Self::UnknownRole => "unknown_role",
             Self::NoSuchPerson => "no_such_person",
             Self::Hashing(_) | Self::Storage(_) => "server",
+            Self::Unavailable => "unavailable",
         }
     }
 }

@@ -85,3 +85,16 @@ impl OAuthError {
         Self::new(ErrorCode::ServerError, detail)
     }
 }
+
+/// An account operation's failure where the protocol has no better word for it: a database
+/// outage is `temporarily_unavailable` (503), anything else a server error whose detail is logged.
+impl From<yagona_account::AccountError> for OAuthError {
+    fn from(e: yagona_account::AccountError) -> Self {
+        match e {
+            yagona_account::AccountError::Unavailable => {
+                Self::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable; retry shortly")
+            }
+            other => Self::server_error(other.to_string()),
+        }
+    }
+}

@@ -97,6 +97,12 @@ pub struct HttpConfig {
     pub listen: String,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// Seconds between SIGTERM and closing the listener: readiness answers 503 at once so the
+    /// load balancer stops sending, requests keep being served meanwhile, then in-flight ones
+    /// finish.
+    pub shutdown_grace: u64,
+    /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-For` header names the client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +111,8 @@ pub struct DatabaseConfig {
     pub url: String,
     pub url_file: Option<PathBuf>,
     pub pool_size: u32,
+    /// Milliseconds a request waits for a database connection before it is answered 503.
+    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,8 +162,18 @@ impl Default for Config {
         let argon = PasswordParams::default();
         Self {
             issuer: "http://127.0.0.1:8080".into(),
-            http: HttpConfig { listen: "127.0.0.1:8080".into(), workers: 0 },
-            database: DatabaseConfig { url: "sqlite://./data/yagona.db".into(), url_file: None, pool_size: 8 },
+            http: HttpConfig {
+                listen: "127.0.0.1:8080".into(),
+                workers: 0,
+                shutdown_grace: 30,
+                trusted_proxies: Vec::new(),
+            },
+            database: DatabaseConfig {
+                url: "sqlite://./data/yagona.db".into(),
+                url_file: None,
+                pool_size: 8,
+                acquire_timeout_ms: 2000,
+            },
             keys: KeysConfig { encryption_key: None, encryption_key_file: None },
             tokens: Lifetimes::default(),
             login: LoginConfig { max_failures_per_account: 5, max_failures_per_address: 50, window_seconds: 900 },
@@ -196,6 +214,9 @@ pub struct Settings {
     pub workers: usize,
     pub database: DatabaseUrl,
     pub pool_size: u32,
+    pub acquire_timeout: std::time::Duration,
+    pub shutdown_grace: std::time::Duration,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub encryption_key: Option<KeyEncryptionKey>,
     pub lifetimes: Lifetimes,
     pub login: LoginConfig,
@@ -258,6 +279,19 @@ impl Config {
         if self.database.pool_size == 0 {
             return Err("configuration key `database.pool_size`: must be at least 1".into());
         }
+        if self.database.acquire_timeout_ms == 0 {
+            return Err("configuration key `database.acquire_timeout_ms`: must be at least 1".into());
+        }
+        let trusted_proxies = self
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| {
+                    format!("configuration key `http.trusted_proxies`: {p:?} is not an address or CIDR (e.g. 10.0.0.0/8)")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let encryption_key =
             secret("keys.encryption_key", self.keys.encryption_key, self.keys.encryption_key_file.as_deref())?
                 .map(|k| {
@@ -320,6 +354,9 @@ impl Config {
             workers: self.http.workers,
             database,
             pool_size: self.database.pool_size,
+            acquire_timeout: std::time::Duration::from_millis(self.database.acquire_timeout_ms),
+            shutdown_grace: std::time::Duration::from_secs(self.http.shutdown_grace),
+            trusted_proxies,
             encryption_key,
             lifetimes: self.tokens,
             login: self.login,

@@ -23,8 +23,8 @@ pub fn open_store(settings: &Settings) -> Result<Store, String> {
 
 /// [`open_store`], choosing who checkpoints SQLite's log: the server does it in the background.
 fn open_store_with(settings: &Settings, checkpoints: Checkpoints) -> Result<Store, String> {
-    let store =
-        Store::open_with(&settings.database, settings.pool_size, checkpoints).map_err(|e| format!("database: {e}"))?;
+    let store = Store::open_with(&settings.database, settings.pool_size, checkpoints, settings.acquire_timeout)
+        .map_err(|e| format!("database: {e}"))?;
     let applied = store.migrate().map_err(|e| format!("database: {e}"))?;
     for name in applied {
         tracing::info!(migration = %name, "migration applied");
@@ -57,6 +57,7 @@ pub async fn run(state: AppState) -> Result<(), String> {
     let listen = state.settings.listen;
     let workers = state.settings.workers;
     let state = web::Data::new(state);
+    let state_for_signals = state.clone();
     let background = state.clone();
     actix_web::rt::spawn(async move { housekeeping(background).await });
     let mut server = HttpServer::new(move || {
@@ -67,8 +68,34 @@ pub async fn run(state: AppState) -> Result<(), String> {
     if workers > 0 {
         server = server.workers(workers);
     }
+    let grace = state_for_signals.settings.shutdown_grace;
+    // Signals are ours: SIGTERM drains (below); actix's own handling would stop at once.
+    let server = server.disable_signals().shutdown_timeout(grace.as_secs().max(5)).run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move { stop_on_signal(state_for_signals, handle, grace).await });
     tracing::info!(%listen, "Yagona is listening");
-    server.run().await.map_err(|e| format!("server: {e}"))
+    server.await.map_err(|e| format!("server: {e}"))
+}
+
+/// SIGTERM (orchestrators, `docker stop`): readiness turns 503 at once, requests are served for
+/// `grace` while the load balancer notices, then the listener closes and in-flight requests
+/// finish. SIGINT (Ctrl-C): the listener closes at once, in-flight requests finish.
+async fn stop_on_signal(state: web::Data<AppState>, handle: actix_web::dev::ServerHandle, grace: Duration) {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT; stopping needs SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {
+            state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(grace_seconds = grace.as_secs(), "SIGTERM: draining (readiness answers 503)");
+            actix_web::rt::time::sleep(grace).await;
+        }
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
+    tracing::info!("closing the listener; finishing requests in flight");
+    handle.stop(true).await;
 }
 
 /// Every 30 s: pick up rotated keys; every 10 min: delete expired rows.

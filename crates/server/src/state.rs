@@ -32,6 +32,8 @@ pub struct AppState {
     /// The EDS signature verifier, when trust anchors are configured; rebuilt when CRLs are
     /// refreshed.
     eds: RwLock<Option<Arc<dyn yagona_pki::SignatureVerifier>>>,
+    /// Set at SIGTERM: readiness answers 503 so the load balancer drains this node.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             clients: Default::default(),
             discovery_json,
             eds: RwLock::new(None),
+            draining: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

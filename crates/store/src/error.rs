@@ -27,6 +27,19 @@ impl StoreError {
         )
     }
 
+    /// Whether the database could not be reached (no connection within the acquire timeout, or
+    /// the connection was lost): a temporary condition, answered 503, not a server error.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Connection(_)
+                | Self::Query(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    _
+                ))
+        )
+    }
+
     /// The message of a database error (names the violated constraint).
     pub(crate) fn database_message(&self) -> String {
         match self {
@@ -40,12 +53,23 @@ impl StoreError {
 
 impl From<StoreError> for yagona_oidc::OAuthError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(detail = %e, "database unavailable");
+            return yagona_oidc::OAuthError::new(
+                yagona_oidc::ErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable; retry shortly",
+            );
+        }
         yagona_oidc::OAuthError::server_error(e.to_string())
     }
 }
 
 impl From<StoreError> for yagona_account::AccountError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(detail = %e, "database unavailable");
+            return yagona_account::AccountError::Unavailable;
+        }
         yagona_account::AccountError::Storage(e.to_string())
     }
 }

@@ -23,6 +23,7 @@ mod prepared;
 mod revocation;
 mod rows;
 mod schema;
+mod throttle;
 
 pub use connection::{Backend, Checkpoints, DatabaseUrl, DbConnection};
 pub use error::StoreError;
@@ -48,6 +49,9 @@ impl std::ops::DerefMut for Conn {
     }
 }
 
+/// How long [`Store::open`] (the CLI) waits for a connection.
+pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The database: a pool of connections to one SQLite file or one PostgreSQL database.
 #[derive(Clone)]
 pub struct Store {
@@ -67,12 +71,19 @@ impl Store {
     /// Opens a pool of `pool_size` connections; a SQLite file and its folder are created if
     /// missing. SQLite's log is checkpointed at commits ([`Checkpoints::OnCommit`]).
     pub fn open(url: &DatabaseUrl, pool_size: u32) -> Result<Self, StoreError> {
-        Self::open_with(url, pool_size, Checkpoints::OnCommit)
+        Self::open_with(url, pool_size, Checkpoints::OnCommit, DEFAULT_ACQUIRE_TIMEOUT)
     }
 
-    /// [`Store::open`], choosing who checkpoints SQLite's log; [`Checkpoints::Background`]
-    /// starts the checkpointer thread.
-    pub fn open_with(url: &DatabaseUrl, pool_size: u32, checkpoints: Checkpoints) -> Result<Self, StoreError> {
+    /// [`Store::open`], choosing who checkpoints SQLite's log ([`Checkpoints::Background`]
+    /// starts the checkpointer thread) and how long a request waits for a connection before the
+    /// database counts as unavailable ([`StoreError::is_unavailable`]): short, so an outage
+    /// fails requests fast with 503 instead of holding them.
+    pub fn open_with(
+        url: &DatabaseUrl,
+        pool_size: u32,
+        checkpoints: Checkpoints,
+        acquire_timeout: std::time::Duration,
+    ) -> Result<Self, StoreError> {
         if let DatabaseUrl::Sqlite(path) = url {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
@@ -81,7 +92,7 @@ impl Store {
         }
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
-            .connection_timeout(std::time::Duration::from_secs(10))
+            .connection_timeout(acquire_timeout)
             .build(ConnectionFactory::new(url.clone(), checkpoints))
             .map_err(|e| StoreError::Connection(e.to_string()))?;
         let store = Self { pool, backend: url.backend(), alive: std::sync::Arc::new(()) };
@@ -135,6 +146,14 @@ impl Store {
     /// Applies pending migrations under a lock; returns the names of those applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         migrations::run_pending(&mut *self.conn()?)
+    }
+
+    /// Whether the database answers `SELECT 1` on a connection got within `timeout` (the
+    /// readiness probe).
+    pub fn ping(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        use diesel::connection::SimpleConnection as _;
+        let mut conn = self.pool.get_timeout(timeout).map(Conn).map_err(|e| StoreError::Connection(e.to_string()))?;
+        Ok(conn.batch_execute("SELECT 1")?)
     }
 
     fn conn(&self) -> Result<Conn, StoreError> {

@@ -330,7 +330,9 @@ fn the_background_checkpointer_copies_the_log_into_the_database_file() {
     let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
     let main_file_after_writes = |name: &str, checkpoints: Checkpoints| {
         let path = dir.join(name);
-        let store = Store::open_with(&DatabaseUrl::Sqlite(path.clone()), 2, checkpoints).unwrap();
+        let store =
+            Store::open_with(&DatabaseUrl::Sqlite(path.clone()), 2, checkpoints, crate::DEFAULT_ACQUIRE_TIMEOUT)
+                .unwrap();
         store.conn().unwrap().batch_execute("CREATE TABLE filler (data TEXT NOT NULL)").unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
         // About 100 pages: a tenth of the commit checkpoint's threshold.

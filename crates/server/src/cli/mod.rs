@@ -20,6 +20,7 @@ mod client;
 mod keys;
 mod legal;
 mod pki;
+mod throttle;
 
 use account::{account_add, account_admin, AccountCommand};
 use audit::{audit_command, AuditCommand};
@@ -27,6 +28,7 @@ use client::{client_command, new_client, ClientAdd, ClientCommand};
 use keys::{keys_command, signing_bench, KeysCommand};
 use legal::{legal_command, LegalCommand};
 use pki::{pki_command, pki_status, PkiCommand};
+use throttle::{throttle_command, ThrottleCommand};
 
 /// Yagona: an OpenID Connect identity provider for e-government single sign-on.
 #[derive(Parser)]
@@ -62,6 +64,9 @@ enum Command {
     /// The audit trail: takeovers, confirmations, head replacements, role changes.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The login throttle: list locked accounts and addresses, clear them.
+    #[command(subcommand)]
+    Throttle(ThrottleCommand),
     /// Legal entities linked by their heads.
     #[command(subcommand)]
     Legal(LegalCommand),
@@ -118,6 +123,7 @@ fn run_cli(cli: Cli) -> Result<(), String> {
         Command::Keys(command) => keys_command(&settings, command),
         Command::Legal(command) => legal_command(&settings, command),
         Command::Audit(command) => audit_command(&settings, command),
+        Command::Throttle(command) => throttle_command(&settings, command),
         Command::Pki(_) => Err("handled above".into()),
     }
 }

@@ -49,12 +49,12 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         };
         history.push((event.at, event.method, client, event.address));
     }
-    let certificates = s.store.list_certificates(&account.id).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let certificates = s.store.list_certificates(&account.id).map_err(OAuthError::from)?;
     let memberships = {
         use yagona_account::legal::LegalRepository as _;
         s.store
             .memberships_of(&account.id, now)
-            .map_err(|e| OAuthError::server_error(e.to_string()))?
+            .map_err(OAuthError::from)?
             .into_iter()
             .map(|(e, m)| (e.name, e.tin.to_string(), m.role))
             .collect::<Vec<_>>()
@@ -62,21 +62,19 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
     let mut heads = Vec::new();
     {
         use yagona_account::legal::LegalRepository as _;
-        for (entity, membership) in
-            s.store.memberships_of(&account.id, now).map_err(|e| OAuthError::server_error(e.to_string()))?
-        {
+        for (entity, membership) in s.store.memberships_of(&account.id, now).map_err(OAuthError::from)? {
             if membership.role != yagona_account::legal::HEAD_ROLE {
                 continue;
             }
             let mut members = Vec::new();
-            for m in s.store.members(&entity.tin, now).map_err(|e| OAuthError::server_error(e.to_string()))? {
+            for m in s.store.members(&entity.tin, now).map_err(OAuthError::from)? {
                 if m.role == yagona_account::legal::HEAD_ROLE {
                     continue;
                 }
                 let person = s
                     .store
                     .find_account(&m.account_id)
-                    .map_err(|e| OAuthError::server_error(e.to_string()))?
+                    .map_err(OAuthError::from)?
                     .map(|a| a.full_name())
                     .unwrap_or_default();
                 let until = m.expires_at.map(pages::show_time).unwrap_or_default();
@@ -262,7 +260,7 @@ pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> Htt
     let hash = browser.session_hash();
     let outcome = blocking(&state, move |s| {
         let now = now();
-        let storage = |e: yagona_account::AccountError| OAuthError::server_error(e.to_string());
+        let storage = OAuthError::from;
         let Some((session, account)) = signed_in(s, hash.as_deref(), now)? else {
             return Ok(PasswordOutcome::SignedOut);
         };

@@ -193,8 +193,7 @@ fn needs_acting_choice(
         return Ok(false);
     }
     use yagona_account::legal::LegalRepository as _;
-    let memberships =
-        s.store.memberships_of(&session.account_id, now).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let memberships = s.store.memberships_of(&session.account_id, now).map_err(OAuthError::from)?;
     if memberships.is_empty() {
         s.store.choose_acting_as(&session.id_hash, &yagona_oidc::ActingAs::Individual)?;
         return Ok(false);
@@ -487,7 +486,7 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
             return Ok(refused("login.throttled", StatusCode::TOO_MANY_REQUESTS));
         }
         let account = match Login::try_from(form.login.as_str()) {
-            Ok(login) => s.store.find_account_by_login(&login).map_err(|e| OAuthError::server_error(e.to_string()))?,
+            Ok(login) => s.store.find_account_by_login(&login).map_err(OAuthError::from)?,
             Err(_) => None,
         };
         let verified = match &account {

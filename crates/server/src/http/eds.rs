@@ -127,7 +127,7 @@ pub(super) fn verify(
 }
 
 fn storage(e: AccountError) -> OAuthError {
-    OAuthError::server_error(e.to_string())
+    OAuthError::from(e)
 }
 
 #[derive(Deserialize)]

@@ -15,9 +15,15 @@ use yagona_oidc::{ErrorCode, OAuthError};
 use crate::http::pages;
 use crate::i18n::Tr;
 
+/// Seconds a client should wait before retrying after a 503 (the database is unavailable or
+/// the node is draining).
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 fn log(error: &OAuthError) {
     if error.code == ErrorCode::ServerError {
         tracing::error!(detail = %error.description, "server error");
+    } else if error.code == ErrorCode::TemporarilyUnavailable {
+        tracing::warn!(description = %error.description, "request refused: temporarily unavailable");
     } else {
         tracing::info!(error = error.code.as_str(), description = %error.description, "request refused");
     }
@@ -64,6 +70,9 @@ impl ResponseError for ProtocolError {
         if self.0.code == ErrorCode::InvalidClient {
             response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"yagona\""));
         }
+        if self.0.code == ErrorCode::TemporarilyUnavailable {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
         response.json(serde_json::json!({
             "error": self.0.code.as_str(),
             "error_description": public_description(&self.0),
@@ -91,6 +100,7 @@ impl ResponseError for BearerError {
     fn status_code(&self) -> StatusCode {
         match self.0.code {
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorCode::InvalidScope => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
@@ -104,9 +114,14 @@ impl ResponseError for BearerError {
             other => other.as_str(),
         };
         let description = public_description(&self.0).replace('"', "'");
-        let challenge = format!("Bearer realm=\"yagona\", error=\"{code}\", error_description=\"{description}\"");
-        HttpResponse::build(self.status_code())
-            .insert_header((header::WWW_AUTHENTICATE, challenge))
+        let mut response = HttpResponse::build(self.status_code());
+        if self.0.code == ErrorCode::TemporarilyUnavailable {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        } else {
+            let challenge = format!("Bearer realm=\"yagona\", error=\"{code}\", error_description=\"{description}\"");
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        response
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({ "error": code, "error_description": description }))
     }
@@ -134,7 +149,7 @@ impl PageError {
 
     /// The authorization request is invalid and cannot be sent back to the client.
     pub fn authorization(error: OAuthError) -> Self {
-        if error.code == ErrorCode::ServerError {
+        if matches!(error.code, ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable) {
             return Self::from(error);
         }
         log(&error);
@@ -155,7 +170,7 @@ impl PageError {
 
     /// The page, in the language of `t`.
     pub fn page(&self, t: Tr<'_>) -> HttpResponse {
-        pages::render(
+        let mut response = pages::render(
             self.status,
             &pages::ErrorPage {
                 frame: pages::Frame::new(t, "/"),
@@ -163,7 +178,11 @@ impl PageError {
                 message: t.t(self.message),
                 detail: self.detail.as_deref(),
             },
-        )
+        );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        response
     }
 }
 
@@ -172,6 +191,8 @@ impl From<OAuthError> for PageError {
         log(&error);
         if error.code == ErrorCode::ServerError {
             Self::new(StatusCode::INTERNAL_SERVER_ERROR, "error.generic_title", "error.server")
+        } else if error.code == ErrorCode::TemporarilyUnavailable {
+            Self::new(StatusCode::SERVICE_UNAVAILABLE, "error.generic_title", "error.unavailable")
         } else {
             Self::new(StatusCode::BAD_REQUEST, "error.bad_request_title", "error.form_incomplete")
                 .with_detail(error.description.into_owned())

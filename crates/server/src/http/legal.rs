@@ -17,7 +17,7 @@ use super::{blocking, see_other, signed_in, translator, Browser, State};
 use crate::state::now;
 
 fn storage(e: AccountError) -> OAuthError {
-    OAuthError::server_error(e.to_string())
+    OAuthError::from(e)
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use yagona_oidc::OidcRepository as _;
 
 use super::pages::{self, Frame, MessagePage};
 use super::{blocking, browser_cookie, here, see_other, signed_in, translator, Browser, State, LANG_COOKIE};
@@ -26,12 +25,37 @@ pub async fn jwks(state: State) -> HttpResponse {
         .body(state.keys().jwks_json().to_owned())
 }
 
-pub async fn health(state: State) -> HttpResponse {
-    match blocking(&state, |s| s.store.find_client(&yagona_oidc::ClientId::try_from("-")?)).await {
-        Ok(_) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
+/// `/health/live`: the process serves HTTP. Touches no database, so an outage of the database
+/// does not make an orchestrator restart healthy processes.
+pub async fn health_live() -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(serde_json::json!({ "status": "ok" }))
+}
+
+/// How long readiness waits for a database connection.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// `/health/ready` (and `/health`): this node should get traffic: it is not draining and the
+/// database answers within [`READY_TIMEOUT`].
+pub async fn health_ready(state: State) -> HttpResponse {
+    let unavailable = |status: &str| {
+        HttpResponse::ServiceUnavailable()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::RETRY_AFTER, super::error::RETRY_AFTER_SECONDS))
+            .json(serde_json::json!({ "status": status }))
+    };
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return unavailable("draining");
+    }
+    let timeout = READY_TIMEOUT.min(state.settings.acquire_timeout);
+    match blocking(&state, move |s| Ok(s.store.ping(timeout))).await {
+        Ok(Ok(())) => health_live().await,
+        Ok(Err(e)) => {
+            tracing::warn!(detail = %e, "readiness: the database is unavailable");
+            unavailable("unavailable")
+        }
         Err(e) => {
-            tracing::error!(detail = %e.description, "health check failed");
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
+            tracing::error!(detail = %e.description, "readiness check failed");
+            unavailable("unavailable")
         }
     }
 }

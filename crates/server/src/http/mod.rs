@@ -3,6 +3,7 @@
 
 mod account;
 mod authorize;
+mod client_address;
 mod eds;
 pub mod error;
 mod legal;
@@ -35,7 +36,9 @@ pub type State = web::Data<AppState>;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/.well-known/openid-configuration", web::get().to(meta::discovery))
         .route(JWKS_PATH, web::get().to(meta::jwks))
-        .route("/health", web::get().to(meta::health))
+        .route("/health", web::get().to(meta::health_ready))
+        .route("/health/live", web::get().to(meta::health_live))
+        .route("/health/ready", web::get().to(meta::health_ready))
         .route("/assets/style.css", web::get().to(meta::stylesheet))
         .route("/assets/eds.js", web::get().to(meta::eds_script))
         .route("/", web::get().to(meta::home))
@@ -91,7 +94,16 @@ pub async fn request_span(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    // A well-formed id from the load balancer is kept, so its logs and ours name one request.
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     async move {
@@ -163,7 +175,7 @@ pub fn signed_in(
     use yagona_oidc::OidcRepository as _;
     let Some(hash) = browser_session_hash else { return Ok(None) };
     let Some(session) = state.store.find_session(hash, now)? else { return Ok(None) };
-    let account = state.store.find_account(&session.account_id).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let account = state.store.find_account(&session.account_id).map_err(OAuthError::from)?;
     Ok(account.filter(|a| a.status != yagona_account::AccountStatus::Disabled).map(|a| (session, a)))
 }
 
@@ -203,7 +215,7 @@ impl Browser {
         let names = CookieNames::for_https(state.settings.issuer_is_https);
         let csrf = req.cookie(names.csrf).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
         let session_secret = req.cookie(names.session).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
-        let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        let address = client_address::client_address(req, &state.settings.trusted_proxies);
         Self { csrf_is_new: csrf.is_none(), csrf: csrf.unwrap_or_else(random_token), session_secret, address }
     }
 

@@ -41,8 +41,7 @@ fn step_label(t: Tr<'_>, step: Step) -> String {
 /// The registration of this browser, if live.
 fn current(s: &AppState, secret: Option<&str>, binding: &str) -> Result<Option<Registration>, OAuthError> {
     let Some(secret) = secret else { return Ok(None) };
-    let found =
-        s.store.find_registration(&hash_token(secret), now()).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let found = s.store.find_registration(&hash_token(secret), now()).map_err(OAuthError::from)?;
     Ok(found.filter(|r| r.browser_hash == binding))
 }
 
@@ -143,7 +142,7 @@ pub async fn offer_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
     let (secret, binding) = (r.secret.clone(), r.browser.binding());
     let result = blocking(&state, move |s| {
         let now = now();
-        let storage = |e: AccountError| OAuthError::server_error(e.to_string());
+        let storage = OAuthError::from;
         if let Some(mut registration) = current(s, secret.as_deref(), &binding)? {
             registration.draft.offer_accepted = true;
             if interaction.is_some() {
@@ -266,14 +265,14 @@ pub async fn person_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
             Ok(person) => person,
             Err(errors) => return Ok(Err(errors)),
         };
-        let pinfl = Pinfl::try_from(person.pinfl.as_str()).map_err(|e| OAuthError::server_error(e.to_string()))?;
-        if s.store.find_account_by_pinfl(&pinfl).map_err(|e| OAuthError::server_error(e.to_string()))?.is_some() {
+        let pinfl = Pinfl::try_from(person.pinfl.as_str()).map_err(OAuthError::from)?;
+        if s.store.find_account_by_pinfl(&pinfl).map_err(OAuthError::from)?.is_some() {
             return Ok(Err(vec![("pinfl", AccountError::PinflTaken)]));
         }
         person.surname = person.surname.trim().to_owned();
         registration.draft.person = Some(person);
         registration.draft.person_confirmed = false;
-        s.store.update_registration(&registration).map_err(|e| OAuthError::server_error(e.to_string()))?;
+        s.store.update_registration(&registration).map_err(OAuthError::from)?;
         Ok(Ok(()))
     })
     .await;
@@ -325,11 +324,7 @@ pub async fn confirm_submit(req: HttpRequest, state: State, body: Bytes) -> Http
         Err(response) => return response,
     };
     registration.draft.person_confirmed = true;
-    match blocking(&state, move |s| {
-        s.store.update_registration(&registration).map_err(|e| OAuthError::server_error(e.to_string()))
-    })
-    .await
-    {
+    match blocking(&state, move |s| s.store.update_registration(&registration).map_err(OAuthError::from)).await {
         Ok(()) => see_other("/register/account"),
         Err(e) => PageError::from(e).page(r.t),
     }
@@ -405,7 +400,7 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
     let (address, old_session) = (r.browser.address.clone(), r.browser.session_hash());
     let binding = r.browser.binding();
     let result = blocking(&state, move |s| {
-        let storage = |e: AccountError| OAuthError::server_error(e.to_string());
+        let storage = OAuthError::from;
         let credentials = match validate_credentials(&checked, &s.password_policy()) {
             Ok(c) => c,
             Err(errors) => return Ok(Finish::Invalid(errors)),

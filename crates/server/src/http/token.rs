@@ -113,7 +113,7 @@ pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpRe
 }
 
 fn live_account(s: &AppState, grant: &Grant) -> Result<Account, OAuthError> {
-    match s.store.find_account(&grant.account_id).map_err(|e| OAuthError::server_error(e.to_string()))? {
+    match s.store.find_account(&grant.account_id).map_err(OAuthError::from)? {
         Some(account) if account.status != AccountStatus::Disabled => Ok(account),
         _ => Err(OAuthError::invalid_grant("the account is no longer active")),
     }
