@@ -12,8 +12,8 @@ use crate::rp::RelyingParty;
 const TIN: &str = "301234567";
 const ORG: &str = "\"Registon Savdo\" MChJ";
 
-fn server_with_ca() -> (TestServer, std::path::PathBuf) {
-    let mut server = TestServer::new(Backend::Sqlite, &[]);
+pub(crate) fn server_with_ca(backend: Backend) -> (TestServer, std::path::PathBuf) {
+    let mut server = TestServer::new(backend, &[]);
     let ca = server.dir.join("ca");
     server.cli_ok(&["pki", "dev-ca", "init", "--out", ca.to_str().unwrap()], None);
     server.set_env("YAGONA_EDS__TRUST_ANCHORS", &format!("[\"{}\"]", ca.join("ca.pem").display()));
@@ -21,7 +21,7 @@ fn server_with_ca() -> (TestServer, std::path::PathBuf) {
     (server, ca)
 }
 
-fn issue(server: &TestServer, ca: &std::path::Path, file: &str, pinfl: &str, extra: &[&str]) -> String {
+pub(crate) fn issue(server: &TestServer, ca: &std::path::Path, file: &str, pinfl: &str, extra: &[&str]) -> String {
     let out = ca.join(format!("{file}.p12")).to_str().unwrap().to_owned();
     let mut args =
         vec!["pki", "issue", "--ca", ca.to_str().unwrap(), "--pinfl", pinfl, "--name", "HEAD PERSON", "--out", &out];
@@ -31,7 +31,7 @@ fn issue(server: &TestServer, ca: &std::path::Path, file: &str, pinfl: &str, ext
     out
 }
 
-async fn sign(server: &TestServer, b: &reqwest::Client, p12: &str) -> String {
+pub(crate) async fn sign(server: &TestServer, b: &reqwest::Client, p12: &str) -> String {
     let body: Value = b.post(server.url("/eds/challenge")).json_answer().await;
     let challenge = body["challenge"].as_str().unwrap().to_owned();
     server
@@ -40,7 +40,7 @@ async fn sign(server: &TestServer, b: &reqwest::Client, p12: &str) -> String {
         .to_owned()
 }
 
-async fn password_login(server: &TestServer, login: &str, password: &str) -> (reqwest::Client, String) {
+pub(crate) async fn password_login(server: &TestServer, login: &str, password: &str) -> (reqwest::Client, String) {
     let b = browser();
     let html = b.get(server.url("/login")).send().await.unwrap().text().await.unwrap();
     let csrf = hidden_input(&html, "csrf_token").unwrap();
@@ -50,7 +50,7 @@ async fn password_login(server: &TestServer, login: &str, password: &str) -> (re
     (b, csrf)
 }
 
-async fn post_signed(
+pub(crate) async fn post_signed(
     b: &reqwest::Client,
     server: &TestServer,
     path: &str,
@@ -65,7 +65,7 @@ async fn post_signed(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_head_links_the_company_and_acts_for_it() {
-    let (mut server, ca) = server_with_ca();
+    let (mut server, ca) = server_with_ca(Backend::Sqlite);
     server.spawn().await;
     let secret = server.add_client("soliq", &["--first-party"]);
     let (login, password) = server.add_person("alisher");
@@ -199,7 +199,7 @@ async fn a_head_links_the_company_and_acts_for_it() {
 /// A login with the company's EDS certificate acts for the company at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_eds_login_with_the_company_certificate_acts_for_it() {
-    let (mut server, ca) = server_with_ca();
+    let (mut server, ca) = server_with_ca(Backend::Sqlite);
     server.spawn().await;
     let secret = server.add_client("soliq", &["--first-party"]);
     let (login, password) = server.add_person("bobur");
@@ -240,7 +240,7 @@ async fn an_eds_login_with_the_company_certificate_acts_for_it() {
 /// for the company with it; taking it back ends it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_head_gives_and_takes_back_roles() {
-    let (mut server, ca) = server_with_ca();
+    let (mut server, ca) = server_with_ca(Backend::Sqlite);
     server.spawn().await;
     let secret = server.add_client("soliq", &["--first-party"]);
     let (head_login, head_password) = server.add_person("jamshid");

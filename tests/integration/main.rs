@@ -11,6 +11,7 @@ mod concurrency;
 mod eds;
 mod flow;
 mod legal;
+mod legal_live;
 mod negative;
 mod operations;
 mod registration;
