@@ -74,7 +74,14 @@ async fn a_head_links_the_company_and_acts_for_it() {
     let theirs = yagona_tests::person_pinfl("sevara");
     let personal = issue(&server, &ca, "personal", &mine, &[]);
     let company = issue(&server, &ca, "company", &mine, &["--tin", TIN, "--org", ORG, "--title", "Direktor"]);
-    let foreign_company = issue(&server, &ca, "foreign", &theirs, &["--tin", TIN, "--org", ORG, "--title", "Direktor"]);
+    // Issued after Alisher's (valid from now, his from a day ago): it may replace him later.
+    let foreign_company = issue(
+        &server,
+        &ca,
+        "foreign",
+        &theirs,
+        &["--tin", TIN, "--org", ORG, "--title", "Direktor", "--days-before", "0"],
+    );
     let expired_company =
         issue(&server, &ca, "expired", &mine, &["--tin", TIN, "--org", ORG, "--days", "-1", "--days-before", "30"]);
     let (b, csrf) = password_login(&server, &login, &password).await;
@@ -181,13 +188,23 @@ async fn a_head_links_the_company_and_acts_for_it() {
     assert_eq!(claims["user_type"], "individual");
     assert!(claims.get("legal_entity").is_none() && claims.get("roles").is_none());
 
-    // A newer head takes over: Sevara, confirmed, links the same company with her certificate.
+    // A newer head takes over: Sevara, confirmed, links the same company with her later
+    // certificate and confirms that she replaces the current head.
     let (b3, csrf3) = password_login(&server, &other_login, &other_password).await;
     let her_personal = issue(&server, &ca, "her-personal", &theirs, &[]);
     post_signed(&b3, &server, "/account/eds/bind", &csrf3, &sign(&server, &b3, &her_personal).await).await;
-    let (_, to, _) =
+    let (status, _, html) =
         post_signed(&b3, &server, "/account/legal/link", &csrf3, &sign(&server, &b3, &foreign_company).await).await;
-    assert_eq!(to, "/account?done=legal");
+    assert_eq!(status, 200, "the current head is shown first: {html}");
+    let pkcs7 = hidden_input(&html, "pkcs7").unwrap();
+    let r = post_form(
+        &b3,
+        &server,
+        "/account/legal/link",
+        &[("csrf_token", csrf3.as_str()), ("pkcs7", pkcs7.as_str()), ("replace", "yes")],
+    )
+    .await;
+    assert_eq!(location(&r), "/account?done=legal");
     let members = server.cli_ok(&["legal", "members", TIN], None);
     assert_eq!(members.lines().count(), 1, "{members}");
     assert!(members.contains("sevara") && members.contains("Common For Head"), "{members}");
@@ -196,7 +213,8 @@ async fn a_head_links_the_company_and_acts_for_it() {
     assert!(server.cli_ok(&["legal", "list"], None).contains("Registon Savdo"));
 }
 
-/// A login with the company's EDS certificate acts for the company at once.
+/// A login with the company's EDS certificate acts at once for the company the person heads
+/// (linked in the cabinet before: the login itself links nothing).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_eds_login_with_the_company_certificate_acts_for_it() {
     let (mut server, ca) = server_with_ca(Backend::Sqlite);
@@ -209,6 +227,8 @@ async fn an_eds_login_with_the_company_certificate_acts_for_it() {
         issue(&server, &ca, "company", &mine, &["--tin", "209876543", "--org", "Bobur Tech", "--title", "Direktor"]);
     let (b, csrf) = password_login(&server, &login, &password).await;
     post_signed(&b, &server, "/account/eds/bind", &csrf, &sign(&server, &b, &personal).await).await;
+    let (_, to, _) = post_signed(&b, &server, "/account/legal/link", &csrf, &sign(&server, &b, &company).await).await;
+    assert_eq!(to, "/account?done=legal");
 
     let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
     let fresh = browser();
@@ -256,7 +276,8 @@ async fn the_head_gives_and_takes_back_roles() {
         &sign(&server, &b, &issue(&server, &ca, "h", &head_pinfl, &[])).await,
     )
     .await;
-    let company = issue(&server, &ca, "c", &head_pinfl, &["--tin", "305555555", "--org", "Jamshid Savdo"]);
+    let company =
+        issue(&server, &ca, "c", &head_pinfl, &["--tin", "305555555", "--org", "Jamshid Savdo", "--title", "Direktor"]);
     post_signed(&b, &server, "/account/legal/link", &csrf, &sign(&server, &b, &company).await).await;
 
     let grant = |b: reqwest::Client, csrf: String, pinfl: String, role: &'static str| {

@@ -5,7 +5,9 @@
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
-use yagona_tests::{browser, hidden_input, http_client, location, post_form, query_param, reqwest, Backend, TestServer};
+use yagona_tests::{
+    browser, hidden_input, http_client, location, post_form, query_param, reqwest, Backend, TestServer,
+};
 
 use crate::flow::decode_jwt_payload;
 use crate::legal::{issue, password_login, post_signed, server_with_ca, sign};
@@ -82,7 +84,8 @@ async fn refresh(server: &TestServer, client: &str, secret: &str, tokens: &CoreT
 }
 
 async fn userinfo_status(server: &TestServer, tokens: &CoreTokenResponse) -> (u16, String) {
-    let r = http_client().get(server.url("/userinfo")).bearer_auth(tokens.access_token().secret()).send().await.unwrap();
+    let r =
+        http_client().get(server.url("/userinfo")).bearer_auth(tokens.access_token().secret()).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -138,9 +141,15 @@ async fn a_role_taken_back_stops_reaching_relying_parties(backend: Backend) {
     let choice = format!("legal:{TIN}:Accountant");
     let jwt_tokens = authorize_legal(&server, &staff, &staff_csrf, &jwt_rp, &choice).await;
     let opaque_tokens = authorize_legal(&server, &staff, &staff_csrf, &opaque_rp, &choice).await;
-    assert_eq!(decode_jwt_payload(&jwt_tokens.id_token().unwrap().to_string())["roles"], serde_json::json!(["Accountant"]));
+    assert_eq!(
+        decode_jwt_payload(&jwt_tokens.id_token().unwrap().to_string())["roles"],
+        serde_json::json!(["Accountant"])
+    );
     let opaque_access = opaque_tokens.access_token().secret().clone();
-    assert_eq!(introspect(&server, "kassa", &opaque_secret, &opaque_access).await["roles"], serde_json::json!(["Accountant"]));
+    assert_eq!(
+        introspect(&server, "kassa", &opaque_secret, &opaque_access).await["roles"],
+        serde_json::json!(["Accountant"])
+    );
     assert_eq!(refresh(&server, "soliq", &jwt_secret, &jwt_tokens).await.0, 200);
     let jwt_tokens = authorize_legal(&server, &staff, &staff_csrf, &jwt_rp, &choice).await;
 
@@ -173,7 +182,10 @@ async fn a_role_taken_back_stops_reaching_relying_parties(backend: Backend) {
     assert_eq!(userinfo_status(&server, &opaque_tokens).await.0, 401);
     let jwt_access = jwt_tokens.access_token().secret().clone();
     assert_eq!(introspect(&server, "soliq", &jwt_secret, &jwt_access).await, serde_json::json!({"active": false}));
-    assert_eq!(introspect(&server, "kassa", &opaque_secret, &opaque_access).await, serde_json::json!({"active": false}));
+    assert_eq!(
+        introspect(&server, "kassa", &opaque_secret, &opaque_access).await,
+        serde_json::json!({"active": false})
+    );
     let jwt_refresh = jwt_tokens.refresh_token().unwrap().secret().clone();
     assert_eq!(introspect(&server, "soliq", &jwt_secret, &jwt_refresh).await, serde_json::json!({"active": false}));
 
@@ -223,7 +235,10 @@ async fn only_a_head_with_a_later_certificate_replaces_the_head(backend: Backend
     let (_, to, _) = link(&server, &first, &first_csrf, &first_head).await;
     assert_eq!(to, "/account?done=legal");
     let tokens = authorize_legal(&server, &first, &first_csrf, &rp, &format!("legal:{TIN}:Common For Head")).await;
-    assert_eq!(decode_jwt_payload(&tokens.id_token().unwrap().to_string())["roles"], serde_json::json!(["Common For Head"]));
+    assert_eq!(
+        decode_jwt_payload(&tokens.id_token().unwrap().to_string())["roles"],
+        serde_json::json!(["Common For Head"])
+    );
 
     // A plain EDS login with a company certificate links and replaces nothing.
     let second_head = company_certificate(&server, &ca, "second-head", &second_pinfl, "Direktor", "1");

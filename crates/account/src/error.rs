@@ -55,6 +55,14 @@ pub enum AccountError {
     UnknownRole,
     #[error("no confirmed account has this PINFL")]
     NoSuchPerson,
+    #[error("the certificate's title is not a head's title")]
+    NotAHeadTitle,
+    #[error("the certificate was issued before the current head's certificate")]
+    CertificateNotLater,
+    #[error("replacing the current head must be confirmed first")]
+    ReplacementNotConfirmed,
+    #[error("a head cannot give themselves a role")]
+    OwnRole,
     #[error("storage: {0}")]
     Storage(String),
     /// The database could not be reached in time: retry later (HTTP 503).
@@ -92,6 +100,10 @@ impl AccountError {
             Self::NotTheHead => "not_the_head",
             Self::UnknownRole => "unknown_role",
             Self::NoSuchPerson => "no_such_person",
+            Self::NotAHeadTitle => "not_head_title",
+            Self::CertificateNotLater => "certificate_not_later",
+            Self::ReplacementNotConfirmed => "replacement_not_confirmed",
+            Self::OwnRole => "own_role",
             Self::Hashing(_) | Self::Storage(_) => "server",
             Self::Unavailable => "unavailable",
         }

@@ -2,9 +2,11 @@
 //!
 //! A confirmed person links the company they head by signing with the company's EDS certificate
 //! (it carries the company TIN, `O`, `T` and the head's own PINFL); the link records the company
-//! and a membership with the role [`HEAD_ROLE`]. The head may give other confirmed people roles
-//! from the configured catalogue, with an optional expiry. A newer head's link ends the previous
-//! head's membership. Every change is recorded with who made it and when.
+//! and a membership with the role [`HEAD_ROLE`], if the certificate's title is a head's title
+//! (configured). The head may give other confirmed people roles from the configured catalogue,
+//! with an optional expiry. Another person replaces the head only with a certificate issued later
+//! than the current head's, after confirming; the previous head's membership then ends. Every
+//! change is recorded with who made it and when.
 
 use std::fmt;
 
@@ -68,18 +70,64 @@ pub struct Membership {
     pub granted_by: Option<AccountId>,
     pub granted_at: i64,
     pub expires_at: Option<i64>,
+    /// For the head's membership: the notBefore of the certificate it was linked with (unknown
+    /// for heads linked before it was recorded).
+    pub certificate_valid_from: Option<i64>,
 }
 
 impl Membership {
     pub fn is_live(&self, now: i64) -> bool {
         self.expires_at.is_none_or(|at| now < at)
     }
+
+    /// Whether a certificate valid from `valid_from` was issued later than the one this head
+    /// linked with, and so may replace them. Unknown, the link time stands in for it: the
+    /// certificate was valid then, so its notBefore was no later.
+    pub fn is_replaced_by_certificate_from(&self, valid_from: i64) -> bool {
+        valid_from > self.certificate_valid_from.unwrap_or(self.granted_at)
+    }
+}
+
+/// A head's title compared as people write it: trimmed, spaces collapsed, any case.
+fn normalised_title(title: &str) -> String {
+    title.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// Whether `title` (the certificate's `T`) is one of the configured head titles.
+pub fn is_head_title(title: &str, head_titles: &[String]) -> bool {
+    let title = normalised_title(title);
+    !title.is_empty() && head_titles.iter().any(|t| normalised_title(t) == title)
+}
+
+/// What a head's company certificate proves: the company, the head's title, and when the
+/// certificate was issued (its notBefore).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadCertificate {
+    pub entity: LegalEntity,
+    pub title: String,
+    pub valid_from: i64,
 }
 
 /// The short name: the part in quotes when there is one.
 pub fn short_name(full: &str) -> String {
     let quoted = full.split(['"', '«', '»', '“', '”']).nth(1).map(str::trim).filter(|s| !s.is_empty());
     quoted.unwrap_or(full.trim()).to_owned()
+}
+
+/// Checks that a legal entity's certificate was issued to `head` (same PINFL) as its head (a
+/// title in `head_titles`) and reads the company from it.
+pub fn head_certificate(
+    signer: &SignerIdentity,
+    head_pinfl: &Pinfl,
+    head_titles: &[String],
+    now: i64,
+) -> Result<HeadCertificate, AccountError> {
+    let (entity, title) = entity_from_certificate(signer, head_pinfl, now)?;
+    let title = title.map(|t| t.trim().to_owned()).unwrap_or_default();
+    if !is_head_title(&title, head_titles) {
+        return Err(AccountError::NotAHeadTitle);
+    }
+    Ok(HeadCertificate { entity, title, valid_from: signer.valid_from })
 }
 
 /// Checks that a legal entity's certificate was issued to `head` (same PINFL) and reads the
@@ -142,6 +190,45 @@ mod tests {
         );
         assert!(entity_from_certificate(&signer(Some("301234567"), "31205900260021"), &head, 5).is_err());
     }
+
+    #[test]
+    fn only_head_titles_link_as_head() {
+        let titles = vec!["Direktor".to_owned(), "Bosh direktor".to_owned(), "Директор".to_owned()];
+        assert!(is_head_title("  DIREKTOR ", &titles));
+        assert!(is_head_title("bosh   Direktor", &titles));
+        assert!(is_head_title("ДИРЕКТОР", &titles));
+        assert!(!is_head_title("Bosh buxgalter", &titles));
+        assert!(!is_head_title("  ", &titles));
+        let head = Pinfl::try_from("31205900260011").unwrap();
+        let mut accountant = signer(Some("301234567"), "31205900260011");
+        accountant.title = Some("Bosh buxgalter".into());
+        assert_eq!(head_certificate(&accountant, &head, &titles, 5), Err(AccountError::NotAHeadTitle));
+        accountant.title = None;
+        assert_eq!(head_certificate(&accountant, &head, &titles, 5), Err(AccountError::NotAHeadTitle));
+        let found = head_certificate(&signer(Some("301234567"), "31205900260011"), &head, &titles, 5).unwrap();
+        assert_eq!((found.title.as_str(), found.valid_from), ("Direktor", 0));
+    }
+
+    #[test]
+    fn a_head_is_replaced_only_by_a_later_certificate() {
+        let head = Membership {
+            tin: Tin::try_from("301234567").unwrap(),
+            account_id: AccountId::from_stored("a".into()),
+            role: HEAD_ROLE.into(),
+            title: Some("Direktor".into()),
+            granted_by: None,
+            granted_at: 1_000,
+            expires_at: None,
+            certificate_valid_from: Some(500),
+        };
+        assert!(head.is_replaced_by_certificate_from(501));
+        assert!(!head.is_replaced_by_certificate_from(500));
+        assert!(!head.is_replaced_by_certificate_from(400));
+        // Unknown: the link time stands in.
+        let unknown = Membership { certificate_valid_from: None, ..head };
+        assert!(!unknown.is_replaced_by_certificate_from(900));
+        assert!(unknown.is_replaced_by_certificate_from(1_001));
+    }
 }
 
 /// A recorded change of a membership.
@@ -150,33 +237,52 @@ pub struct MembershipEvent {
     pub tin: Tin,
     pub account_id: AccountId,
     pub role: String,
-    /// `linked`, `replaced`, `granted`, `revoked`.
+    /// `linked`, `replaced`, `granted`, `revoked`, `expired`.
     pub action: String,
     pub by: Option<AccountId>,
     pub at: i64,
 }
 
+/// What linking a company did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linked {
+    /// The person became its head (no one was).
+    New,
+    /// The person was its head already (title and certificate date renewed).
+    Again,
+    /// The person replaced this previous head.
+    Replaced { previous: AccountId },
+}
+
 /// The storage port for legal entities and memberships; each method is one transaction.
 pub trait LegalRepository {
-    /// Records (or renames) the entity and the head's membership. Another person's head
-    /// membership of the same entity ends, with their roles granted to others kept: a newer head
-    /// takes over. Linking again by the same head is not an error.
+    /// Records (or renames) the entity and the head's membership. If another person heads it,
+    /// they are replaced only when `replace` (the person confirmed it) and the certificate was
+    /// issued later than theirs ([`Membership::is_replaced_by_certificate_from`]); their
+    /// membership then ends, which revokes the grants that carry it, and their roles granted to
+    /// others are kept. Otherwise `ReplacementNotConfirmed` or `CertificateNotLater`.
     fn link_legal_entity(
         &self,
-        entity: &LegalEntity,
-        head: &AccountId,
-        title: Option<&str>,
+        head: &HeadCertificate,
+        account: &AccountId,
+        replace: bool,
         now: i64,
-    ) -> Result<(), AccountError>;
+    ) -> Result<Linked, AccountError>;
+    /// The live head membership of an entity.
+    fn current_head(&self, tin: &Tin, now: i64) -> Result<Option<Membership>, AccountError>;
+    /// Ends the memberships whose expiry has passed (recorded as `expired`, revoking the grants
+    /// that carry them and clearing them from sessions); returns how many ended.
+    fn end_expired_memberships(&self, now: i64) -> Result<usize, AccountError>;
     fn find_legal_entity(&self, tin: &Tin) -> Result<Option<LegalEntity>, AccountError>;
     fn list_legal_entities(&self) -> Result<Vec<LegalEntity>, AccountError>;
     /// A person's live memberships with their entities.
     fn memberships_of(&self, account: &AccountId, now: i64) -> Result<Vec<(LegalEntity, Membership)>, AccountError>;
     /// The live members of an entity.
     fn members(&self, tin: &Tin, now: i64) -> Result<Vec<Membership>, AccountError>;
-    /// Gives a role (replacing an ended or expired one of the same name).
+    /// Gives a role (replacing an ended or expired one of the same name, whose grants are revoked).
     fn grant_role(&self, membership: &Membership, now: i64) -> Result<(), AccountError>;
-    /// Ends a live role; `false` when there was none.
+    /// Ends a live role, revoking the grants that carry it and clearing it from sessions;
+    /// `false` when there was none.
     fn revoke_role(
         &self,
         tin: &Tin,

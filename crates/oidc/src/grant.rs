@@ -134,6 +134,17 @@ pub struct Grant {
     pub revoked_at: Option<i64>,
 }
 
+impl Grant {
+    /// The membership (TIN, role) the grant acts under, if any: only a grant with scope `legal`
+    /// releases legal claims, so only such a grant depends on the membership staying live.
+    pub fn acting_membership(&self) -> Option<(&str, &str)> {
+        match &self.acting_as {
+            Some(ActingAs::LegalEntity { tin, role, .. }) if self.scopes.contains("legal") => Some((tin, role)),
+            _ => None,
+        }
+    }
+}
+
 /// An authorization code as stored (hash only).
 #[derive(Debug, Clone)]
 pub struct AuthorizationCode {

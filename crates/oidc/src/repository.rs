@@ -59,6 +59,9 @@ pub trait OidcRepository {
     /// Records whom the person acts for in this session (once: changing it needs a new login);
     /// `false` when the session already has a choice.
     fn choose_acting_as(&self, id_hash: &str, acting_as: &crate::ActingAs) -> Result<bool, OAuthError>;
+    /// Forgets whom the person acts for in this session (the membership chosen ended): the
+    /// person is asked again at the next authorization.
+    fn forget_acting_as(&self, id_hash: &str) -> Result<(), OAuthError>;
     /// The live sessions of a person, newest first.
     fn list_sessions(&self, account: &AccountId, now: i64) -> Result<Vec<Session>, OAuthError>;
     /// Ends every session of a person but `keep` (an id hash), revoking their grants as
@@ -121,7 +124,8 @@ pub trait OidcRepository {
         new_expires_at: i64,
         now: i64,
     ) -> Result<RefreshRotation, OAuthError>;
-    /// A live (unused, unexpired, grant not revoked) refresh token and its grant.
+    /// A live (unused, unexpired, grant not revoked, its membership live) refresh token and its
+    /// grant.
     fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
@@ -130,8 +134,9 @@ pub trait OidcRepository {
     /// The claims of an unexpired opaque access token (revocation is checked by `jti`, as for JWTs).
     fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError>;
     /// The grant and account behind a person's access token, in one round trip: `None` when the
-    /// token `jti` was revoked, or the grant was revoked or is gone.
-    fn find_live_access(&self, jti: &str, grant_id: &str) -> Result<Option<(Grant, Account)>, OAuthError>;
+    /// token `jti` was revoked, the grant was revoked or is gone, or the membership it acts under
+    /// is no longer live at `now`.
+    fn find_live_access(&self, jti: &str, grant_id: &str, now: i64) -> Result<Option<(Grant, Account)>, OAuthError>;
 
     // login throttling
     /// Records a failed login under `key` and returns the failures counted in the window that

@@ -42,7 +42,38 @@ pub struct LegalConfig {
     /// The roles a head may give other people in the company (the head's own role,
     /// `Common For Head`, comes from the company's EDS).
     pub roles: Vec<String>,
+    /// The certificate titles (`T`) that make their holder the company's head: only such a
+    /// certificate links a company as `Common For Head`. Compared trimmed, with spaces
+    /// collapsed, in any case.
+    pub head_titles: Vec<String>,
 }
+
+/// The head titles written on Uzbek company certificates, in Uzbek (Latin and Cyrillic),
+/// Russian and English.
+pub const DEFAULT_HEAD_TITLES: &[&str] = &[
+    "Direktor",
+    "Bosh direktor",
+    "Ijrochi direktor",
+    "Rahbar",
+    "Rais",
+    "Boshqaruv raisi",
+    "Директор",
+    "Бош директор",
+    "Раҳбар",
+    "Раис",
+    "Генеральный директор",
+    "Исполнительный директор",
+    "Руководитель",
+    "Председатель",
+    "Председатель правления",
+    "Director",
+    "General director",
+    "Executive director",
+    "Chief executive officer",
+    "CEO",
+    "Chairman",
+    "Head",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,7 +230,10 @@ impl Default for Config {
                 eimzo_server_url: None,
                 eimzo_server_anchors: Vec::new(),
             },
-            legal: LegalConfig { roles: vec!["Accountant".into(), "Employee".into()] },
+            legal: LegalConfig {
+                roles: vec!["Accountant".into(), "Employee".into()],
+                head_titles: DEFAULT_HEAD_TITLES.iter().map(|t| (*t).to_owned()).collect(),
+            },
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
         }
     }

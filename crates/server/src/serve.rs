@@ -126,6 +126,13 @@ async fn housekeeping(state: web::Data<AppState>) {
                 }
             }
             if purge {
+                // Expired roles end first (an event in the audit trail), revoking their grants:
+                // until then, every use of those grants checks the membership anyway.
+                use yagona_account::legal::LegalRepository as _;
+                let ended = s.store.end_expired_memberships(now()).map_err(|e| e.to_string())?;
+                if ended > 0 {
+                    tracing::info!(memberships = ended, "expired memberships ended");
+                }
                 let n = s.store.purge_expired(now()).map_err(|e| e.description.into_owned())?;
                 tracing::debug!(rows = n, "expired rows purged");
             }

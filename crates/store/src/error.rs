@@ -17,6 +17,10 @@ pub enum StoreError {
     /// A domain conflict found inside a transaction (rolls it back).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A domain rule refused the change inside a transaction (rolls it back); the domain sees
+    /// the rule's own error.
+    #[error("refused: {0}")]
+    Refused(yagona_account::AccountError),
 }
 
 impl StoreError {
@@ -66,6 +70,9 @@ impl From<StoreError> for yagona_oidc::OAuthError {
 
 impl From<StoreError> for yagona_account::AccountError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Refused(e) = e {
+            return e;
+        }
         if e.is_unavailable() {
             tracing::warn!(detail = %e, "database unavailable");
             return yagona_account::AccountError::Unavailable;

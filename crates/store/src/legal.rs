@@ -1,17 +1,86 @@
 //! [`LegalRepository`] over `legal_entities`, `memberships` and `membership_events`.
 
 use diesel::prelude::*;
+use serde_json::{json, Value};
 use yagona_account::audit::{AuditEvent, AuditKind};
-use yagona_account::legal::{LegalEntity, LegalRepository, Membership, MembershipEvent, Tin, HEAD_ROLE};
+use yagona_account::legal::{
+    HeadCertificate, LegalEntity, LegalRepository, Linked, Membership, MembershipEvent, Tin, HEAD_ROLE,
+};
 use yagona_account::{AccountError, AccountId};
 use yagona_oidc::secrets::random_id;
+use yagona_oidc::ActingAs;
 
 use crate::audit::record_audit_in;
-use crate::schema::{legal_entities, membership_events, memberships};
+use crate::oidc::revoke_grant_in;
+use crate::schema::{grants, legal_entities, membership_events, memberships, sessions};
 use crate::{DbConnection, Store, StoreError};
 
 type EntityRow = (String, String, String, i64);
-type MembershipRow = (String, String, String, Option<String>, Option<String>, i64, Option<i64>, Option<i64>);
+type MembershipRow =
+    (String, String, String, Option<String>, Option<String>, i64, Option<i64>, Option<i64>, Option<i64>);
+
+/// Whether the membership a grant acts under, if any, is live at `now`: not ended, not expired.
+/// Part of every query that uses a grant (code redemption, refresh, userinfo, introspection), so
+/// a role taken back, expired or replaced stops at once, in the same round trip
+/// (architecture.md, "Live memberships").
+#[diesel::dsl::auto_type(no_type_alias)]
+pub(crate) fn acting_membership_live(now: i64) -> _ {
+    grants::acting_tin.is_null().or(diesel::dsl::exists(
+        memberships::table
+            .filter(memberships::tin.nullable().eq(grants::acting_tin))
+            .filter(memberships::account_id.eq(grants::account_id))
+            .filter(memberships::role.nullable().eq(grants::acting_role))
+            .filter(memberships::ended_at.is_null())
+            .filter(memberships::expires_at.is_null().or(memberships::expires_at.gt(now))),
+    ))
+}
+
+/// [`acting_membership_live`] as SQL for the PostgreSQL statements written as text: `$g` names
+/// the grants row, `$1` is now.
+macro_rules! acting_membership_live_sql {
+    ($g:literal) => {
+        concat!(
+            "(",
+            $g,
+            ".acting_tin IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.tin = ",
+            $g,
+            ".acting_tin AND m.account_id = ",
+            $g,
+            ".account_id AND m.role = ",
+            $g,
+            ".acting_role AND m.ended_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > $1)))"
+        )
+    };
+}
+pub(crate) use acting_membership_live_sql;
+
+/// What ending a membership undoes: the grants that act under it are revoked, and sessions that
+/// chose it forget the choice (the person is asked again at the next login). Returns how many
+/// grants were revoked.
+fn end_uses_of(conn: &mut DbConnection, tin: &str, account: &str, role: &str, now: i64) -> Result<usize, StoreError> {
+    let ids: Vec<String> = grants::table
+        .filter(grants::account_id.eq(account))
+        .filter(grants::acting_tin.eq(tin))
+        .filter(grants::acting_role.eq(role))
+        .filter(grants::revoked_at.is_null())
+        .select(grants::id)
+        .load(conn)?;
+    for id in &ids {
+        revoke_grant_in(conn, id, now)?;
+    }
+    let choices: Vec<(String, Option<String>)> = sessions::table
+        .filter(sessions::account_id.eq(account))
+        .filter(sessions::acting_as.is_not_null())
+        .select((sessions::id_hash, sessions::acting_as))
+        .load(conn)?;
+    for (id_hash, choice) in choices {
+        let chosen = choice.and_then(|c| serde_json::from_str::<ActingAs>(&c).ok());
+        if matches!(chosen, Some(ActingAs::LegalEntity { tin: t, role: r, .. }) if t == tin && r == role) {
+            diesel::update(sessions::table.find(&id_hash)).set(sessions::acting_as.eq(None::<String>)).execute(conn)?;
+        }
+    }
+    Ok(ids.len())
+}
 
 fn corrupt(e: AccountError) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -35,9 +104,13 @@ fn membership(row: MembershipRow) -> Result<Membership, StoreError> {
         granted_by: row.4.map(AccountId::from_stored),
         granted_at: row.5,
         expires_at: row.6,
+        certificate_valid_from: row.8,
     })
 }
 
+/// Records a membership change in `membership_events` and the audit trail; `extra` adds facts
+/// to the audit event's detail.
+#[allow(clippy::too_many_arguments)]
 fn record(
     conn: &mut DbConnection,
     tin: &str,
@@ -46,6 +119,7 @@ fn record(
     action: &str,
     by: Option<&str>,
     at: i64,
+    extra: Value,
 ) -> Result<(), StoreError> {
     diesel::insert_into(membership_events::table)
         .values((
@@ -58,6 +132,10 @@ fn record(
             membership_events::at.eq(at),
         ))
         .execute(conn)?;
+    let mut detail = json!({ "tin": tin, "role": role, "action": action });
+    if let (Some(detail), Value::Object(extra)) = (detail.as_object_mut(), extra) {
+        detail.extend(extra);
+    }
     let kind = match action {
         "linked" => AuditKind::EntityLinked,
         "replaced" => AuditKind::HeadReplaced,
@@ -71,28 +149,46 @@ fn record(
             kind,
             actor: by.map(|a| AccountId::from_stored(a.to_owned())),
             subject: Some(AccountId::from_stored(account.to_owned())),
-            detail: serde_json::json!({ "tin": tin, "role": role, "action": action }),
+            detail,
         },
     )
 }
 
-/// Ends a membership row (keeping it for the record) so the same role can be given again.
-fn end(conn: &mut DbConnection, tin: &str, account: &str, role: &str, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::update(memberships::table.find((tin, account, role)))
+/// Ends a membership row (keeping it for the record) so the same role can be given again, and
+/// its uses ([`end_uses_of`]); `None` when it was not live, else how many grants were revoked.
+fn end(conn: &mut DbConnection, tin: &str, account: &str, role: &str, now: i64) -> Result<Option<usize>, StoreError> {
+    let ended = diesel::update(memberships::table.find((tin, account, role)))
         .filter(memberships::ended_at.is_null())
         .set(memberships::ended_at.eq(Some(now)))
-        .execute(conn)?)
+        .execute(conn)?;
+    if ended == 0 {
+        return Ok(None);
+    }
+    Ok(Some(end_uses_of(conn, tin, account, role, now)?))
+}
+
+fn live_head(conn: &mut DbConnection, tin: &str, now: i64) -> Result<Option<Membership>, StoreError> {
+    memberships::table
+        .filter(memberships::tin.eq(tin))
+        .filter(memberships::role.eq(HEAD_ROLE))
+        .filter(memberships::ended_at.is_null())
+        .filter(memberships::expires_at.is_null().or(memberships::expires_at.gt(now)))
+        .order(memberships::granted_at.desc())
+        .first::<MembershipRow>(conn)
+        .optional()?
+        .map(membership)
+        .transpose()
 }
 
 impl LegalRepository for Store {
     fn link_legal_entity(
         &self,
-        e: &LegalEntity,
-        head: &AccountId,
-        title: Option<&str>,
+        head: &HeadCertificate,
+        account: &AccountId,
+        replace: bool,
         now: i64,
-    ) -> Result<(), AccountError> {
-        let tin = e.tin.as_str();
+    ) -> Result<Linked, AccountError> {
+        let (e, tin, account) = (&head.entity, head.entity.tin.as_str(), account.as_str());
         Ok(self.transaction(|conn| {
             // Write first: the entity row (insert, or rename by the latest certificate).
             let updated = diesel::update(legal_entities::table.find(tin))
@@ -108,40 +204,92 @@ impl LegalRepository for Store {
                     ))
                     .execute(conn)?;
             }
-            // A newer head takes over: the previous head's role ends.
-            let previous: Vec<String> = memberships::table
+            let linked = match live_head(conn, tin, now)? {
+                // The head again (a renewed certificate, perhaps a new title): kept, renewed.
+                Some(current) if current.account_id.as_str() == account => {
+                    let newest = current.certificate_valid_from.map_or(head.valid_from, |v| v.max(head.valid_from));
+                    diesel::update(memberships::table.find((tin, account, HEAD_ROLE)))
+                        .set((memberships::title.eq(&head.title), memberships::certificate_valid_from.eq(Some(newest))))
+                        .execute(conn)?;
+                    return Ok(Linked::Again);
+                }
+                Some(current) if !current.is_replaced_by_certificate_from(head.valid_from) => {
+                    return Err(StoreError::Refused(AccountError::CertificateNotLater))
+                }
+                Some(_) if !replace => return Err(StoreError::Refused(AccountError::ReplacementNotConfirmed)),
+                Some(current) => {
+                    let previous = current.account_id.as_str();
+                    let revoked = end(conn, tin, previous, HEAD_ROLE, now)?.unwrap_or(0);
+                    record(
+                        conn,
+                        tin,
+                        previous,
+                        HEAD_ROLE,
+                        "replaced",
+                        Some(account),
+                        now,
+                        json!({
+                            "previous_title": current.title,
+                            "previous_certificate_valid_from": current.certificate_valid_from,
+                            "previous_head_since": current.granted_at,
+                            "title": head.title,
+                            "certificate_valid_from": head.valid_from,
+                            "grants_revoked": revoked,
+                        }),
+                    )?;
+                    Linked::Replaced { previous: current.account_id }
+                }
+                None => Linked::New,
+            };
+            diesel::delete(memberships::table.find((tin, account, HEAD_ROLE))).execute(conn)?;
+            diesel::insert_into(memberships::table)
+                .values((
+                    memberships::tin.eq(tin),
+                    memberships::account_id.eq(account),
+                    memberships::role.eq(HEAD_ROLE),
+                    memberships::title.eq(&head.title),
+                    memberships::granted_by.eq(None::<String>),
+                    memberships::granted_at.eq(now),
+                    memberships::expires_at.eq(None::<i64>),
+                    memberships::ended_at.eq(None::<i64>),
+                    memberships::certificate_valid_from.eq(Some(head.valid_from)),
+                ))
+                .execute(conn)?;
+            let detail = json!({ "title": head.title, "certificate_valid_from": head.valid_from });
+            record(conn, tin, account, HEAD_ROLE, "linked", Some(account), now, detail)?;
+            // A head's own other roles in the company end: a head holds no second role.
+            let others: Vec<String> = memberships::table
                 .filter(memberships::tin.eq(tin))
-                .filter(memberships::role.eq(HEAD_ROLE))
+                .filter(memberships::account_id.eq(account))
+                .filter(memberships::role.ne(HEAD_ROLE))
                 .filter(memberships::ended_at.is_null())
-                .filter(memberships::account_id.ne(head.as_str()))
-                .select(memberships::account_id)
+                .select(memberships::role)
                 .load(conn)?;
-            for old in &previous {
-                end(conn, tin, old, HEAD_ROLE, now)?;
-                record(conn, tin, old, HEAD_ROLE, "replaced", Some(head.as_str()), now)?;
+            for role in &others {
+                let revoked = end(conn, tin, account, role, now)?.unwrap_or(0);
+                record(conn, tin, account, role, "revoked", Some(account), now, json!({ "grants_revoked": revoked }))?;
             }
-            let already = memberships::table
-                .find((tin, head.as_str(), HEAD_ROLE))
+            Ok(linked)
+        })?)
+    }
+
+    fn current_head(&self, tin: &Tin, now: i64) -> Result<Option<Membership>, AccountError> {
+        Ok(live_head(&mut *self.conn()?, tin.as_str(), now)?)
+    }
+
+    fn end_expired_memberships(&self, now: i64) -> Result<usize, AccountError> {
+        Ok(self.transaction(|conn| {
+            let expired: Vec<(String, String, String, Option<i64>)> = memberships::table
                 .filter(memberships::ended_at.is_null())
-                .count()
-                .get_result::<i64>(conn)?;
-            if already == 0 {
-                diesel::delete(memberships::table.find((tin, head.as_str(), HEAD_ROLE))).execute(conn)?;
-                diesel::insert_into(memberships::table)
-                    .values((
-                        memberships::tin.eq(tin),
-                        memberships::account_id.eq(head.as_str()),
-                        memberships::role.eq(HEAD_ROLE),
-                        memberships::title.eq(title),
-                        memberships::granted_by.eq(None::<String>),
-                        memberships::granted_at.eq(now),
-                        memberships::expires_at.eq(None::<i64>),
-                        memberships::ended_at.eq(None::<i64>),
-                    ))
-                    .execute(conn)?;
-                record(conn, tin, head.as_str(), HEAD_ROLE, "linked", Some(head.as_str()), now)?;
+                .filter(memberships::expires_at.le(now))
+                .select((memberships::tin, memberships::account_id, memberships::role, memberships::expires_at))
+                .load(conn)?;
+            for (tin, account, role, expired_at) in &expired {
+                let revoked = end(conn, tin, account, role, now)?.unwrap_or(0);
+                let detail = json!({ "expired_at": expired_at, "grants_revoked": revoked });
+                record(conn, tin, account, role, "expired", None, now, detail)?;
             }
-            Ok(())
+            Ok(expired.len())
         })?)
     }
 
@@ -189,7 +337,15 @@ impl LegalRepository for Store {
     fn grant_role(&self, m: &Membership, now: i64) -> Result<(), AccountError> {
         let (tin, account) = (m.tin.as_str(), m.account_id.as_str());
         Ok(self.transaction(|conn| {
-            diesel::delete(memberships::table.find((tin, account, m.role.as_str()))).execute(conn)?;
+            // Write first: an ended or expired row of the same role gives way; the grants that
+            // still carry an expired one are revoked (a live one is only given a new expiry).
+            let replaced = diesel::delete(memberships::table.find((tin, account, m.role.as_str())))
+                .returning((memberships::ended_at, memberships::expires_at))
+                .get_result::<(Option<i64>, Option<i64>)>(conn)
+                .optional()?;
+            if matches!(replaced, Some((ended, expires)) if ended.is_some() || expires.is_some_and(|at| at <= now)) {
+                end_uses_of(conn, tin, account, &m.role, now)?;
+            }
             diesel::insert_into(memberships::table)
                 .values((
                     memberships::tin.eq(tin),
@@ -200,9 +356,11 @@ impl LegalRepository for Store {
                     memberships::granted_at.eq(m.granted_at),
                     memberships::expires_at.eq(m.expires_at),
                     memberships::ended_at.eq(None::<i64>),
+                    memberships::certificate_valid_from.eq(m.certificate_valid_from),
                 ))
                 .execute(conn)?;
-            record(conn, tin, account, &m.role, "granted", m.granted_by.as_ref().map(|a| a.as_str()), now)
+            let by = m.granted_by.as_ref().map(|a| a.as_str());
+            record(conn, tin, account, &m.role, "granted", by, now, json!({ "expires_at": m.expires_at }))
         })?)
     }
 
@@ -215,11 +373,10 @@ impl LegalRepository for Store {
         now: i64,
     ) -> Result<bool, AccountError> {
         Ok(self.transaction(|conn| {
-            let ended = end(conn, tin.as_str(), account.as_str(), role, now)?;
-            if ended > 0 {
-                record(conn, tin.as_str(), account.as_str(), role, "revoked", Some(by.as_str()), now)?;
-            }
-            Ok(ended > 0)
+            let Some(revoked) = end(conn, tin.as_str(), account.as_str(), role, now)? else { return Ok(false) };
+            let detail = json!({ "grants_revoked": revoked });
+            record(conn, tin.as_str(), account.as_str(), role, "revoked", Some(by.as_str()), now, detail)?;
+            Ok(true)
         })?)
     }
 

@@ -11,6 +11,7 @@ use yagona_oidc::{
 };
 
 use crate::connection::per_backend;
+use crate::legal::{acting_membership_live, acting_membership_live_sql};
 use crate::prepared::{Param, PreparedSql};
 use crate::rows::*;
 use crate::schema::*;
@@ -24,7 +25,7 @@ fn load_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreE
 
 /// Marks a grant revoked and deletes its refresh tokens, except the used ones kept for reuse
 /// detection (they are refused anyway, their grant being revoked).
-fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+pub(crate) fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
     diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
         .set(grants::revoked_at.eq(Some(now)))
         .execute(conn)?;
@@ -100,13 +101,17 @@ fn rotate_refresh_token_pg(
     now: i64,
 ) -> Result<RefreshRotation, StoreError> {
     let rows: Vec<PgRotation> = PreparedSql::new(
-        "WITH spent AS ( \
+        concat!(
+            "WITH spent AS ( \
              UPDATE refresh_tokens SET used_at = $1 \
              WHERE hash = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > $1 \
              RETURNING grant_id \
          ), live AS ( \
              UPDATE grants SET expires_at = $4 \
-             WHERE id = (SELECT grant_id FROM spent) AND revoked_at IS NULL \
+             WHERE id = (SELECT grant_id FROM spent) AND revoked_at IS NULL AND \
+             ",
+            acting_membership_live_sql!("grants"),
+            " \
              RETURNING * \
          ), fresh AS ( \
              INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
@@ -114,8 +119,9 @@ fn rotate_refresh_token_pg(
          ) \
          SELECT true AS is_live, live.* FROM live \
          UNION ALL \
-         SELECT false, spent.grant_id, '', '', '', '', 0, '', '', NULL, 0, 0, NULL FROM spent \
-         WHERE NOT EXISTS (SELECT 1 FROM live)",
+         SELECT false, spent.grant_id, '', '', '', '', 0, '', '', NULL, 0, 0, NULL, NULL, NULL FROM spent \
+         WHERE NOT EXISTS (SELECT 1 FROM live)"
+        ),
         &[
             Param::BigInt(now),
             Param::Text(old_hash),
@@ -159,16 +165,21 @@ struct PgSpentCode {
 /// The `UPDATE` requires the grant live; the join reads the same snapshot, so it finds the grant.
 fn spend_code_pg(conn: &mut DbConnection, hash: &str, now: i64) -> Result<Option<(CodeRow, GrantRow)>, StoreError> {
     let rows: Vec<PgSpentCode> = PreparedSql::new(
-        "WITH spent AS ( \
+        concat!(
+            "WITH spent AS ( \
              UPDATE authorization_codes SET consumed_at = $1 \
              WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 \
-             AND EXISTS (SELECT 1 FROM grants g WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL) \
+             AND EXISTS (SELECT 1 FROM grants g WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL \
+             AND ",
+            acting_membership_live_sql!("g"),
+            ") \
              RETURNING * \
          ) \
          SELECT spent.hash AS code_hash, spent.client_id AS code_client_id, spent.redirect_uri, \
                 spent.code_challenge, spent.nonce, spent.expires_at AS code_expires_at, spent.consumed_at, \
                 grants.* \
-         FROM spent JOIN grants ON grants.id = spent.grant_id",
+         FROM spent JOIN grants ON grants.id = spent.grant_id"
+        ),
         &[Param::BigInt(now), Param::Text(hash)],
     )
     .load(conn)?;
@@ -405,6 +416,14 @@ impl OidcRepository for Store {
         Ok(n == 1)
     }
 
+    fn forget_acting_as(&self, id_hash: &str) -> Result<(), OAuthError> {
+        diesel::update(sessions::table.find(id_hash))
+            .set(sessions::acting_as.eq(None::<String>))
+            .execute(&mut *self.conn()?)
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
     fn list_sessions(&self, account: &AccountId, now: i64) -> Result<Vec<Session>, OAuthError> {
         let rows = sessions::table
             .filter(sessions::account_id.eq(account.as_str()))
@@ -611,7 +630,10 @@ impl OidcRepository for Store {
             // A correlated EXISTS: SQLite plans `grant_id IN (SELECT id FROM grants WHERE …)` as a
             // scan of every grant, at every redemption.
             let grant_live = diesel::dsl::exists(
-                grants::table.filter(grants::id.eq(authorization_codes::grant_id)).filter(grants::revoked_at.is_null()),
+                grants::table
+                    .filter(grants::id.eq(authorization_codes::grant_id))
+                    .filter(grants::revoked_at.is_null())
+                    .filter(acting_membership_live(now)),
             );
             let code = per_backend!(&mut *conn, |c| diesel::update(
                 authorization_codes::table
@@ -712,9 +734,10 @@ impl OidcRepository for Store {
             let Some(grant_id) = spent else {
                 return unspent_refresh_token(conn, old_hash, client);
             };
-            // The grant's liveness check and its new expiry in one statement.
+            // The grant's liveness check (its membership included) and its new expiry in one
+            // statement.
             let grant = per_backend!(&mut *conn, |c| diesel::update(
-                grants::table.find(&grant_id).filter(grants::revoked_at.is_null())
+                grants::table.find(&grant_id).filter(grants::revoked_at.is_null()).filter(acting_membership_live(now))
             )
             .set(grants::expires_at.eq(new_expires_at))
             .returning(grants::all_columns)
@@ -747,10 +770,14 @@ impl OidcRepository for Store {
         .map_err(StoreError::from)?;
         let Some(row) = row else { return Ok(None) };
         let token = RefreshToken::try_from(row)?;
-        Ok(match load_grant(conn, &token.grant_id)? {
-            Some(grant) if grant.revoked_at.is_none() => Some((token, grant)),
-            _ => None,
-        })
+        let grant = per_backend!(&mut *conn, |c| grants::table
+            .find(&token.grant_id)
+            .filter(grants::revoked_at.is_null())
+            .filter(acting_membership_live(now))
+            .get_result::<GrantRow>(c)
+            .optional())
+        .map_err(StoreError::from)?;
+        Ok(grant.map(Grant::try_from).transpose()?.map(|grant| (token, grant)))
     }
 
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError> {
@@ -766,12 +793,13 @@ impl OidcRepository for Store {
         }
     }
 
-    fn find_live_access(&self, jti: &str, grant_id: &str) -> Result<Option<(Grant, Account)>, OAuthError> {
+    fn find_live_access(&self, jti: &str, grant_id: &str, now: i64) -> Result<Option<(Grant, Account)>, OAuthError> {
         use diesel::dsl::{exists, not};
         let row = per_backend!(&mut *self.conn()?, |c| grants::table
             .inner_join(accounts::table)
             .filter(grants::id.eq(grant_id))
             .filter(grants::revoked_at.is_null())
+            .filter(acting_membership_live(now))
             .filter(not(exists(revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(jti)))))
             .select((grants::all_columns, accounts::all_columns))
             .get_result::<(GrantRow, AccountRow)>(c)

@@ -324,6 +324,11 @@ pub struct GrantRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The membership the grant acts under (TIN and role; the account is the grant's), only for
+    /// scope `legal`: every use of the grant checks it is live (architecture.md, "Live
+    /// memberships").
+    pub acting_tin: Option<String>,
+    pub acting_role: Option<String>,
 }
 
 impl GrantRow {
@@ -341,6 +346,8 @@ impl GrantRow {
             created_at: g.created_at,
             expires_at,
             revoked_at: g.revoked_at,
+            acting_tin: g.acting_membership().map(|(tin, _)| tin.to_owned()),
+            acting_role: g.acting_membership().map(|(_, role)| role.to_owned()),
         }
     }
 }

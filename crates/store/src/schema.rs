@@ -106,6 +106,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        acting_tin -> Nullable<Text>,
+        acting_role -> Nullable<Text>,
     }
 }
 
@@ -190,7 +192,9 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(authorization_codes, grants);
-diesel::allow_tables_to_appear_in_same_query!(grants, accounts, revoked_access_tokens);
+diesel::allow_tables_to_appear_in_same_query!(grants, accounts, revoked_access_tokens, memberships);
+diesel::allow_tables_to_appear_in_same_query!(authorization_codes, memberships);
+diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, memberships);
 diesel::joinable!(grants -> accounts (account_id));
 
 diesel::table! {
@@ -212,6 +216,7 @@ diesel::table! {
         granted_at -> BigInt,
         expires_at -> Nullable<BigInt>,
         ended_at -> Nullable<BigInt>,
+        certificate_valid_from -> Nullable<BigInt>,
     }
 }
 

@@ -109,10 +109,15 @@ async fn proceed(
     let binding = browser.binding();
     let outcome = blocking(state, move |s| {
         let now = now();
-        let session = match &session_hash {
+        let mut session = match &session_hash {
             Some(hash) => s.store.find_session(hash, now)?,
             None => None,
         };
+        // A choice of whom to act for that is no longer a live membership is not copied into a
+        // new grant: the person chooses again (issue 11).
+        if let Some(session) = session.as_mut().filter(|_| request.scopes.contains("legal")) {
+            super::acting::forget_ended_choice(s, session, now)?;
+        }
         let fail = |error: OAuthError| Outcome::Error(error_of(&request, error));
         let hint_subject = match &request.id_token_hint {
             Some(hint) => match s.with_issuer(|i| i.verify_id_token_hint(hint)) {

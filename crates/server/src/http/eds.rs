@@ -234,7 +234,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
         }
         let client = pending.as_ref().map(|(_, c)| c);
         let secret = start_session(s, &account, AuthContext::eds(now), old_session.as_deref(), client, &address, now)?;
-        super::legal::act_for_certificate_company(s, &secret, &account, &signer, now)?;
+        super::acting::act_for_certificate_company(s, &secret, &account, &signer, now)?;
         if let Some((pending, _)) = &pending {
             s.store.mark_interaction(&pending.id_hash, true, false)?;
         }

@@ -5,35 +5,59 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
-use yagona_account::legal::{entity_from_certificate, LegalRepository as _, HEAD_ROLE};
-use yagona_account::{AccountError, AccountStatus};
+use yagona_account::legal::{head_certificate, HeadCertificate, LegalRepository as _, Linked, Membership, HEAD_ROLE};
+use yagona_account::{AccountError, AccountRepository as _, AccountStatus};
 use yagona_oidc::{ActingAs, OAuthError, OidcRepository as _};
 
+use super::acting::{live_choices, storage};
 use super::authorize::live_interaction;
 use super::eds::{verify, EdsFailure};
 use super::error::PageError;
-use super::pages::{self, ActAsPage, Frame};
+use super::pages::{self, ActAsPage, Frame, LegalReplacePage};
 use super::{blocking, see_other, signed_in, translator, Browser, State};
+use crate::i18n::Tr;
 use crate::state::now;
-
-fn storage(e: AccountError) -> OAuthError {
-    OAuthError::from(e)
-}
 
 #[derive(Deserialize)]
 pub struct LinkForm {
     csrf_token: String,
     pkcs7: String,
+    /// `yes` once the person confirmed replacing the current head.
+    #[serde(default)]
+    replace: String,
+}
+
+/// Who heads the company now, as the confirmation page shows them.
+struct CurrentHead {
+    masked_name: String,
+    membership: Membership,
 }
 
 enum LinkOutcome {
     Linked,
+    /// Another person heads the company: shown first, replaced only on confirmation.
+    Confirm(Box<(CurrentHead, HeadCertificate)>),
+    NotAHeadTitle(String),
     Failed(EdsFailure),
     SignedOut,
 }
 
-/// `POST /account/legal/link`: a confirmed person signs with their company's EDS certificate;
-/// the company and their membership as its head are recorded.
+/// A name as the confirmation page shows it: each word's first letter, the rest starred.
+fn masked(name: &str) -> String {
+    name.split_whitespace()
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| std::iter::once(first).chain(chars.map(|_| '*')).collect()).unwrap_or_default()
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
+/// `POST /account/legal/link`: a confirmed person signs with their company's EDS certificate,
+/// issued to them with a head's title (`legal.head_titles`); the company and their membership
+/// as its head are recorded. When someone else heads it, the page shows who first, and a
+/// certificate issued later than theirs replaces them on confirmation (`replace=yes`, the same
+/// signature posted again while its challenge lives).
 pub async fn link(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
@@ -44,27 +68,66 @@ pub async fn link(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
         return PageError::bad_request("error.form_expired").page(t);
     }
     let (session_hash, binding) = (browser.session_hash(), browser.binding());
+    let (pkcs7, replace) = (form.pkcs7.clone(), form.replace == "yes");
     let outcome = blocking(&state, move |s| {
         let now = now();
         let Some((_, account)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(LinkOutcome::SignedOut) };
         if account.status != AccountStatus::Confirmed {
             return Ok(LinkOutcome::Failed(EdsFailure::Account(AccountError::NotConfirmed)));
         }
-        let signer = match verify(s, &form.pkcs7, &binding, true, now)? {
+        // The challenge is spent only when the link is made (the confirmation page posts the
+        // same signature again).
+        let signer = match verify(s, &pkcs7, &binding, false, now)? {
             Ok(signer) => signer,
             Err(failure) => return Ok(LinkOutcome::Failed(failure)),
         };
-        let (entity, title) = match entity_from_certificate(&signer, &account.pinfl, now) {
-            Ok(found) => found,
+        let head = match head_certificate(&signer, &account.pinfl, &s.settings.legal.head_titles, now) {
+            Ok(head) => head,
+            Err(AccountError::NotAHeadTitle) => {
+                tracing::info!(account = %account.id, title = ?signer.title, "link refused: not a head's title");
+                return Ok(LinkOutcome::NotAHeadTitle(signer.title.unwrap_or_default()));
+            }
             Err(e) => return Ok(LinkOutcome::Failed(EdsFailure::Account(e))),
         };
-        s.store.link_legal_entity(&entity, &account.id, title.as_deref(), now).map_err(storage)?;
-        tracing::info!(account = %account.id, tin = %entity.tin, "legal entity linked");
+        if !replace {
+            if let Some(current) = s.store.current_head(&head.entity.tin, now).map_err(storage)? {
+                if current.account_id != account.id {
+                    if !current.is_replaced_by_certificate_from(head.valid_from) {
+                        return Ok(LinkOutcome::Failed(EdsFailure::Account(AccountError::CertificateNotLater)));
+                    }
+                    let name = s.store.find_account(&current.account_id).map_err(storage)?.map(|a| a.full_name());
+                    let current = CurrentHead { masked_name: masked(&name.unwrap_or_default()), membership: current };
+                    return Ok(LinkOutcome::Confirm(Box::new((current, head))));
+                }
+            }
+        }
+        if let Err(failure) = verify(s, &pkcs7, &binding, true, now)? {
+            return Ok(LinkOutcome::Failed(failure));
+        }
+        match s.store.link_legal_entity(&head, &account.id, replace, now) {
+            Ok(Linked::Replaced { previous }) => {
+                tracing::info!(account = %account.id, previous = %previous, tin = %head.entity.tin, "head replaced")
+            }
+            Ok(_) => tracing::info!(account = %account.id, tin = %head.entity.tin, "legal entity linked"),
+            Err(e @ (AccountError::CertificateNotLater | AccountError::ReplacementNotConfirmed)) => {
+                return Ok(LinkOutcome::Failed(EdsFailure::Account(e)))
+            }
+            Err(e) => return Err(storage(e)),
+        }
         Ok(LinkOutcome::Linked)
     })
     .await;
     match outcome {
         Ok(LinkOutcome::Linked) => see_other("/account?done=legal"),
+        Ok(LinkOutcome::Confirm(found)) => {
+            let (current, head) = *found;
+            browser
+                .finish(pages::render(StatusCode::OK, &replace_page(t, &browser, &form.pkcs7, &current, &head)), &state)
+        }
+        Ok(LinkOutcome::NotAHeadTitle(title)) => {
+            let message = t.f("legal.not_head_title", &[("title", &title)]);
+            super::account::cabinet_with_error(&req, &state, t, &browser, message).await
+        }
         Ok(LinkOutcome::Failed(failure)) => {
             super::account::cabinet_with_error(&req, &state, t, &browser, failure.message(t)).await
         }
@@ -73,30 +136,47 @@ pub async fn link(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     }
 }
 
+fn replace_page<'a>(
+    t: Tr<'a>,
+    browser: &'a Browser,
+    pkcs7: &'a str,
+    current: &CurrentHead,
+    head: &HeadCertificate,
+) -> LegalReplacePage<'a> {
+    let unknown = || t.t("legal.unknown").to_owned();
+    let m = &current.membership;
+    let rows = vec![
+        (t.t("legal.current_head"), current.masked_name.clone()),
+        (t.t("legal.current_title"), m.title.clone().unwrap_or_else(unknown)),
+        (t.t("legal.current_since"), pages::show_time(m.granted_at)),
+        (t.t("legal.current_certificate"), m.certificate_valid_from.map(pages::show_time).unwrap_or_else(unknown)),
+        (t.t("legal.your_title"), head.title.clone()),
+        (t.t("legal.your_certificate"), pages::show_time(head.valid_from)),
+    ];
+    let company = format!("{} ({})", head.entity.name, head.entity.tin);
+    LegalReplacePage {
+        frame: Frame::new(t, "/account"),
+        csrf_token: &browser.csrf,
+        explain: t.f("legal.replace_explain", &[("company", &company)]),
+        rows,
+        pkcs7,
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ActAsQuery {
     interaction: String,
 }
 
-/// The choices of the "act as" page: (form value, label).
+/// The choices of the "act as" page: (choice, label; empty for the individual, labelled by the
+/// page).
 fn choices(
     s: &crate::state::AppState,
     account: &yagona_account::AccountId,
     now: i64,
 ) -> Result<Vec<(ActingAs, String)>, OAuthError> {
     let mut choices = vec![(ActingAs::Individual, String::new())];
-    for (entity, membership) in s.store.memberships_of(account, now).map_err(storage)? {
-        let label = format!("{} ({}) · {}", entity.name, entity.tin, membership.role);
-        choices.push((
-            ActingAs::LegalEntity {
-                tin: entity.tin.to_string(),
-                name: entity.name,
-                short_name: entity.short_name,
-                role: membership.role,
-            },
-            label,
-        ));
-    }
+    choices.extend(live_choices(s, account, now)?);
     Ok(choices)
 }
 
@@ -173,30 +253,6 @@ pub async fn act_as_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
     }
 }
 
-/// After an EDS login with a legal entity's certificate (OneID's `LEPKCSMETHOD`): the session
-/// acts for that company as its head, linking it first when the person is confirmed.
-pub fn act_for_certificate_company(
-    s: &crate::state::AppState,
-    session_secret: &str,
-    account: &yagona_account::Account,
-    signer: &yagona_pki::SignerIdentity,
-    now: i64,
-) -> Result<(), OAuthError> {
-    if signer.legal_entity_tin.is_none() || account.status != AccountStatus::Confirmed {
-        return Ok(());
-    }
-    let Ok((entity, title)) = entity_from_certificate(signer, &account.pinfl, now) else { return Ok(()) };
-    s.store.link_legal_entity(&entity, &account.id, title.as_deref(), now).map_err(storage)?;
-    let acting = ActingAs::LegalEntity {
-        tin: entity.tin.to_string(),
-        name: entity.name,
-        short_name: entity.short_name,
-        role: HEAD_ROLE.to_owned(),
-    };
-    s.store.choose_acting_as(&yagona_oidc::secrets::hash_token(session_secret), &acting)?;
-    Ok(())
-}
-
 #[derive(Deserialize)]
 pub struct GrantForm {
     csrf_token: String,
@@ -263,7 +319,6 @@ pub async fn grant(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
     }
     let session_hash = browser.session_hash();
     let outcome = blocking(&state, move |s| {
-        use yagona_account::AccountRepository as _;
         let now = now();
         let Some((_, head)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(RoleOutcome::SignedOut) };
         let refuse = |e| Ok(RoleOutcome::Refused(e));
@@ -284,6 +339,10 @@ pub async fn grant(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
         let Some(person) = s.store.find_account_by_pinfl(&pinfl).map_err(storage)? else {
             return refuse(AccountError::NoSuchPerson);
         };
+        // The head acts for the company as its head already: no second role of their own.
+        if person.id == head.id {
+            return refuse(AccountError::OwnRole);
+        }
         if person.status != AccountStatus::Confirmed {
             return refuse(AccountError::NotConfirmed);
         }
@@ -308,6 +367,7 @@ pub async fn grant(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
                     granted_by: Some(head.id.clone()),
                     granted_at: now,
                     expires_at,
+                    certificate_valid_from: None,
                 },
                 now,
             )

@@ -2,6 +2,7 @@
 //! handlers share.
 
 mod account;
+mod acting;
 mod authorize;
 mod client_address;
 mod eds;

@@ -138,6 +138,18 @@ pub struct ActAsPage<'a> {
     pub options: Vec<(String, String)>,
 }
 
+/// Shown before a person replaces a company's current head (issue 11): who the head is now, and
+/// the certificates' dates; confirming posts the same signature again with `replace=yes`.
+#[derive(Template)]
+#[template(path = "legal_replace.html")]
+pub struct LegalReplacePage<'a> {
+    pub frame: Frame<'a>,
+    pub csrf_token: &'a str,
+    pub explain: String,
+    pub rows: Vec<(&'a str, String)>,
+    pub pkcs7: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "eds_preview.html")]
 pub struct EdsPreviewPage<'a> {

@@ -306,7 +306,7 @@ fn access_token_is_live(s: &AppState, claims: &AccessTokenClaims) -> Result<bool
     Ok(match &claims.gid {
         Some(gid) => s
             .store
-            .find_live_access(&claims.jti, gid)?
+            .find_live_access(&claims.jti, gid, now())?
             .is_some_and(|(_, account)| account.status != AccountStatus::Disabled),
         None => !s.store.is_access_token_revoked(&claims.jti)?,
     })

@@ -54,7 +54,7 @@ async fn userinfo(state: State, token: String) -> Result<HttpResponse, BearerErr
         if !scopes.contains("openid") {
             return Err(OAuthError::new(ErrorCode::InvalidScope, "the access token lacks the openid scope"));
         }
-        let (grant, account) = s.store.find_live_access(&claims.jti, gid)?.ok_or_else(revoked)?;
+        let (grant, account) = s.store.find_live_access(&claims.jti, gid, crate::state::now())?.ok_or_else(revoked)?;
         if account.status == AccountStatus::Disabled {
             return Err(OAuthError::invalid_token("the account is no longer active"));
         }

@@ -1,0 +1,3 @@
+ALTER TABLE memberships DROP COLUMN certificate_valid_from;
+DROP INDEX grants_acting;
+ALTER TABLE grants DROP COLUMN acting_role, DROP COLUMN acting_tin;
