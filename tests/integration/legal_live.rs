@@ -203,6 +203,55 @@ async fn a_role_taken_back_stops_reaching_relying_parties(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_expired_role_stops_reaching_relying_parties_sqlite() {
+    an_expired_role_stops_reaching_relying_parties(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_role_stops_reaching_relying_parties_postgres() {
+    an_expired_role_stops_reaching_relying_parties(Backend::Postgres).await;
+}
+
+/// A role past its expiry (the date moved into the past in the database: only time would do it
+/// otherwise) is refused at every use at once, before the periodic purge ends it.
+async fn an_expired_role_stops_reaching_relying_parties(backend: Backend) {
+    let (mut server, ca) = server_with_ca(backend);
+    server.spawn().await;
+    let secret = server.add_client("soliq", &GRANT_TYPES);
+    let (head, head_csrf, head_pinfl) = confirmed(&server, &ca, "jamshid").await;
+    let (staff, staff_csrf, staff_pinfl) = confirmed(&server, &ca, "dilnoza").await;
+    let company = company_certificate(&server, &ca, "company", &head_pinfl, "Direktor", "1");
+    assert_eq!(link(&server, &head, &head_csrf, &company).await.1, "/account?done=legal");
+    let r = post_form(
+        &head,
+        &server,
+        "/account/legal/grant",
+        &[
+            ("csrf_token", head_csrf.as_str()),
+            ("tin", TIN),
+            ("pinfl", staff_pinfl.as_str()),
+            ("role", "Accountant"),
+            ("expires", "2099-12-31"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&r), "/account?done=role");
+    let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
+    let tokens = authorize_legal(&server, &staff, &staff_csrf, &rp, &format!("legal:{TIN}:Accountant")).await;
+    assert_eq!(userinfo_status(&server, &tokens).await.0, 200);
+
+    server.sql("UPDATE memberships SET expires_at = 1000 WHERE role = 'Accountant'");
+    let (status, body) = refresh(&server, "soliq", &secret, &tokens).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(userinfo_status(&server, &tokens).await.0, 401);
+    let access = tokens.access_token().secret().clone();
+    assert_eq!(introspect(&server, "soliq", &secret, &access).await, serde_json::json!({"active": false}));
+    let tokens = authorize_legal(&server, &staff, &staff_csrf, &rp, "individual").await;
+    let claims = decode_jwt_payload(&tokens.id_token().unwrap().to_string());
+    assert_eq!(claims["user_type"], "individual", "{claims}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn only_a_head_with_a_later_certificate_replaces_the_head_sqlite() {
     only_a_head_with_a_later_certificate_replaces_the_head(Backend::Sqlite).await;
 }

@@ -224,6 +224,26 @@ impl TestServer {
         format!("{}{path}", self.base_url)
     }
 
+    /// Runs one SQL statement on the server's database (`psql`, or the `sqlite3` shell): for what
+    /// only time would otherwise do, such as a role's expiry passing.
+    pub fn sql(&self, statement: &str) {
+        let out = match &self.pg_database {
+            Some(db) => Command::new("psql")
+                .args([
+                    &format!("postgres://postgres@127.0.0.1:5432/{db}"),
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-q",
+                    "-c",
+                    statement,
+                ])
+                .output(),
+            None => Command::new("sqlite3").arg(self.dir.join("yagona.db")).arg(statement).output(),
+        }
+        .expect("psql and sqlite3 must be installed to run these tests");
+        assert!(out.status.success(), "{statement}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Registers a confidential client with a known secret; returns the secret.
     pub fn add_client(&self, id: &str, extra: &[&str]) -> String {
         let secret = format!("secret-{}", random_hex(16));

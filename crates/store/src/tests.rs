@@ -136,19 +136,20 @@ fn add_person(store: &Store, login: &str, pinfl: &str) -> yagona_account::Accoun
     account.into_account().id
 }
 
-#[test]
-fn roles_expire_and_end() {
-    use yagona_account::legal::{LegalEntity, LegalRepository as _, Membership, Tin, HEAD_ROLE};
-    let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
-    let store = Store::open(&DatabaseUrl::Sqlite(dir.join("test.db")), 2).unwrap();
-    store.migrate().unwrap();
-    let head = add_person(&store, "head", "31205900260011");
-    let staff = add_person(&store, "staff", "31205900260028");
-    let tin = Tin::try_from("301234567").unwrap();
-    let entity = LegalEntity { tin: tin.clone(), name: "X".into(), short_name: "X".into(), linked_at: 0 };
-    store.link_legal_entity(&entity, &head, None, 100).unwrap();
-    store.link_legal_entity(&entity, &head, None, 101).unwrap();
-    let role = |expires_at| Membership {
+fn head_certificate(tin: &str, valid_from: i64) -> yagona_account::legal::HeadCertificate {
+    use yagona_account::legal::{HeadCertificate, LegalEntity, Tin};
+    let entity =
+        LegalEntity { tin: Tin::try_from(tin).unwrap(), name: "X".into(), short_name: "X".into(), linked_at: 0 };
+    HeadCertificate { entity, title: "Direktor".into(), valid_from }
+}
+
+fn staff_role(
+    tin: &yagona_account::legal::Tin,
+    staff: &yagona_account::AccountId,
+    head: &yagona_account::AccountId,
+    expires_at: Option<i64>,
+) -> yagona_account::legal::Membership {
+    yagona_account::legal::Membership {
         tin: tin.clone(),
         account_id: staff.clone(),
         role: "Accountant".into(),
@@ -156,7 +157,22 @@ fn roles_expire_and_end() {
         granted_by: Some(head.clone()),
         granted_at: 100,
         expires_at,
-    };
+        certificate_valid_from: None,
+    }
+}
+
+#[test]
+fn roles_expire_and_end() {
+    use yagona_account::legal::{LegalRepository as _, Linked, Tin, HEAD_ROLE};
+    let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
+    let store = Store::open(&DatabaseUrl::Sqlite(dir.join("test.db")), 2).unwrap();
+    store.migrate().unwrap();
+    let head = add_person(&store, "head", "31205900260011");
+    let staff = add_person(&store, "staff", "31205900260028");
+    let tin = Tin::try_from("301234567").unwrap();
+    assert_eq!(store.link_legal_entity(&head_certificate("301234567", 50), &head, false, 100).unwrap(), Linked::New);
+    assert_eq!(store.link_legal_entity(&head_certificate("301234567", 40), &head, false, 101).unwrap(), Linked::Again);
+    let role = |expires_at| staff_role(&tin, &staff, &head, expires_at);
     store.grant_role(&role(Some(200)), 100).unwrap();
     assert_eq!(store.memberships_of(&staff, 150).unwrap().len(), 1);
     assert!(store.memberships_of(&staff, 200).unwrap().is_empty(), "an expired role is gone");
@@ -166,9 +182,143 @@ fn roles_expire_and_end() {
     assert!(store.memberships_of(&staff, 320).unwrap().is_empty());
     let heads: Vec<_> = store.members(&tin, 320).unwrap().into_iter().filter(|m| m.role == HEAD_ROLE).collect();
     assert_eq!(heads.len(), 1, "linking twice keeps one head membership");
+    assert_eq!(heads[0].certificate_valid_from, Some(50), "the newest certificate's date is kept");
     let actions: Vec<_> = store.membership_events(&tin).unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["linked", "granted", "granted", "revoked"]);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A grant acting under a membership lives only as long as the membership, on both backends:
+/// an expiry stops it at every use before any purge; the purge then ends the membership and
+/// revokes the grant; a head replaced needs a later certificate and confirmation, and their
+/// grants end.
+#[test]
+fn grants_follow_their_membership() {
+    use yagona_account::audit::AuditRepository as _;
+    use yagona_account::legal::{LegalRepository as _, Linked, Tin, HEAD_ROLE};
+    use yagona_account::AccountError;
+    use yagona_oidc::keys::SigningAlg;
+    use yagona_oidc::{
+        AccessTokenFormat, ActingAs, AuthContext, AuthorizationCode, Client, ClientId, CodeConsumption, GrantType,
+        OidcRepository as _, RedirectUri, RefreshRotation, RefreshToken, Scopes,
+    };
+    on_both_backends(|store| {
+        let head = add_person(store, "head", "31205900260011");
+        let staff = add_person(store, "staff", "31205900260028");
+        let tin = Tin::try_from("301234567").unwrap();
+        store.link_legal_entity(&head_certificate("301234567", 50), &head, false, 100).unwrap();
+        store.grant_role(&staff_role(&tin, &staff, &head, Some(500)), 100).unwrap();
+        let client_id = ClientId::try_from("rp").unwrap();
+        let redirect = RedirectUri::try_from("https://rp.example/cb").unwrap();
+        store
+            .insert_client(&Client {
+                id: client_id.clone(),
+                name: "RP".into(),
+                secret_hash: None,
+                redirect_uris: vec![redirect.clone()],
+                post_logout_redirect_uris: vec![],
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                first_party: true,
+                id_token_signing_alg: SigningAlg::Rs256,
+                created_at: 0,
+                access_token_format: AccessTokenFormat::Jwt,
+            })
+            .unwrap();
+        let acting = |role: &str| ActingAs::LegalEntity {
+            tin: tin.to_string(),
+            name: "X".into(),
+            short_name: "X".into(),
+            role: role.into(),
+        };
+        let grant = |id: &str, account: &yagona_account::AccountId, role: &str| yagona_oidc::Grant {
+            id: id.into(),
+            client_id: client_id.clone(),
+            account_id: account.clone(),
+            sid: format!("sid-{id}"),
+            scopes: Scopes::try_from("openid legal").unwrap(),
+            auth: AuthContext { auth_time: 100, acr: "1".into(), amr: vec!["pwd".into()] },
+            acting_as: Some(acting(role)),
+            created_at: 100,
+            revoked_at: None,
+        };
+        let issue = |id: &str, account: &yagona_account::AccountId, role: &str| {
+            let code = AuthorizationCode {
+                hash: format!("code-{id}"),
+                grant_id: id.into(),
+                client_id: client_id.clone(),
+                redirect_uri: redirect.clone(),
+                code_challenge: None,
+                nonce: None,
+                expires_at: 10_000,
+            };
+            store.insert_grant_with_code(&grant(id, account, role), &code).unwrap();
+            let refresh = RefreshToken {
+                hash: format!("refresh-{id}"),
+                grant_id: id.into(),
+                client_id: client_id.clone(),
+                created_at: 100,
+                expires_at: 10_000,
+            };
+            store.insert_refresh_token(&refresh).unwrap();
+        };
+
+        // Expiry: refused at every use from the expiry on, before any purge.
+        issue("g1", &staff, "Accountant");
+        assert!(store.find_live_access("j", "g1", 400).unwrap().is_some());
+        assert!(store.find_live_refresh_token("refresh-g1", 400).unwrap().is_some());
+        assert!(store.find_live_access("j", "g1", 500).unwrap().is_none(), "expired");
+        assert!(store.find_live_refresh_token("refresh-g1", 500).unwrap().is_none());
+        assert!(matches!(store.consume_authorization_code("code-g1", 500).unwrap(), CodeConsumption::Invalid));
+        assert!(matches!(
+            store.rotate_refresh_token("refresh-g1", &client_id, "r-new", 10_000, 500).unwrap(),
+            RefreshRotation::Invalid
+        ));
+        // The purge ends it (an audit event by no one) and revokes the grant.
+        assert_eq!(store.end_expired_memberships(600).unwrap(), 1);
+        assert_eq!(store.end_expired_memberships(601).unwrap(), 0);
+        assert!(store.find_grant("g1").unwrap().unwrap().revoked_at.is_some());
+        let ended = store.audit_events(Some(&staff), 10).unwrap();
+        assert_eq!(ended[0].kind.as_str(), "role_ended");
+        assert_eq!((ended[0].actor.as_ref(), &ended[0].detail["action"]), (None, &serde_json::json!("expired")));
+        // Given again: the old grant stays revoked; a new one lives until the role is taken back,
+        // which also clears the sessions that chose it.
+        store.grant_role(&staff_role(&tin, &staff, &head, None), 700).unwrap();
+        assert!(store.find_live_access("j", "g1", 700).unwrap().is_none());
+        issue("g2", &staff, "Accountant");
+        assert!(store.find_live_access("j", "g2", 700).unwrap().is_some());
+        let session = yagona_oidc::Session {
+            id_hash: "session-1".into(),
+            sid: "sid-session-1".into(),
+            account_id: staff.clone(),
+            auth: AuthContext { auth_time: 100, acr: "1".into(), amr: vec!["pwd".into()] },
+            address: "127.0.0.1".into(),
+            acting_as: None,
+            created_at: 100,
+            expires_at: 10_000,
+        };
+        store.insert_session(&session).unwrap();
+        assert!(store.choose_acting_as("session-1", &acting("Accountant")).unwrap());
+        assert!(store.revoke_role(&tin, &staff, "Accountant", &head, 710).unwrap());
+        assert!(store.find_grant("g2").unwrap().unwrap().revoked_at.is_some());
+        assert!(store.find_session("session-1", 720).unwrap().unwrap().acting_as.is_none(), "asked again");
+
+        // Replacing the head: a later certificate, confirmed; the former head's grants end.
+        issue("g3", &head, HEAD_ROLE);
+        let refused = store.link_legal_entity(&head_certificate("301234567", 50), &staff, true, 800);
+        assert_eq!(refused, Err(AccountError::CertificateNotLater));
+        let unconfirmed = store.link_legal_entity(&head_certificate("301234567", 60), &staff, false, 800);
+        assert_eq!(unconfirmed, Err(AccountError::ReplacementNotConfirmed));
+        assert!(store.find_live_access("j", "g3", 800).unwrap().is_some(), "refusals change nothing");
+        let replaced = store.link_legal_entity(&head_certificate("301234567", 60), &staff, true, 800).unwrap();
+        assert_eq!(replaced, Linked::Replaced { previous: head.clone() });
+        assert!(store.find_grant("g3").unwrap().unwrap().revoked_at.is_some());
+        assert_eq!(store.current_head(&tin, 810).unwrap().unwrap().account_id, staff);
+        let back = store.link_legal_entity(&head_certificate("301234567", 50), &head, true, 820);
+        assert_eq!(back, Err(AccountError::CertificateNotLater), "not back with the older certificate");
+        let replaced = store.audit_events(Some(&head), 10).unwrap();
+        assert_eq!(replaced[0].kind.as_str(), "head_replaced");
+        assert_eq!(replaced[0].detail["grants_revoked"], 1);
+    });
 }
 
 /// Opaque access tokens on both backends: found while live, not after expiry, and purged.
