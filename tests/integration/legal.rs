@@ -50,6 +50,19 @@ pub(crate) async fn password_login(server: &TestServer, login: &str, password: &
     (b, csrf)
 }
 
+/// Confirms the replacement of a company's head on the page `html` that showed the current head
+/// (its signature posted again with `replace=yes`).
+pub(crate) async fn confirm_replacement(
+    b: &reqwest::Client,
+    server: &TestServer,
+    csrf: &str,
+    html: &str,
+) -> reqwest::Response {
+    let pkcs7 = hidden_input(html, "pkcs7").expect("the confirmation carries the signature");
+    post_form(b, server, "/account/legal/link", &[("csrf_token", csrf), ("pkcs7", pkcs7.as_str()), ("replace", "yes")])
+        .await
+}
+
 pub(crate) async fn post_signed(
     b: &reqwest::Client,
     server: &TestServer,
@@ -196,14 +209,7 @@ async fn a_head_links_the_company_and_acts_for_it() {
     let (status, _, html) =
         post_signed(&b3, &server, "/account/legal/link", &csrf3, &sign(&server, &b3, &foreign_company).await).await;
     assert_eq!(status, 200, "the current head is shown first: {html}");
-    let pkcs7 = hidden_input(&html, "pkcs7").unwrap();
-    let r = post_form(
-        &b3,
-        &server,
-        "/account/legal/link",
-        &[("csrf_token", csrf3.as_str()), ("pkcs7", pkcs7.as_str()), ("replace", "yes")],
-    )
-    .await;
+    let r = confirm_replacement(&b3, &server, &csrf3, &html).await;
     assert_eq!(location(&r), "/account?done=legal");
     let members = server.cli_ok(&["legal", "members", TIN], None);
     assert_eq!(members.lines().count(), 1, "{members}");

@@ -10,7 +10,7 @@ use yagona_tests::{
 };
 
 use crate::flow::decode_jwt_payload;
-use crate::legal::{issue, password_login, post_signed, server_with_ca, sign};
+use crate::legal::{confirm_replacement, issue, password_login, post_signed, server_with_ca, sign};
 use crate::rp::RelyingParty;
 
 const TIN: &str = "307777777";
@@ -38,6 +38,14 @@ fn company_certificate(
     days_before: &str,
 ) -> String {
     issue(server, ca, file, pinfl, &["--tin", TIN, "--org", ORG, "--title", title, "--days-before", days_before])
+}
+
+/// The head (browser `b`) gives the person with `pinfl` the role `Accountant`, until `expires`
+/// (a date, or empty).
+async fn give_accountant_role(server: &TestServer, b: &reqwest::Client, csrf: &str, pinfl: &str, expires: &str) {
+    let form = [("csrf_token", csrf), ("tin", TIN), ("pinfl", pinfl), ("role", "Accountant"), ("expires", expires)];
+    let r = post_form(b, server, "/account/legal/grant", &form).await;
+    assert_eq!(location(&r), "/account?done=role");
 }
 
 async fn link(server: &TestServer, b: &reqwest::Client, csrf: &str, p12: &str) -> (u16, String, String) {
@@ -126,14 +134,7 @@ async fn a_role_taken_back_stops_reaching_relying_parties(backend: Backend) {
     let company = company_certificate(&server, &ca, "company", &head_pinfl, "Direktor", "1");
     let (_, to, _) = link(&server, &head, &head_csrf, &company).await;
     assert_eq!(to, "/account?done=legal");
-    let r = post_form(
-        &head,
-        &server,
-        "/account/legal/grant",
-        &[("csrf_token", head_csrf.as_str()), ("tin", TIN), ("pinfl", staff_pinfl.as_str()), ("role", "Accountant")],
-    )
-    .await;
-    assert_eq!(location(&r), "/account?done=role");
+    give_accountant_role(&server, &head, &head_csrf, &staff_pinfl, "").await;
 
     // The accountant signs in to two services as the company's accountant.
     let jwt_rp = RelyingParty::discover(&server, "soliq", Some(&jwt_secret)).await;
@@ -222,20 +223,7 @@ async fn an_expired_role_stops_reaching_relying_parties(backend: Backend) {
     let (staff, staff_csrf, staff_pinfl) = confirmed(&server, &ca, "dilnoza").await;
     let company = company_certificate(&server, &ca, "company", &head_pinfl, "Direktor", "1");
     assert_eq!(link(&server, &head, &head_csrf, &company).await.1, "/account?done=legal");
-    let r = post_form(
-        &head,
-        &server,
-        "/account/legal/grant",
-        &[
-            ("csrf_token", head_csrf.as_str()),
-            ("tin", TIN),
-            ("pinfl", staff_pinfl.as_str()),
-            ("role", "Accountant"),
-            ("expires", "2099-12-31"),
-        ],
-    )
-    .await;
-    assert_eq!(location(&r), "/account?done=role");
+    give_accountant_role(&server, &head, &head_csrf, &staff_pinfl, "2099-12-31").await;
     let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
     let tokens = authorize_legal(&server, &staff, &staff_csrf, &rp, &format!("legal:{TIN}:Accountant")).await;
     assert_eq!(userinfo_status(&server, &tokens).await.0, 200);
@@ -312,17 +300,9 @@ async fn only_a_head_with_a_later_certificate_replaces_the_head(backend: Backend
     assert!(html.contains("K***") && html.contains("DIREKTOR") && html.contains("Chorsu Savdo"), "{html}");
     let members = server.cli_ok(&["legal", "members", TIN], None);
     assert!(members.contains("alisher") && !members.contains("sevara"), "{members}");
-    // Confirmation without the CSRF token is refused.
-    let pkcs7 = hidden_input(&html, "pkcs7").expect("the confirmation carries the signature");
-    let r = post_form(&second, &server, "/account/legal/link", &[("pkcs7", pkcs7.as_str()), ("replace", "yes")]).await;
-    assert_eq!(r.status().as_u16(), 400);
-    let r = post_form(
-        &second,
-        &server,
-        "/account/legal/link",
-        &[("csrf_token", second_csrf.as_str()), ("pkcs7", pkcs7.as_str()), ("replace", "yes")],
-    )
-    .await;
+    // Confirmation without this browser's CSRF token is refused.
+    assert_eq!(confirm_replacement(&second, &server, "forged", &html).await.status().as_u16(), 400);
+    let r = confirm_replacement(&second, &server, &second_csrf, &html).await;
     assert_eq!(location(&r), "/account?done=legal");
     let members = server.cli_ok(&["legal", "members", TIN], None);
     assert!(members.contains("sevara") && !members.contains("alisher"), "{members}");

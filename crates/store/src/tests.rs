@@ -118,6 +118,29 @@ fn access_claims(jti: &str, exp: i64) -> yagona_oidc::tokens::AccessTokenClaims 
     }
 }
 
+/// A public client `rp` with one redirect URI, allowed codes and refresh tokens.
+fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::RedirectUri) {
+    use yagona_oidc::keys::SigningAlg;
+    use yagona_oidc::{AccessTokenFormat, Client, ClientId, GrantType, OidcRepository as _, RedirectUri};
+    let client_id = ClientId::try_from("rp").unwrap();
+    let redirect = RedirectUri::try_from("https://rp.example/cb").unwrap();
+    store
+        .insert_client(&Client {
+            id: client_id.clone(),
+            name: "RP".into(),
+            secret_hash: None,
+            redirect_uris: vec![redirect.clone()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            first_party: true,
+            id_token_signing_alg: SigningAlg::Rs256,
+            created_at: 0,
+            access_token_format: AccessTokenFormat::Jwt,
+        })
+        .unwrap();
+    (client_id, redirect)
+}
+
 /// An account with the given login and PINFL; its id.
 fn add_person(store: &Store, login: &str, pinfl: &str) -> yagona_account::AccountId {
     use yagona_account::{AccountRepository as _, BirthDate, Login, NewAccount, PasswordHash, Pinfl};
@@ -197,10 +220,9 @@ fn grants_follow_their_membership() {
     use yagona_account::audit::AuditRepository as _;
     use yagona_account::legal::{LegalRepository as _, Linked, Tin, HEAD_ROLE};
     use yagona_account::AccountError;
-    use yagona_oidc::keys::SigningAlg;
     use yagona_oidc::{
-        AccessTokenFormat, ActingAs, AuthContext, AuthorizationCode, Client, ClientId, CodeConsumption, GrantType,
-        OidcRepository as _, RedirectUri, RefreshRotation, RefreshToken, Scopes,
+        ActingAs, AuthContext, AuthorizationCode, CodeConsumption, OidcRepository as _, RefreshRotation, RefreshToken,
+        Scopes,
     };
     on_both_backends(|store| {
         let head = add_person(store, "head", "31205900260011");
@@ -208,22 +230,7 @@ fn grants_follow_their_membership() {
         let tin = Tin::try_from("301234567").unwrap();
         store.link_legal_entity(&head_certificate("301234567", 50), &head, false, 100).unwrap();
         store.grant_role(&staff_role(&tin, &staff, &head, Some(500)), 100).unwrap();
-        let client_id = ClientId::try_from("rp").unwrap();
-        let redirect = RedirectUri::try_from("https://rp.example/cb").unwrap();
-        store
-            .insert_client(&Client {
-                id: client_id.clone(),
-                name: "RP".into(),
-                secret_hash: None,
-                redirect_uris: vec![redirect.clone()],
-                post_logout_redirect_uris: vec![],
-                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-                first_party: true,
-                id_token_signing_alg: SigningAlg::Rs256,
-                created_at: 0,
-                access_token_format: AccessTokenFormat::Jwt,
-            })
-            .unwrap();
+        let (client_id, redirect) = insert_public_client(store);
         let acting = |role: &str| ActingAs::LegalEntity {
             tin: tin.to_string(),
             name: "X".into(),
@@ -348,29 +355,13 @@ fn opaque_access_tokens_live_expire_and_are_purged() {
 /// token whose grant was revoked without its tokens being deleted.
 #[test]
 fn codes_and_refresh_tokens_are_spent_once() {
-    use yagona_oidc::keys::SigningAlg;
     use yagona_oidc::{
-        AccessTokenFormat, AuthContext, AuthorizationCode, Client, ClientId, CodeConsumption, GrantType,
-        OidcRepository as _, RedirectUri, RefreshRotation, RefreshToken, Scopes,
+        AuthContext, AuthorizationCode, ClientId, CodeConsumption, OidcRepository as _, RefreshRotation, RefreshToken,
+        Scopes,
     };
     on_both_backends(|store| {
         let account_id = add_person(store, "spender", "31205900260011");
-        let client_id = ClientId::try_from("rp").unwrap();
-        let redirect = RedirectUri::try_from("https://rp.example/cb").unwrap();
-        store
-            .insert_client(&Client {
-                id: client_id.clone(),
-                name: "RP".into(),
-                secret_hash: None,
-                redirect_uris: vec![redirect.clone()],
-                post_logout_redirect_uris: vec![],
-                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-                first_party: true,
-                id_token_signing_alg: SigningAlg::Rs256,
-                created_at: 0,
-                access_token_format: AccessTokenFormat::Jwt,
-            })
-            .unwrap();
+        let (client_id, redirect) = insert_public_client(store);
         let grant = |id: &str| yagona_oidc::Grant {
             id: id.into(),
             client_id: client_id.clone(),
