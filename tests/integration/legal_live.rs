@@ -311,6 +311,9 @@ async fn only_a_head_with_a_later_certificate_replaces_the_head(backend: Backend
     let (status, body) = refresh(&server, "soliq", &secret, &tokens).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     assert_eq!(userinfo_status(&server, &tokens).await.0, 401);
+    // Their session no longer acts for the company: with no membership left, as an individual.
+    let tokens = authorize_legal(&server, &first, &first_csrf, &rp, "individual").await;
+    assert_eq!(decode_jwt_payload(&tokens.id_token().unwrap().to_string())["user_type"], "individual");
     // Nor can they take the company back with their older certificate.
     let (status, _, html) = link(&server, &first, &first_csrf, &first_head).await;
     assert_eq!(status, 400, "{html}");
