@@ -24,7 +24,7 @@ fn load_grant(conn: &mut DbConnection, id: &str) -> Result<Option<Grant>, StoreE
 
 /// Marks a grant revoked and deletes its refresh tokens, except the used ones kept for reuse
 /// detection (they are refused anyway, their grant being revoked).
-fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+pub(crate) fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
     diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
         .set(grants::revoked_at.eq(Some(now)))
         .execute(conn)?;
@@ -37,7 +37,7 @@ fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), St
 
 /// Deletes a session and revokes the grants made in it, except offline access, which is meant to
 /// outlive the browser session (OIDC Core 11).
-fn end_session_in(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+pub(crate) fn end_session_in(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
     // Write first (see rotate_refresh_token).
     let row = diesel::delete(sessions::table.find(id_hash))
         .returning(sessions::all_columns)
