@@ -423,7 +423,13 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
         match s.store.complete_registration(&registration.id_hash, &account) {
             Ok(()) => {}
             Err(AccountError::LoginTaken) => return Ok(Finish::Invalid(vec![("login", AccountError::LoginTaken)])),
-            Err(e @ (AccountError::PinflTaken | AccountError::PassportTaken)) => return Ok(Finish::Taken(e)),
+            Err(AccountError::PinflTaken) => return Ok(Finish::Taken(AccountError::PinflTaken)),
+            // Both may be taken (one PINFL registered twice at once): the database names one.
+            Err(AccountError::PassportTaken) => match s.store.find_account_by_pinfl(&account.account().pinfl) {
+                Ok(Some(_)) => return Ok(Finish::Taken(AccountError::PinflTaken)),
+                Ok(None) => return Ok(Finish::Taken(AccountError::PassportTaken)),
+                Err(e) => return Err(storage(e)),
+            },
             Err(e) => return Err(storage(e)),
         }
         let account = account.into_account();
