@@ -23,7 +23,12 @@ fn pinfl_born(first: u32, ddmmyy: &str, serial: u32) -> String {
 }
 
 /// Posts a signed challenge to `/login/eds`; the response.
-async fn eds_login(server: &TestServer, b: &reqwest::Client, p12: &str, interaction: Option<&str>) -> reqwest::Response {
+async fn eds_login(
+    server: &TestServer,
+    b: &reqwest::Client,
+    p12: &str,
+    interaction: Option<&str>,
+) -> reqwest::Response {
     let csrf = hidden_input(&page(b, server, "/login").await, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(server, b, p12).await;
     let mut form = vec![("csrf_token", csrf), ("pkcs7", pkcs7)];
@@ -56,8 +61,10 @@ async fn an_eds_takes_over_an_account_registered_with_the_owners_pinfl() {
     for backend in Backend::ALL {
         let (mut server, ca) = server_with_ca(backend);
         server.spawn().await;
-        let secret =
-            server.add_client("soliq", &["--first-party", "--grant-type", "authorization_code", "--grant-type", "refresh_token"]);
+        let secret = server.add_client(
+            "soliq",
+            &["--first-party", "--grant-type", "authorization_code", "--grant-type", "refresh_token"],
+        );
         let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
         let victim = pinfl(777);
 
@@ -139,7 +146,10 @@ async fn confirming_writes_the_certificates_name_and_shows_the_differences() {
     let form = [("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())];
     let preview = post_form(&person.browser, &server, "/account/eds/preview", &form).await.text().await.unwrap();
     assert!(preview.contains("id=\"differences\""), "{preview}");
-    assert!(preview.contains("Rashidova") && preview.contains("RASHIDOVA"), "entered and certificate values: {preview}");
+    assert!(
+        preview.contains("Rashidova") && preview.contains("RASHIDOVA"),
+        "entered and certificate values: {preview}"
+    );
     assert!(preview.contains("SHAVKATOVNA"), "the patronymic the account lacked: {preview}");
     let r = post_form(&person.browser, &server, "/account/eds/bind", &form).await;
     assert_eq!(location(&r), "/account?done=eds");
@@ -199,8 +209,19 @@ async fn registration_refuses_untrue_data() {
     // An operator cannot store them either.
     let out = server.cli(
         &[
-            "account", "add", "--login", "future", "--password-stdin", "--pinfl", &born_2030, "--surname", "Ali",
-            "--first-name", "Vali", "--birth-date", "2030-03-14",
+            "account",
+            "add",
+            "--login",
+            "future",
+            "--password-stdin",
+            "--pinfl",
+            &born_2030,
+            "--surname",
+            "Ali",
+            "--first-name",
+            "Vali",
+            "--birth-date",
+            "2030-03-14",
         ],
         Some("Samarqand-Registon-1\n"),
     );
@@ -211,10 +232,8 @@ async fn registration_refuses_untrue_data() {
 async fn a_disabled_account_is_refused_on_every_path() {
     let (mut server, ca) = server_with_ca(Backend::Sqlite);
     server.spawn().await;
-    let secret = server.add_client(
-        "soliq",
-        &["--first-party", "--grant-type", "authorization_code", "--grant-type", "refresh_token"],
-    );
+    let secret = server
+        .add_client("soliq", &["--first-party", "--grant-type", "authorization_code", "--grant-type", "refresh_token"]);
     let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
     let (login, password) = server.add_person("dilnoza");
     let mine = yagona_tests::person_pinfl("dilnoza");
@@ -224,7 +243,8 @@ async fn a_disabled_account_is_refused_on_every_path() {
     assert_eq!(location(&password_login(&server, &b, &login, &password).await), "/account");
     let csrf = hidden_input(&page(&b, &server, "/account").await, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(&server, &b, &personal).await;
-    let r = post_form(&b, &server, "/account/eds/bind", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
+    let r =
+        post_form(&b, &server, "/account/eds/bind", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
     assert_eq!(location(&r), "/account?done=eds");
     let start = rp.start(&["offline_access"], &[("prompt", "consent")]);
     let callback = yagona_tests::sign_in(&b, &server.base_url, &start.url, &login, &password).await;
@@ -239,8 +259,23 @@ async fn a_disabled_account_is_refused_on_every_path() {
         let ca_dir = ca.to_str().unwrap().to_owned();
         server.cli_ok(
             &[
-                "pki", "issue", "--ca", &ca_dir, "--pinfl", &mine, "--name", "KARIMOV ALISHER ANVAROVICH", "--out", &out,
-                "--password-stdin", "--tin", "301234567", "--org", "Registon MChJ", "--title", "Direktor",
+                "pki",
+                "issue",
+                "--ca",
+                &ca_dir,
+                "--pinfl",
+                &mine,
+                "--name",
+                "KARIMOV ALISHER ANVAROVICH",
+                "--out",
+                &out,
+                "--password-stdin",
+                "--tin",
+                "301234567",
+                "--org",
+                "Registon MChJ",
+                "--title",
+                "Direktor",
             ],
             Some("key-password\n"),
         );
@@ -289,7 +324,8 @@ async fn p_pinfl_logins_are_reserved_for_first_eds_logins() {
     let b = browser();
     assert_eq!(location(&eds_login(&server, &b, &p12, None).await), "/login/eds/signup");
     let csrf = hidden_input(&page(&b, &server, "/login/eds/signup").await, "csrf_token").unwrap();
-    let r = post_form(&b, &server, "/login/eds/signup", &[("csrf_token", csrf.as_str()), ("accept_offer", "yes")]).await;
+    let r =
+        post_form(&b, &server, "/login/eds/signup", &[("csrf_token", csrf.as_str()), ("accept_offer", "yes")]).await;
     assert_eq!(location(&r), "/account");
     assert!(server.cli_ok(&["account", "list"], None).contains(&login));
 }

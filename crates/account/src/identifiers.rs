@@ -108,7 +108,9 @@ impl Login {
     /// (`p<PINFL>`, or with a suffix when an old account took it): nobody may register one, or
     /// they could block the owner's first EDS login.
     pub fn is_reserved(&self) -> bool {
-        self.0.strip_prefix('p').is_some_and(|rest| rest.len() >= 14 && rest.as_bytes()[..14].iter().all(u8::is_ascii_digit))
+        self.0
+            .strip_prefix('p')
+            .is_some_and(|rest| rest.len() >= 14 && rest.as_bytes()[..14].iter().all(u8::is_ascii_digit))
     }
 }
 

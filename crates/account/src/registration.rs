@@ -161,9 +161,8 @@ pub fn validate_person(form: &PersonForm, now: i64) -> Result<PersonData, FieldE
     let mut errors = FieldErrors::new();
     let surname = name(&form.surname, "surname", &mut errors);
     let first_name = name(&form.first_name, "first_name", &mut errors);
-    let middle_name = Some(form.middle_name.trim())
-        .filter(|m| !m.is_empty())
-        .map(|m| name(m, "middle_name", &mut errors));
+    let middle_name =
+        Some(form.middle_name.trim()).filter(|m| !m.is_empty()).map(|m| name(m, "middle_name", &mut errors));
     let birth_date = if form.birth_date.trim().is_empty() {
         errors.push(("birth_date", AccountError::Required("birth_date")));
         None

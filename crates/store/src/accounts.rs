@@ -239,8 +239,7 @@ impl AccountRepository for Store {
                 holder_columns(&takeover.person),
             ))
             .execute(conn)?;
-            let proven: i64 =
-                certificates::table.filter(certificates::account_id.eq(id)).count().get_result(conn)?;
+            let proven: i64 = certificates::table.filter(certificates::account_id.eq(id)).count().get_result(conn)?;
             if updated != 1 || proven > 0 {
                 return Err(StoreError::Conflict("takeover_stale".into()));
             }

@@ -144,8 +144,12 @@ fn the_passport_migration_keeps_the_earliest_of_duplicates() {
     use yagona_account::{AccountRepository as _, PassportNumber};
     on_both_backends(|store| {
         let up = match &*store.conn().unwrap() {
-            DbConnection::Postgres(_) => include_str!("../../../migrations/postgres/2026-12-01-000200_proven_identities/up.sql"),
-            DbConnection::Sqlite(_) => include_str!("../../../migrations/sqlite/2026-12-01-000200_proven_identities/up.sql"),
+            DbConnection::Postgres(_) => {
+                include_str!("../../../migrations/postgres/2026-12-01-000200_proven_identities/up.sql")
+            }
+            DbConnection::Sqlite(_) => {
+                include_str!("../../../migrations/sqlite/2026-12-01-000200_proven_identities/up.sql")
+            }
         };
         // As before the migration: no index, and two accounts with one passport number.
         store.conn().unwrap().batch_execute("DROP INDEX accounts_passport_number_unique").unwrap();
@@ -163,9 +167,10 @@ fn the_passport_migration_keeps_the_earliest_of_duplicates() {
         let passport = |id| store.find_account(id).unwrap().unwrap().passport_number;
         assert_eq!(passport(&first), Some(PassportNumber::try_from("AA1234567").unwrap()));
         assert_eq!(passport(&later), None);
-        let duplicate = store.conn().unwrap().batch_execute(&format!(
-            "UPDATE accounts SET passport_number = 'AA1234567' WHERE id = '{later}'"
-        ));
+        let duplicate = store
+            .conn()
+            .unwrap()
+            .batch_execute(&format!("UPDATE accounts SET passport_number = 'AA1234567' WHERE id = '{later}'"));
         assert!(duplicate.is_err(), "the index refuses a second account with the number");
     });
 }

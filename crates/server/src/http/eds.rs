@@ -141,9 +141,17 @@ pub struct SignedForm {
 }
 
 enum LoginOutcome {
-    LoggedIn { secret: String, interaction: Option<String> },
-    Signup { secret: String },
-    Takeover { secret: String },
+    LoggedIn {
+        secret: String,
+        interaction: Option<String>,
+    },
+    /// A verified signer kept for the next page (first-login signup or takeover), named by a
+    /// cookie.
+    Pending {
+        page: &'static str,
+        cookie: &'static str,
+        secret: String,
+    },
     Failed(EdsFailure, Option<String>),
     ExpiredInteraction,
 }
@@ -179,7 +187,11 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             Err(failure) => return Ok(LoginOutcome::Failed(failure, client_name)),
         };
         // The stored status is checked before anything is written (issue 11, item 5).
-        let account = match s.store.find_account_by_certificate(&signer.serial_number, &signer.issuer).map_err(storage)? {
+        let account = match s
+            .store
+            .find_account_by_certificate(&signer.serial_number, &signer.issuer)
+            .map_err(storage)?
+        {
             Some(account) if account.ensure_active().is_err() => {
                 return Ok(LoginOutcome::Failed(EdsFailure::Disabled, client_name))
             }
@@ -194,14 +206,16 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
                     Ok(p) => p,
                     Err(e) => return Ok(LoginOutcome::Failed(EdsFailure::Account(e), client_name)),
                 };
+                // The verified signer, kept for a first-login signup or a takeover.
+                let draft = Draft {
+                    eds_signer: Some(EdsSigner::from(&signer)),
+                    return_interaction: interaction.clone(),
+                    ..Draft::default()
+                };
                 let Some(account) = s.store.find_account_by_pinfl(&pinfl).map_err(storage)? else {
-                    // A first EDS login: keep the verified signer until the offer is accepted.
-                    let draft = Draft {
-                        eds_signer: Some(EdsSigner::from(&signer)),
-                        return_interaction: interaction.clone(),
-                        ..Draft::default()
-                    };
-                    return Ok(LoginOutcome::Signup { secret: keep_pending(s, draft, &binding_hash, now)? });
+                    // A first EDS login: kept until the offer is accepted.
+                    let secret = keep_pending(s, draft, &binding_hash, now)?;
+                    return Ok(LoginOutcome::Pending { page: "/login/eds/signup", cookie: SIGNUP_COOKIE, secret });
                 };
                 if account.ensure_active().is_err() {
                     return Ok(LoginOutcome::Failed(EdsFailure::Disabled, client_name));
@@ -209,13 +223,9 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
                 // Only an account whose PINFL a certificate proved before is the signer's to
                 // sign in to; one nobody proved is offered for takeover (item 2).
                 if s.store.list_certificates(&account.id).map_err(storage)?.is_empty() {
-                    let draft = Draft {
-                        eds_signer: Some(EdsSigner::from(&signer)),
-                        return_interaction: interaction.clone(),
-                        takeover_account: Some(account.id.clone()),
-                        ..Draft::default()
-                    };
-                    return Ok(LoginOutcome::Takeover { secret: keep_pending(s, draft, &binding_hash, now)? });
+                    let draft = Draft { takeover_account: Some(account.id.clone()), ..draft };
+                    let secret = keep_pending(s, draft, &binding_hash, now)?;
+                    return Ok(LoginOutcome::Pending { page: "/login/eds/takeover", cookie: TAKEOVER_COOKIE, secret });
                 }
                 // The owner with a new (renewed) certificate: bind it, its data kept current.
                 match confirm_with(s, &account, &signer, now)? {
@@ -245,19 +255,11 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             }
             response
         }
-        Ok(LoginOutcome::Signup { secret }) => {
-            let mut response = see_other("/login/eds/signup");
-            let cookie = browser_cookie(&state, SIGNUP_COOKIE, secret, state.settings.registration.ttl);
+        Ok(LoginOutcome::Pending { page, cookie, secret }) => {
+            let mut response = see_other(page);
+            let cookie = browser_cookie(&state, cookie, secret, state.settings.registration.ttl);
             if let Err(e) = response.add_cookie(&cookie) {
-                tracing::error!(detail = %e, "setting the signup cookie failed");
-            }
-            response
-        }
-        Ok(LoginOutcome::Takeover { secret }) => {
-            let mut response = see_other("/login/eds/takeover");
-            let cookie = browser_cookie(&state, TAKEOVER_COOKIE, secret, state.settings.registration.ttl);
-            if let Err(e) = response.add_cookie(&cookie) {
-                tracing::error!(detail = %e, "setting the takeover cookie failed");
+                tracing::error!(detail = %e, "setting the cookie of a pending EDS step failed");
             }
             response
         }
@@ -329,7 +331,8 @@ fn confirm_with(
 fn pending_signup(s: &AppState, secret: Option<&str>, binding: &str) -> Result<Option<Registration>, OAuthError> {
     let Some(secret) = secret else { return Ok(None) };
     let found = s.store.find_registration(&hash_token(secret), now()).map_err(storage)?;
-    Ok(found.filter(|r| r.browser_hash == binding && r.draft.eds_signer.is_some() && r.draft.takeover_account.is_none()))
+    Ok(found
+        .filter(|r| r.browser_hash == binding && r.draft.eds_signer.is_some() && r.draft.takeover_account.is_none()))
 }
 
 pub(super) fn certificate_rows<'a>(t: Tr<'a>, signer: &SignerIdentity) -> Vec<(&'a str, String)> {

@@ -138,8 +138,13 @@ pub async fn takeover_submit(req: HttpRequest, state: State, body: Bytes) -> Htt
             Ok(found) => found,
             Err(e) => return Ok(Some(Err(e))),
         };
-        let takeover =
-            Takeover { account_id: account.id.clone(), certificate, person, unusable_hash: PasswordHash::unusable(), at: now };
+        let takeover = Takeover {
+            account_id: account.id.clone(),
+            certificate,
+            person,
+            unusable_hash: PasswordHash::unusable(),
+            at: now,
+        };
         match s.store.take_over_account(&takeover) {
             Ok(()) => {}
             Err(e @ (AccountError::TakeoverStale | AccountError::CertificateTaken | AccountError::Disabled)) => {

@@ -381,7 +381,10 @@ pub async fn credentials_page(req: HttpRequest, state: State) -> HttpResponse {
 }
 
 enum Finish {
-    Done { session_secret: String, interaction: Option<String> },
+    Done {
+        session_secret: String,
+        interaction: Option<String>,
+    },
     Invalid(FieldErrors),
     /// The PINFL or passport number was taken by a concurrent registration.
     Taken(AccountError),
