@@ -67,12 +67,26 @@ pub struct CertifiedPerson {
     pub birth_date: BirthDate,
 }
 
-/// The holder's name (from CN, `SURNAME NAME PATRONYMIC`) and birth date (from the PINFL).
+/// The holder's name and birth date (from the PINFL). The name is the subject's `SURNAME` and
+/// `GIVENNAME` when it has both, the patronymic being what CN adds to them; otherwise CN split
+/// as Uzbek CAs write it, `SURNAME NAME PATRONYMIC`.
 pub fn certified_person(signer: &SignerIdentity) -> Result<CertifiedPerson, AccountError> {
     let pinfl = signer_pinfl(signer)?;
     let birth = pinfl.birth_date().ok_or(AccountError::PinflFormat)?;
     let birth_date = BirthDate::try_from(birth.format("%Y-%m-%d").to_string().as_str())?;
-    let (surname, first_name, middle_name) = split_name(&signer.common_name)?;
+    let parts = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let (surname, first_name, middle_name) = match (parts(&signer.surname), parts(&signer.given_name)) {
+        (Some(surname), Some(given)) => {
+            let mut rest: Vec<&str> = signer.common_name.split_whitespace().collect();
+            for named in surname.split_whitespace().chain(given.split_whitespace()) {
+                if let Some(at) = rest.iter().position(|w| w.eq_ignore_ascii_case(named)) {
+                    rest.remove(at);
+                }
+            }
+            (surname, given, (!rest.is_empty()).then(|| rest.join(" ")))
+        }
+        _ => split_name(&signer.common_name)?,
+    };
     Ok(CertifiedPerson { surname, first_name, middle_name, birth_date })
 }
 
@@ -156,6 +170,8 @@ mod tests {
             personal_tin: None,
             legal_entity_tin: None,
             common_name: cn.to_owned(),
+            surname: None,
+            given_name: None,
             organisation: None,
             title: None,
             serial_number: "01ab".into(),
@@ -176,6 +192,22 @@ mod tests {
             Err(AccountError::CertificatePinflMismatch) | Err(AccountError::CertificateWithoutPinfl)
         ));
         assert_eq!(binding(&id, &mine, &signer(None, "X Y"), 5), Err(AccountError::CertificateWithoutPinfl));
+    }
+
+    #[test]
+    fn the_certified_name_prefers_the_subjects_parts() {
+        let mut named = signer(Some("31205900260011"), "Alisher Anvar o'g'li KARIMOV");
+        named.surname = Some("KARIMOV".into());
+        named.given_name = Some("ALISHER".into());
+        let person = certified_person(&named).unwrap();
+        assert_eq!((person.surname.as_str(), person.first_name.as_str()), ("KARIMOV", "ALISHER"));
+        assert_eq!(person.middle_name.as_deref(), Some("Anvar o'g'li"));
+        assert_eq!(person.birth_date.to_string(), "1990-05-12");
+        let cn_only = certified_person(&signer(Some("31205900260011"), "KARIMOV ALISHER")).unwrap();
+        assert_eq!(
+            (cn_only.surname.as_str(), cn_only.first_name.as_str(), cn_only.middle_name),
+            ("KARIMOV", "ALISHER", None)
+        );
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct Draft {
 pub struct EdsSigner {
     pub pinfl: Option<String>,
     pub common_name: String,
+    #[serde(default)]
+    pub surname: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
     pub serial: String,
     pub issuer: String,
     pub valid_from: i64,
@@ -74,6 +78,8 @@ impl From<&yagona_pki::SignerIdentity> for EdsSigner {
         Self {
             pinfl: s.pinfl.clone(),
             common_name: s.common_name.clone(),
+            surname: s.surname.clone(),
+            given_name: s.given_name.clone(),
             serial: s.serial_number.clone(),
             issuer: s.issuer.clone(),
             valid_from: s.valid_from,
@@ -89,6 +95,8 @@ impl From<&EdsSigner> for yagona_pki::SignerIdentity {
             personal_tin: None,
             legal_entity_tin: None,
             common_name: s.common_name.clone(),
+            surname: s.surname.clone(),
+            given_name: s.given_name.clone(),
             organisation: None,
             title: None,
             serial_number: s.serial.clone(),
