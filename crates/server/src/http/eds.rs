@@ -500,7 +500,8 @@ pub async fn cabinet_bind(req: HttpRequest, state: State, body: Bytes) -> HttpRe
 }
 
 enum CabinetOutcome {
-    Preview(Box<Account>, SignerIdentity, String),
+    /// The account, the signer and the signature to save.
+    Preview(Box<(Account, SignerIdentity, String)>),
     Bound,
     Failed(EdsFailure),
     SignedOut,
@@ -529,7 +530,7 @@ async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -
             return Ok(CabinetOutcome::Failed(EdsFailure::Account(e)));
         }
         if !save {
-            return Ok(CabinetOutcome::Preview(Box::new(account), signer, form.pkcs7));
+            return Ok(CabinetOutcome::Preview(Box::new((account, signer, form.pkcs7))));
         }
         Ok(match confirm_with(s, &account, &signer, now)? {
             Ok(_) => CabinetOutcome::Bound,
@@ -538,7 +539,8 @@ async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -
     })
     .await;
     match outcome {
-        Ok(CabinetOutcome::Preview(account, signer, pkcs7)) => {
+        Ok(CabinetOutcome::Preview(preview)) => {
+            let (account, signer, pkcs7) = *preview;
             let page = EdsPreviewPage {
                 frame: Frame::new(t, "/account"),
                 csrf_token: &browser.csrf,
