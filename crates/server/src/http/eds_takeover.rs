@@ -27,10 +27,6 @@ use super::{blocking, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
-fn storage(e: AccountError) -> OAuthError {
-    OAuthError::server_error(e.to_string())
-}
-
 /// The pending takeover of this browser: the record, the signer and the account offered.
 fn pending_takeover(
     s: &AppState,
@@ -38,7 +34,7 @@ fn pending_takeover(
     binding_hash: &str,
 ) -> Result<Option<(Registration, SignerIdentity, Account)>, OAuthError> {
     let Some(secret) = secret else { return Ok(None) };
-    let Some(registration) = s.store.find_registration(&hash_token(secret), now()).map_err(storage)? else {
+    let Some(registration) = s.store.find_registration(&hash_token(secret), now()).map_err(OAuthError::from)? else {
         return Ok(None);
     };
     if registration.browser_hash != binding_hash {
@@ -48,7 +44,7 @@ fn pending_takeover(
         return Ok(None);
     };
     let signer = SignerIdentity::from(signer);
-    Ok(s.store.find_account(id).map_err(storage)?.map(|account| (registration, signer, account)))
+    Ok(s.store.find_account(id).map_err(OAuthError::from)?.map(|account| (registration, signer, account)))
 }
 
 /// `+998901234567` -> `+998•••••••67`: enough for the person to recognise, not to learn.
@@ -150,11 +146,11 @@ pub async fn takeover_submit(req: HttpRequest, state: State, body: Bytes) -> Htt
             Err(e @ (AccountError::TakeoverStale | AccountError::CertificateTaken | AccountError::Disabled)) => {
                 return Ok(Some(Err(e)))
             }
-            Err(e) => return Err(storage(e)),
+            Err(e) => return Err(e.into()),
         }
-        s.store.delete_registration(&registration.id_hash).map_err(storage)?;
+        s.store.delete_registration(&registration.id_hash).map_err(OAuthError::from)?;
         tracing::info!(account = %account.id, "account taken over by the EDS of its PINFL");
-        let Some(account) = s.store.find_account(&account.id).map_err(storage)? else { return Ok(None) };
+        let Some(account) = s.store.find_account(&account.id).map_err(OAuthError::from)? else { return Ok(None) };
         sign_in_pending(s, &account, &registration, &binding_hash, old_session.as_deref(), &address, now).map(Some)
     })
     .await;
