@@ -415,7 +415,12 @@ pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
         let mut attempt = 0;
         let account = loop {
             let login = first_login(&pinfl, attempt).map_err(storage)?;
-            let account = account_from_certificate(&signer, login, PasswordHash::unusable(), now).map_err(storage)?;
+            // A certificate whose name the account rules refuse (digits, say) is told, not a 500.
+            let account = match account_from_certificate(&signer, login, PasswordHash::unusable(), now) {
+                Ok(account) => account,
+                Err(e @ (AccountError::Storage(_) | AccountError::Hashing(_))) => return Err(storage(e)),
+                Err(e) => return Ok(Some(Err(e))),
+            };
             let certificate = binding(&account.account().id, &pinfl, &signer, now).map_err(storage)?;
             match s.store.insert_account_with_certificate(&account, &certificate) {
                 Ok(()) => break account,
