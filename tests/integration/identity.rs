@@ -109,7 +109,7 @@ async fn an_eds_takes_over_an_account_registered_with_the_owners_pinfl() {
         let refreshed = rp.client.exchange_refresh_token(&attackers_refresh).unwrap().request_async(&rp.http).await;
         assert!(refreshed.is_err(), "the attacker's grant is revoked");
         let shown = server.cli_ok(&["account", "show", "squatter"], None);
-        assert!(shown.contains("confirmed") && shown.contains("YUSUPOVA DILNOZA BAHODIROVNA"), "{shown}");
+        assert!(shown.contains("status:      confirmed") && shown.contains("YUSUPOVA DILNOZA BAHODIROVNA"), "{shown}");
         assert!(!shown.contains("nilufar@example.uz") && !shown.contains("+998907654321"), "{shown}");
         assert!(server.cli_ok(&["audit", "list"], None).contains("account_taken_over"));
 
@@ -302,6 +302,11 @@ async fn a_disabled_account_is_refused_on_every_path() {
     server.cli_ok(&["account", "enable", &login], None);
     let again = rp.client.exchange_refresh_token(&offline).unwrap().request_async(&rp.http).await;
     assert!(again.is_ok(), "the refused refresh spent nothing: {again:?}");
+    // Re-enabled, the account is unconfirmed but a certificate proved it before: the owner's
+    // renewed certificate signs in at once (no takeover) and confirms it again.
+    let r = eds_login(&server, &browser(), &renewed, None).await;
+    assert_eq!(location(&r), "/account");
+    assert!(server.cli_ok(&["account", "show", &login], None).contains("status:      confirmed"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
