@@ -266,6 +266,11 @@ async fn the_page_signs_with_e_imzo_when_it_answers() {
     assert!(shown, "the E-IMZO key list is shown");
     assert_eq!(chrome.text("#eds-eimzo-keys option").await, "usmonova gulnora");
     chrome.submit("#eds-sign").await;
+    // The account was registered but never confirmed: the EDS offers to take it over.
+    assert_eq!(chrome.path().await, "/login/eds/takeover");
+    assert!(chrome.text("#takeover-effects").await.contains("signs it out everywhere"));
+    chrome.screenshot("eds-takeover").await;
+    chrome.submit("#takeover-confirm").await;
     assert_eq!(chrome.path().await, "/account", "signed in through E-IMZO");
     assert!(chrome.text("#status").await.contains("Confirmed with EDS"));
     let messages = eimzo.messages.lock().unwrap().clone();

@@ -79,6 +79,10 @@ async fn eds_login_steps_up_to_high_and_confirms_the_account() {
         let pkcs7 = sign_challenge(&server, &b, &p12).await;
         let form = [("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str()), ("interaction", interaction.as_str())];
         let r = post_form(&b, &server, "/login/eds", &form).await;
+        // The account was never confirmed: the EDS takes it over (identity.rs has the details),
+        // then the authorization resumes.
+        assert_eq!(location(&r), "/login/eds/takeover");
+        let r = post_form(&b, &server, "/login/eds/takeover", &[("csrf_token", csrf.as_str())]).await;
         assert_eq!(location(&r), format!("/authorize/resume?interaction={interaction}"));
         let r = b.get(server.url(&location(&r))).send().await.unwrap();
         let callback = location(&r);
@@ -377,6 +381,8 @@ async fn national_algorithm_certificates_are_verified_by_the_e_imzo_server() {
     let csrf = hidden_input(&page(&b, &server, "/login").await, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(&server, &b, &p12).await;
     let r = post_form(&b, &server, "/login/eds", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
+    assert_eq!(location(&r), "/login/eds/takeover", "the unconfirmed account is offered for takeover");
+    let r = post_form(&b, &server, "/login/eds/takeover", &[("csrf_token", csrf.as_str())]).await;
     assert_eq!(location(&r), "/account", "signed in through the E-IMZO-server");
     let cabinet = page(&b, &server, "/account").await;
     assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("7e1a2b3c4d"), "{cabinet}");

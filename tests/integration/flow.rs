@@ -58,7 +58,7 @@ async fn full_flow(backend: Backend) {
     // The raw claims carry Yagona's own: pinfl and account_verified.
     let raw = decode_jwt_payload(&id_token.to_string());
     assert_eq!(raw["pinfl"].as_str().map(str::len), Some(14));
-    assert_eq!(raw["passport_number"], "AA1234567");
+    assert_eq!(raw["passport_number"], format!("AA{}", &yagona_tests::person_pinfl("alisher")[7..]));
     assert_eq!(raw["account_verified"], false);
     assert_eq!(raw["azp"], "tax-portal");
 

@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod eds;
 mod flow;
+mod identity;
 mod legal;
 mod legal_live;
 mod negative;

@@ -281,6 +281,8 @@ impl TestServer {
     pub fn add_person(&self, login: &str) -> (String, String) {
         let password = "Samarqand-Registon-1".to_owned();
         let pinfl = person_pinfl(login);
+        // Passport numbers are unique like PINFLs: derived from the PINFL's last seven digits.
+        let passport = format!("AA{}", &pinfl[7..]);
         self.cli_ok(
             &[
                 "account",
@@ -303,7 +305,7 @@ impl TestServer {
                 "--phone",
                 "+998901112233",
                 "--passport",
-                "AA1234567",
+                &passport,
             ],
             Some(&format!("{password}\n")),
         );

@@ -96,6 +96,50 @@ impl Account {
     pub fn is_verified(&self) -> bool {
         self.status == AccountStatus::Confirmed
     }
+
+    /// The one check of every way in (password, EDS, first EDS login, refresh, and the legacy
+    /// API to come): a disabled account is refused before anything is written or any session
+    /// starts.
+    pub fn ensure_active(&self) -> Result<(), AccountError> {
+        if self.status == AccountStatus::Disabled {
+            Err(AccountError::Disabled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The longest name part (surname, first name, patronymic) accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A part of a person's name, trimmed: letters of any script, spaces, hyphens, dots and the
+/// apostrophes of Uzbek spelling (`'`, `ʻ`, `ʼ`, `’`, `` ` ``). Digits, control characters and
+/// bidirectional overrides are refused, so what a relying party shows is what was entered.
+pub fn person_name(value: &str, field: &'static str) -> Result<String, AccountError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AccountError::Required(field));
+    }
+    if value.chars().count() > MAX_NAME_CHARS {
+        return Err(AccountError::TooLong(field, MAX_NAME_CHARS));
+    }
+    let allowed =
+        |c: char| c.is_alphabetic() || matches!(c, ' ' | '-' | '.' | '\'' | '\u{2bb}' | '\u{2bc}' | '\u{2019}' | '`');
+    if value.chars().all(allowed) {
+        Ok(value.to_owned())
+    } else {
+        Err(AccountError::NameCharacters(field))
+    }
+}
+
+/// Refuses a birth date after the day of `now` (unix seconds, UTC).
+pub fn check_birth_date_past(birth_date: &BirthDate, now: i64) -> Result<(), AccountError> {
+    let today = chrono::DateTime::from_timestamp(now, 0).map(|t| t.date_naive()).unwrap_or_default();
+    if birth_date.date() > today {
+        Err(AccountError::BirthDateInFuture)
+    } else {
+        Ok(())
+    }
 }
 
 /// A validated new account, ready to be stored. Built only through [`NewAccount::new`], which
@@ -117,10 +161,14 @@ impl NewAccount {
         birth_date: BirthDate,
         now: i64,
     ) -> Result<Self, AccountError> {
-        let surname = required(surname, "surname")?;
-        let first_name = required(first_name, "first name")?;
-        let middle_name = middle_name.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+        let surname = person_name(surname, "surname")?;
+        let first_name = person_name(first_name, "first name")?;
+        let middle_name = match middle_name.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(middle) => Some(person_name(middle, "patronymic")?),
+            None => None,
+        };
         pinfl.check_birth_date(&birth_date)?;
+        check_birth_date_past(&birth_date, now)?;
         Ok(Self {
             account: Account {
                 id: AccountId::generate(),
@@ -160,15 +208,6 @@ impl NewAccount {
     }
 }
 
-fn required(value: &str, field: &'static str) -> Result<String, AccountError> {
-    let value = value.trim();
-    if value.is_empty() {
-        Err(AccountError::Required(field))
-    } else {
-        Ok(value.to_owned())
-    }
-}
-
 /// The storage port for accounts. Each method is one atomic operation.
 pub trait AccountRepository {
     /// Stores a new account; the database enforces unique login and PINFL
@@ -177,6 +216,8 @@ pub trait AccountRepository {
     fn find_account_by_login(&self, login: &Login) -> Result<Option<Account>, AccountError>;
     fn find_account(&self, id: &AccountId) -> Result<Option<Account>, AccountError>;
     fn find_account_by_pinfl(&self, pinfl: &Pinfl) -> Result<Option<Account>, AccountError>;
+    /// The account with this passport number (unique among accounts).
+    fn find_account_by_passport(&self, passport: &PassportNumber) -> Result<Option<Account>, AccountError>;
     fn list_accounts(&self) -> Result<Vec<Account>, AccountError>;
     fn set_account_status(&self, id: &AccountId, status: AccountStatus) -> Result<(), AccountError>;
     fn set_password_hash(&self, id: &AccountId, hash: &PasswordHash) -> Result<(), AccountError>;
@@ -189,10 +230,20 @@ pub trait AccountRepository {
         now: i64,
     ) -> Result<Option<crate::registration::Registration>, AccountError>;
     fn update_registration(&self, registration: &crate::registration::Registration) -> Result<(), AccountError>;
-    /// Binds an EDS certificate to its account and marks the account confirmed, in one
-    /// transaction. Binding the same certificate to the same account again is not an error; to
-    /// another account it is [`AccountError::CertificateTaken`].
-    fn bind_certificate(&self, certificate: &crate::eds::BoundCertificate) -> Result<(), AccountError>;
+    /// Binds an EDS certificate to its account, marks the account confirmed and makes `holder`
+    /// (the certificate's data) the account's name and birth date, in one transaction, with an
+    /// audit event when the account was not confirmed before. Binding the same certificate to
+    /// the same account again is not an error; to another account it is
+    /// [`AccountError::CertificateTaken`]; a disabled account is [`AccountError::Disabled`].
+    fn bind_certificate(
+        &self,
+        certificate: &crate::eds::BoundCertificate,
+        holder: &crate::eds::CertifiedPerson,
+    ) -> Result<(), AccountError>;
+    /// The rightful owner's takeover of an unproven account, in one transaction with its audit
+    /// event ([`crate::eds::Takeover`]). [`AccountError::TakeoverStale`] when the account is no
+    /// longer unconfirmed, has another PINFL or a bound certificate, or is gone.
+    fn take_over_account(&self, takeover: &crate::eds::Takeover) -> Result<(), AccountError>;
     /// The account a certificate is bound to.
     fn find_account_by_certificate(&self, serial: &str, issuer: &str) -> Result<Option<Account>, AccountError>;
     fn list_certificates(&self, account: &AccountId) -> Result<Vec<crate::eds::BoundCertificate>, AccountError>;

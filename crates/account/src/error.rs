@@ -63,6 +63,20 @@ pub enum AccountError {
     ReplacementNotConfirmed,
     #[error("a head cannot give themselves a role")]
     OwnRole,
+    #[error("a passport number already used by another account")]
+    PassportTaken,
+    #[error("logins of the form p<PINFL> are reserved for accounts created at a first EDS login")]
+    LoginReserved,
+    #[error("the birth date is in the future")]
+    BirthDateInFuture,
+    #[error("{0} may contain only letters, spaces, apostrophes and hyphens")]
+    NameCharacters(&'static str),
+    #[error("{0} is longer than {1} characters")]
+    TooLong(&'static str, usize),
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("the account changed since it was shown; sign with your EDS again")]
+    TakeoverStale,
     #[error("storage: {0}")]
     Storage(String),
     /// The database could not be reached in time: retry later (HTTP 503).
@@ -104,6 +118,13 @@ impl AccountError {
             Self::CertificateNotLater => "certificate_not_later",
             Self::ReplacementNotConfirmed => "replacement_not_confirmed",
             Self::OwnRole => "own_role",
+            Self::PassportTaken => "passport_taken",
+            Self::LoginReserved => "login_reserved",
+            Self::BirthDateInFuture => "birth_date_future",
+            Self::NameCharacters(_) => "name_characters",
+            Self::TooLong(..) => "too_long",
+            Self::Disabled => "account_disabled",
+            Self::TakeoverStale => "takeover_stale",
             Self::Hashing(_) | Self::Storage(_) => "server",
             Self::Unavailable => "unavailable",
         }

@@ -103,6 +103,15 @@ impl Login {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Logins starting with `p` and 14 digits are those of accounts a first EDS login creates
+    /// (`p<PINFL>`, or with a suffix when an old account took it): nobody may register one, or
+    /// they could block the owner's first EDS login.
+    pub fn is_reserved(&self) -> bool {
+        self.0
+            .strip_prefix('p')
+            .is_some_and(|rest| rest.len() >= 14 && rest.as_bytes()[..14].iter().all(u8::is_ascii_digit))
+    }
 }
 
 impl TryFrom<&str> for Login {
@@ -296,6 +305,16 @@ mod tests {
         assert_eq!(Login::try_from("Alisher.N").unwrap().as_str(), "alisher.n");
         for bad in ["ab", "1abc", "a b", "al!sher", &"a".repeat(65)] {
             assert!(Login::try_from(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn p_pinfl_logins_are_reserved() {
+        for reserved in ["p31205900260011", "P31205900260011", "p31205900260011-2"] {
+            assert!(Login::try_from(reserved).unwrap().is_reserved(), "{reserved}");
+        }
+        for free in ["p3120590026001", "pulat", "px31205900260011", "alisher31205900260011"] {
+            assert!(!Login::try_from(free).unwrap().is_reserved(), "{free}");
         }
     }
 

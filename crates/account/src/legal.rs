@@ -168,6 +168,8 @@ mod tests {
             personal_tin: None,
             legal_entity_tin: legal.map(str::to_owned),
             common_name: "KARIMOV ALISHER".into(),
+            surname: None,
+            given_name: None,
             organisation: Some("\"Registon Savdo\" MChJ".into()),
             title: Some("Direktor".into()),
             serial_number: "01".into(),

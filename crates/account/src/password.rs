@@ -37,6 +37,13 @@ impl PasswordHash {
     pub fn as_phc(&self) -> &str {
         &self.0
     }
+
+    /// The hash of an account without a password (created at a first EDS login, or taken over):
+    /// not a PHC string, so nothing verifies against it; verifying costs the decoy's time.
+    pub fn unusable() -> Self {
+        let bytes: [u8; 16] = rand::random();
+        Self(format!("!eds-only!{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    }
 }
 
 impl fmt::Debug for PasswordHash {
@@ -54,6 +61,8 @@ struct MemoryPool {
     free: std::sync::Mutex<(Vec<Vec<argon2::Block>>, usize)>,
     returned: std::sync::Condvar,
     blocks: usize,
+    /// How many argon2 computations ran: what a failed login costs, whatever failed.
+    runs: std::sync::atomic::AtomicU64,
 }
 
 impl MemoryPool {
@@ -71,6 +80,7 @@ impl MemoryPool {
                 free = self.returned.wait(free).unwrap_or_else(|p| p.into_inner());
             }
         };
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = f(&mut buffer);
         self.free.lock().unwrap_or_else(|p| p.into_inner()).0.push(buffer);
         self.returned.notify_one();
@@ -101,6 +111,7 @@ impl PasswordHasher {
             free: std::sync::Mutex::new((Vec::new(), cores)),
             returned: std::sync::Condvar::new(),
             blocks,
+            runs: std::sync::atomic::AtomicU64::new(0),
         });
         // The decoy is a well-formed hash with the configured parameters whose output is all
         // zeros: verifying against it costs what a real verification costs, no password matches
@@ -131,9 +142,14 @@ impl PasswordHasher {
             .map_err(|e| AccountError::Hashing(e.to_string()))
     }
 
-    /// Verifies `password` against `hash` in constant time; a malformed hash never matches.
+    /// Verifies `password` against `hash` in constant time; a malformed hash (an account without
+    /// a password) never matches, and costs a verification of the decoy, so the time does not
+    /// tell that the account exists.
     pub fn verify(&self, password: &str, hash: &PasswordHash) -> bool {
-        let Ok(parsed) = argon2::PasswordHash::new(&hash.0) else { return false };
+        let Ok(parsed) = argon2::PasswordHash::new(&hash.0) else {
+            self.verify_decoy(password);
+            return false;
+        };
         // The usual case, a hash made with the configured parameters, is computed in pooled
         // memory; anything else (parameters changed since) takes argon2's own path.
         let same_params = parsed.algorithm == argon2::Algorithm::Argon2id.ident()
@@ -250,6 +266,18 @@ mod tests {
         assert_eq!(decoy.params, real, "same cost as the hashes it stands in for");
         assert!(!hasher.verify("", &hasher.decoy));
         assert!(!hasher.verify("decoy password never used", &hasher.decoy));
+    }
+
+    #[test]
+    fn an_account_without_a_password_costs_one_verification() {
+        let hasher = cheap();
+        let runs = || hasher.pool.runs.load(std::sync::atomic::Ordering::Relaxed);
+        let before = runs();
+        assert!(!hasher.verify("anything", &PasswordHash::unusable()));
+        assert!(!hasher.verify("anything", &PasswordHash::from_phc(String::new())));
+        assert_eq!(runs() - before, 2, "each paid an argon2 computation, as a real hash does");
+        hasher.verify_decoy("anything");
+        assert_eq!(runs() - before, 3);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{check_birth_date_past, person_name};
 use crate::{
-    AccountError, BirthDate, Email, Login, NewAccount, PassportNumber, PasswordHash, PasswordPolicy, PhoneNumber, Pinfl,
+    AccountError, AccountId, BirthDate, Email, Login, NewAccount, PassportNumber, PasswordHash, PasswordPolicy,
+    PhoneNumber, Pinfl,
 };
 
 /// The steps, in order.
@@ -50,6 +52,10 @@ pub struct Draft {
     /// A first EDS login: the verified signer, waiting for the person to accept the offer.
     #[serde(default)]
     pub eds_signer: Option<EdsSigner>,
+    /// An EDS login whose PINFL matched an unproven account: that account, offered for takeover
+    /// to the signer (kept with the signer until the person confirms or the record expires).
+    #[serde(default)]
+    pub takeover_account: Option<AccountId>,
 }
 
 /// The parts of a verified EDS certificate a first EDS login keeps until the offer is accepted.
@@ -57,6 +63,10 @@ pub struct Draft {
 pub struct EdsSigner {
     pub pinfl: Option<String>,
     pub common_name: String,
+    #[serde(default)]
+    pub surname: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
     pub serial: String,
     pub issuer: String,
     pub valid_from: i64,
@@ -68,6 +78,8 @@ impl From<&yagona_pki::SignerIdentity> for EdsSigner {
         Self {
             pinfl: s.pinfl.clone(),
             common_name: s.common_name.clone(),
+            surname: s.surname.clone(),
+            given_name: s.given_name.clone(),
             serial: s.serial_number.clone(),
             issuer: s.issuer.clone(),
             valid_from: s.valid_from,
@@ -83,6 +95,8 @@ impl From<&EdsSigner> for yagona_pki::SignerIdentity {
             personal_tin: None,
             legal_entity_tin: None,
             common_name: s.common_name.clone(),
+            surname: s.surname.clone(),
+            given_name: s.given_name.clone(),
             organisation: None,
             title: None,
             serial_number: s.serial.clone(),
@@ -144,23 +158,27 @@ pub struct PersonForm {
 }
 
 fn name(value: &str, field: &'static str, errors: &mut FieldErrors) -> String {
-    let value = value.trim();
-    if value.is_empty() {
-        errors.push((field, AccountError::Required(field)));
-    }
-    value.to_owned()
+    person_name(value, field).unwrap_or_else(|e| {
+        errors.push((field, e));
+        String::new()
+    })
 }
 
-/// Validates step 2: every field, reporting all errors at once.
-pub fn validate_person(form: &PersonForm) -> Result<PersonData, FieldErrors> {
+/// Validates step 2 at `now` (unix seconds): every field, reporting all errors at once.
+pub fn validate_person(form: &PersonForm, now: i64) -> Result<PersonData, FieldErrors> {
     let mut errors = FieldErrors::new();
     let surname = name(&form.surname, "surname", &mut errors);
     let first_name = name(&form.first_name, "first_name", &mut errors);
+    let middle_name =
+        Some(form.middle_name.trim()).filter(|m| !m.is_empty()).map(|m| name(m, "middle_name", &mut errors));
     let birth_date = if form.birth_date.trim().is_empty() {
         errors.push(("birth_date", AccountError::Required("birth_date")));
         None
     } else {
-        BirthDate::try_from(form.birth_date.as_str()).map_err(|e| errors.push(("birth_date", e))).ok()
+        BirthDate::try_from(form.birth_date.as_str())
+            .and_then(|date| check_birth_date_past(&date, now).map(|()| date))
+            .map_err(|e| errors.push(("birth_date", e)))
+            .ok()
     };
     let pinfl = if form.pinfl.trim().is_empty() {
         errors.push(("pinfl", AccountError::Required("pinfl")));
@@ -183,7 +201,7 @@ pub fn validate_person(form: &PersonForm) -> Result<PersonData, FieldErrors> {
         (true, Some(birth_date), Some(pinfl), Some(passport)) => Ok(PersonData {
             surname,
             first_name,
-            middle_name: Some(form.middle_name.trim().to_owned()).filter(|m| !m.is_empty()),
+            middle_name,
             birth_date: birth_date.to_string(),
             pinfl: pinfl.as_str().to_owned(),
             passport: passport.as_str().to_owned(),
@@ -217,7 +235,10 @@ pub struct Credentials {
 
 pub fn validate_credentials(form: &CredentialsForm, policy: &PasswordPolicy) -> Result<Credentials, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let login = Login::try_from(form.login.as_str()).map_err(|e| errors.push(("login", e))).ok();
+    let login = Login::try_from(form.login.as_str())
+        .and_then(|login| if login.is_reserved() { Err(AccountError::LoginReserved) } else { Ok(login) })
+        .map_err(|e| errors.push(("login", e)))
+        .ok();
     if let Some(login) = &login {
         if let Err(e) = policy.check(&form.password, login) {
             errors.push(("password", e));
@@ -278,6 +299,9 @@ pub fn new_account(
 mod tests {
     use super::*;
 
+    /// 2026-12-01.
+    const NOW: i64 = 1_796_083_200;
+
     fn person() -> PersonForm {
         PersonForm {
             surname: "Karimov".into(),
@@ -296,7 +320,7 @@ mod tests {
         assert!(!d.may_show(Step::Person));
         d.offer_accepted = true;
         assert_eq!(d.current_step(), Step::Person);
-        d.person = Some(validate_person(&person()).unwrap());
+        d.person = Some(validate_person(&person(), NOW).unwrap());
         assert_eq!(d.current_step(), Step::Confirm);
         d.person_confirmed = true;
         assert_eq!(d.current_step(), Step::Credentials);
@@ -305,15 +329,28 @@ mod tests {
 
     #[test]
     fn person_validation_reports_every_field() {
-        let ok = validate_person(&person()).unwrap();
+        let ok = validate_person(&person(), NOW).unwrap();
         assert_eq!(ok.passport, "AA1234567");
         assert_eq!(ok.middle_name, None);
         let bad = PersonForm { surname: "".into(), pinfl: "31205900260012".into(), passport: "A1".into(), ..person() };
-        let errors = validate_person(&bad).unwrap_err();
+        let errors = validate_person(&bad, NOW).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["surname", "pinfl", "passport"]);
         let mismatch = PersonForm { birth_date: "1991-05-12".into(), ..person() };
-        assert_eq!(validate_person(&mismatch).unwrap_err()[0].1.code(), "pinfl_birth_date");
+        assert_eq!(validate_person(&mismatch, NOW).unwrap_err()[0].1.code(), "pinfl_birth_date");
+        let untrue = PersonForm {
+            surname: "Karimov2".into(),
+            first_name: "Ali\u{202e}sher".into(),
+            middle_name: "x".repeat(65),
+            ..person()
+        };
+        let codes: Vec<_> = validate_person(&untrue, NOW).unwrap_err().iter().map(|(f, e)| (*f, e.code())).collect();
+        assert_eq!(
+            codes,
+            [("surname", "name_characters"), ("first_name", "name_characters"), ("middle_name", "too_long")]
+        );
+        let uzbek = PersonForm { surname: "Oʻgʻilova".into(), middle_name: "Anvar o'g'li".into(), ..person() };
+        assert!(validate_person(&uzbek, NOW).is_ok());
     }
 
     #[test]

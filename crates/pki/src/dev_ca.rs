@@ -154,6 +154,12 @@ pub fn issue(ca: &DevCa, subject: &Subject) -> Result<Issued, PkiError> {
         }
     };
     let mut rdns = vec![rdn(oids::C, "UZ", true)?, rdn(oids::CN, &subject.name, false)?];
+    // As the national CAs do: the name in parts too (`SURNAME NAME PATRONYMIC` in CN).
+    let mut words = subject.name.split_whitespace();
+    if let (Some(surname), Some(given)) = (words.next(), words.next()) {
+        rdns.push(rdn(oids::SURNAME, surname, false)?);
+        rdns.push(rdn(oids::GIVEN_NAME, given, false)?);
+    }
     rdns.push(rdn(oids::PINFL, &subject.pinfl, false)?);
     if let Some(tin) = &subject.tin {
         rdns.push(rdn(oids::UID, tin, false)?);

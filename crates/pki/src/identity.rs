@@ -1,4 +1,5 @@
-//! The signer's identity, read from the certificate's subject (domain.md: `CN`, `UID` (personal
+//! The signer's identity, read from the certificate's subject (domain.md: `CN`, `SURNAME`,
+//! `GIVENNAME`, `UID` (personal
 //! TIN), `1.2.860.3.16.1.2` (PINFL), `1.2.860.3.16.1.1` (legal entity TIN), `O`, `T`).
 
 use der::{Any, Tag, Tagged as _};
@@ -37,6 +38,8 @@ pub fn identity(cert: &Certificate) -> Result<SignerIdentity, PkiError> {
         personal_tin: None,
         legal_entity_tin: None,
         common_name: String::new(),
+        surname: None,
+        given_name: None,
         organisation: None,
         title: None,
         serial_number: serial_hex(cert),
@@ -49,6 +52,8 @@ pub fn identity(cert: &Certificate) -> Result<SignerIdentity, PkiError> {
             let Some(value) = text(&attribute.value) else { continue };
             match attribute.oid {
                 oids::CN => identity.common_name = value,
+                oids::SURNAME => identity.surname = Some(value),
+                oids::GIVEN_NAME => identity.given_name = Some(value),
                 oids::PINFL => identity.pinfl = Some(value),
                 oids::LEGAL_ENTITY_TIN => identity.legal_entity_tin = Some(value),
                 oids::UID => identity.personal_tin = Some(value),

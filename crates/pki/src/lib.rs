@@ -72,6 +72,10 @@ pub struct SignerIdentity {
     /// The legal entity's TIN, OID 1.2.860.3.16.1.1; absent for individuals.
     pub legal_entity_tin: Option<String>,
     pub common_name: String,
+    /// `SURNAME`, when the certificate names the holder in parts.
+    pub surname: Option<String>,
+    /// `GIVENNAME` (E-IMZO: `Name`).
+    pub given_name: Option<String>,
     pub organisation: Option<String>,
     pub title: Option<String>,
     pub serial_number: String,

@@ -11,6 +11,9 @@ pub const LEGAL_ENTITY_TIN: Oid = Oid::new_unwrap("1.2.860.3.16.1.1");
 pub const NATIONAL_POLICY: Oid = Oid::new_unwrap("1.2.860.3.2.2.1.2.1");
 
 pub const CN: Oid = const_oid::db::rfc4519::CN;
+/// `SURNAME` (2.5.4.4) and `GIVENNAME` (2.5.4.42, E-IMZO's `Name`): the holder's name in parts.
+pub const SURNAME: Oid = const_oid::db::rfc4519::SURNAME;
+pub const GIVEN_NAME: Oid = const_oid::db::rfc4519::GIVEN_NAME;
 pub const O: Oid = const_oid::db::rfc4519::O;
 pub const TITLE: Oid = const_oid::db::rfc4519::TITLE;
 pub const UID: Oid = const_oid::db::rfc4519::UID;

@@ -97,6 +97,8 @@ fn valid_signatures_individual_and_legal_entity() {
         assert_eq!(verified.signer.pinfl.as_deref(), Some(PINFL));
         assert_eq!(verified.signer.personal_tin.as_deref(), Some("412345678"));
         assert_eq!(verified.signer.common_name, "KARIMOV ALISHER ANVAROVICH");
+        assert_eq!(verified.signer.surname.as_deref(), Some("KARIMOV"), "SURNAME");
+        assert_eq!(verified.signer.given_name.as_deref(), Some("ALISHER"), "GIVENNAME");
         assert_eq!(verified.signer.legal_entity_tin, None);
         assert_eq!(verified.signer.serial_number, issued.serial_hex);
         assert!(verified.signer.issuer.contains("Test CA"));

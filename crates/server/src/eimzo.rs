@@ -137,6 +137,8 @@ impl SignatureVerifier for EimzoServer {
             personal_tin: name(&["UID", "0.9.2342.19200300.100.1.1"]),
             legal_entity_tin: name(&["1.2.860.3.16.1.1"]),
             common_name: name(&["CN"]).ok_or_else(|| PkiError::CertificateInvalid("no CN".into()))?,
+            surname: name(&["SURNAME", "2.5.4.4"]),
+            given_name: name(&["Name", "GIVENNAME", "2.5.4.42"]),
             organisation: name(&["O"]),
             title: name(&["T", "TITLE"]),
             serial_number: info.serial_number.to_ascii_lowercase(),

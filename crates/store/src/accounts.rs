@@ -1,16 +1,86 @@
 //! [`AccountRepository`] over the `accounts` table.
 
 use diesel::prelude::*;
-use yagona_account::eds::BoundCertificate;
+use yagona_account::audit::{AuditEvent, AuditKind};
+use yagona_account::eds::{BoundCertificate, CertifiedPerson, Takeover};
 use yagona_account::registration::Registration;
 use yagona_account::{
-    Account, AccountError, AccountId, AccountRepository, AccountStatus, Login, NewAccount, PasswordHash, Pinfl,
+    Account, AccountError, AccountId, AccountRepository, AccountStatus, Login, NewAccount, PassportNumber,
+    PasswordHash, Pinfl,
 };
 
+use crate::audit::record_audit_in;
 use crate::connection::per_backend;
+use crate::oidc::{end_session_in, revoke_grant_in};
 use crate::rows::{AccountRow, CertificateRow, RegistrationRow};
-use crate::schema::{accounts, certificates, registrations};
-use crate::{Store, StoreError};
+use crate::schema::{accounts, certificates, consents, grants, registrations, sessions};
+use crate::{DbConnection, Store, StoreError};
+
+/// The account columns a certificate's holder data sets: the verified name and birth date.
+type HolderColumns<'a> = (
+    diesel::dsl::Eq<accounts::surname, &'a str>,
+    diesel::dsl::Eq<accounts::first_name, &'a str>,
+    diesel::dsl::Eq<accounts::middle_name, Option<&'a str>>,
+    diesel::dsl::Eq<accounts::birth_date, String>,
+);
+
+fn holder_columns(holder: &CertifiedPerson) -> HolderColumns<'_> {
+    (
+        accounts::surname.eq(holder.surname.as_str()),
+        accounts::first_name.eq(holder.first_name.as_str()),
+        accounts::middle_name.eq(holder.middle_name.as_deref()),
+        accounts::birth_date.eq(holder.birth_date.to_string()),
+    )
+}
+
+/// Inserts a certificate binding; the same certificate bound to the same account again is not
+/// an error, to another account it is a conflict.
+fn insert_certificate_in(conn: &mut DbConnection, row: &CertificateRow) -> Result<(), StoreError> {
+    match diesel::insert_into(certificates::table).values(row).execute(conn) {
+        Ok(_) => Ok(()),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            let owner: String = certificates::table
+                .find((&row.serial, &row.issuer))
+                .select(certificates::account_id)
+                .get_result(conn)?;
+            if owner == row.account_id {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict("certificate_taken".into()))
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn certificate_error(e: StoreError) -> AccountError {
+    match e {
+        StoreError::Conflict(what) if what == "certificate_taken" => AccountError::CertificateTaken,
+        StoreError::Conflict(what) if what == "disabled" => AccountError::Disabled,
+        StoreError::Conflict(_) => AccountError::TakeoverStale,
+        other => other.into(),
+    }
+}
+
+/// Ends every session of an account and revokes every grant it still has (offline ones too),
+/// and forgets its consents; returns how many sessions and grants.
+fn sign_out_everywhere_in(conn: &mut DbConnection, account: &str, now: i64) -> Result<(usize, usize), StoreError> {
+    let hashes: Vec<String> =
+        sessions::table.filter(sessions::account_id.eq(account)).select(sessions::id_hash).load(conn)?;
+    for hash in &hashes {
+        end_session_in(conn, hash, now)?;
+    }
+    let ids: Vec<String> = grants::table
+        .filter(grants::account_id.eq(account))
+        .filter(grants::revoked_at.is_null())
+        .select(grants::id)
+        .load(conn)?;
+    for id in &ids {
+        revoke_grant_in(conn, id, now)?;
+    }
+    diesel::delete(consents::table.filter(consents::account_id.eq(account))).execute(conn)?;
+    Ok((hashes.len(), ids.len()))
+}
 
 impl AccountRepository for Store {
     fn insert_account(&self, account: &NewAccount) -> Result<(), AccountError> {
@@ -50,6 +120,15 @@ impl AccountRepository for Store {
         let row = accounts::table
             .filter(accounts::pinfl.eq(pinfl.as_str()))
             .get_result::<AccountRow>(&mut *self.conn()?)
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.map(Account::try_from).transpose()?)
+    }
+
+    fn find_account_by_passport(&self, passport: &PassportNumber) -> Result<Option<Account>, AccountError> {
+        let row = accounts::table
+            .filter(accounts::passport_number.eq(passport.as_str()))
+            .first::<AccountRow>(&mut *self.conn()?)
             .optional()
             .map_err(StoreError::from)?;
         Ok(row.map(Account::try_from).transpose()?)
@@ -113,34 +192,75 @@ impl AccountRepository for Store {
         .map_err(account_insert_error)
     }
 
-    fn bind_certificate(&self, certificate: &BoundCertificate) -> Result<(), AccountError> {
+    fn bind_certificate(&self, certificate: &BoundCertificate, holder: &CertifiedPerson) -> Result<(), AccountError> {
         let row = CertificateRow::from(certificate);
         self.transaction(|conn| {
             // Write first (see the repositories of tokens): the insert takes the write lock.
-            let inserted = diesel::insert_into(certificates::table).values(&row).execute(conn);
-            match inserted {
-                Ok(_) => {}
-                Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                    let owner: String = certificates::table
-                        .find((&row.serial, &row.issuer))
-                        .select(certificates::account_id)
-                        .get_result(conn)?;
-                    if owner != row.account_id {
-                        return Err(StoreError::Conflict("certificate_taken".into()));
-                    }
-                }
-                Err(e) => return Err(e.into()),
+            insert_certificate_in(conn, &row)?;
+            let status: String = accounts::table.find(&row.account_id).select(accounts::status).get_result(conn)?;
+            if status == AccountStatus::Disabled.as_str() {
+                return Err(StoreError::Conflict("disabled".into()));
             }
             diesel::update(accounts::table.find(&row.account_id))
-                .filter(accounts::status.ne(AccountStatus::Disabled.as_str()))
-                .set(accounts::status.eq(AccountStatus::Confirmed.as_str()))
+                .set((accounts::status.eq(AccountStatus::Confirmed.as_str()), holder_columns(holder)))
                 .execute(conn)?;
+            if status == AccountStatus::Unconfirmed.as_str() {
+                let event = AuditEvent {
+                    at: certificate.bound_at,
+                    kind: AuditKind::AccountConfirmed,
+                    actor: Some(certificate.account_id.clone()),
+                    subject: Some(certificate.account_id.clone()),
+                    detail: serde_json::json!({ "serial": row.serial, "issuer": row.issuer }),
+                };
+                record_audit_in(conn, &event)?;
+            }
             Ok(())
         })
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => AccountError::CertificateTaken,
-            other => other.into(),
+        .map_err(certificate_error)
+    }
+
+    fn take_over_account(&self, takeover: &Takeover) -> Result<(), AccountError> {
+        let id = takeover.account_id.as_str();
+        let row = CertificateRow::from(&takeover.certificate);
+        self.transaction(|conn| {
+            // Write first; only an account still unconfirmed, of this PINFL, is taken over.
+            let updated = diesel::update(
+                accounts::table
+                    .find(id)
+                    .filter(accounts::status.eq(AccountStatus::Unconfirmed.as_str()))
+                    .filter(accounts::pinfl.eq(takeover.certificate.pinfl.as_str())),
+            )
+            .set((
+                accounts::status.eq(AccountStatus::Confirmed.as_str()),
+                accounts::password_hash.eq(takeover.unusable_hash.as_phc()),
+                accounts::email.eq(None::<String>),
+                accounts::phone.eq(None::<String>),
+                accounts::passport_number.eq(None::<String>),
+                holder_columns(&takeover.person),
+            ))
+            .execute(conn)?;
+            let proven: i64 = certificates::table.filter(certificates::account_id.eq(id)).count().get_result(conn)?;
+            if updated != 1 || proven > 0 {
+                return Err(StoreError::Conflict("takeover_stale".into()));
+            }
+            insert_certificate_in(conn, &row)?;
+            let (sessions_ended, grants_revoked) = sign_out_everywhere_in(conn, id, takeover.at)?;
+            let event = AuditEvent {
+                at: takeover.at,
+                kind: AuditKind::AccountTakenOver,
+                actor: Some(takeover.account_id.clone()),
+                subject: Some(takeover.account_id.clone()),
+                detail: serde_json::json!({
+                    "serial": row.serial,
+                    "issuer": row.issuer,
+                    "sessions_ended": sessions_ended,
+                    "grants_revoked": grants_revoked,
+                }),
+            };
+            record_audit_in(conn, &event)?;
+            Ok(())
         })
+        .map_err(certificate_error)
     }
 
     fn find_account_by_certificate(&self, serial: &str, issuer: &str) -> Result<Option<Account>, AccountError> {
@@ -190,8 +310,11 @@ impl AccountRepository for Store {
 /// A unique violation on insert names what is taken; anything else is a storage error.
 fn account_insert_error(e: StoreError) -> AccountError {
     if e.is_unique_violation() {
-        if e.database_message().contains("pinfl") {
+        let message = e.database_message();
+        if message.contains("pinfl") {
             AccountError::PinflTaken
+        } else if message.contains("passport") {
+            AccountError::PassportTaken
         } else {
             AccountError::LoginTaken
         }

@@ -38,7 +38,11 @@ pub(crate) fn revoke_grant_in(conn: &mut DbConnection, id: &str, now: i64) -> Re
 
 /// Deletes a session and revokes the grants made in it, except offline access, which is meant to
 /// outlive the browser session (OIDC Core 11).
-fn end_session_in(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+pub(crate) fn end_session_in(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<SessionRow>, StoreError> {
     // Write first (see rotate_refresh_token).
     let row = diesel::delete(sessions::table.find(id_hash))
         .returning(sessions::all_columns)

@@ -152,11 +152,50 @@ fn add_person(store: &Store, login: &str, pinfl: &str) -> yagona_account::Accoun
         "B",
         None,
         BirthDate::try_from("1990-05-12").unwrap(),
-        0,
+        1_796_083_200,
     )
     .unwrap();
     store.insert_account(&account).unwrap();
     account.into_account().id
+}
+
+/// Databases from before passport numbers were unique may hold one number on several accounts:
+/// the migration keeps it on the earliest registered, clears it on the others, and then refuses
+/// a new duplicate.
+#[test]
+fn the_passport_migration_keeps_the_earliest_of_duplicates() {
+    use yagona_account::{AccountRepository as _, PassportNumber};
+    on_both_backends(|store| {
+        let up = match &*store.conn().unwrap() {
+            DbConnection::Postgres(_) => {
+                include_str!("../../../migrations/postgres/2026-12-01-000200_proven_identities/up.sql")
+            }
+            DbConnection::Sqlite(_) => {
+                include_str!("../../../migrations/sqlite/2026-12-01-000200_proven_identities/up.sql")
+            }
+        };
+        // As before the migration: no index, and two accounts with one passport number.
+        store.conn().unwrap().batch_execute("DROP INDEX accounts_passport_number_unique").unwrap();
+        let first = add_person(store, "first", "31205900260011");
+        let later = add_person(store, "later", "31205900260028");
+        store
+            .conn()
+            .unwrap()
+            .batch_execute(&format!(
+                "UPDATE accounts SET passport_number = 'AA1234567', created_at = 1 WHERE id = '{first}';
+                 UPDATE accounts SET passport_number = 'AA1234567', created_at = 2 WHERE id = '{later}';"
+            ))
+            .unwrap();
+        store.conn().unwrap().batch_execute(up).unwrap();
+        let passport = |id| store.find_account(id).unwrap().unwrap().passport_number;
+        assert_eq!(passport(&first), Some(PassportNumber::try_from("AA1234567").unwrap()));
+        assert_eq!(passport(&later), None);
+        let duplicate = store
+            .conn()
+            .unwrap()
+            .batch_execute(&format!("UPDATE accounts SET passport_number = 'AA1234567' WHERE id = '{later}'"));
+        assert!(duplicate.is_err(), "the index refuses a second account with the number");
+    });
 }
 
 fn head_certificate(tin: &str, valid_from: i64) -> yagona_account::legal::HeadCertificate {

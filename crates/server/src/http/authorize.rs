@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
-use yagona_account::{Account, AccountRepository as _, AccountStatus, Login};
+use yagona_account::{Account, AccountRepository as _, Login};
 use yagona_oidc::authorize::{
     self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
 };
@@ -305,6 +305,8 @@ struct LoginView<'a> {
     login: &'a str,
     error: Option<String>,
     eds_required: bool,
+    /// On the EDS-only page: who this browser is signed in as.
+    signed_in_as: Option<String>,
 }
 
 fn login_page_response(
@@ -335,6 +337,7 @@ fn login_page_response(
             eds: state.eds().is_some(),
             eimzo: state.settings.eds.eimzo_urls.join(" "),
             eds_required: view.eds_required,
+            signed_in_as: view.signed_in_as,
         },
     )
 }
@@ -355,6 +358,7 @@ pub fn login_page_with_error(
         login: "",
         error: Some(message),
         eds_required: false,
+        signed_in_as: None,
     };
     login_page_response(state, t, browser, StatusCode::UNAUTHORIZED, view)
 }
@@ -362,23 +366,38 @@ pub fn login_page_with_error(
 pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Query<LoginQuery>) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let interaction = query.interaction.clone();
-    let binding = browser.binding();
-    let found = match interaction.clone() {
-        Some(id) => blocking(&state, move |s| live_interaction(s, &id, &binding)).await.map(Some),
-        None => Ok(None),
-    };
+    let (binding, session_hash) = (browser.binding(), browser.session_hash());
+    let found = blocking(&state, move |s| {
+        let found = match interaction {
+            Some(id) => Some(live_interaction(s, &id, &binding)?),
+            None => None,
+        };
+        // A step-up to EDS may sign in another person: say who is signed in now.
+        let high = matches!(&found, Some(Some((i, _))) if requires_high(i.request.acr_values.as_deref()));
+        let signed_in = match high {
+            true => super::signed_in(s, session_hash.as_deref(), now())?.map(|(_, a)| (a.full_name(), a.login)),
+            false => None,
+        };
+        Ok((found, signed_in))
+    })
+    .await;
+    let interaction = query.interaction.clone();
     let response = match found {
-        Ok(Some(None)) => PageError::expired_interaction().page(translator(&req, &state, None)),
-        Ok(found) => {
+        Ok((Some(None), _)) => PageError::expired_interaction().page(translator(&req, &state, None)),
+        Ok((found, signed_in)) => {
             let found = found.flatten();
             let t = translator(&req, &state, found.as_ref().and_then(|(i, _)| i.request.ui_locales.as_deref()));
             let login_hint = found.as_ref().and_then(|(i, _)| i.request.login_hint.clone()).unwrap_or_default();
+            let eds_required = found.as_ref().is_some_and(|(i, _)| requires_high(i.request.acr_values.as_deref()));
             let view = LoginView {
                 interaction: interaction.as_deref().filter(|_| found.is_some()),
                 client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
                 login: &login_hint,
                 error: None,
-                eds_required: found.as_ref().is_some_and(|(i, _)| requires_high(i.request.acr_values.as_deref())),
+                eds_required,
+                signed_in_as: signed_in.map(|(name, login)| {
+                    t.f("login.signed_in_as", &[("name", name.as_str()), ("login", login.as_str())])
+                }),
             };
             login_page_response(&state, t, &browser, StatusCode::OK, view)
         }
@@ -510,7 +529,7 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 return Ok(refused("login.wrong", StatusCode::UNAUTHORIZED));
             }
         };
-        if account.status == AccountStatus::Disabled {
+        if account.ensure_active().is_err() {
             tracing::info!(account = %account.id, "login refused: account disabled");
             return Ok(refused("login.disabled", StatusCode::FORBIDDEN));
         }
@@ -542,6 +561,7 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 login: &login_text,
                 error: Some(t.t(message).to_owned()),
                 eds_required: false,
+                signed_in_as: None,
             };
             login_page_response(&state, t, &browser, status, view)
         }

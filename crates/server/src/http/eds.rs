@@ -11,7 +11,9 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine as _;
 use serde::Deserialize;
-use yagona_account::eds::{account_from_certificate, binding, signer_pinfl};
+use yagona_account::eds::{
+    account_from_certificate, binding, certified_person, differences, first_login, signer_pinfl,
+};
 use yagona_account::registration::{Draft, EdsSigner, Registration};
 use yagona_account::{Account, AccountError, AccountRepository as _, AccountStatus, PasswordHash};
 use yagona_oidc::secrets::{hash_token, random_token};
@@ -26,6 +28,7 @@ use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
 const SIGNUP_COOKIE: &str = "yagona_eds_signup";
+pub(super) const TAKEOVER_COOKIE: &str = "yagona_eds_takeover";
 
 /// Why an EDS step failed, as a message for the person.
 #[derive(Debug)]
@@ -138,8 +141,17 @@ pub struct SignedForm {
 }
 
 enum LoginOutcome {
-    LoggedIn { secret: String, interaction: Option<String> },
-    Signup { secret: String },
+    LoggedIn {
+        secret: String,
+        interaction: Option<String>,
+    },
+    /// A verified signer kept for the next page (first-login signup or takeover), named by a
+    /// cookie.
+    Pending {
+        page: &'static str,
+        cookie: &'static str,
+        secret: String,
+    },
     Failed(EdsFailure, Option<String>),
     ExpiredInteraction,
 }
@@ -174,64 +186,54 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             Ok(signer) => signer,
             Err(failure) => return Ok(LoginOutcome::Failed(failure, client_name)),
         };
-        let account =
-            match s.store.find_account_by_certificate(&signer.serial_number, &signer.issuer).map_err(storage)? {
-                // A re-enabled account is confirmed again by its bound certificate.
-                Some(account) if account.status == AccountStatus::Unconfirmed => {
-                    s.store.set_account_status(&account.id, AccountStatus::Confirmed).map_err(storage)?;
-                    Account { status: AccountStatus::Confirmed, ..account }
+        // The stored status is checked before anything is written (issue 11, item 5).
+        let account = match s
+            .store
+            .find_account_by_certificate(&signer.serial_number, &signer.issuer)
+            .map_err(storage)?
+        {
+            Some(account) if account.ensure_active().is_err() => {
+                return Ok(LoginOutcome::Failed(EdsFailure::Disabled, client_name))
+            }
+            // A re-enabled account is confirmed again by its bound certificate.
+            Some(account) if account.status == AccountStatus::Unconfirmed => {
+                s.store.set_account_status(&account.id, AccountStatus::Confirmed).map_err(storage)?;
+                Account { status: AccountStatus::Confirmed, ..account }
+            }
+            Some(account) => account,
+            None => {
+                let pinfl = match signer_pinfl(&signer) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(LoginOutcome::Failed(EdsFailure::Account(e), client_name)),
+                };
+                // The verified signer, kept for a first-login signup or a takeover.
+                let draft = Draft {
+                    eds_signer: Some(EdsSigner::from(&signer)),
+                    return_interaction: interaction.clone(),
+                    ..Draft::default()
+                };
+                let Some(account) = s.store.find_account_by_pinfl(&pinfl).map_err(storage)? else {
+                    // A first EDS login: kept until the offer is accepted.
+                    let secret = keep_pending(s, draft, &binding_hash, now)?;
+                    return Ok(LoginOutcome::Pending { page: "/login/eds/signup", cookie: SIGNUP_COOKIE, secret });
+                };
+                if account.ensure_active().is_err() {
+                    return Ok(LoginOutcome::Failed(EdsFailure::Disabled, client_name));
                 }
-                Some(account) => account,
-                None => {
-                    let pinfl = match signer_pinfl(&signer) {
-                        Ok(p) => p,
-                        Err(e) => return Ok(LoginOutcome::Failed(EdsFailure::Account(e), client_name)),
-                    };
-                    match s.store.find_account_by_pinfl(&pinfl).map_err(storage)? {
-                        Some(account) => {
-                            // The signature proves the PINFL: bind the certificate (step 7 at once).
-                            let certificate = match binding(&account.id, &account.pinfl, &signer, now) {
-                                Ok(c) => c,
-                                Err(e) => return Ok(LoginOutcome::Failed(EdsFailure::Account(e), client_name)),
-                            };
-                            match s.store.bind_certificate(&certificate) {
-                                Ok(()) => {}
-                                Err(AccountError::CertificateTaken) => {
-                                    return Ok(LoginOutcome::Failed(
-                                        EdsFailure::Account(AccountError::CertificateTaken),
-                                        client_name,
-                                    ))
-                                }
-                                Err(e) => return Err(storage(e)),
-                            }
-                            tracing::info!(account = %account.id, "certificate bound at EDS login");
-                            Account { status: AccountStatus::Confirmed, ..account }
-                        }
-                        None => {
-                            // A first EDS login: keep the verified signer until the offer is accepted.
-                            let secret = random_token();
-                            let draft = Draft {
-                                eds_signer: Some(EdsSigner::from(&signer)),
-                                return_interaction: interaction.clone(),
-                                ..Draft::default()
-                            };
-                            s.store
-                                .insert_registration(&Registration {
-                                    id_hash: hash_token(&secret),
-                                    browser_hash: binding_hash.clone(),
-                                    draft,
-                                    created_at: now,
-                                    expires_at: now + s.settings.registration.ttl,
-                                })
-                                .map_err(storage)?;
-                            return Ok(LoginOutcome::Signup { secret });
-                        }
-                    }
+                // Only an account whose PINFL a certificate proved before is the signer's to
+                // sign in to; one nobody proved is offered for takeover (item 2).
+                if s.store.list_certificates(&account.id).map_err(storage)?.is_empty() {
+                    let draft = Draft { takeover_account: Some(account.id.clone()), ..draft };
+                    let secret = keep_pending(s, draft, &binding_hash, now)?;
+                    return Ok(LoginOutcome::Pending { page: "/login/eds/takeover", cookie: TAKEOVER_COOKIE, secret });
                 }
-            };
-        if account.status == AccountStatus::Disabled {
-            return Ok(LoginOutcome::Failed(EdsFailure::Disabled, client_name));
-        }
+                // The owner with a new (renewed) certificate: bind it, its data kept current.
+                match confirm_with(s, &account, &signer, now)? {
+                    Ok(account) => account,
+                    Err(e) => return Ok(LoginOutcome::Failed(EdsFailure::Account(e), client_name)),
+                }
+            }
+        };
         let client = pending.as_ref().map(|(_, c)| c);
         let secret = start_session(s, &account, AuthContext::eds(now), old_session.as_deref(), client, &address, now)?;
         super::acting::act_for_certificate_company(s, &secret, &account, &signer, now)?;
@@ -253,17 +255,17 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             }
             response
         }
-        Ok(LoginOutcome::Signup { secret }) => {
-            let mut response = see_other("/login/eds/signup");
-            let cookie = browser_cookie(&state, SIGNUP_COOKIE, secret, state.settings.registration.ttl);
+        Ok(LoginOutcome::Pending { page, cookie, secret }) => {
+            let mut response = see_other(page);
+            let cookie = browser_cookie(&state, cookie, secret, state.settings.registration.ttl);
             if let Err(e) = response.add_cookie(&cookie) {
-                tracing::error!(detail = %e, "setting the signup cookie failed");
+                tracing::error!(detail = %e, "setting the cookie of a pending EDS step failed");
             }
             response
         }
         Ok(LoginOutcome::Failed(failure, client_name)) => {
             let message = failure.message(t);
-            super::authorize::login_page_with_error(
+            let mut response = super::authorize::login_page_with_error(
                 &req,
                 &state,
                 t,
@@ -271,7 +273,11 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
                 form.interaction.as_deref(),
                 client_name.as_deref(),
                 message,
-            )
+            );
+            if matches!(failure, EdsFailure::Disabled) {
+                response.head_mut().status = StatusCode::FORBIDDEN;
+            }
+            response
         }
         Ok(LoginOutcome::ExpiredInteraction) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),
@@ -279,14 +285,57 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
     browser.finish(response, &state)
 }
 
+/// Keeps a verified EDS signer server-side for the next page (first-login signup, takeover),
+/// bound to this browser; returns the secret its cookie carries.
+pub(super) fn keep_pending(s: &AppState, draft: Draft, binding_hash: &str, now: i64) -> Result<String, OAuthError> {
+    let secret = random_token();
+    s.store
+        .insert_registration(&Registration {
+            id_hash: hash_token(&secret),
+            browser_hash: binding_hash.to_owned(),
+            draft,
+            created_at: now,
+            expires_at: now + s.settings.registration.ttl,
+        })
+        .map_err(storage)?;
+    Ok(secret)
+}
+
+/// Binds `signer`'s certificate to `account` (same PINFL), confirming it with the certificate's
+/// name and birth date; the account as it now is.
+fn confirm_with(
+    s: &AppState,
+    account: &Account,
+    signer: &SignerIdentity,
+    now: i64,
+) -> Result<Result<Account, AccountError>, OAuthError> {
+    let bound = binding(&account.id, &account.pinfl, signer, now)
+        .and_then(|certificate| Ok((certificate, certified_person(signer)?)));
+    let (certificate, holder) = match bound {
+        Ok(found) => found,
+        Err(e) => return Ok(Err(e)),
+    };
+    match s.store.bind_certificate(&certificate, &holder) {
+        Ok(()) => {}
+        Err(e @ (AccountError::CertificateTaken | AccountError::Disabled)) => return Ok(Err(e)),
+        Err(e) => return Err(storage(e)),
+    }
+    tracing::info!(account = %account.id, "certificate bound; account confirmed");
+    match s.store.find_account(&account.id).map_err(storage)? {
+        Some(account) => Ok(Ok(account)),
+        None => Ok(Err(AccountError::TakeoverStale)),
+    }
+}
+
 /// The pending first-EDS-login of this browser.
 fn pending_signup(s: &AppState, secret: Option<&str>, binding: &str) -> Result<Option<Registration>, OAuthError> {
     let Some(secret) = secret else { return Ok(None) };
     let found = s.store.find_registration(&hash_token(secret), now()).map_err(storage)?;
-    Ok(found.filter(|r| r.browser_hash == binding && r.draft.eds_signer.is_some()))
+    Ok(found
+        .filter(|r| r.browser_hash == binding && r.draft.eds_signer.is_some() && r.draft.takeover_account.is_none()))
 }
 
-fn certificate_rows<'a>(t: Tr<'a>, signer: &SignerIdentity) -> Vec<(&'a str, String)> {
+pub(super) fn certificate_rows<'a>(t: Tr<'a>, signer: &SignerIdentity) -> Vec<(&'a str, String)> {
     let mut rows = vec![(t.t("eds.owner"), signer.common_name.clone())];
     if let Some(pinfl) = &signer.pinfl {
         rows.push((t.t("register.pinfl"), pinfl.clone()));
@@ -298,6 +347,19 @@ fn certificate_rows<'a>(t: Tr<'a>, signer: &SignerIdentity) -> Vec<(&'a str, Str
     rows.push((t.t("eds.issuer"), signer.issuer.clone()));
     rows.push((t.t("eds.valid_until"), pages::show_time(signer.valid_to)));
     rows
+}
+
+/// What confirming with `signer`'s certificate changes in `account`: (field, entered value,
+/// certificate value), shown before the person confirms.
+pub(super) fn difference_rows(t: Tr<'_>, account: &Account, signer: &SignerIdentity) -> Vec<(String, String, String)> {
+    let Ok(certified) = certified_person(signer) else { return Vec::new() };
+    differences(account, &certified)
+        .into_iter()
+        .map(|d| {
+            let shown = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
+            (t.t(&format!("register.{}", d.field)).to_owned(), shown(d.entered), shown(d.certified))
+        })
+        .collect()
 }
 
 pub async fn signup_page(req: HttpRequest, state: State) -> HttpResponse {
@@ -348,61 +410,88 @@ pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
         let Some(registration) = pending_signup(s, secret.as_deref(), &binding_hash)? else { return Ok(None) };
         let Some(signer) = registration.draft.eds_signer.as_ref().map(SignerIdentity::from) else { return Ok(None) };
         // No password yet: a hash nothing verifies against, until the person sets one.
-        let unusable = PasswordHash::from_phc(format!("!eds-only!{}", random_token()));
-        let account = account_from_certificate(&signer, unusable, now).map_err(storage)?;
-        let certificate = binding(&account.account().id, &account.account().pinfl, &signer, now).map_err(storage)?;
-        match s.store.insert_account_with_certificate(&account, &certificate) {
-            Ok(()) => {}
-            Err(e @ (AccountError::PinflTaken | AccountError::LoginTaken | AccountError::CertificateTaken)) => {
-                return Ok(Some(Err(e)));
+        let pinfl = signer_pinfl(&signer).map_err(storage)?;
+        // `p<PINFL>`; an account registered before such logins were reserved may hold it.
+        let mut attempt = 0;
+        let account = loop {
+            let login = first_login(&pinfl, attempt).map_err(storage)?;
+            // A certificate whose name the account rules refuse (digits, say) is told, not a 500.
+            let account = match account_from_certificate(&signer, login, PasswordHash::unusable(), now) {
+                Ok(account) => account,
+                Err(e @ (AccountError::Storage(_) | AccountError::Hashing(_))) => return Err(storage(e)),
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            let certificate = binding(&account.account().id, &pinfl, &signer, now).map_err(storage)?;
+            match s.store.insert_account_with_certificate(&account, &certificate) {
+                Ok(()) => break account,
+                Err(AccountError::LoginTaken) if attempt < 9 => attempt += 1,
+                Err(e @ (AccountError::PinflTaken | AccountError::LoginTaken | AccountError::CertificateTaken)) => {
+                    return Ok(Some(Err(e)));
+                }
+                Err(e) => return Err(storage(e)),
             }
-            Err(e) => return Err(storage(e)),
-        }
+        };
         s.store.delete_registration(&registration.id_hash).map_err(storage)?;
         let account = account.into_account();
         tracing::info!(account = %account.id, "account created at a first EDS login");
-        let interaction = registration.draft.return_interaction.clone();
-        let pending = match &interaction {
-            Some(id) => live_interaction(s, id, &binding_hash)?,
-            None => None,
-        };
-        let session = start_session(
-            s,
-            &account,
-            AuthContext::eds(now),
-            old_session.as_deref(),
-            pending.as_ref().map(|(_, c)| c),
-            &address,
-            now,
-        )?;
-        if let Some((pending, _)) = &pending {
-            s.store.mark_interaction(&pending.id_hash, true, false)?;
-        }
-        Ok(Some(Ok((session, pending.and(interaction)))))
+        sign_in_pending(s, &account, &registration, &binding_hash, old_session.as_deref(), &address, now).map(Some)
     })
     .await;
     match outcome {
-        Ok(Some(Ok((session, interaction)))) => {
-            let target = match interaction {
-                Some(id) => format!("/authorize/resume?interaction={id}"),
-                None => "/account".to_owned(),
-            };
-            let mut response = see_other(&target);
-            let mut removal = browser_cookie(&state, SIGNUP_COOKIE, String::new(), 0);
-            removal.make_removal();
-            for cookie in [session_cookie(&state, session), removal] {
-                if let Err(e) = response.add_cookie(&cookie) {
-                    tracing::error!(detail = %e, "setting a cookie failed");
-                }
-            }
-            response
-        }
+        Ok(Some(Ok((session, interaction)))) => signed_in_response(&state, session, interaction, SIGNUP_COOKIE),
         Ok(Some(Err(e))) => PageError::new(StatusCode::CONFLICT, "error.bad_request_title", "error.form_incomplete")
             .with_detail(EdsFailure::Account(e).message(t))
             .page(t),
         Ok(None) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),
     }
+}
+
+/// Signs `account` in with `acr` high after a pending EDS step (first-login signup, takeover),
+/// resuming the authorization the EDS login came from, if it is still live: the session's
+/// cookie secret and the interaction to resume.
+pub(super) fn sign_in_pending(
+    s: &AppState,
+    account: &Account,
+    registration: &Registration,
+    binding_hash: &str,
+    old_session: Option<&str>,
+    address: &str,
+    now: i64,
+) -> Result<Result<(String, Option<String>), AccountError>, OAuthError> {
+    let interaction = registration.draft.return_interaction.clone();
+    let pending = match &interaction {
+        Some(id) => live_interaction(s, id, binding_hash)?,
+        None => None,
+    };
+    let client = pending.as_ref().map(|(_, c)| c);
+    let session = start_session(s, account, AuthContext::eds(now), old_session, client, address, now)?;
+    if let Some((pending, _)) = &pending {
+        s.store.mark_interaction(&pending.id_hash, true, false)?;
+    }
+    Ok(Ok((session, pending.and(interaction))))
+}
+
+/// The redirect after [`sign_in_pending`]: the session cookie set, the pending step's removed.
+pub(super) fn signed_in_response(
+    state: &AppState,
+    session: String,
+    interaction: Option<String>,
+    pending_cookie: &'static str,
+) -> HttpResponse {
+    let target = match interaction {
+        Some(id) => format!("/authorize/resume?interaction={id}"),
+        None => "/account".to_owned(),
+    };
+    let mut response = see_other(&target);
+    let mut removal = browser_cookie(state, pending_cookie, String::new(), 0);
+    removal.make_removal();
+    for cookie in [session_cookie(state, session), removal] {
+        if let Err(e) = response.add_cookie(&cookie) {
+            tracing::error!(detail = %e, "setting a cookie failed");
+        }
+    }
+    response
 }
 
 /// `POST /account/eds/preview`: shows the signing certificate's data before it is saved.
@@ -416,7 +505,8 @@ pub async fn cabinet_bind(req: HttpRequest, state: State, body: Bytes) -> HttpRe
 }
 
 enum CabinetOutcome {
-    Preview(SignerIdentity, String),
+    /// The account, the signer and the signature to save.
+    Preview(Box<(Account, SignerIdentity, String)>),
     Bound,
     Failed(EdsFailure),
     SignedOut,
@@ -441,29 +531,26 @@ async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -
             Ok(signer) => signer,
             Err(failure) => return Ok(CabinetOutcome::Failed(failure)),
         };
-        let certificate = match binding(&account.id, &account.pinfl, &signer, now) {
-            Ok(c) => c,
-            Err(e) => return Ok(CabinetOutcome::Failed(EdsFailure::Account(e))),
-        };
+        if let Err(e) = binding(&account.id, &account.pinfl, &signer, now) {
+            return Ok(CabinetOutcome::Failed(EdsFailure::Account(e)));
+        }
         if !save {
-            return Ok(CabinetOutcome::Preview(signer, form.pkcs7));
+            return Ok(CabinetOutcome::Preview(Box::new((account, signer, form.pkcs7))));
         }
-        match s.store.bind_certificate(&certificate) {
-            Ok(()) => {
-                tracing::info!(account = %account.id, "certificate bound; account confirmed");
-                Ok(CabinetOutcome::Bound)
-            }
-            Err(e @ AccountError::CertificateTaken) => Ok(CabinetOutcome::Failed(EdsFailure::Account(e))),
-            Err(e) => Err(storage(e)),
-        }
+        Ok(match confirm_with(s, &account, &signer, now)? {
+            Ok(_) => CabinetOutcome::Bound,
+            Err(e) => CabinetOutcome::Failed(EdsFailure::Account(e)),
+        })
     })
     .await;
     match outcome {
-        Ok(CabinetOutcome::Preview(signer, pkcs7)) => {
+        Ok(CabinetOutcome::Preview(preview)) => {
+            let (account, signer, pkcs7) = *preview;
             let page = EdsPreviewPage {
                 frame: Frame::new(t, "/account"),
                 csrf_token: &browser.csrf,
                 rows: certificate_rows(t, &signer),
+                differences: difference_rows(t, &account, &signer),
                 pkcs7: &pkcs7,
             };
             pages::render(StatusCode::OK, &page)

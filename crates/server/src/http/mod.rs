@@ -6,6 +6,7 @@ mod acting;
 mod authorize;
 mod client_address;
 mod eds;
+mod eds_takeover;
 pub mod error;
 mod legal;
 mod logout;
@@ -83,6 +84,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/eds", web::post().to(eds::login))
         .route("/login/eds/signup", web::get().to(eds::signup_page))
         .route("/login/eds/signup", web::post().to(eds::signup_submit))
+        .route("/login/eds/takeover", web::get().to(eds_takeover::takeover_page))
+        .route("/login/eds/takeover", web::post().to(eds_takeover::takeover_submit))
         .default_service(web::to(meta::not_found));
 }
 
@@ -177,7 +180,7 @@ pub fn signed_in(
     let Some(hash) = browser_session_hash else { return Ok(None) };
     let Some(session) = state.store.find_session(hash, now)? else { return Ok(None) };
     let account = state.store.find_account(&session.account_id).map_err(OAuthError::from)?;
-    Ok(account.filter(|a| a.status != yagona_account::AccountStatus::Disabled).map(|a| (session, a)))
+    Ok(account.filter(|a| a.ensure_active().is_ok()).map(|a| (session, a)))
 }
 
 /// Parses `application/x-www-form-urlencoded` pairs (a query string or a form body).

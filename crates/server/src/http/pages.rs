@@ -126,6 +126,9 @@ pub struct LoginPage<'a> {
     pub eds_required: bool,
     /// E-IMZO WebSocket URLs for the signer, space-separated.
     pub eimzo: String,
+    /// Who this browser is signed in as, told on the EDS-only page before a step-up signs
+    /// someone else in.
+    pub signed_in_as: Option<String>,
 }
 
 #[derive(Template)]
@@ -156,7 +159,20 @@ pub struct EdsPreviewPage<'a> {
     pub frame: Frame<'a>,
     pub csrf_token: &'a str,
     pub rows: Vec<(&'a str, String)>,
+    /// (field, entered, certificate) where confirming changes the account's data.
+    pub differences: Vec<(String, String, String)>,
     pub pkcs7: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "eds_takeover.html")]
+pub struct EdsTakeoverPage<'a> {
+    pub frame: Frame<'a>,
+    pub csrf_token: &'a str,
+    /// The unproven account's data, contacts masked.
+    pub account: Vec<(&'a str, String)>,
+    pub rows: Vec<(&'a str, String)>,
+    pub differences: Vec<(String, String, String)>,
 }
 
 #[derive(Template)]

@@ -14,7 +14,7 @@ use yagona_account::registration::{
     new_account, validate_credentials, validate_person, CredentialsForm, Draft, FieldErrors, PersonForm, Registration,
     Step,
 };
-use yagona_account::{AccountError, AccountRepository as _, Pinfl};
+use yagona_account::{AccountError, AccountRepository as _, PassportNumber, Pinfl};
 use yagona_oidc::secrets::{hash_token, random_token};
 use yagona_oidc::{AuthContext, OAuthError, OidcRepository as _};
 
@@ -261,13 +261,17 @@ pub async fn person_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
     };
     let checked = form.clone();
     let result = blocking(&state, move |s| {
-        let mut person = match validate_person(&checked) {
+        let mut person = match validate_person(&checked, now()) {
             Ok(person) => person,
             Err(errors) => return Ok(Err(errors)),
         };
         let pinfl = Pinfl::try_from(person.pinfl.as_str()).map_err(OAuthError::from)?;
         if s.store.find_account_by_pinfl(&pinfl).map_err(OAuthError::from)?.is_some() {
             return Ok(Err(vec![("pinfl", AccountError::PinflTaken)]));
+        }
+        let passport = PassportNumber::try_from(person.passport.as_str()).map_err(OAuthError::from)?;
+        if s.store.find_account_by_passport(&passport).map_err(OAuthError::from)?.is_some() {
+            return Ok(Err(vec![("passport", AccountError::PassportTaken)]));
         }
         person.surname = person.surname.trim().to_owned();
         registration.draft.person = Some(person);
@@ -377,9 +381,13 @@ pub async fn credentials_page(req: HttpRequest, state: State) -> HttpResponse {
 }
 
 enum Finish {
-    Done { session_secret: String, interaction: Option<String> },
+    Done {
+        session_secret: String,
+        interaction: Option<String>,
+    },
     Invalid(FieldErrors),
-    PinflTaken,
+    /// The PINFL or passport number was taken by a concurrent registration.
+    Taken(AccountError),
 }
 
 pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
@@ -418,7 +426,13 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
         match s.store.complete_registration(&registration.id_hash, &account) {
             Ok(()) => {}
             Err(AccountError::LoginTaken) => return Ok(Finish::Invalid(vec![("login", AccountError::LoginTaken)])),
-            Err(AccountError::PinflTaken) => return Ok(Finish::PinflTaken),
+            Err(AccountError::PinflTaken) => return Ok(Finish::Taken(AccountError::PinflTaken)),
+            // Both may be taken (one PINFL registered twice at once): the database names one.
+            Err(AccountError::PassportTaken) => match s.store.find_account_by_pinfl(&account.account().pinfl) {
+                Ok(Some(_)) => return Ok(Finish::Taken(AccountError::PinflTaken)),
+                Ok(None) => return Ok(Finish::Taken(AccountError::PassportTaken)),
+                Err(e) => return Err(storage(e)),
+            },
             Err(e) => return Err(storage(e)),
         }
         let account = account.into_account();
@@ -456,9 +470,7 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
             response
         }
         Ok(Finish::Invalid(errors)) => credentials_response(&r, &state, &form, &errors, None),
-        Ok(Finish::PinflTaken) => {
-            credentials_response(&r, &state, &form, &Vec::new(), Some(message(r.t, &AccountError::PinflTaken, 0)))
-        }
+        Ok(Finish::Taken(e)) => credentials_response(&r, &state, &form, &Vec::new(), Some(message(r.t, &e, 0))),
         Err(e) => PageError::from(e).page(r.t),
     }
 }

@@ -114,7 +114,7 @@ pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpRe
 
 fn live_account(s: &AppState, grant: &Grant) -> Result<Account, OAuthError> {
     match s.store.find_account(&grant.account_id).map_err(OAuthError::from)? {
-        Some(account) if account.status != AccountStatus::Disabled => Ok(account),
+        Some(account) if account.ensure_active().is_ok() => Ok(account),
         _ => Err(OAuthError::invalid_grant("the account is no longer active")),
     }
 }
@@ -229,6 +229,10 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
     let now = now();
     let secret = random_token();
     let expires_at = now + s.settings.lifetimes.refresh_token;
+    // A disabled account's token is refused before anything is written (issue 11, item 5).
+    if let Some((_, grant)) = s.store.find_live_refresh_token(&hash_token(presented), now)? {
+        live_account(s, &grant)?;
+    }
     let grant = match s.store.rotate_refresh_token(
         &hash_token(presented),
         &client.id,
