@@ -143,7 +143,11 @@ impl TestServer {
             use std::io::Write as _;
             let mut pipe = child.stdin.take().unwrap();
             if let Some(input) = stdin {
-                pipe.write_all(input.as_bytes()).unwrap();
+                // A command that refuses its arguments exits before reading its input: the
+                // pipe is closed then, and its exit status tells the test what happened.
+                if let Err(e) = pipe.write_all(input.as_bytes()) {
+                    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing to yagona {args:?}: {e}");
+                }
             }
         }
         child.wait_with_output().unwrap()
