@@ -188,3 +188,50 @@ async fn a_well_formed_request_id_is_kept_and_echoed() {
     assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "a malformed id is replaced: {id}");
     assert!(server.log().contains("lb-7f3a.42"), "the kept id names the request in the log");
 }
+
+/// The value of the sample of `name` whose labels include every one of `labels`.
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let matches = series.starts_with(&format!("{name}{{")) || series == name;
+        (matches && labels.iter().all(|l| series.contains(l))).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_logins_tokens_and_requests_apart_from_the_public_listener() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let secret = server.add_client("rp", &["--first-party"]);
+    let batch = server.add_client("batch", &["--grant-type", "client_credentials"]);
+    let (login, password) = server.add_person("metrics");
+    let rp = RelyingParty::discover(&server, "rp", Some(&secret)).await;
+    let b = yagona_tests::browser();
+    assert_eq!(try_login(&server, &rp, &b, &login, "wrong-password").await, 401);
+    let start = rp.start(&[], &[]);
+    let callback = yagona_tests::sign_in(&b, &server.base_url, &start.url, &login, &password).await;
+    rp.redeem(&callback, start.verifier).await;
+    let http = http_client();
+    assert_eq!(client_credentials(&http, &server, &batch).await.status(), 200);
+
+    let text = http.get(&server.metrics_url).send().await.unwrap().text().await.unwrap();
+    let at_least_one = |name: &str, labels: &[&str]| {
+        let value = sample(&text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?} in:\n{text}"));
+        assert!(value >= 1.0, "{name} {labels:?} = {value}");
+    };
+    at_least_one("yagona_logins_total", &["method=\"password\"", "outcome=\"success\""]);
+    at_least_one("yagona_logins_total", &["method=\"password\"", "outcome=\"failure\""]);
+    at_least_one("yagona_tokens_issued_total", &["grant_type=\"authorization_code\"", "client=\"rp\""]);
+    at_least_one("yagona_tokens_issued_total", &["grant_type=\"client_credentials\"", "client=\"batch\""]);
+    at_least_one("yagona_http_requests_total", &["route=\"/token\"", "method=\"POST\"", "status=\"200\""]);
+    at_least_one("yagona_http_request_duration_seconds_count", &["route=\"/token\""]);
+    at_least_one("yagona_db_pool_max", &[]);
+    at_least_one("yagona_db_pool_wait_seconds_count", &[]);
+    let age = sample(&text, "yagona_signing_key_age_seconds", &["alg=\"RS256\"", "state=\"active\""]);
+    assert!(age.is_some_and(|a| a >= 0.0), "the active RS256 key's age is reported:\n{text}");
+    assert!(
+        text.lines().filter(|l| l.contains("route=\"")).all(|l| !l.contains('?') && !l.contains("interaction")),
+        "route labels are patterns, never paths with their query"
+    );
+    // Not on the public listener.
+    assert_eq!(status(&http, &server, "/metrics").await, 404);
+}

@@ -62,6 +62,8 @@ fn free_port() -> u16 {
 /// One Yagona instance with its own data. Dropping it stops the process and deletes the data.
 pub struct TestServer {
     pub base_url: String,
+    /// Where this server serves `/metrics` (`metrics.listen`).
+    pub metrics_url: String,
     pub dir: PathBuf,
     env: Vec<(String, String)>,
     child: Option<Child>,
@@ -75,6 +77,8 @@ impl TestServer {
         let dir = std::env::temp_dir().join(format!("yagona-test-{}", random_hex(8)));
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
+        let metrics_port = free_port();
+        let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
         let base_url = format!("http://127.0.0.1:{port}");
         let (database_url, pg_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}/yagona.db", dir.display()), None),
@@ -88,6 +92,7 @@ impl TestServer {
         let mut env: Vec<(String, String)> = vec![
             ("YAGONA_ISSUER".into(), base_url.clone()),
             ("YAGONA_HTTP__LISTEN".into(), format!("127.0.0.1:{port}")),
+            ("YAGONA_METRICS__LISTEN".into(), format!("127.0.0.1:{metrics_port}")),
             ("YAGONA_HTTP__WORKERS".into(), "2".into()),
             ("YAGONA_DATABASE__URL".into(), database_url),
             ("YAGONA_DATABASE__POOL_SIZE".into(), "4".into()),
@@ -103,7 +108,7 @@ impl TestServer {
             env.retain(|(key, _)| key != k);
             env.push(((*k).to_owned(), (*v).to_owned()));
         }
-        Self { base_url, dir, env, child: None, pg_database, backend }
+        Self { base_url, metrics_url, dir, env, child: None, pg_database, backend }
     }
 
     /// Sets a configuration variable for the next start and CLI runs.

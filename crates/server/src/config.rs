@@ -34,6 +34,7 @@ pub struct Config {
     pub eds: EdsConfig,
     pub legal: LegalConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +183,14 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `/metrics` (Prometheus text format) is served, apart from the public listener;
+    /// empty: no metrics.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter: `info`, `debug`, `yagona_server=debug,info`.
@@ -235,6 +244,7 @@ impl Default for Config {
                 head_titles: DEFAULT_HEAD_TITLES.iter().map(|t| (*t).to_owned()).collect(),
             },
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
+            metrics: MetricsConfig { listen: "127.0.0.1:9464".into() },
         }
     }
 }
@@ -263,6 +273,8 @@ pub struct Settings {
     /// The offer text per language, read at start when `registration.offer_file` is set.
     pub offer_texts: Vec<(Locale, String)>,
     pub log: LogConfig,
+    /// `metrics.listen`, when metrics are on.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -372,6 +384,12 @@ impl Config {
                 ));
             }
         }
+        let metrics_listen = match self.metrics.listen.trim() {
+            "" => None,
+            addr => Some(addr.parse::<SocketAddr>().map_err(|e| {
+                format!("configuration key `metrics.listen`: {e} (expected host:port, or empty for no metrics)")
+            })?),
+        };
         let mut offer_texts = Vec::new();
         if let Some(pattern) = self.registration.offer_file.as_deref().filter(|p| !p.is_empty()) {
             for locale in Locale::ALL {
@@ -402,6 +420,7 @@ impl Config {
             legal: self.legal,
             offer_texts,
             log: self.log,
+            metrics_listen,
         })
     }
 }

@@ -9,6 +9,7 @@ mod eimzo;
 mod http;
 pub mod i18n;
 mod logging;
+mod metrics;
 mod serve;
 mod state;
 mod trust;

@@ -71,16 +71,49 @@ pub async fn run(state: AppState) -> Result<(), String> {
     let grace = state_for_signals.settings.shutdown_grace;
     // Signals are ours: SIGTERM drains (below); actix's own handling would stop at once.
     let server = server.disable_signals().shutdown_timeout(grace.as_secs().max(5)).run();
-    let handle = server.handle();
-    actix_web::rt::spawn(async move { stop_on_signal(state_for_signals, handle, grace).await });
+    let mut handles = vec![server.handle()];
+    let metrics = match state_for_signals.settings.metrics_listen {
+        Some(addr) => {
+            crate::metrics::install()?;
+            let state = state_for_signals.clone();
+            let metrics = HttpServer::new(move || {
+                App::new().app_data(state.clone()).route("/metrics", web::get().to(serve_metrics))
+            })
+            .workers(1)
+            .disable_signals()
+            .bind(addr)
+            .map_err(|e| format!("cannot listen on {addr} (metrics.listen): {e}"))?
+            .run();
+            handles.push(metrics.handle());
+            tracing::info!(listen = %addr, "metrics at /metrics");
+            Some(actix_web::rt::spawn(metrics))
+        }
+        None => None,
+    };
+    actix_web::rt::spawn(async move { stop_on_signal(state_for_signals, handles, grace).await });
     tracing::info!(%listen, "Yagona is listening");
-    server.await.map_err(|e| format!("server: {e}"))
+    let served = server.await.map_err(|e| format!("server: {e}"));
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
+    served
+}
+
+/// `GET /metrics` on `metrics.listen`.
+async fn serve_metrics(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    match web::block(move || crate::metrics::render(&state)).await {
+        Ok(text) => actix_web::HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text),
+        Err(e) => {
+            tracing::error!(detail = %e, "rendering the metrics failed");
+            actix_web::HttpResponse::InternalServerError().finish()
+        }
+    }
 }
 
 /// SIGTERM (orchestrators, `docker stop`): readiness turns 503 at once, requests are served for
 /// `grace` while the load balancer notices, then the listener closes and in-flight requests
 /// finish. SIGINT (Ctrl-C): the listener closes at once, in-flight requests finish.
-async fn stop_on_signal(state: web::Data<AppState>, handle: actix_web::dev::ServerHandle, grace: Duration) {
+async fn stop_on_signal(state: web::Data<AppState>, handles: Vec<actix_web::dev::ServerHandle>, grace: Duration) {
     use actix_web::rt::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         tracing::error!("cannot listen for SIGTERM/SIGINT; stopping needs SIGKILL");
@@ -95,7 +128,9 @@ async fn stop_on_signal(state: web::Data<AppState>, handle: actix_web::dev::Serv
         _ = int.recv() => tracing::info!("SIGINT: stopping"),
     }
     tracing::info!("closing the listener; finishing requests in flight");
-    handle.stop(true).await;
+    for handle in handles {
+        handle.stop(true).await;
+    }
 }
 
 /// Every 30 s: pick up rotated keys; every 10 min: delete expired rows.

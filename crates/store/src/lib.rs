@@ -52,6 +52,14 @@ impl std::ops::DerefMut for Conn {
 /// How long [`Store::open`] (the CLI) waits for a connection.
 pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The connection pool at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// The database: a pool of connections to one SQLite file or one PostgreSQL database.
 #[derive(Clone)]
 pub struct Store {
@@ -157,7 +165,16 @@ impl Store {
     }
 
     fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool.get().map(Conn).map_err(|e| StoreError::Connection(e.to_string()))
+        let started = std::time::Instant::now();
+        let conn = self.pool.get().map(Conn).map_err(|e| StoreError::Connection(e.to_string()));
+        metrics::histogram!("yagona_db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+        conn
+    }
+
+    /// The pool's connections now (for the metrics).
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState { connections: state.connections, idle: state.idle_connections, max: self.pool.max_size() }
     }
 
     /// Runs `f` in a transaction.

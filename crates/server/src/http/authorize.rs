@@ -503,10 +503,17 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         let window_start = now - limits.window_seconds;
         let account_key = format!("account:{}", form.login.trim().to_lowercase());
         let address_key = format!("address:{address}");
-        if s.store.recent_login_failures(&account_key, window_start)? >= limits.max_failures_per_account
-            || s.store.recent_login_failures(&address_key, window_start)? >= limits.max_failures_per_address
-        {
-            tracing::warn!("login throttled");
+        let locked = if s.store.recent_login_failures(&account_key, window_start)? >= limits.max_failures_per_account {
+            Some("account")
+        } else if s.store.recent_login_failures(&address_key, window_start)? >= limits.max_failures_per_address {
+            Some("address")
+        } else {
+            None
+        };
+        if let Some(locked) = locked {
+            tracing::warn!(locked, "login throttled");
+            crate::metrics::throttle_hit(locked);
+            crate::metrics::login("password", "throttled");
             return Ok(refused("login.throttled", StatusCode::TOO_MANY_REQUESTS));
         }
         let account = match Login::try_from(form.login.as_str()) {
@@ -526,14 +533,17 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 s.store.record_login_failure(&account_key, now, window_start)?;
                 s.store.record_login_failure(&address_key, now, window_start)?;
                 tracing::info!("login failed: wrong login or password");
+                crate::metrics::login("password", "failure");
                 return Ok(refused("login.wrong", StatusCode::UNAUTHORIZED));
             }
         };
         if account.ensure_active().is_err() {
             tracing::info!(account = %account.id, "login refused: account disabled");
+            crate::metrics::login("password", "disabled");
             return Ok(refused("login.disabled", StatusCode::FORBIDDEN));
         }
         s.store.clear_login_failures(&account_key)?;
+        crate::metrics::login("password", "success");
         let auth = AuthContext::password(&account, now);
         let secret = start_session(s, &account, auth, old_session.as_deref(), client.as_ref(), &address, now)?;
         if let Some(hash) = &pending_hash {

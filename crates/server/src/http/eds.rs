@@ -112,6 +112,7 @@ pub(super) fn verify(
         Ok(v) => v,
         Err(e) => {
             tracing::info!(error = %e, eimzo_status = e.eimzo_status(), "EDS signature refused");
+            crate::metrics::eds_verification(crate::metrics::pki_outcome(&e));
             return Ok(Err(EdsFailure::Pki(e)));
         }
     };
@@ -124,8 +125,10 @@ pub(super) fn verify(
     };
     if !live {
         tracing::info!("EDS signature over an unknown, used, expired or foreign challenge");
+        crate::metrics::eds_verification("challenge");
         return Ok(Err(EdsFailure::Challenge));
     }
+    crate::metrics::eds_verification("ok");
     Ok(Ok(verified.signer))
 }
 
@@ -243,6 +246,17 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
         Ok(LoginOutcome::LoggedIn { secret, interaction })
     })
     .await;
+    crate::metrics::login(
+        "eds",
+        match &outcome {
+            Ok(LoginOutcome::LoggedIn { .. }) => "success",
+            Ok(LoginOutcome::Pending { .. }) => "pending",
+            Ok(LoginOutcome::Failed(EdsFailure::Disabled, _)) => "disabled",
+            Ok(LoginOutcome::Failed(..)) => "failure",
+            Ok(_) => "expired",
+            Err(_) => "error",
+        },
+    );
     let response = match outcome {
         Ok(LoginOutcome::LoggedIn { secret, interaction }) => {
             let target = match interaction {

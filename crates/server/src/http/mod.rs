@@ -109,6 +109,8 @@ pub async fn request_span(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().clone();
     let started = Instant::now();
     async move {
         let mut response = next.call(req).await?;
@@ -118,11 +120,9 @@ pub async fn request_span(
         let headers = response.headers_mut();
         headers.insert(actix_web::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         headers.insert(actix_web::http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "served"
-        );
+        let elapsed = started.elapsed().as_secs_f64();
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = elapsed * 1000.0, "served");
+        crate::metrics::request(&route, method.as_str(), response.status().as_u16(), elapsed);
         Ok(response)
     }
     .instrument(span)

@@ -102,11 +102,13 @@ pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpRe
             ));
         }
         let p = Params(&params);
-        match grant_type {
+        let body = match grant_type {
             GrantType::AuthorizationCode => redeem_code(s, &client, &p),
             GrantType::RefreshToken => refresh(s, &client, &p),
             GrantType::ClientCredentials => client_credentials(s, &client, &p),
-        }
+        }?;
+        crate::metrics::token_issued(grant_type.as_str(), client.id.as_str());
+        Ok(body)
     })
     .await?;
     Ok(token_response(body))
