@@ -159,7 +159,9 @@ async fn replicas_starting_together_do_not_race() {
         .iter()
         .map(|port| {
             let mut cmd = server.command();
+            // Each replica its own ports (the metrics listener too).
             cmd.env("YAGONA_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+                .env("YAGONA_METRICS__LISTEN", "")
                 .arg("serve")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());

@@ -35,6 +35,7 @@ pub struct Config {
     pub legal: LegalConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +184,13 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days audit events are kept; 0 keeps them for ever.
+    pub retention_days: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Where `/metrics` (Prometheus text format) is served, apart from the public listener;
     /// empty: no metrics.
@@ -245,6 +253,7 @@ impl Default for Config {
             },
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
             metrics: MetricsConfig { listen: "127.0.0.1:9464".into() },
+            audit: AuditConfig { retention_days: 365 },
         }
     }
 }
@@ -275,6 +284,8 @@ pub struct Settings {
     pub log: LogConfig,
     /// `metrics.listen`, when metrics are on.
     pub metrics_listen: Option<SocketAddr>,
+    /// `audit.retention_days` in seconds; `None` keeps events for ever.
+    pub audit_retention: Option<i64>,
 }
 
 impl Config {
@@ -384,6 +395,11 @@ impl Config {
                 ));
             }
         }
+        if self.audit.retention_days < 0 {
+            return Err(
+                "configuration key `audit.retention_days`: must be 0 (keep for ever) or a number of days".into()
+            );
+        }
         let metrics_listen = match self.metrics.listen.trim() {
             "" => None,
             addr => Some(addr.parse::<SocketAddr>().map_err(|e| {
@@ -421,6 +437,7 @@ impl Config {
             offer_texts,
             log: self.log,
             metrics_listen,
+            audit_retention: (self.audit.retention_days > 0).then(|| self.audit.retention_days * 86_400),
         })
     }
 }

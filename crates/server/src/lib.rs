@@ -1,6 +1,7 @@
 //! The `yagona` program: configuration, command line, HTTP endpoints and pages, wired over the
 //! domain crates (`yagona-account`, `yagona-oidc`) and storage (`yagona-store`).
 
+mod audit_log;
 pub mod cli;
 mod client_cache;
 pub mod config;

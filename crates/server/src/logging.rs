@@ -6,7 +6,32 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
+/// Whether log lines are JSON (set by [`init`]).
+static JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// A fatal error before or after logging started, in the log's format: a JSON object when logs
+/// are JSON (also when the configuration failed and only `YAGONA_LOG__FORMAT=json` says so), so
+/// log collectors parse the reason a process did not start.
+pub fn fatal(message: &str) {
+    let json = JSON
+        .get()
+        .copied()
+        .unwrap_or_else(|| std::env::var("YAGONA_LOG__FORMAT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("json")));
+    if json {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "fields": { "message": message },
+            "target": "yagona",
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
 pub fn init(config: &LogConfig) {
+    let _ = JSON.set(matches!(config.format, LogFormat::Json));
     let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()

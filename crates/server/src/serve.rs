@@ -169,6 +169,11 @@ async fn housekeeping(state: web::Data<AppState>) {
                     tracing::info!(memberships = ended, "expired memberships ended");
                 }
                 let n = s.store.purge_expired(now()).map_err(|e| e.description.into_owned())?;
+                if let Some(retention) = s.settings.audit_retention {
+                    use yagona_account::audit::AuditRepository as _;
+                    let old = s.store.purge_audit(now() - retention).map_err(|e| e.to_string())?;
+                    tracing::debug!(rows = old, "audit events past the retention deleted");
+                }
                 tracing::debug!(rows = n, "expired rows purged");
             }
             Ok::<_, String>(())

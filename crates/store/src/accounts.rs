@@ -85,9 +85,11 @@ fn sign_out_everywhere_in(conn: &mut DbConnection, account: &str, now: i64) -> R
 impl AccountRepository for Store {
     fn insert_account(&self, account: &NewAccount) -> Result<(), AccountError> {
         let row = AccountRow::from(account.account());
-        let result =
-            diesel::insert_into(accounts::table).values(&row).execute(&mut *self.conn()?).map_err(StoreError::from);
-        result.map(|_| ()).map_err(account_insert_error)
+        self.transaction(|conn| {
+            diesel::insert_into(accounts::table).values(&row).execute(conn)?;
+            record_audit_in(conn, &account_created(account, "cli"))
+        })
+        .map_err(account_insert_error)
     }
 
     fn find_account_by_login(&self, login: &Login) -> Result<Option<Account>, AccountError> {
@@ -135,11 +137,26 @@ impl AccountRepository for Store {
     }
 
     fn set_account_status(&self, id: &AccountId, status: AccountStatus) -> Result<(), AccountError> {
-        diesel::update(accounts::table.find(id.as_str()))
-            .set(accounts::status.eq(status.as_str()))
-            .execute(&mut *self.conn()?)
-            .map_err(StoreError::from)?;
-        Ok(())
+        Ok(self.transaction(|conn| {
+            let before: Option<String> =
+                accounts::table.find(id.as_str()).select(accounts::status).get_result(conn).optional()?;
+            diesel::update(accounts::table.find(id.as_str()))
+                .set(accounts::status.eq(status.as_str()))
+                .execute(conn)?;
+            let disabled = AccountStatus::Disabled.as_str();
+            let kind = match (before.as_deref(), status) {
+                (Some(b), AccountStatus::Disabled) if b != disabled => Some(AuditKind::AccountDisabled),
+                (Some(b), s) if b == disabled && s != AccountStatus::Disabled => Some(AuditKind::AccountEnabled),
+                _ => None,
+            };
+            match kind {
+                Some(kind) => record_audit_in(
+                    conn,
+                    &AuditEvent::new(kind, unix_now(), serde_json::json!({ "status": status.as_str() })).about(id),
+                ),
+                None => Ok(()),
+            }
+        })?)
     }
 
     fn set_password_hash(&self, id: &AccountId, hash: &PasswordHash) -> Result<(), AccountError> {
@@ -187,7 +204,7 @@ impl AccountRepository for Store {
         self.transaction(|conn| {
             diesel::insert_into(accounts::table).values(&row).execute(conn)?;
             diesel::delete(registrations::table.find(registration_id_hash)).execute(conn)?;
-            Ok(())
+            record_audit_in(conn, &account_created(account, "registration"))
         })
         .map_err(account_insert_error)
     }
@@ -204,6 +221,12 @@ impl AccountRepository for Store {
             diesel::update(accounts::table.find(&row.account_id))
                 .set((accounts::status.eq(AccountStatus::Confirmed.as_str()), holder_columns(holder)))
                 .execute(conn)?;
+            let bound = AuditEvent::new(
+                AuditKind::CertificateBound,
+                certificate.bound_at,
+                serde_json::json!({ "serial": row.serial, "issuer": row.issuer }),
+            );
+            record_audit_in(conn, &bound.by(&certificate.account_id).about(&certificate.account_id))?;
             if status == AccountStatus::Unconfirmed.as_str() {
                 let event = AuditEvent {
                     at: certificate.bound_at,
@@ -295,7 +318,10 @@ impl AccountRepository for Store {
         self.transaction(|conn| {
             diesel::insert_into(accounts::table).values(&account_row).execute(conn)?;
             diesel::insert_into(certificates::table).values(&certificate_row).execute(conn)?;
-            Ok(())
+            let created = account_created(account, "eds").detail;
+            let detail =
+                serde_json::json!({ "via": "eds", "login": created["login"], "serial": certificate_row.serial });
+            record_audit_in(conn, &AuditEvent { detail, ..account_created(account, "eds") })
         })
         .map_err(|e| {
             if e.is_unique_violation() && e.database_message().contains("certificates") {
@@ -305,6 +331,22 @@ impl AccountRepository for Store {
             }
         })
     }
+}
+
+/// The record of a new account; `via` is how it came: registration, cli, eds.
+fn account_created(account: &NewAccount, via: &str) -> AuditEvent {
+    let a = account.account();
+    AuditEvent::new(
+        AuditKind::AccountCreated,
+        a.created_at,
+        serde_json::json!({ "via": via, "login": a.login.as_str() }),
+    )
+    .about(&a.id)
+}
+
+/// The wall clock, for the operator actions whose repository methods take no time.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// A unique violation on insert names what is taken; anything else is a storage error.

@@ -38,8 +38,39 @@ pub(crate) fn record_audit_in(conn: &mut DbConnection, event: &AuditEvent) -> Re
 type AuditRow = (i64, String, Option<String>, Option<String>, String);
 
 impl AuditRepository for Store {
-    fn audit_events(&self, subject: Option<&AccountId>, limit: i64) -> Result<Vec<AuditEvent>, AccountError> {
+    fn record_audit(&self, event: &AuditEvent) -> Result<(), AccountError> {
+        Ok(record_audit_in(&mut *self.conn()?, event)?)
+    }
+
+    fn purge_audit(&self, before: i64) -> Result<u64, AccountError> {
+        // In batches, so a large purge never holds the table (or SQLite's one writer) for long.
+        let mut total = 0u64;
+        loop {
+            let conn = &mut *self.conn()?;
+            let batch: Vec<String> = audit_events::table
+                .filter(audit_events::at.lt(before))
+                .select(audit_events::id)
+                .limit(1000)
+                .load(conn)
+                .map_err(StoreError::from)?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            let n = diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&batch)))
+                .execute(conn)
+                .map_err(StoreError::from)?;
+            total += n as u64;
+        }
+    }
+
+    fn audit_events(
+        &self,
+        subject: Option<&AccountId>,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, AccountError> {
         let mut query = audit_events::table
+            .filter(audit_events::at.ge(since))
             .select((
                 audit_events::at,
                 audit_events::kind,

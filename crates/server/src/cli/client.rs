@@ -1,6 +1,7 @@
 //! `yagona client`: relying parties.
 
 use clap::{Args, Subcommand};
+use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_oidc::keys::SigningAlg;
 use yagona_oidc::secrets::random_token;
 use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _, RedirectUri};
@@ -65,6 +66,8 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
         ClientCommand::Add(args) => {
             let (client, secret) = new_client(args)?;
             store.insert_client(&client).map_err(|e| e.description.into_owned())?;
+            let detail = serde_json::json!({ "client": client.id.as_str(), "name": client.name });
+            crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientAdded, now(), detail));
             println!("client_id: {}", client.id);
             if let Some(secret) = secret {
                 println!("client_secret: {secret}");
@@ -95,6 +98,8 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
         ClientCommand::Remove { id } => {
             let id = ClientId::try_from(id.as_str()).map_err(|e| e.description.into_owned())?;
             if store.delete_client(&id).map_err(|e| e.description.into_owned())? {
+                let detail = serde_json::json!({ "client": id.as_str() });
+                crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientRemoved, now(), detail));
                 println!("Client {id} removed.");
                 Ok(())
             } else {

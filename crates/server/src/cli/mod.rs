@@ -80,7 +80,7 @@ pub fn main() -> ExitCode {
     match run_cli(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            logging::fatal(&message);
             ExitCode::FAILURE
         }
     }

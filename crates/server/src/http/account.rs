@@ -378,6 +378,12 @@ pub async fn revoke_service(req: HttpRequest, state: State, body: Bytes) -> Http
         let client = ClientId::try_from(form.client_id.as_str())?;
         s.store.revoke_consent(&account.id, &client, now)?;
         tracing::info!(account = %account.id, client_id = %client, "service access revoked from the cabinet");
+        let event = yagona_account::audit::AuditEvent::new(
+            yagona_account::audit::AuditKind::ConsentRevoked,
+            now,
+            serde_json::json!({ "client": client.as_str() }),
+        );
+        crate::audit_log::record(&s.store, event.by(&account.id).about(&account.id));
         Ok(())
     })
     .await

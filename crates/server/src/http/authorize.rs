@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
+use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_account::{Account, AccountRepository as _, Login};
 use yagona_oidc::authorize::{
     self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
@@ -467,6 +468,14 @@ pub fn start_session(
         address: address.to_owned(),
     })?;
     tracing::info!(account = %account.id, method, "login succeeded");
+    let detail = serde_json::json!({
+        "method": method, "login": account.login.as_str(), "address": address, "acr": session.auth.acr,
+        "client": client.map(|c| c.id.as_str()),
+    });
+    crate::audit_log::record(
+        &s.store,
+        AuditEvent::new(AuditKind::LoginSucceeded, now, detail).by(&account.id).about(&account.id),
+    );
     Ok(secret)
 }
 
@@ -510,8 +519,22 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         } else {
             None
         };
+        let login_failed = |reason: &str, account: Option<&Account>| {
+            let detail = serde_json::json!({
+                "method": "password", "login": form.login.trim(), "address": address, "reason": reason,
+            });
+            let event = AuditEvent::new(AuditKind::LoginFailed, now, detail);
+            crate::audit_log::record(
+                &s.store,
+                match account {
+                    Some(a) => event.about(&a.id),
+                    None => event,
+                },
+            );
+        };
         if let Some(locked) = locked {
             tracing::warn!(locked, "login throttled");
+            login_failed("throttled", None);
             crate::metrics::throttle_hit(locked);
             crate::metrics::login("password", "throttled");
             return Ok(refused("login.throttled", StatusCode::TOO_MANY_REQUESTS));
@@ -533,12 +556,14 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 s.store.record_login_failure(&account_key, now, window_start)?;
                 s.store.record_login_failure(&address_key, now, window_start)?;
                 tracing::info!("login failed: wrong login or password");
+                login_failed("wrong_login_or_password", account.as_ref());
                 crate::metrics::login("password", "failure");
                 return Ok(refused("login.wrong", StatusCode::UNAUTHORIZED));
             }
         };
         if account.ensure_active().is_err() {
             tracing::info!(account = %account.id, "login refused: account disabled");
+            login_failed("disabled", Some(&account));
             crate::metrics::login("password", "disabled");
             return Ok(refused("login.disabled", StatusCode::FORBIDDEN));
         }
@@ -674,13 +699,17 @@ pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> Http
             scopes.extend(previous.scopes.iter().map(str::to_owned));
         }
         s.store.save_consent(&Consent {
-            account_id: session.account_id,
+            account_id: session.account_id.clone(),
             client_id: client.id.clone(),
             scopes: Scopes::try_from(scopes.join(" ").as_str())?,
             granted_at: now,
         })?;
         s.store.mark_interaction(&interaction.id_hash, false, true)?;
         tracing::info!(client_id = %client.id, "consent given");
+        let detail =
+            serde_json::json!({ "client": client.id.as_str(), "scopes": interaction.request.scopes.to_string() });
+        let event = AuditEvent::new(AuditKind::ConsentGranted, now, detail);
+        crate::audit_log::record(&s.store, event.by(&session.account_id).about(&session.account_id));
         Ok(Some(Ok(())))
     })
     .await;

@@ -121,6 +121,22 @@ fn live_account(s: &AppState, grant: &Grant) -> Result<Account, OAuthError> {
     }
 }
 
+/// Reuse of a spent code or refresh token: a stolen token, or a client bug. Recorded for the
+/// person whose grant it was.
+fn token_reused(s: &AppState, token: &str, grant_id: &str, client: &Client, now: i64) {
+    use yagona_account::audit::{AuditEvent, AuditKind};
+    let detail = serde_json::json!({ "token": token, "grant": grant_id, "client": client.id.as_str() });
+    let event = AuditEvent::new(AuditKind::TokenReuseDetected, now, detail);
+    let subject = s.store.find_grant(grant_id).ok().flatten().map(|g| g.account_id);
+    crate::audit_log::record(
+        &s.store,
+        match &subject {
+            Some(account) => event.about(account),
+            None => event,
+        },
+    );
+}
+
 fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
     let code = p.require("code")?;
     let redirect_uri = p.require("redirect_uri")?;
@@ -132,6 +148,7 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, O
             // RFC 6749 4.1.2: a code used twice revokes what it issued.
             s.store.revoke_grant(&grant_id, now)?;
             tracing::warn!(grant_id = %grant_id, "authorization code reused: grant revoked");
+            token_reused(s, "authorization_code", &grant_id, client, now);
             return Err(OAuthError::invalid_grant("the authorization code has already been used"));
         }
         CodeConsumption::Invalid => {
@@ -246,6 +263,7 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
         RefreshRotation::Reused { grant_id } => {
             s.store.revoke_grant(&grant_id, now)?;
             tracing::warn!(grant_id = %grant_id, "refresh token reused: token family revoked");
+            token_reused(s, "refresh_token", &grant_id, client, now);
             return Err(OAuthError::invalid_grant("the refresh token has already been used"));
         }
         RefreshRotation::Invalid => return Err(OAuthError::invalid_grant("the refresh token is invalid or expired")),
