@@ -19,3 +19,4 @@ mod registration;
 mod revocation;
 mod rp;
 mod sessions;
+mod tokens;

@@ -264,6 +264,7 @@ mod tests {
             id_token_signing_alg: SigningAlg::Rs256,
             created_at: 0,
             access_token_format: Default::default(),
+            scopes: Scopes::default(),
         }
     }
 

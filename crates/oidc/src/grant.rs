@@ -143,6 +143,12 @@ impl Grant {
             _ => None,
         }
     }
+
+    /// Offline access (OIDC Core 11) outlives the browser session it was granted in; every other
+    /// grant ends with it (logout, expiry, ended from the cabinet).
+    pub fn outlives_session(&self) -> bool {
+        self.scopes.contains("offline_access")
+    }
 }
 
 /// An authorization code as stored (hash only).

@@ -136,6 +136,7 @@ fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::R
             id_token_signing_alg: SigningAlg::Rs256,
             created_at: 0,
             access_token_format: AccessTokenFormat::Jwt,
+            scopes: Default::default(),
         })
         .unwrap();
     (client_id, redirect)

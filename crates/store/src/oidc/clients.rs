@@ -1,7 +1,7 @@
 //! Registered clients.
 
 use diesel::prelude::*;
-use yagona_oidc::{Client, ClientId, OAuthError};
+use yagona_oidc::{Client, ClientId, OAuthError, Scopes};
 
 use crate::connection::per_backend;
 use crate::rows::*;
@@ -38,5 +38,13 @@ pub(super) fn list_clients(store: &Store) -> Result<Vec<Client>, OAuthError> {
 pub(super) fn delete_client(store: &Store, id: &ClientId) -> Result<bool, OAuthError> {
     // Foreign keys cascade to consents, grants, codes and refresh tokens.
     let n = diesel::delete(clients::table.find(id.as_str())).execute(&mut *store.conn()?).map_err(StoreError::from)?;
+    Ok(n > 0)
+}
+
+pub(super) fn set_client_scopes(store: &Store, id: &ClientId, scopes: &Scopes) -> Result<bool, OAuthError> {
+    let n = diesel::update(clients::table.find(id.as_str()))
+        .set(clients::scopes.eq(scopes.to_string()))
+        .execute(&mut *store.conn()?)
+        .map_err(StoreError::from)?;
     Ok(n > 0)
 }

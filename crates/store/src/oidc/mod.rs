@@ -18,8 +18,8 @@ use yagona_account::{Account, AccountId};
 use yagona_oidc::keys::{SigningAlg, StoredKey};
 use yagona_oidc::tokens::AccessTokenClaims;
 use yagona_oidc::{
-    AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, LoginEvent, OAuthError,
-    OidcRepository, RefreshRotation, RefreshToken, Session,
+    AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, Lifetimes, LoginEvent,
+    OAuthError, OidcRepository, RefreshRotation, RefreshToken, Scopes, Session,
 };
 
 use crate::Store;
@@ -39,6 +39,10 @@ impl OidcRepository for Store {
 
     fn delete_client(&self, id: &ClientId) -> Result<bool, OAuthError> {
         clients::delete_client(self, id)
+    }
+
+    fn set_client_scopes(&self, id: &ClientId, scopes: &Scopes) -> Result<bool, OAuthError> {
+        clients::set_client_scopes(self, id, scopes)
     }
 
     fn list_signing_keys(&self) -> Result<Vec<StoredKey>, OAuthError> {
@@ -175,14 +179,19 @@ impl OidcRepository for Store {
         old_hash: &str,
         client: &ClientId,
         new_hash: &str,
-        new_expires_at: i64,
+        lifetimes: &Lifetimes,
         now: i64,
     ) -> Result<RefreshRotation, OAuthError> {
-        tokens::rotate_refresh_token(self, old_hash, client, new_hash, new_expires_at, now)
+        tokens::rotate_refresh_token(self, old_hash, client, new_hash, lifetimes, now)
     }
 
-    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
-        tokens::find_live_refresh_token(self, hash, now)
+    fn find_live_refresh_token(
+        &self,
+        hash: &str,
+        lifetimes: &Lifetimes,
+        now: i64,
+    ) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
+        tokens::find_live_refresh_token(self, hash, lifetimes, now)
     }
 
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError> {

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use yagona_account::Account;
 use yagona_oidc::tokens::AccessTokenClaims;
-use yagona_oidc::{ClientId, Grant, OAuthError, RefreshRotation, RefreshToken};
+use yagona_oidc::{ClientId, Grant, Lifetimes, OAuthError, RefreshRotation, RefreshToken};
 
 use crate::connection::per_backend;
 use crate::legal::{acting_membership_live, acting_membership_live_sql};
@@ -52,7 +52,7 @@ fn rotate_refresh_token_pg(
     old_hash: &str,
     client: &ClientId,
     new_hash: &str,
-    new_expires_at: i64,
+    lifetimes: &Lifetimes,
     now: i64,
 ) -> Result<RefreshRotation, StoreError> {
     let rows: Vec<PgRotation> = PreparedSql::new(
@@ -62,15 +62,17 @@ fn rotate_refresh_token_pg(
              WHERE hash = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > $1 \
              RETURNING grant_id \
          ), live AS ( \
-             UPDATE grants SET expires_at = $4 \
-             WHERE id = (SELECT grant_id FROM spent) AND revoked_at IS NULL AND \
-             ",
+             UPDATE grants SET expires_at = LEAST($4, created_at + $6) \
+             WHERE id = (SELECT grant_id FROM spent) AND revoked_at IS NULL AND created_at + $6 > $1 \
+             AND (scopes LIKE '%offline_access%' \
+                  OR EXISTS (SELECT 1 FROM sessions s WHERE s.sid = grants.sid AND s.expires_at > $1)) \
+             AND ",
             acting_membership_live_sql!("grants"),
             " \
              RETURNING * \
          ), fresh AS ( \
              INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, used_at) \
-             SELECT $5, id, $3, $1, $4, NULL FROM live \
+             SELECT $5, id, $3, $1, expires_at, NULL FROM live \
          ) \
          SELECT true AS is_live, live.* FROM live \
          UNION ALL \
@@ -81,14 +83,16 @@ fn rotate_refresh_token_pg(
             Param::BigInt(now),
             Param::Text(old_hash),
             Param::Text(client.as_str()),
-            Param::BigInt(new_expires_at),
+            Param::BigInt(now + lifetimes.refresh_token),
             Param::Text(new_hash),
+            Param::BigInt(lifetimes.refresh_token_absolute),
         ],
     )
     .load(conn)?;
     Ok(match rows.into_iter().next() {
         Some(PgRotation { is_live: true, grant }) => RefreshRotation::Rotated(Box::new(Grant::try_from(grant)?)),
-        // Spent, but its grant was revoked meanwhile: refused, as in the SQLite path.
+        // Spent, but its grant was revoked meanwhile, or its session ended, or it is past its
+        // absolute lifetime: refused, as in the SQLite path.
         Some(PgRotation { is_live: false, .. }) => RefreshRotation::Invalid,
         None => unspent_refresh_token(conn, old_hash, client)?,
     })
@@ -213,12 +217,12 @@ pub(super) fn rotate_refresh_token(
     old_hash: &str,
     client: &ClientId,
     new_hash: &str,
-    new_expires_at: i64,
+    lifetimes: &Lifetimes,
     now: i64,
 ) -> Result<RefreshRotation, OAuthError> {
     let mut conn = store.conn()?;
     if matches!(*conn, DbConnection::Postgres(_)) {
-        return Ok(rotate_refresh_token_pg(&mut conn, old_hash, client, new_hash, new_expires_at, now)?);
+        return Ok(rotate_refresh_token_pg(&mut conn, old_hash, client, new_hash, lifetimes, now)?);
     }
     Ok((*conn).transaction(|conn| {
         // Write first: on SQLite a transaction that starts by writing queues on the busy
@@ -237,23 +241,27 @@ pub(super) fn rotate_refresh_token(
         let Some(grant_id) = spent else {
             return unspent_refresh_token(conn, old_hash, client);
         };
-        // The grant's liveness check (its membership included) and its new expiry in one
-        // statement.
-        let grant = per_backend!(&mut *conn, |c| diesel::update(
-            grants::table.find(&grant_id).filter(grants::revoked_at.is_null()).filter(acting_membership_live(now))
-        )
-        .set(grants::expires_at.eq(new_expires_at))
-        .returning(grants::all_columns)
-        .get_result::<GrantRow>(c)
-        .optional())?;
+        let grant = per_backend!(&mut *conn, |c| grants::table
+            .find(&grant_id)
+            .filter(grants::revoked_at.is_null())
+            .filter(acting_membership_live(now))
+            .get_result::<GrantRow>(c)
+            .optional())?;
         let Some(grant) = grant else { return Ok(RefreshRotation::Invalid) };
         let grant = Grant::try_from(grant)?;
+        if !grant_is_live(conn, &grant, lifetimes, now)? {
+            return Ok(RefreshRotation::Invalid);
+        }
+        let expires_at = lifetimes.refresh_token_expiry(grant.created_at, now);
+        per_backend!(&mut *conn, |c| diesel::update(grants::table.find(&grant.id))
+            .set(grants::expires_at.eq(expires_at))
+            .execute(c))?;
         let new = RefreshToken {
             hash: new_hash.to_owned(),
             grant_id: grant.id.clone(),
             client_id: client.clone(),
             created_at: now,
-            expires_at: new_expires_at,
+            expires_at,
         };
         per_backend!(&mut *conn, |c| diesel::insert_into(refresh_tokens::table)
             .values(RefreshRow::from(&new))
@@ -265,6 +273,7 @@ pub(super) fn rotate_refresh_token(
 pub(super) fn find_live_refresh_token(
     store: &Store,
     hash: &str,
+    lifetimes: &Lifetimes,
     now: i64,
 ) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
     let conn = &mut *store.conn()?;
@@ -284,7 +293,27 @@ pub(super) fn find_live_refresh_token(
         .get_result::<GrantRow>(c)
         .optional())
     .map_err(StoreError::from)?;
-    Ok(grant.map(Grant::try_from).transpose()?.map(|grant| (token, grant)))
+    let Some(grant) = grant else { return Ok(None) };
+    let grant = Grant::try_from(grant)?;
+    Ok(grant_is_live(conn, &grant, lifetimes, now)?.then_some((token, grant)))
+}
+
+/// Whether a grant that is not revoked may still refresh: within its family's absolute lifetime
+/// and, unless it is offline access (OIDC Core 11), while the session it was made in is live.
+/// (The PostgreSQL rotation states the same in SQL.)
+fn grant_is_live(conn: &mut DbConnection, grant: &Grant, lifetimes: &Lifetimes, now: i64) -> Result<bool, StoreError> {
+    if grant.created_at + lifetimes.refresh_token_absolute <= now {
+        return Ok(false);
+    }
+    if grant.outlives_session() {
+        return Ok(true);
+    }
+    let live: i64 = per_backend!(conn, |c| sessions::table
+        .filter(sessions::sid.eq(&grant.sid))
+        .filter(sessions::expires_at.gt(now))
+        .count()
+        .get_result(c))?;
+    Ok(live > 0)
 }
 
 pub(super) fn revoke_access_token(store: &Store, jti: &str, expires_at: i64) -> Result<(), OAuthError> {
