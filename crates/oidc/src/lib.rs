@@ -8,6 +8,7 @@
 //! What does not: HTTP, the database, the wall clock. The server passes `now` (unix seconds) in,
 //! so every rule here is tested with fixed times.
 
+pub mod assurance;
 pub mod authorize;
 pub mod claims;
 pub mod client;
@@ -23,11 +24,10 @@ pub mod types_export {
     pub use crate::types::SUPPORTED_SCOPES;
 }
 
+pub use authorize::Interaction;
 pub use client::{AccessTokenFormat, Client, ClientSecretVerifier, GrantType};
 pub use error::{ErrorCode, OAuthError};
-pub use grant::{
-    ActingAs, AuthContext, AuthorizationCode, Consent, Grant, Interaction, LoginEvent, RefreshToken, Session,
-};
+pub use grant::{ActingAs, AuthContext, AuthorizationCode, Consent, Grant, LoginEvent, RefreshToken, Session};
 pub use repository::{CodeConsumption, OidcRepository, RefreshRotation};
 pub use types::{ClientId, CodeChallenge, Prompt, RedirectUri, ResponseMode, Scopes};
 

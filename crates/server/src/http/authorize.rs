@@ -11,10 +11,10 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use yagona_account::{Account, AccountRepository as _, Login};
+use yagona_oidc::assurance::Loa;
 use yagona_oidc::authorize::{
     self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
 };
-use yagona_oidc::grant::requires_high;
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
     AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
@@ -138,6 +138,13 @@ async fn proceed(
             next_step(&request, &client, session.as_ref(), hint_subject.as_deref(), consent.as_ref(), progress, now);
         let page = match step {
             Err(e) => return Ok(fail(e)),
+            // Only EDS reaches `high`: without EDS sign-in on this server nobody can.
+            Ok(NextStep::Login) if request.required_loa == Some(Loa::High) && s.eds().is_none() => {
+                return Ok(fail(OAuthError::new(
+                    ErrorCode::UnmetAuthenticationRequirements,
+                    "sign-in with EDS, needed for the requested acr, is not available",
+                )))
+            }
             Ok(NextStep::Login) => "/login",
             Ok(NextStep::Consent) => "/consent",
             Ok(NextStep::IssueCode) if needs_acting_choice(s, &request, session.as_ref(), now)? => "/act_as",
@@ -304,8 +311,9 @@ struct LoginView<'a> {
     client_name: Option<&'a str>,
     login: &'a str,
     error: Option<String>,
-    eds_required: bool,
-    /// On the EDS-only page: who this browser is signed in as.
+    /// The level of assurance the interaction's request demands, if above `low`.
+    step_up: Option<Loa>,
+    /// On a step-up page: who this browser is signed in as.
     signed_in_as: Option<String>,
 }
 
@@ -336,7 +344,9 @@ fn login_page_response(
             register_href,
             eds: state.eds().is_some(),
             eimzo: state.settings.eds.eimzo_urls.join(" "),
-            eds_required: view.eds_required,
+            eds_required: view.step_up == Some(Loa::High),
+            step_up_substantial: view.step_up == Some(Loa::Substantial),
+            can_decline: view.step_up.is_some() && view.interaction.is_some(),
             signed_in_as: view.signed_in_as,
         },
     )
@@ -357,7 +367,7 @@ pub fn login_page_with_error(
         client_name,
         login: "",
         error: Some(message),
-        eds_required: false,
+        step_up: None,
         signed_in_as: None,
     };
     login_page_response(state, t, browser, StatusCode::UNAUTHORIZED, view)
@@ -372,9 +382,9 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
             Some(id) => Some(live_interaction(s, &id, &binding)?),
             None => None,
         };
-        // A step-up to EDS may sign in another person: say who is signed in now.
-        let high = matches!(&found, Some(Some((i, _))) if requires_high(i.request.acr_values.as_deref()));
-        let signed_in = match high {
+        // A step-up (to EDS) may sign in another person: say who is signed in now.
+        let step_up = matches!(&found, Some(Some((i, _))) if i.request.required_loa.is_some_and(|l| l > Loa::Low));
+        let signed_in = match step_up {
             true => super::signed_in(s, session_hash.as_deref(), now())?.map(|(_, a)| (a.full_name(), a.login)),
             false => None,
         };
@@ -388,13 +398,13 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
             let found = found.flatten();
             let t = translator(&req, &state, found.as_ref().and_then(|(i, _)| i.request.ui_locales.as_deref()));
             let login_hint = found.as_ref().and_then(|(i, _)| i.request.login_hint.clone()).unwrap_or_default();
-            let eds_required = found.as_ref().is_some_and(|(i, _)| requires_high(i.request.acr_values.as_deref()));
+            let step_up = found.as_ref().and_then(|(i, _)| i.request.required_loa).filter(|l| *l > Loa::Low);
             let view = LoginView {
                 interaction: interaction.as_deref().filter(|_| found.is_some()),
                 client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
                 login: &login_hint,
                 error: None,
-                eds_required,
+                step_up,
                 signed_in_as: signed_in.map(|(name, login)| {
                     t.f("login.signed_in_as", &[("name", name.as_str()), ("login", login.as_str())])
                 }),
@@ -570,7 +580,7 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 client_name: client_name.as_deref(),
                 login: &login_text,
                 error: Some(t.t(message).to_owned()),
-                eds_required: false,
+                step_up: None,
                 signed_in_as: None,
             };
             login_page_response(&state, t, &browser, status, view)
@@ -687,6 +697,50 @@ pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> Http
     let response = match outcome {
         Ok(Some(Ok(()))) => see_other(&format!("/authorize/resume?interaction={}", form.interaction)),
         Ok(Some(Err(redirect))) => error_redirect(&state, t, redirect),
+        Ok(None) => PageError::expired_interaction().page(t),
+        Err(e) => PageError::from(e).page(t),
+    };
+    browser.finish(response, &state)
+}
+
+#[derive(Deserialize)]
+pub struct DeclineForm {
+    csrf_token: String,
+    interaction: String,
+}
+
+/// The person cannot sign in as the request demands ("I cannot sign in this way" on the step-up
+/// login page): the relying party gets `unmet_authentication_requirements` (OpenID Connect Core
+/// Unmet Authentication Requirements 1.0) instead of a weaker login passed off as the one asked
+/// for.
+pub async fn decline_step_up(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<DeclineForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let binding = browser.binding();
+    let outcome = blocking(&state, move |s| {
+        let Some((interaction, client)) = live_interaction(s, &form.interaction, &binding)? else { return Ok(None) };
+        if !interaction.request.required_loa.is_some_and(|l| l > Loa::Low) {
+            return Err(OAuthError::invalid_request("this sign-in asks for no particular level of assurance"));
+        }
+        s.store.delete_interaction(&interaction.id_hash)?;
+        tracing::info!(client_id = %client.id, "step-up declined");
+        Ok(Some(error_of(
+            &interaction.request,
+            OAuthError::new(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "the person cannot sign in at the requested level of assurance",
+            ),
+        )))
+    })
+    .await;
+    let response = match outcome {
+        Ok(Some(redirect)) => error_redirect(&state, t, redirect),
         Ok(None) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),
     };
