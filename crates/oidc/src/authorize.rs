@@ -52,6 +52,14 @@ pub struct AuthorizationRequest {
     pub required_loa: Option<Loa>,
 }
 
+impl AuthorizationRequest {
+    /// The level the login must reach when it is more than any login gives (`low`): the login
+    /// page then asks for it, and the person may say they cannot.
+    pub fn step_up_level(&self) -> Option<Loa> {
+        self.required_loa.filter(|level| *level > Loa::Low)
+    }
+}
+
 /// An authorization request waiting for the person (login, consent). The id in the URL is a
 /// random secret stored hashed, and the interaction is bound to the browser that started it
 /// (`browser_hash`, the hash of its CSRF cookie).

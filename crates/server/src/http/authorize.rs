@@ -383,7 +383,7 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
             None => None,
         };
         // A step-up (to EDS) may sign in another person: say who is signed in now.
-        let step_up = matches!(&found, Some(Some((i, _))) if i.request.required_loa.is_some_and(|l| l > Loa::Low));
+        let step_up = matches!(&found, Some(Some((i, _))) if i.request.step_up_level().is_some());
         let signed_in = match step_up {
             true => super::signed_in(s, session_hash.as_deref(), now())?.map(|(_, a)| (a.full_name(), a.login)),
             false => None,
@@ -398,7 +398,7 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
             let found = found.flatten();
             let t = translator(&req, &state, found.as_ref().and_then(|(i, _)| i.request.ui_locales.as_deref()));
             let login_hint = found.as_ref().and_then(|(i, _)| i.request.login_hint.clone()).unwrap_or_default();
-            let step_up = found.as_ref().and_then(|(i, _)| i.request.required_loa).filter(|l| *l > Loa::Low);
+            let step_up = found.as_ref().and_then(|(i, _)| i.request.step_up_level());
             let view = LoginView {
                 interaction: interaction.as_deref().filter(|_| found.is_some()),
                 client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
@@ -725,7 +725,7 @@ pub async fn decline_step_up(req: HttpRequest, state: State, body: Bytes) -> Htt
     let binding = browser.binding();
     let outcome = blocking(&state, move |s| {
         let Some((interaction, client)) = live_interaction(s, &form.interaction, &binding)? else { return Ok(None) };
-        if !interaction.request.required_loa.is_some_and(|l| l > Loa::Low) {
+        if interaction.request.step_up_level().is_none() {
             return Err(OAuthError::invalid_request("this sign-in asks for no particular level of assurance"));
         }
         s.store.delete_interaction(&interaction.id_hash)?;
