@@ -53,7 +53,7 @@ async fn client_credentials_grants_only_registered_scopes() {
         // The operator registers them later without re-creating the client.
         server.cli_ok(&["client", "set-scopes", "--id", "bare", "--scope", "reports.read"], None);
         // (The token endpoint's client cache keeps an entry for up to a second.)
-        std::thread::sleep(std::time::Duration::from_millis(1100));
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let (status, body) = token(&server, "bare", &bare, &[grant[0], ("scope", "reports.read")]).await;
         assert_eq!(status, 200, "{body}");
         // Registering a person's scope is refused.
@@ -176,7 +176,7 @@ async fn refresh_tokens_end_when_their_session_expires() {
         let (status, body) = refresh(&server, "rp", &secret, &online).await;
         assert_eq!(status, 200, "the session is live: {body}");
         let online = body["refresh_token"].as_str().unwrap().to_owned();
-        std::thread::sleep(std::time::Duration::from_secs(5));
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
 
         let introspection: Value = http_client()
             .post(server.url("/introspect"))
@@ -212,7 +212,7 @@ async fn refresh_token_families_have_an_absolute_lifetime() {
         let (status, body) = refresh(&server, "rp", &secret, &current).await;
         assert_eq!(status, 200, "{body}");
         current = body["refresh_token"].as_str().unwrap().to_owned();
-        std::thread::sleep(std::time::Duration::from_secs(5));
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         let (status, body) = refresh(&server, "rp", &secret, &current).await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     }
