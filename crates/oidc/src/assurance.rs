@@ -39,28 +39,25 @@ impl Loa {
     }
 }
 
-/// The level a request demands: the lowest level it names, since a request that names a lower
-/// level too allows it (values Yagona does not know are ignored). Of `acr_values` and an
-/// essential `acr` claim, the stricter wins. `None`: any login will do.
-///
-/// Only the `acr` member of `claims` is read, so that an essential `acr` is never dropped
-/// silently; the parameter as a whole is not supported (discovery says
-/// `claims_parameter_supported: false`) and its other members are ignored.
-pub fn required_loa(acr_values: Option<&str>, claims: Option<&str>) -> Result<Option<Loa>, OAuthError> {
-    let voluntary = acr_values.and_then(|values| lowest_named(values.split(' ')));
-    let essential = match claims {
-        Some(claims) => essential_acr(claims)?,
-        None => None,
-    };
-    Ok(voluntary.max(essential))
+/// The level a request demands: the lowest level its `acr_values` name, since a request that
+/// names a lower level too allows it (values Yagona does not know are ignored), or the level of
+/// an essential `acr` claim (see [`essential_acr`]) if that is stricter. `None`: any login will
+/// do.
+pub fn required_loa(acr_values: Option<&str>, essential: Option<Loa>) -> Option<Loa> {
+    acr_values.and_then(|values| lowest_named(values.split(' '))).max(essential)
 }
 
 fn lowest_named<'a>(values: impl Iterator<Item = &'a str>) -> Option<Loa> {
     values.filter_map(Loa::from_acr).min()
 }
 
-/// The lowest level named by an essential `acr` claim requested for the ID token or userinfo.
-fn essential_acr(claims: &str) -> Result<Option<Loa>, OAuthError> {
+/// The lowest level named by an essential `acr` claim requested for the ID token or userinfo
+/// in a `claims` parameter (the stricter of the two when both are).
+///
+/// Only the `acr` member of `claims` is read, so that an essential `acr` is never dropped
+/// silently; the parameter as a whole is not supported (discovery says
+/// `claims_parameter_supported: false`) and its other members are ignored.
+pub fn essential_acr(claims: &str) -> Result<Option<Loa>, OAuthError> {
     let claims: Value =
         serde_json::from_str(claims).map_err(|_| OAuthError::invalid_request("claims is not valid JSON"))?;
     if !claims.is_object() {
@@ -88,22 +85,23 @@ mod tests {
 
     #[test]
     fn the_lowest_named_level_is_required() {
-        assert_eq!(required_loa(None, None).unwrap(), None);
-        assert_eq!(required_loa(Some(ACR_SUBSTANTIAL), None).unwrap(), Some(Loa::Substantial));
-        assert_eq!(required_loa(Some(&format!("{ACR_HIGH} {ACR_SUBSTANTIAL}")), None).unwrap(), Some(Loa::Substantial));
-        assert_eq!(required_loa(Some(&format!("{ACR_SUBSTANTIAL} {ACR_LOW}")), None).unwrap(), Some(Loa::Low));
-        assert_eq!(required_loa(Some("urn:unknown"), None).unwrap(), None);
+        assert_eq!(required_loa(None, None), None);
+        assert_eq!(required_loa(Some(ACR_SUBSTANTIAL), None), Some(Loa::Substantial));
+        assert_eq!(required_loa(Some(&format!("{ACR_HIGH} {ACR_SUBSTANTIAL}")), None), Some(Loa::Substantial));
+        assert_eq!(required_loa(Some(&format!("{ACR_SUBSTANTIAL} {ACR_LOW}")), None), Some(Loa::Low));
+        assert_eq!(required_loa(Some("urn:unknown"), None), None);
+        assert_eq!(required_loa(Some(ACR_LOW), Some(Loa::High)), Some(Loa::High), "the stricter wins");
     }
 
     #[test]
     fn an_essential_acr_claim_is_read() {
         let essential = format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{ACR_SUBSTANTIAL}"]}}}}}}"#);
-        assert_eq!(required_loa(None, Some(&essential)).unwrap(), Some(Loa::Substantial));
+        assert_eq!(essential_acr(&essential).unwrap(), Some(Loa::Substantial));
         let one = format!(r#"{{"userinfo":{{"acr":{{"essential":true,"value":"{ACR_HIGH}"}}}}}}"#);
-        assert_eq!(required_loa(Some(ACR_LOW), Some(&one)).unwrap(), Some(Loa::High));
+        assert_eq!(essential_acr(&one).unwrap(), Some(Loa::High));
         let voluntary = format!(r#"{{"id_token":{{"acr":{{"values":["{ACR_HIGH}"]}}}}}}"#);
-        assert_eq!(required_loa(None, Some(&voluntary)).unwrap(), None);
-        assert!(required_loa(None, Some("[1]")).is_err());
-        assert!(required_loa(None, Some("{")).is_err());
+        assert_eq!(essential_acr(&voluntary).unwrap(), None);
+        assert!(essential_acr("[1]").is_err());
+        assert!(essential_acr("{").is_err());
     }
 }

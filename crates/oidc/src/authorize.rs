@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::assurance::{required_loa, Loa};
+use crate::assurance::{essential_acr, required_loa, Loa};
 use crate::grant::Session;
 use crate::{
     Client, ClientId, CodeChallenge, Consent, ErrorCode, GrantType, OAuthError, Prompt, RedirectUri, ResponseMode,
@@ -46,17 +46,22 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
     pub acr_values: Option<String>,
-    /// The level of assurance the login must reach, from `acr_values` and an essential `acr`
-    /// claim (see [`required_loa`]).
+    /// The level an essential `acr` claim in `claims` demands (an interaction stored before
+    /// `claims` was read has none: it could not have asked).
     #[serde(default)]
-    pub required_loa: Option<Loa>,
+    pub essential_acr: Option<Loa>,
 }
 
 impl AuthorizationRequest {
+    /// The level of assurance the login must reach (see [`crate::assurance::required_loa`]).
+    pub fn required_loa(&self) -> Option<Loa> {
+        required_loa(self.acr_values.as_deref(), self.essential_acr)
+    }
+
     /// The level the login must reach when it is more than any login gives (`low`): the login
     /// page then asks for it, and the person may say they cannot.
     pub fn step_up_level(&self) -> Option<Loa> {
-        self.required_loa.filter(|level| *level > Loa::Low)
+        self.required_loa().filter(|level| *level > Loa::Low)
     }
 }
 
@@ -190,7 +195,10 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     let ui_locales = text("ui_locales", 256)?;
     let acr_values = text("acr_values", 512)?;
     let claims = text("claims", 4096)?;
-    let required_loa = required_loa(acr_values.as_deref(), claims.as_deref()).map_err(fail)?;
+    let essential_acr = match claims {
+        Some(claims) => essential_acr(&claims).map_err(fail)?,
+        None => None,
+    };
     if state.as_deref().is_some_and(|s| s.len() > 2048) {
         return Err(fail(OAuthError::invalid_request("state is too long")));
     }
@@ -208,7 +216,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
         login_hint,
         ui_locales,
         acr_values,
-        required_loa,
+        essential_acr,
     })
 }
 
@@ -252,7 +260,7 @@ pub fn next_step(
             // Step-up: a relying party asking for more than the session reached gets the login
             // page again (OIDC Core 3.1.2.1 lets the provider re-authenticate for acr_values),
             // even after a login in this interaction that did not reach it either.
-            let too_weak = !s.auth.meets(request.required_loa);
+            let too_weak = !s.auth.meets(request.required_loa());
             ((request.prompt.login || too_old) && !fresh) || other_person || too_weak
         }
     };
@@ -429,7 +437,7 @@ mod tests {
     fn step_up_needs_a_login_that_reaches_the_level() {
         let c = client(true, true);
         let mut req = parse(&Params(&good()), &c).unwrap();
-        req.required_loa = Some(Loa::High);
+        req.acr_values = Some(Loa::High.acr().to_owned());
         let password = session(100);
         assert_eq!(next_step(&req, &c, Some(&password), None, None, P0, 200), Ok(NextStep::Login));
         // Even a fresh password login does not reach `high`.
@@ -438,11 +446,11 @@ mod tests {
         eds.auth = AuthContext::eds(100);
         assert_eq!(next_step(&req, &c, Some(&eds), None, None, P0, 200), Ok(NextStep::IssueCode));
         // `substantial` from a `low` password session steps up too; the EDS session meets it.
-        req.required_loa = Some(Loa::Substantial);
+        req.acr_values = Some(Loa::Substantial.acr().to_owned());
         assert_eq!(next_step(&req, &c, Some(&password), None, None, LOGGED_IN, 200), Ok(NextStep::Login));
         assert_eq!(next_step(&req, &c, Some(&eds), None, None, P0, 200), Ok(NextStep::IssueCode));
         // A request that also names `low` is met by the password session.
-        req.required_loa = Some(Loa::Low);
+        req.acr_values = Some(format!("{} {}", Loa::Substantial.acr(), Loa::Low.acr()));
         assert_eq!(next_step(&req, &c, Some(&password), None, None, P0, 200), Ok(NextStep::IssueCode));
     }
 

@@ -139,7 +139,7 @@ async fn proceed(
         let page = match step {
             Err(e) => return Ok(fail(e)),
             // Only EDS reaches `high`: without EDS sign-in on this server nobody can.
-            Ok(NextStep::Login) if request.required_loa == Some(Loa::High) && s.eds().is_none() => {
+            Ok(NextStep::Login) if request.required_loa() == Some(Loa::High) && s.eds().is_none() => {
                 return Ok(fail(OAuthError::new(
                     ErrorCode::UnmetAuthenticationRequirements,
                     "sign-in with EDS, needed for the requested acr, is not available",
