@@ -399,8 +399,8 @@ fn opaque_access_tokens_live_expire_and_are_purged() {
 #[test]
 fn codes_and_refresh_tokens_are_spent_once() {
     use yagona_oidc::{
-        AuthContext, AuthorizationCode, CodeConsumption, Lifetimes, OidcRepository as _, RefreshRotation, RefreshToken,
-        Scopes, Session,
+        AuthContext, AuthorizationCode, ClientId, CodeConsumption, Lifetimes, OidcRepository as _, RefreshRotation,
+        RefreshToken, Scopes, Session,
     };
     // A rotation at 180 issues a token expiring at 2000.
     let lifetimes = Lifetimes { refresh_token: 1820, refresh_token_absolute: 100_000, ..Lifetimes::default() };
