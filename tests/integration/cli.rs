@@ -50,6 +50,7 @@ async fn every_command_has_help() {
         vec!["client", "add", "--help"],
         vec!["client", "list", "--help"],
         vec!["client", "remove", "--help"],
+        vec!["client", "set-scopes", "--help"],
         vec!["account", "add", "--help"],
         vec!["keys", "list", "--help"],
         vec!["keys", "rotate", "--help"],

@@ -280,12 +280,12 @@ async fn discovery_document_and_json_logs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_credentials_and_introspection() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let secret = server.add_client("batch-job", &["--grant-type", "client_credentials"]);
+    let secret = server.add_client("batch-job", &["--grant-type", "client_credentials", "--scope", "reports.read"]);
     let http = yagona_tests::http_client();
     let response = http
         .post(server.url("/token"))
         .basic_auth("batch-job", Some(&secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "openid reports.read")])
+        .form(&[("grant_type", "client_credentials"), ("scope", "reports.read")])
         .send()
         .await
         .unwrap();
@@ -293,7 +293,7 @@ async fn client_credentials_and_introspection() {
     assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
     let body: Value = response.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap();
-    assert_eq!(body["scope"], "reports.read", "person scopes are dropped");
+    assert_eq!(body["scope"], "reports.read");
     assert_eq!(decode_jwt_header(token)["typ"], "at+jwt");
     let claims = decode_jwt_payload(token);
     assert_eq!(claims["sub"], "batch-job");

@@ -20,3 +20,5 @@ mod registration;
 mod revocation;
 mod rp;
 mod sessions;
+mod step_up;
+mod tokens;

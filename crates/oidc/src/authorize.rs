@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::assurance::{essential_acr, required_loa, Loa};
 use crate::grant::Session;
 use crate::{
     Client, ClientId, CodeChallenge, Consent, ErrorCode, GrantType, OAuthError, Prompt, RedirectUri, ResponseMode,
@@ -45,6 +46,39 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
     pub acr_values: Option<String>,
+    /// The level an essential `acr` claim in `claims` demands (an interaction stored before
+    /// `claims` was read has none: it could not have asked).
+    #[serde(default)]
+    pub essential_acr: Option<Loa>,
+}
+
+impl AuthorizationRequest {
+    /// The level of assurance the login must reach (see [`crate::assurance::required_loa`]).
+    pub fn required_loa(&self) -> Option<Loa> {
+        required_loa(self.acr_values.as_deref(), self.essential_acr)
+    }
+
+    /// The level the login must reach when it is more than any login gives (`low`): the login
+    /// page then asks for it, and the person may say they cannot.
+    pub fn step_up_level(&self) -> Option<Loa> {
+        self.required_loa().filter(|level| *level > Loa::Low)
+    }
+}
+
+/// An authorization request waiting for the person (login, consent). The id in the URL is a
+/// random secret stored hashed, and the interaction is bound to the browser that started it
+/// (`browser_hash`, the hash of its CSRF cookie).
+#[derive(Debug, Clone)]
+pub struct Interaction {
+    pub id_hash: String,
+    pub browser_hash: String,
+    pub request: AuthorizationRequest,
+    /// The person logged in during this interaction (satisfies `prompt=login` and `max_age`).
+    pub login_done: bool,
+    /// The person consented during this interaction (satisfies `prompt=consent`).
+    pub consent_done: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 /// Where an error goes: back to the client, once its redirect URI is proven; otherwise to the
@@ -160,6 +194,11 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     let login_hint = text("login_hint", 256)?;
     let ui_locales = text("ui_locales", 256)?;
     let acr_values = text("acr_values", 512)?;
+    let claims = text("claims", 4096)?;
+    let essential_acr = match claims {
+        Some(claims) => essential_acr(&claims).map_err(fail)?,
+        None => None,
+    };
     if state.as_deref().is_some_and(|s| s.len() > 2048) {
         return Err(fail(OAuthError::invalid_request("state is too long")));
     }
@@ -177,6 +216,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
         login_hint,
         ui_locales,
         acr_values,
+        essential_acr,
     })
 }
 
@@ -217,9 +257,10 @@ pub fn next_step(
             let fresh = progress.login_done;
             let too_old = request.max_age.is_some_and(|max| now - s.auth.auth_time > max);
             let other_person = hint_subject.is_some_and(|sub| sub != s.account_id.as_str());
-            // Step-up: a relying party asking for `high` from a password session gets the EDS
-            // login (OIDC Core 3.1.2.1 lets the provider re-authenticate for acr_values).
-            let too_weak = !s.auth.satisfies(request.acr_values.as_deref());
+            // Step-up: a relying party asking for more than the session reached gets the login
+            // page again (OIDC Core 3.1.2.1 lets the provider re-authenticate for acr_values),
+            // even after a login in this interaction that did not reach it either.
+            let too_weak = !s.auth.meets(request.required_loa());
             ((request.prompt.login || too_old) && !fresh) || other_person || too_weak
         }
     };
@@ -264,6 +305,7 @@ mod tests {
             id_token_signing_alg: SigningAlg::Rs256,
             created_at: 0,
             access_token_format: Default::default(),
+            scopes: Scopes::default(),
         }
     }
 
@@ -392,10 +434,10 @@ mod tests {
     }
 
     #[test]
-    fn step_up_to_high_needs_a_new_login() {
+    fn step_up_needs_a_login_that_reaches_the_level() {
         let c = client(true, true);
         let mut req = parse(&Params(&good()), &c).unwrap();
-        req.acr_values = Some(crate::grant::ACR_HIGH.to_owned());
+        req.acr_values = Some(Loa::High.acr().to_owned());
         let password = session(100);
         assert_eq!(next_step(&req, &c, Some(&password), None, None, P0, 200), Ok(NextStep::Login));
         // Even a fresh password login does not reach `high`.
@@ -403,8 +445,12 @@ mod tests {
         let mut eds = session(100);
         eds.auth = AuthContext::eds(100);
         assert_eq!(next_step(&req, &c, Some(&eds), None, None, P0, 200), Ok(NextStep::IssueCode));
-        // A list that also accepts a lower level is met by the password session.
-        req.acr_values = Some(format!("{} {}", crate::grant::ACR_SUBSTANTIAL, crate::grant::ACR_HIGH));
+        // `substantial` from a `low` password session steps up too; the EDS session meets it.
+        req.acr_values = Some(Loa::Substantial.acr().to_owned());
+        assert_eq!(next_step(&req, &c, Some(&password), None, None, LOGGED_IN, 200), Ok(NextStep::Login));
+        assert_eq!(next_step(&req, &c, Some(&eds), None, None, P0, 200), Ok(NextStep::IssueCode));
+        // A request that also names `low` is met by the password session.
+        req.acr_values = Some(format!("{} {}", Loa::Substantial.acr(), Loa::Low.acr()));
         assert_eq!(next_step(&req, &c, Some(&password), None, None, P0, 200), Ok(NextStep::IssueCode));
     }
 

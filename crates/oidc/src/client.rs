@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::keys::SigningAlg;
 use crate::secrets::constant_time_eq;
-use crate::{ClientId, ErrorCode, OAuthError, RedirectUri};
+use crate::{ClientId, ErrorCode, OAuthError, RedirectUri, Scopes};
 
 /// The grant types a client may use (RFC 6749).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,6 +58,9 @@ pub struct Client {
     pub id_token_signing_alg: SigningAlg,
     pub created_at: i64,
     pub access_token_format: AccessTokenFormat,
+    /// The scopes the client may be granted on its own behalf (`client_credentials`): the
+    /// permissions of its own API calls, registered with `client add --scope`.
+    pub scopes: Scopes,
 }
 
 /// What the client's access tokens are.
@@ -110,6 +113,36 @@ impl Client {
     pub fn registered_post_logout_uri(&self, uri: &str) -> Option<&RedirectUri> {
         self.post_logout_redirect_uris.iter().find(|r| r.as_str() == uri)
     }
+
+    /// The scopes a `client_credentials` request gets: the registered ones when it names none
+    /// (RFC 6749 3.3 lets the server choose a default), else exactly those it names, each of
+    /// which must be registered (`invalid_scope` names the others).
+    pub fn client_credentials_scopes(&self, requested: Option<&str>) -> Result<Scopes, OAuthError> {
+        let Some(requested) = requested else { return Ok(self.scopes.clone()) };
+        let requested = Scopes::try_from(requested)?;
+        let unregistered: Vec<&str> = requested.iter().filter(|s| !self.scopes.contains(s)).collect();
+        if !unregistered.is_empty() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                format!("scope {} is not registered for this client", unregistered.join(" ")),
+            ));
+        }
+        Ok(requested)
+    }
+}
+
+/// The scopes to register for a client (`client add --scope`, repeated or space-separated).
+/// Yagona's own scopes describe a person and never go into a client's own token, so they are
+/// refused.
+pub fn registered_scopes<S: AsRef<str>>(values: &[S]) -> Result<Scopes, OAuthError> {
+    let joined = values.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ");
+    let scopes = Scopes::try_from(joined.as_str())?;
+    if let Some(person) = scopes.iter().find(|s| crate::types_export::SUPPORTED_SCOPES.contains(s)) {
+        return Err(OAuthError::invalid_request(format!(
+            "scope {person} is about a person: a client cannot be granted it on its own behalf"
+        )));
+    }
+    Ok(scopes)
 }
 
 /// Hashes client secrets with argon2id and verifies them.
@@ -187,6 +220,7 @@ mod tests {
             id_token_signing_alg: SigningAlg::Rs256,
             created_at: 0,
             access_token_format: Default::default(),
+            scopes: Scopes::try_from("reports.read reports.write").unwrap(),
         }
     }
 
@@ -200,6 +234,18 @@ mod tests {
         assert!(v.verify(&c, "s3cret-value"));
         assert!(!v.verify(&c, "s3cret-valuE"));
         assert!(!v.verify(&client(None), "anything"));
+    }
+
+    #[test]
+    fn client_credentials_get_only_registered_scopes() {
+        let c = client(Some("h".into()));
+        assert_eq!(c.client_credentials_scopes(None).unwrap().to_string(), "reports.read reports.write");
+        assert_eq!(c.client_credentials_scopes(Some("reports.read")).unwrap().to_string(), "reports.read");
+        let e = c.client_credentials_scopes(Some("reports.read reports.delete openid")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidScope);
+        assert!(e.description.contains("openid reports.delete"), "{}", e.description);
+        assert!(registered_scopes(&["a b", "c"]).unwrap().to_string() == "a b c");
+        assert!(registered_scopes(&["reports.read profile"]).is_err());
     }
 
     #[test]

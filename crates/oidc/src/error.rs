@@ -1,8 +1,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-/// The error codes of RFC 6749 (4.1.2.1, 5.2), RFC 6750 (3.1), RFC 7009 and OpenID Connect
-/// Core (3.1.2.6).
+/// The error codes of RFC 6749 (4.1.2.1, 5.2), RFC 6750 (3.1), RFC 7009, OpenID Connect
+/// Core (3.1.2.6) and OpenID Connect Core Unmet Authentication Requirements 1.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -23,6 +23,8 @@ pub enum ErrorCode {
     RequestNotSupported,
     RequestUriNotSupported,
     RegistrationNotSupported,
+    /// The login cannot reach the level of assurance the request demands.
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -46,6 +48,7 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

@@ -1,16 +1,11 @@
-//! The records an authorization leaves behind: the browser session, the pending interaction,
-//! the grant (what a person allowed a client), its code and refresh tokens, and consent.
+//! The records an authorization leaves behind: the browser session, the grant (what a person
+//! allowed a client), its code and refresh tokens, and consent.
 
 use serde::{Deserialize, Serialize};
 use yagona_account::{Account, AccountId, AccountStatus};
 
-use crate::authorize::AuthorizationRequest;
+use crate::assurance::{Loa, ACR_HIGH, ACR_LOW, ACR_SUBSTANTIAL};
 use crate::{ClientId, CodeChallenge, RedirectUri, Scopes};
-
-/// eIDAS levels of assurance, the `acr` values (domain.md, "Login methods and assurance").
-pub const ACR_LOW: &str = "http://eidas.europa.eu/LoA/low";
-pub const ACR_SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
-pub const ACR_HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 /// How a person authenticated: `acr`, `amr` (RFC 8176) and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,18 +27,15 @@ impl AuthContext {
         Self { auth_time: now, acr: ACR_HIGH.to_owned(), amr: vec!["swk".to_owned()] }
     }
 
-    /// Whether this login reached the assurance an `acr_values` request demands.
-    pub fn satisfies(&self, acr_values: Option<&str>) -> bool {
-        !requires_high(acr_values) || self.acr == ACR_HIGH
+    /// The level this login reached (a stored value Yagona does not know counts as `low`).
+    pub fn loa(&self) -> Loa {
+        Loa::from_acr(&self.acr).unwrap_or(Loa::Low)
     }
-}
 
-/// Whether `acr_values` can only be met by the highest level: every value asked for is `high`.
-/// (A list that also names a lower level is met by that level.)
-pub fn requires_high(acr_values: Option<&str>) -> bool {
-    let Some(values) = acr_values else { return false };
-    let mut values = values.split(' ').filter(|v| !v.is_empty()).peekable();
-    values.peek().is_some() && values.all(|v| v == ACR_HIGH)
+    /// Whether this login reached the level a request demands (`None`: any).
+    pub fn meets(&self, required: Option<Loa>) -> bool {
+        required.is_none_or(|level| self.loa() >= level)
+    }
 }
 
 /// Whom a person acts for in a session (user guide step 8), chosen after login and fixed for the
@@ -92,22 +84,6 @@ pub struct LoginEvent {
     pub address: String,
 }
 
-/// An authorization request waiting for the person (login, consent). The id in the URL is a
-/// random secret stored hashed, and the interaction is bound to the browser that started it
-/// (`browser_hash`, the hash of its CSRF cookie).
-#[derive(Debug, Clone)]
-pub struct Interaction {
-    pub id_hash: String,
-    pub browser_hash: String,
-    pub request: AuthorizationRequest,
-    /// The person logged in during this interaction (satisfies `prompt=login` and `max_age`).
-    pub login_done: bool,
-    /// The person consented during this interaction (satisfies `prompt=consent`).
-    pub consent_done: bool,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
 /// A remembered consent: the scopes a person allowed a client.
 #[derive(Debug, Clone)]
 pub struct Consent {
@@ -142,6 +118,12 @@ impl Grant {
             Some(ActingAs::LegalEntity { tin, role, .. }) if self.scopes.contains("legal") => Some((tin, role)),
             _ => None,
         }
+    }
+
+    /// Offline access (OIDC Core 11) outlives the browser session it was granted in; every other
+    /// grant ends with it (logout, expiry, ended from the cabinet).
+    pub fn outlives_session(&self) -> bool {
+        self.scopes.contains("offline_access")
     }
 }
 

@@ -8,6 +8,7 @@
 //! What does not: HTTP, the database, the wall clock. The server passes `now` (unix seconds) in,
 //! so every rule here is tested with fixed times.
 
+pub mod assurance;
 pub mod authorize;
 pub mod claims;
 pub mod client;
@@ -23,11 +24,10 @@ pub mod types_export {
     pub use crate::types::SUPPORTED_SCOPES;
 }
 
+pub use authorize::Interaction;
 pub use client::{AccessTokenFormat, Client, ClientSecretVerifier, GrantType};
 pub use error::{ErrorCode, OAuthError};
-pub use grant::{
-    ActingAs, AuthContext, AuthorizationCode, Consent, Grant, Interaction, LoginEvent, RefreshToken, Session,
-};
+pub use grant::{ActingAs, AuthContext, AuthorizationCode, Consent, Grant, LoginEvent, RefreshToken, Session};
 pub use repository::{CodeConsumption, OidcRepository, RefreshRotation};
 pub use types::{ClientId, CodeChallenge, Prompt, RedirectUri, ResponseMode, Scopes};
 
@@ -38,7 +38,11 @@ pub struct Lifetimes {
     pub authorization_code: i64,
     pub access_token: i64,
     pub id_token: i64,
+    /// Idle lifetime: each rotation issues a token good for this long.
     pub refresh_token: i64,
+    /// Absolute lifetime of a token family: no refresh token of a grant works past the grant's
+    /// creation plus this, however often it was rotated.
+    pub refresh_token_absolute: i64,
     pub session: i64,
     pub interaction: i64,
 }
@@ -50,6 +54,7 @@ impl Default for Lifetimes {
             access_token: 600,
             id_token: 600,
             refresh_token: 30 * 24 * 3600,
+            refresh_token_absolute: 60 * 24 * 3600,
             session: 8 * 3600,
             interaction: 900,
         }
@@ -61,5 +66,11 @@ impl Lifetimes {
     /// stays published this long.
     pub fn longest_signed_token(&self) -> i64 {
         self.access_token.max(self.id_token)
+    }
+
+    /// When a refresh token issued `now` for a grant created at `grant_created_at` expires: its
+    /// idle lifetime, cut short by the family's absolute lifetime.
+    pub fn refresh_token_expiry(&self, grant_created_at: i64, now: i64) -> i64 {
+        (now + self.refresh_token).min(grant_created_at + self.refresh_token_absolute)
     }
 }

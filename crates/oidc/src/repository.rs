@@ -7,7 +7,8 @@ use yagona_account::{Account, AccountId};
 use crate::keys::{SigningAlg, StoredKey};
 use crate::tokens::AccessTokenClaims;
 use crate::{
-    AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, LoginEvent, OAuthError, RefreshToken, Session,
+    AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, Lifetimes, LoginEvent, OAuthError, RefreshToken,
+    Session,
 };
 
 /// The outcome of redeeming an authorization code.
@@ -39,6 +40,9 @@ pub trait OidcRepository {
     fn list_clients(&self) -> Result<Vec<Client>, OAuthError>;
     /// Removes a client and everything issued to it; `false` when there was no such client.
     fn delete_client(&self, id: &ClientId) -> Result<bool, OAuthError>;
+    /// Replaces the scopes a client may be granted on its own behalf; `false` when there was no
+    /// such client.
+    fn set_client_scopes(&self, id: &ClientId, scopes: &crate::Scopes) -> Result<bool, OAuthError>;
 
     // signing keys
     fn list_signing_keys(&self) -> Result<Vec<StoredKey>, OAuthError>;
@@ -114,19 +118,26 @@ pub trait OidcRepository {
         access_hash: &str,
         access: &AccessTokenClaims,
     ) -> Result<(), OAuthError>;
-    /// Spends `old_hash` and stores its successor (hash `new_hash`, same grant) in one
-    /// transaction, exactly once under concurrency.
+    /// Spends `old_hash` and stores its successor (hash `new_hash`, same grant, expiring as
+    /// [`Lifetimes::refresh_token_expiry`] says) in one transaction, exactly once under
+    /// concurrency. The grant must be live: not revoked, within its absolute lifetime, and,
+    /// unless it has `offline_access`, made in a session that is still live.
     fn rotate_refresh_token(
         &self,
         old_hash: &str,
         client: &ClientId,
         new_hash: &str,
-        new_expires_at: i64,
+        lifetimes: &Lifetimes,
         now: i64,
     ) -> Result<RefreshRotation, OAuthError>;
-    /// A live (unused, unexpired, grant not revoked, its membership live) refresh token and its
-    /// grant.
-    fn find_live_refresh_token(&self, hash: &str, now: i64) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
+    /// A live (unused, unexpired, its grant live as for rotation, its membership live) refresh
+    /// token and its grant.
+    fn find_live_refresh_token(
+        &self,
+        hash: &str,
+        lifetimes: &Lifetimes,
+        now: i64,
+    ) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
     /// Stores an opaque access token under `hash` with the claims a JWT would have carried.

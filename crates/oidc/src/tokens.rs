@@ -164,12 +164,15 @@ impl TokenIssuer<'_> {
         Ok(AccessToken { token, claims, format })
     }
 
-    /// An ID token for `account` under `grant`, bound to `access_token` by `at_hash`.
+    /// An ID token for `account` under `grant`, bound to `access_token` by `at_hash`, with the
+    /// claims `scopes` release: the grant's, or fewer when a refresh narrowed them.
+    #[allow(clippy::too_many_arguments)]
     pub fn id_token(
         &self,
         client: &Client,
         account: &Account,
         grant: &Grant,
+        scopes: &Scopes,
         nonce: Option<&str>,
         access_token: &str,
         now: i64,
@@ -189,8 +192,8 @@ impl TokenIssuer<'_> {
         if let Some(nonce) = nonce {
             claims.insert("nonce".into(), nonce.into());
         }
-        claims.extend(user_claims(account, &grant.scopes));
-        claims.extend(crate::claims::acting_claims(grant.acting_as.as_ref(), &grant.scopes));
+        claims.extend(user_claims(account, scopes));
+        claims.extend(crate::claims::acting_claims(grant.acting_as.as_ref(), scopes));
         // ES256 hashes with SHA-256 too, so at_hash is the same for both algorithms.
         self.keys.sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
     }
@@ -201,10 +204,11 @@ impl TokenIssuer<'_> {
         self.keys.verify(token, VerifyOptions { issuer: self.issuer, check_expiry: true, typ: Some(ACCESS_TOKEN_TYP) })
     }
 
-    /// Verifies an `id_token_hint`: Yagona's signature and issuer; it may have expired.
+    /// Verifies an `id_token_hint`: Yagona's signature and issuer, and an ID token's `typ` (an
+    /// access token, which carries `sub` and `sid` too, is not a hint); it may have expired.
     pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, OAuthError> {
         self.keys
-            .verify(token, VerifyOptions { issuer: self.issuer, check_expiry: false, typ: None })
+            .verify(token, VerifyOptions { issuer: self.issuer, check_expiry: false, typ: Some(ID_TOKEN_TYP) })
             .map_err(|_| OAuthError::invalid_request("id_token_hint is not an ID token issued here"))
     }
 }

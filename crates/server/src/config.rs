@@ -362,6 +362,7 @@ impl Config {
             ("tokens.access_token", t.access_token),
             ("tokens.id_token", t.id_token),
             ("tokens.refresh_token", t.refresh_token),
+            ("tokens.refresh_token_absolute", t.refresh_token_absolute),
             ("tokens.session", t.session),
             ("tokens.interaction", t.interaction),
             ("login.window_seconds", self.login.window_seconds),

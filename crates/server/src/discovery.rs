@@ -1,8 +1,8 @@
 //! The OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414).
 
 use serde_json::{json, Value};
+use yagona_oidc::assurance::{ACR_HIGH, ACR_LOW, ACR_SUBSTANTIAL};
 use yagona_oidc::claims::SUPPORTED_CLAIMS;
-use yagona_oidc::grant::{ACR_HIGH, ACR_LOW, ACR_SUBSTANTIAL};
 use yagona_oidc::types_export::SUPPORTED_SCOPES;
 
 pub const AUTHORIZE_PATH: &str = "/authorize";

@@ -104,6 +104,7 @@ pub struct ClientRow {
     pub id_token_signing_alg: String,
     pub created_at: i64,
     pub access_token_format: String,
+    pub scopes: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -119,6 +120,7 @@ impl From<&Client> for ClientRow {
             id_token_signing_alg: c.id_token_signing_alg.as_str().to_owned(),
             created_at: c.created_at,
             access_token_format: c.access_token_format.as_str().to_owned(),
+            scopes: c.scopes.to_string(),
         }
     }
 }
@@ -140,6 +142,7 @@ impl TryFrom<ClientRow> for Client {
             created_at: r.created_at,
             access_token_format: AccessTokenFormat::try_from(r.access_token_format.as_str())
                 .map_err(|e| corrupt(what, e))?,
+            scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt(what, e))?,
         })
     }
 }

@@ -31,6 +31,7 @@ diesel::table! {
         id_token_signing_alg -> Text,
         created_at -> BigInt,
         access_token_format -> Text,
+        scopes -> Text,
     }
 }
 

@@ -136,6 +136,7 @@ fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::R
             id_token_signing_alg: SigningAlg::Rs256,
             created_at: 0,
             access_token_format: AccessTokenFormat::Jwt,
+            scopes: Default::default(),
         })
         .unwrap();
     (client_id, redirect)
@@ -260,9 +261,10 @@ fn grants_follow_their_membership() {
     use yagona_account::legal::{LegalRepository as _, Linked, Tin, HEAD_ROLE};
     use yagona_account::AccountError;
     use yagona_oidc::{
-        ActingAs, AuthContext, AuthorizationCode, CodeConsumption, OidcRepository as _, RefreshRotation, RefreshToken,
-        Scopes,
+        ActingAs, AuthContext, AuthorizationCode, CodeConsumption, Lifetimes, OidcRepository as _, RefreshRotation,
+        RefreshToken, Scopes,
     };
+    let lifetimes = Lifetimes::default();
     on_both_backends(|store| {
         let head = add_person(store, "head", "31205900260011");
         let staff = add_person(store, "staff", "31205900260028");
@@ -281,7 +283,9 @@ fn grants_follow_their_membership() {
             client_id: client_id.clone(),
             account_id: account.clone(),
             sid: format!("sid-{id}"),
-            scopes: Scopes::try_from("openid legal").unwrap(),
+            // Offline access: these grants outlive their (absent) sessions, so only the membership
+            // decides here.
+            scopes: Scopes::try_from("openid legal offline_access").unwrap(),
             auth: AuthContext { auth_time: 100, acr: "1".into(), amr: vec!["pwd".into()] },
             acting_as: Some(acting(role)),
             created_at: 100,
@@ -311,12 +315,12 @@ fn grants_follow_their_membership() {
         // Expiry: refused at every use from the expiry on, before any purge.
         issue("g1", &staff, "Accountant");
         assert!(store.find_live_access("j", "g1", 400).unwrap().is_some());
-        assert!(store.find_live_refresh_token("refresh-g1", 400).unwrap().is_some());
+        assert!(store.find_live_refresh_token("refresh-g1", &lifetimes, 400).unwrap().is_some());
         assert!(store.find_live_access("j", "g1", 500).unwrap().is_none(), "expired");
-        assert!(store.find_live_refresh_token("refresh-g1", 500).unwrap().is_none());
+        assert!(store.find_live_refresh_token("refresh-g1", &lifetimes, 500).unwrap().is_none());
         assert!(matches!(store.consume_authorization_code("code-g1", 500).unwrap(), CodeConsumption::Invalid));
         assert!(matches!(
-            store.rotate_refresh_token("refresh-g1", &client_id, "r-new", 10_000, 500).unwrap(),
+            store.rotate_refresh_token("refresh-g1", &client_id, "r-new", &lifetimes, 500).unwrap(),
             RefreshRotation::Invalid
         ));
         // The purge ends it (an audit event by no one) and revokes the grant.
@@ -396,9 +400,11 @@ fn opaque_access_tokens_live_expire_and_are_purged() {
 #[test]
 fn codes_and_refresh_tokens_are_spent_once() {
     use yagona_oidc::{
-        AuthContext, AuthorizationCode, ClientId, CodeConsumption, OidcRepository as _, RefreshRotation, RefreshToken,
-        Scopes,
+        AuthContext, AuthorizationCode, ClientId, CodeConsumption, Lifetimes, OidcRepository as _, RefreshRotation,
+        RefreshToken, Scopes, Session,
     };
+    // A rotation at 180 issues a token expiring at 2000.
+    let lifetimes = Lifetimes { refresh_token: 1820, refresh_token_absolute: 100_000, ..Lifetimes::default() };
     on_both_backends(|store| {
         let account_id = add_person(store, "spender", "31205900260011");
         let (client_id, redirect) = insert_public_client(store);
@@ -462,23 +468,30 @@ fn codes_and_refresh_tokens_are_spent_once() {
         };
         store.insert_refresh_token(&token("r1", "g1")).unwrap();
         let other = ClientId::try_from("someone-else").unwrap();
-        assert!(matches!(store.rotate_refresh_token("r1", &other, "r2", 2000, 180).unwrap(), RefreshRotation::Invalid));
-        match store.rotate_refresh_token("r1", &client_id, "r2", 2000, 180).unwrap() {
+        assert!(matches!(
+            store.rotate_refresh_token("r1", &other, "r2", &lifetimes, 180).unwrap(),
+            RefreshRotation::Invalid
+        ));
+        match store.rotate_refresh_token("r1", &client_id, "r2", &lifetimes, 180).unwrap() {
             RefreshRotation::Rotated(grant) => assert_eq!((grant.id.as_str(), grant.revoked_at), ("g1", None)),
             other => panic!("a live token rotates: {other:?}"),
         }
         assert!(matches!(
-            store.rotate_refresh_token("r1", &client_id, "r3", 2000, 181).unwrap(),
+            store.rotate_refresh_token("r1", &client_id, "r3", &lifetimes, 181).unwrap(),
             RefreshRotation::Reused { grant_id } if grant_id == "g1"
         ));
-        let (new, found) = store.find_live_refresh_token("r2", 182).unwrap().expect("the new token is stored");
+        let (new, found) =
+            store.find_live_refresh_token("r2", &lifetimes, 182).unwrap().expect("the new token is stored");
         assert_eq!((new.grant_id.as_str(), new.expires_at, found.id.as_str()), ("g1", 2000, "g1"));
         assert!(
-            matches!(store.rotate_refresh_token("r2", &client_id, "r4", 3000, 2001).unwrap(), RefreshRotation::Invalid),
+            matches!(
+                store.rotate_refresh_token("r2", &client_id, "r4", &lifetimes, 2001).unwrap(),
+                RefreshRotation::Invalid
+            ),
             "expired"
         );
         assert!(matches!(
-            store.rotate_refresh_token("none", &client_id, "r5", 3000, 190).unwrap(),
+            store.rotate_refresh_token("none", &client_id, "r5", &lifetimes, 190).unwrap(),
             RefreshRotation::Invalid
         ));
         // A grant revoked behind the repository's back (its tokens left in place): the token is
@@ -487,18 +500,78 @@ fn codes_and_refresh_tokens_are_spent_once() {
         store.insert_refresh_token(&token("r6", "g4")).unwrap();
         store.conn().unwrap().batch_execute("UPDATE grants SET revoked_at = 150 WHERE id = 'g4'").unwrap();
         assert!(matches!(
-            store.rotate_refresh_token("r6", &client_id, "r7", 2000, 190).unwrap(),
+            store.rotate_refresh_token("r6", &client_id, "r7", &lifetimes, 190).unwrap(),
             RefreshRotation::Invalid
         ));
-        assert!(store.find_live_refresh_token("r7", 191).unwrap().is_none(), "no new token for a revoked grant");
+        assert!(
+            store.find_live_refresh_token("r7", &lifetimes, 191).unwrap().is_none(),
+            "no new token for a revoked grant"
+        );
 
         // A code exchange's two writes for an opaque-token client: both, or neither.
         store.insert_refresh_and_opaque_access_token(&token("r8", "g1"), "a1", &access_claims("j1", 2000)).unwrap();
-        assert!(store.find_live_refresh_token("r8", 200).unwrap().is_some());
+        assert!(store.find_live_refresh_token("r8", &lifetimes, 200).unwrap().is_some());
         assert_eq!(store.find_opaque_access_token("a1", 200).unwrap().expect("stored").jti, "j1");
         let again = store.insert_refresh_and_opaque_access_token(&token("r9", "g1"), "a1", &access_claims("j2", 2000));
         assert!(again.is_err(), "an access token hash is stored once");
-        assert!(store.find_live_refresh_token("r9", 200).unwrap().is_none(), "the refresh token went with it");
+        assert!(
+            store.find_live_refresh_token("r9", &lifetimes, 200).unwrap().is_none(),
+            "the refresh token went with it"
+        );
+
+        // Without offline_access a grant refreshes only while the session it was made in is live.
+        let online = |id: &str, sid: &str| yagona_oidc::Grant {
+            sid: sid.into(),
+            scopes: Scopes::try_from("openid profile").unwrap(),
+            ..grant(id)
+        };
+        store.insert_grant_with_code(&online("g5", "s5"), &code("c5", "g5", 200)).unwrap();
+        store.insert_refresh_token(&token("r10", "g5")).unwrap();
+        assert!(store.find_live_refresh_token("r10", &lifetimes, 190).unwrap().is_none(), "no session s5");
+        assert!(matches!(
+            store.rotate_refresh_token("r10", &client_id, "r11", &lifetimes, 190).unwrap(),
+            RefreshRotation::Invalid
+        ));
+        let session = Session {
+            id_hash: "sh6".into(),
+            sid: "s6".into(),
+            account_id: account_id.clone(),
+            auth: grant("g6").auth,
+            address: "127.0.0.1".into(),
+            acting_as: None,
+            created_at: 100,
+            expires_at: 500,
+        };
+        store.insert_session(&session).unwrap();
+        store.insert_grant_with_code(&online("g6", "s6"), &code("c6", "g6", 200)).unwrap();
+        store.insert_refresh_token(&token("r12", "g6")).unwrap();
+        assert!(matches!(
+            store.rotate_refresh_token("r12", &client_id, "r13", &lifetimes, 190).unwrap(),
+            RefreshRotation::Rotated(_)
+        ));
+        assert!(store.find_live_refresh_token("r13", &lifetimes, 499).unwrap().is_some());
+        assert!(store.find_live_refresh_token("r13", &lifetimes, 500).unwrap().is_none(), "the session expired");
+        assert!(matches!(
+            store.rotate_refresh_token("r13", &client_id, "r14", &lifetimes, 500).unwrap(),
+            RefreshRotation::Invalid
+        ));
+
+        // Every family ends at its grant's creation (100) plus the absolute lifetime.
+        let short = Lifetimes { refresh_token_absolute: 300, ..lifetimes };
+        store.insert_refresh_token(&token("r15", "g1")).unwrap();
+        assert!(matches!(
+            store.rotate_refresh_token("r15", &client_id, "r16", &short, 250).unwrap(),
+            RefreshRotation::Rotated(_)
+        ));
+        let (cut, _) = store.find_live_refresh_token("r16", &short, 251).unwrap().expect("rotated");
+        assert_eq!(cut.expires_at, 400, "cut to the family's end, not 250 + 1820");
+        assert!(store.find_live_refresh_token("r16", &short, 400).unwrap().is_none());
+        assert!(store.find_live_refresh_token("r16", &lifetimes, 399).unwrap().is_some());
+        store.insert_refresh_token(&token("r17", "g1")).unwrap();
+        assert!(matches!(
+            store.rotate_refresh_token("r17", &client_id, "r18", &short, 400).unwrap(),
+            RefreshRotation::Invalid
+        ));
     });
 }
 

@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand};
 use yagona_account::audit::{AuditEvent, AuditKind};
+use yagona_oidc::client::registered_scopes;
 use yagona_oidc::keys::SigningAlg;
 use yagona_oidc::secrets::random_token;
 use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _, RedirectUri};
@@ -21,6 +22,15 @@ pub(super) enum ClientCommand {
         /// The client id.
         #[arg(long)]
         id: String,
+    },
+    /// Replace the scopes a client may be granted on its own behalf (client_credentials).
+    SetScopes {
+        /// The client id.
+        #[arg(long)]
+        id: String,
+        /// A scope (or several, space-separated); repeat for more. None: no scope at all.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
 }
 
@@ -58,6 +68,11 @@ pub(super) struct ClientAdd {
     /// `opaque` (random handles that resource servers introspect; no signature per token).
     #[arg(long, default_value = "jwt")]
     pub(super) access_token_format: String,
+    /// A scope the client may be granted on its own behalf (client_credentials), or several,
+    /// space-separated; repeat for more. A client_credentials request gets exactly these when it
+    /// names none, and `invalid_scope` for any other.
+    #[arg(long = "scope")]
+    pub(super) scopes: Vec<String>,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
@@ -83,17 +98,28 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
                 let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
                 println!(
-                    "{}\t{}\t{}{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}{}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
                     if c.is_public() { "public" } else { "confidential" },
                     if c.first_party { ",first-party" } else { "" },
                     grants.join(","),
                     format_args!("access_token={}", c.access_token_format.as_str()),
+                    format_args!("scopes={}", c.scopes),
                     uris.join(" ")
                 );
             }
             Ok(())
+        }
+        ClientCommand::SetScopes { id, scopes } => {
+            let id = ClientId::try_from(id.as_str()).map_err(|e| e.description.into_owned())?;
+            let scopes = registered_scopes(&scopes).map_err(|e| format!("--scope: {}", e.description))?;
+            if store.set_client_scopes(&id, &scopes).map_err(|e| e.description.into_owned())? {
+                println!("Client {id} scopes: {scopes}");
+                Ok(())
+            } else {
+                Err(format!("no client with id {id}"))
+            }
         }
         ClientCommand::Remove { id } => {
             let id = ClientId::try_from(id.as_str()).map_err(|e| e.description.into_owned())?;
@@ -150,6 +176,7 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
         created_at: now(),
         access_token_format: yagona_oidc::AccessTokenFormat::try_from(args.access_token_format.as_str())
             .map_err(|e| format!("--access-token-format: {}", e.description))?,
+        scopes: registered_scopes(&args.scopes).map_err(|e| format!("--scope: {}", e.description))?,
     };
     Ok((client, secret))
 }

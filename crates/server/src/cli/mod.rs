@@ -160,6 +160,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
             first_party: false,
             id_token_alg: "RS256".into(),
             access_token_format: "jwt".into(),
+            scopes: vec![],
         })?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }

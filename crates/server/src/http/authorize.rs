@@ -12,10 +12,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_account::{Account, AccountRepository as _, Login};
+use yagona_oidc::assurance::Loa;
 use yagona_oidc::authorize::{
     self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
 };
-use yagona_oidc::grant::requires_high;
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
     AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
@@ -139,6 +139,13 @@ async fn proceed(
             next_step(&request, &client, session.as_ref(), hint_subject.as_deref(), consent.as_ref(), progress, now);
         let page = match step {
             Err(e) => return Ok(fail(e)),
+            // Only EDS reaches `high`: without EDS sign-in on this server nobody can.
+            Ok(NextStep::Login) if request.required_loa() == Some(Loa::High) && s.eds().is_none() => {
+                return Ok(fail(OAuthError::new(
+                    ErrorCode::UnmetAuthenticationRequirements,
+                    "sign-in with EDS, needed for the requested acr, is not available",
+                )))
+            }
             Ok(NextStep::Login) => "/login",
             Ok(NextStep::Consent) => "/consent",
             Ok(NextStep::IssueCode) if needs_acting_choice(s, &request, session.as_ref(), now)? => "/act_as",
@@ -207,7 +214,7 @@ fn needs_acting_choice(
     Ok(true)
 }
 
-fn error_of(request: &AuthorizationRequest, error: OAuthError) -> ErrorRedirect {
+pub(super) fn error_of(request: &AuthorizationRequest, error: OAuthError) -> ErrorRedirect {
     ErrorRedirect {
         redirect_uri: request.redirect_uri.clone(),
         response_mode: request.response_mode,
@@ -267,7 +274,7 @@ fn respond_to_client(t: Tr<'_>, redirect_uri: &str, mode: ResponseMode, fields: 
     }
 }
 
-fn error_redirect(state: &State, t: Tr<'_>, r: ErrorRedirect) -> HttpResponse {
+pub(super) fn error_redirect(state: &State, t: Tr<'_>, r: ErrorRedirect) -> HttpResponse {
     if r.error.code == ErrorCode::ServerError {
         return PageError::from(r.error).page(t);
     }
@@ -305,8 +312,9 @@ struct LoginView<'a> {
     client_name: Option<&'a str>,
     login: &'a str,
     error: Option<String>,
-    eds_required: bool,
-    /// On the EDS-only page: who this browser is signed in as.
+    /// The level of assurance the interaction's request demands, if above `low`.
+    step_up: Option<Loa>,
+    /// On a step-up page: who this browser is signed in as.
     signed_in_as: Option<String>,
 }
 
@@ -337,7 +345,9 @@ fn login_page_response(
             register_href,
             eds: state.eds().is_some(),
             eimzo: state.settings.eds.eimzo_urls.join(" "),
-            eds_required: view.eds_required,
+            eds_required: view.step_up == Some(Loa::High),
+            step_up_substantial: view.step_up == Some(Loa::Substantial),
+            can_decline: view.step_up.is_some() && view.interaction.is_some(),
             signed_in_as: view.signed_in_as,
         },
     )
@@ -358,7 +368,7 @@ pub fn login_page_with_error(
         client_name,
         login: "",
         error: Some(message),
-        eds_required: false,
+        step_up: None,
         signed_in_as: None,
     };
     login_page_response(state, t, browser, StatusCode::UNAUTHORIZED, view)
@@ -373,9 +383,9 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
             Some(id) => Some(live_interaction(s, &id, &binding)?),
             None => None,
         };
-        // A step-up to EDS may sign in another person: say who is signed in now.
-        let high = matches!(&found, Some(Some((i, _))) if requires_high(i.request.acr_values.as_deref()));
-        let signed_in = match high {
+        // A step-up (to EDS) may sign in another person: say who is signed in now.
+        let step_up = matches!(&found, Some(Some((i, _))) if i.request.step_up_level().is_some());
+        let signed_in = match step_up {
             true => super::signed_in(s, session_hash.as_deref(), now())?.map(|(_, a)| (a.full_name(), a.login)),
             false => None,
         };
@@ -389,13 +399,13 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
             let found = found.flatten();
             let t = translator(&req, &state, found.as_ref().and_then(|(i, _)| i.request.ui_locales.as_deref()));
             let login_hint = found.as_ref().and_then(|(i, _)| i.request.login_hint.clone()).unwrap_or_default();
-            let eds_required = found.as_ref().is_some_and(|(i, _)| requires_high(i.request.acr_values.as_deref()));
+            let step_up = found.as_ref().and_then(|(i, _)| i.request.step_up_level());
             let view = LoginView {
                 interaction: interaction.as_deref().filter(|_| found.is_some()),
                 client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
                 login: &login_hint,
                 error: None,
-                eds_required,
+                step_up,
                 signed_in_as: signed_in.map(|(name, login)| {
                     t.f("login.signed_in_as", &[("name", name.as_str()), ("login", login.as_str())])
                 }),
@@ -595,7 +605,7 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                 client_name: client_name.as_deref(),
                 login: &login_text,
                 error: Some(t.t(message).to_owned()),
-                eds_required: false,
+                step_up: None,
                 signed_in_as: None,
             };
             login_page_response(&state, t, &browser, status, view)

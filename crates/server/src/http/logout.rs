@@ -1,9 +1,10 @@
 //! RP-Initiated Logout 1.0: `end_session` with `id_token_hint`, a registered
 //! `post_logout_redirect_uri` and `state`.
 //!
-//! A logout that carries an ID token of the current session's person ends the session at once.
-//! Anything else (no hint, another person's hint) asks the person to confirm, with a CSRF-protected
-//! form, so that a third-party page cannot sign people out.
+//! A logout that carries an ID token (by its `typ`, not an access token) of the current session
+//! (its `sid`) ends the session at once. Anything else (no hint, another person's or another
+//! session's hint) asks the person to confirm, with a CSRF-protected form, so that a third-party
+//! page cannot sign people out.
 
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
@@ -104,7 +105,11 @@ async fn end_session(
         };
         match (session, hint) {
             (None, _) => Ok(Decision::Done(after)),
-            (Some(session), Some(hint)) if hint.sub == session.account_id.as_str() => {
+            // The hint must name this very session (its `sid`), not only its person: an ID token
+            // from an earlier session of theirs, replayed by a third party, asks first.
+            (Some(session), Some(hint))
+                if hint.sub == session.account_id.as_str() && hint.sid.as_deref() == Some(session.sid.as_str()) =>
+            {
                 s.store.end_session(&session.id_hash, now)?;
                 tracing::info!(account = %session.account_id, "logged out by relying party");
                 Ok(Decision::Done(after))

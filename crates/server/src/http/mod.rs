@@ -14,6 +14,7 @@ mod meta;
 pub use pages::show_time;
 pub mod pages;
 mod register;
+mod step_up;
 mod token;
 mod userinfo;
 
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(AUTHORIZE_PATH, web::get().to(authorize::authorize_get))
         .route(AUTHORIZE_PATH, web::post().to(authorize::authorize_post))
         .route("/authorize/resume", web::get().to(authorize::resume))
+        .route("/authorize/decline", web::post().to(step_up::decline))
         .route("/login", web::get().to(authorize::login_page))
         .route("/login", web::post().to(authorize::login_submit))
         .route("/consent", web::get().to(authorize::consent_page))

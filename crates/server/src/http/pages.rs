@@ -124,6 +124,10 @@ pub struct LoginPage<'a> {
     pub eds: bool,
     /// The relying party asked for the highest assurance: only EDS will do.
     pub eds_required: bool,
+    /// The relying party asked for `substantial`: EDS, or a confirmed account's password.
+    pub step_up_substantial: bool,
+    /// The person may say they cannot sign in at the level asked for.
+    pub can_decline: bool,
     /// E-IMZO WebSocket URLs for the signer, space-separated.
     pub eimzo: String,
     /// Who this browser is signed in as, told on the EDS-only page before a step-up signs

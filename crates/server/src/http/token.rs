@@ -184,7 +184,7 @@ fn new_refresh_token(s: &AppState, secret: &str, grant: &Grant, now: i64) -> Ref
         grant_id: grant.id.clone(),
         client_id: grant.client_id.clone(),
         created_at: now,
-        expires_at: now + s.settings.lifetimes.refresh_token,
+        expires_at: s.settings.lifetimes.refresh_token_expiry(grant.created_at, now),
     }
 }
 
@@ -212,7 +212,7 @@ fn issue(
         Some(Refresh::Rotated(_)) | None => None,
     };
     store_tokens(s, &access, first_refresh.as_ref())?;
-    let id_token = s.with_issuer(|i| i.id_token(client, account, grant, nonce, &access.token, now))?;
+    let id_token = s.with_issuer(|i| i.id_token(client, account, grant, scopes, nonce, &access.token, now))?;
     let mut body = json!({
         "access_token": access.token,
         "token_type": "Bearer",
@@ -247,16 +247,15 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
     let requested = p.get("scope")?.map(Scopes::try_from).transpose()?;
     let now = now();
     let secret = random_token();
-    let expires_at = now + s.settings.lifetimes.refresh_token;
     // A disabled account's token is refused before anything is written (issue 11, item 5).
-    if let Some((_, grant)) = s.store.find_live_refresh_token(&hash_token(presented), now)? {
+    if let Some((_, grant)) = s.store.find_live_refresh_token(&hash_token(presented), &s.settings.lifetimes, now)? {
         live_account(s, &grant)?;
     }
     let grant = match s.store.rotate_refresh_token(
         &hash_token(presented),
         &client.id,
         &hash_token(&secret),
-        expires_at,
+        &s.settings.lifetimes,
         now,
     )? {
         RefreshRotation::Rotated(grant) => *grant,
@@ -266,7 +265,11 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
             token_reused(s, "refresh_token", &grant_id, client, now);
             return Err(OAuthError::invalid_grant("the refresh token has already been used"));
         }
-        RefreshRotation::Invalid => return Err(OAuthError::invalid_grant("the refresh token is invalid or expired")),
+        RefreshRotation::Invalid => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is invalid or expired, or the session it was granted in has ended",
+            ))
+        }
     };
     let scopes = match requested {
         Some(requested) if requested.is_subset(&grant.scopes) => requested,
@@ -279,17 +282,11 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuth
     Ok(body)
 }
 
-/// Scopes about a person make no sense for a client acting on its own behalf.
-const PERSON_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "pinfl", "offline_access"];
-
 fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "public clients cannot use client_credentials"));
     }
-    let mut scopes = Scopes::try_from(p.get("scope")?.unwrap_or(""))?;
-    for person_scope in PERSON_SCOPES {
-        scopes = scopes.without(person_scope);
-    }
+    let scopes = client.client_credentials_scopes(p.get("scope")?)?;
     let now = now();
     let access = s.with_issuer(|i| i.access_token_for_client(&client.id, &scopes, client.access_token_format, now))?;
     store_tokens(s, &access, None)?;
@@ -345,7 +342,9 @@ fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAut
         Err(e) if e.code == ErrorCode::InvalidToken => {}
         Err(e) => return Err(e),
     }
-    Ok(s.store.find_live_refresh_token(&hash_token(token), now())?.map(|(t, g)| KnownToken::Refresh(t, g)))
+    Ok(s.store
+        .find_live_refresh_token(&hash_token(token), &s.settings.lifetimes, now())?
+        .map(|(t, g)| KnownToken::Refresh(t, g)))
 }
 
 pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {

@@ -1,0 +1,29 @@
+//! Deleting what has expired.
+
+use diesel::prelude::*;
+use yagona_oidc::OAuthError;
+
+use crate::schema::*;
+use crate::Store;
+
+pub(super) fn purge_expired(store: &Store, now: i64) -> Result<u64, OAuthError> {
+    let n = store.transaction(|conn| {
+        let mut n = 0;
+        n +=
+            diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(grants::table.filter(grants::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(eds_challenges::table.filter(eds_challenges::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(registrations::table.filter(registrations::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)))
+            .execute(conn)?;
+        n += diesel::delete(opaque_access_tokens::table.filter(opaque_access_tokens::expires_at.le(now)))
+            .execute(conn)?;
+        // Failures older than a day no longer count towards any throttle window.
+        n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400))).execute(conn)?;
+        Ok(n as u64)
+    })?;
+    Ok(n)
+}
