@@ -8,6 +8,7 @@ mod browser;
 mod browser_eds;
 mod cabinet;
 mod cli;
+mod cluster;
 mod concurrency;
 mod eds;
 mod flow;

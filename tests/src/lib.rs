@@ -197,6 +197,31 @@ impl TestServer {
         self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     }
 
+    /// A second node of the same cluster (not started): the same database, key-encryption key
+    /// and issuer, its own port and folder. Dropping it leaves the database to this server.
+    pub fn replica(&self) -> TestServer {
+        let dir = std::env::temp_dir().join(format!("yagona-test-{}", random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (port, metrics_port) = (free_port(), free_port());
+        let mut env = self.env.clone();
+        for (key, value) in env.iter_mut() {
+            if key == "YAGONA_HTTP__LISTEN" {
+                *value = format!("127.0.0.1:{port}");
+            } else if key == "YAGONA_METRICS__LISTEN" {
+                *value = format!("127.0.0.1:{metrics_port}");
+            }
+        }
+        TestServer {
+            base_url: format!("http://127.0.0.1:{port}"),
+            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
+            dir,
+            env,
+            child: None,
+            pg_database: None,
+            backend: self.backend,
+        }
+    }
+
     /// Sends a signal (`TERM`, `INT`, ...) to the server process.
     pub fn signal(&self, name: &str) {
         let pid = self.child.as_ref().expect("the server runs").id().to_string();

@@ -1,10 +1,16 @@
 //! Signing keys: generation, encryption at rest, the published JWKS (RFC 7517) and JWT signing
 //! and verification.
 //!
-//! A key's life: generated `active` (one per algorithm) -> `retired` by `yagona keys rotate`, when
-//! a new active key replaces it. A retired key no longer signs but stays in the JWKS until every
-//! token it signed has expired (`retired_at + longest token lifetime`), so relying parties keep
-//! verifying tokens issued before the rotation.
+//! A key's life: `next` -> `active` -> `retired`. `yagona keys rotate` adds a `next` key with an
+//! activation time `keys.publish_delay` ahead: from then on every node publishes it in the JWKS
+//! and accepts it, but none signs with it, so every node and every relying party's cached JWKS
+//! (max-age 300 s) knows the key before the first token signed with it appears ("publish before
+//! use"). At the activation time every node switches to it by itself (the choice is made from
+//! the stored times, so nodes agree without talking), and the previous key is retired. A retired
+//! key no longer signs but stays published until every token it signed has expired
+//! (`retired_at + longest token lifetime + propagation`), so tokens issued before the rotation,
+//! by any node, keep verifying. The first keys of a new installation, and `keys rotate --now`
+//! (a compromised key), are active at once.
 //!
 //! Private keys are stored as PKCS#8, sealed with AES-256-GCM under the key-encryption key (KEK)
 //! from the configuration; the key id is the associated data, so a sealed key cannot be moved to
@@ -66,6 +72,8 @@ impl TryFrom<&str> for SigningAlg {
 /// Where a key stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
+    /// Published and accepted; signs from its activation time.
+    Next,
     Active,
     Retired,
 }
@@ -73,6 +81,7 @@ pub enum KeyState {
 impl KeyState {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Next => "next",
             Self::Active => "active",
             Self::Retired => "retired",
         }
@@ -83,6 +92,7 @@ impl TryFrom<&str> for KeyState {
     type Error = OAuthError;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
         match value {
+            "next" => Ok(Self::Next),
             "active" => Ok(Self::Active),
             "retired" => Ok(Self::Retired),
             other => Err(OAuthError::server_error(format!("unknown key state {other:?}"))),
@@ -177,10 +187,28 @@ pub struct StoredKey {
     /// The public JWK, as published.
     pub public_jwk: String,
     pub created_at: i64,
+    /// When the key signs: at once for an active key, in the future for a `next` one.
+    pub activates_at: i64,
     pub retired_at: Option<i64>,
 }
 
 impl StoredKey {
+    /// Makes this (new) key `next`: published now, signing from `activates_at`.
+    pub fn scheduled(mut self, activates_at: i64) -> Self {
+        self.state = KeyState::Next;
+        self.activates_at = activates_at;
+        self
+    }
+
+    /// Whether the key signs at `now` (before any node has recorded its activation).
+    fn signs_at(&self, now: i64) -> bool {
+        match self.state {
+            KeyState::Active => true,
+            KeyState::Next => self.activates_at <= now,
+            KeyState::Retired => false,
+        }
+    }
+
     /// Generates a new active key for `alg`, sealed under `kek`.
     pub fn generate(alg: SigningAlg, kek: &KeyEncryptionKey, now: i64) -> Result<Self, OAuthError> {
         let kid = random_id();
@@ -226,6 +254,7 @@ impl StoredKey {
             state: KeyState::Active,
             public_jwk: jwk.to_string(),
             created_at: now,
+            activates_at: now,
             retired_at: None,
         })
     }
@@ -233,7 +262,7 @@ impl StoredKey {
     /// Whether the key is still published at `now`.
     pub fn is_published(&self, now: i64, keep_retired_for: i64) -> bool {
         match (self.state, self.retired_at) {
-            (KeyState::Active, _) => true,
+            (KeyState::Active | KeyState::Next, _) => true,
             (KeyState::Retired, Some(at)) => now < at + keep_retired_for,
             (KeyState::Retired, None) => false,
         }
@@ -266,6 +295,9 @@ struct ActiveKey {
 /// and the JWKS document, built once per load.
 pub struct KeyRing {
     active: HashMap<SigningAlg, ActiveKey>,
+    /// The earliest activation time of a published key that does not sign yet: the ring must be
+    /// loaded again then.
+    next_activation: Option<i64>,
     /// Public keys parsed once (`ParsedPublicKey` keeps aws-lc's key with its Montgomery
     /// context): parsing the key at every verification was a third of a userinfo request.
     verifying: HashMap<String, (SigningAlg, ParsedPublicKey)>,
@@ -293,13 +325,26 @@ impl KeyRing {
         let mut active = HashMap::new();
         let mut verifying = HashMap::new();
         let mut published = Vec::new();
+        // The signing key per algorithm: of those that sign now, the latest activated (a due
+        // `next` key wins over the `active` one it replaces, even before the store records it).
+        let mut signing: HashMap<SigningAlg, &StoredKey> = HashMap::new();
+        for key in keys.iter().filter(|k| k.signs_at(now)) {
+            let newer = signing
+                .get(&key.alg)
+                .is_none_or(|k| (key.activates_at, key.created_at) > (k.activates_at, k.created_at));
+            if newer {
+                signing.insert(key.alg, key);
+            }
+        }
+        let next_activation =
+            keys.iter().filter(|k| k.state == KeyState::Next && k.activates_at > now).map(|k| k.activates_at).min();
         for key in keys.iter().filter(|k| k.is_published(now, keep_retired_for)) {
             let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk)
                 .map_err(|e| OAuthError::server_error(format!("stored JWK {}: {e}", key.kid)))?;
             let parsed = parse_public_jwk(key.alg, &jwk)
                 .map_err(|e| OAuthError::server_error(format!("stored JWK {}: {e}", key.kid)))?;
             verifying.insert(key.kid.clone(), (key.alg, parsed));
-            if key.state == KeyState::Active {
+            if signing.get(&key.alg).is_some_and(|k| k.kid == key.kid) {
                 if key.kek_id != kek.id() {
                     return Err(OAuthError::server_error(format!(
                         "signing key {} was sealed with key-encryption key {} but {} is configured",
@@ -335,7 +380,12 @@ impl KeyRing {
             }
         }
         let jwks = serde_json::json!({ "keys": published }).to_string();
-        Ok(Self { active, verifying, jwks })
+        Ok(Self { active, next_activation, verifying, jwks })
+    }
+
+    /// When a published key starts signing (the ring must be loaded again at that time).
+    pub fn next_activation(&self) -> Option<i64> {
+        self.next_activation
     }
 
     /// The JWKS document (RFC 7517 5).
@@ -558,6 +608,34 @@ mod tests {
         let no_exp = ring.sign(SigningAlg::Es256, "JWT", &NoExp { iss: "i".into() }).unwrap();
         assert!(ring.verify::<serde_json::Value>(&no_exp, opts).is_err());
         assert!(ring.verify::<serde_json::Value>(&no_exp, VerifyOptions { check_expiry: false, ..opts }).is_ok());
+    }
+
+    /// Publish before use: a `next` key is in the JWKS and verifies, but the old key signs until
+    /// the activation time, when the ring (loaded again) signs with the new one by itself.
+    #[test]
+    fn a_next_key_is_published_first_and_signs_from_its_activation() {
+        let kek = KeyEncryptionKey::generate();
+        let t = now();
+        let mut keys = vec![
+            StoredKey::generate(SigningAlg::Rs256, &kek, t).unwrap(),
+            StoredKey::generate(SigningAlg::Es256, &kek, t).unwrap(),
+        ];
+        let next = StoredKey::generate(SigningAlg::Rs256, &kek, t).unwrap().scheduled(t + 300);
+        keys.push(next.clone());
+        let before = KeyRing::load(&keys, &kek, t, 600).unwrap();
+        assert_eq!(before.active_kid(SigningAlg::Rs256), Some(keys[0].kid.as_str()), "the old key still signs");
+        assert!(before.jwks_json().contains(&next.kid), "the next key is published");
+        assert_eq!(before.next_activation(), Some(t + 300));
+        // A token signed by the next key (by a node already past the time) verifies here.
+        let after = KeyRing::load(&keys, &kek, t + 300, 600).unwrap();
+        assert_eq!(after.active_kid(SigningAlg::Rs256), Some(next.kid.as_str()), "due: it signs, unrecorded yet");
+        assert_eq!(after.next_activation(), None);
+        let claims = Claims { iss: "https://id.example".into(), exp: t + 60, sub: "a".into() };
+        let opts = VerifyOptions { issuer: "https://id.example", check_expiry: true, typ: Some("JWT") };
+        let by_next = after.sign(SigningAlg::Rs256, "JWT", &claims).unwrap();
+        assert_eq!(before.verify::<Claims>(&by_next, opts).unwrap(), claims);
+        let by_old = before.sign(SigningAlg::Rs256, "JWT", &claims).unwrap();
+        assert_eq!(after.verify::<Claims>(&by_old, opts).unwrap(), claims);
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub trait OidcRepository {
     /// of several replicas at once) and returns `false`.
     fn activate_signing_key(&self, new: &StoredKey, now: i64, only_if_none: bool) -> Result<bool, OAuthError>;
     fn active_key_algs(&self) -> Result<Vec<SigningAlg>, OAuthError>;
+    /// Stores a `next` key; refused (`Ok(false)`) while another key of its algorithm waits.
+    fn schedule_signing_key(&self, new: &StoredKey) -> Result<bool, OAuthError>;
+    /// Records the activation of every `next` key whose time has come (the previous active key
+    /// of its algorithm is retired at that time). Idempotent; nodes may race on it.
+    fn activate_due_keys(&self, now: i64) -> Result<usize, OAuthError>;
 
     // sessions and interactions
     fn insert_session(&self, session: &Session) -> Result<(), OAuthError>;

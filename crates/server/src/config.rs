@@ -154,6 +154,10 @@ pub struct KeysConfig {
     /// 32 bytes, base64: the key-encryption key sealing signing keys at rest.
     pub encryption_key: Option<String>,
     pub encryption_key_file: Option<PathBuf>,
+    /// Seconds between `keys rotate` and the new key's first signature: it is published (JWKS,
+    /// verification) meanwhile. At least the JWKS max-age (300 s) plus the nodes' key poll (30 s),
+    /// so every node and every relying party's cached JWKS has it before it is used.
+    pub publish_delay: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -222,7 +226,7 @@ impl Default for Config {
                 pool_size: 8,
                 acquire_timeout_ms: 2000,
             },
-            keys: KeysConfig { encryption_key: None, encryption_key_file: None },
+            keys: KeysConfig { encryption_key: None, encryption_key_file: None, publish_delay: 330 },
             tokens: Lifetimes::default(),
             login: LoginConfig { max_failures_per_account: 5, max_failures_per_address: 50, window_seconds: 900 },
             password: PasswordConfig {
@@ -271,6 +275,8 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub encryption_key: Option<KeyEncryptionKey>,
+    /// `keys.publish_delay`, seconds.
+    pub key_publish_delay: i64,
     pub lifetimes: Lifetimes,
     pub login: LoginConfig,
     pub password: PasswordParams,
@@ -338,6 +344,9 @@ impl Config {
         }
         if self.database.acquire_timeout_ms == 0 {
             return Err("configuration key `database.acquire_timeout_ms`: must be at least 1".into());
+        }
+        if self.keys.publish_delay < 0 {
+            return Err("configuration key `keys.publish_delay`: must be zero or a positive number of seconds".into());
         }
         let trusted_proxies = self
             .http
@@ -427,6 +436,7 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(self.http.shutdown_grace),
             trusted_proxies,
             encryption_key,
+            key_publish_delay: self.keys.publish_delay,
             lifetimes: self.tokens,
             login: self.login,
             password,

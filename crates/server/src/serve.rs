@@ -59,6 +59,16 @@ pub async fn run(state: AppState) -> Result<(), String> {
     let state = web::Data::new(state);
     let state_for_signals = state.clone();
     let background = state.clone();
+    let activation = state.clone();
+    actix_web::rt::spawn(async move { activate_keys_on_time(activation).await });
+    let listener = state.clone();
+    state
+        .store
+        .listen_for_key_changes(&state.settings.database, move || match listener.reload_keys() {
+            Ok(()) => tracing::info!("signing keys reloaded on another process's notice"),
+            Err(e) => tracing::error!(detail = %e, "reloading keys failed"),
+        })
+        .map_err(|e| format!("database: {e}"))?;
     actix_web::rt::spawn(async move { housekeeping(background).await });
     let mut server = HttpServer::new(move || {
         App::new().app_data(state.clone()).wrap(middleware::from_fn(http::request_span)).configure(http::routes)
@@ -133,7 +143,25 @@ async fn stop_on_signal(state: web::Data<AppState>, handles: Vec<actix_web::dev:
     }
 }
 
-/// Every 30 s: pick up rotated keys; every 10 min: delete expired rows.
+/// A scheduled key starts signing at its activation time on every node: the ring knows when,
+/// and is loaded again then (checked every second; no database work until a key is due).
+async fn activate_keys_on_time(state: web::Data<AppState>) {
+    let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if state.keys().next_activation().is_some_and(|at| at <= now()) {
+            let s = state.clone();
+            match web::block(move || s.reload_keys()).await {
+                Ok(Ok(())) => tracing::info!("a scheduled signing key signs from now on"),
+                Ok(Err(e)) => tracing::error!(detail = %e, "activating a scheduled key failed"),
+                Err(e) => tracing::error!(detail = %e, "activating a scheduled key failed"),
+            }
+        }
+    }
+}
+
+/// Every 30 s: pick up rotated keys (the fallback for lost notifications); every 10 min:
+/// delete expired rows.
 async fn housekeeping(state: web::Data<AppState>) {
     let mut tick = actix_web::rt::time::interval(Duration::from_secs(30));
     let mut rounds: u64 = 0;

@@ -99,9 +99,20 @@ impl AppState {
     }
 }
 
+/// How long a retired key stays published beyond the longest token lifetime: the time a
+/// lagging node may still sign with it before it loads the new key (its 30 s poll, when a
+/// notification was lost), with a margin.
+pub const KEY_PROPAGATION: i64 = 60;
+
 fn load_key_ring(store: &Store, kek: &KeyEncryptionKey, settings: &Settings) -> Result<KeyRing, String> {
+    let now = now();
+    // Whichever node gets here first records the activation of due keys; the ring below picks
+    // the due key either way, so nodes agree even before the record.
+    if store.activate_due_keys(now).map_err(|e| e.to_string())? > 0 {
+        tracing::info!("a scheduled signing key is active now");
+    }
     let stored = store.list_signing_keys().map_err(|e| e.to_string())?;
-    KeyRing::load(&stored, kek, now(), settings.lifetimes.longest_signed_token())
+    KeyRing::load(&stored, kek, now, settings.lifetimes.longest_signed_token() + KEY_PROPAGATION)
         .map_err(|e| e.description.into_owned())
 }
 

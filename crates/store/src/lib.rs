@@ -23,6 +23,7 @@ mod prepared;
 mod revocation;
 mod rows;
 mod schema;
+mod signals;
 mod throttle;
 
 pub use connection::{Backend, Checkpoints, DatabaseUrl, DbConnection};

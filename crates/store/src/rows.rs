@@ -158,6 +158,7 @@ pub struct KeyRow {
     pub public_jwk: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    pub activates_at: i64,
 }
 
 impl From<&StoredKey> for KeyRow {
@@ -171,6 +172,7 @@ impl From<&StoredKey> for KeyRow {
             public_jwk: k.public_jwk.clone(),
             created_at: k.created_at,
             retired_at: k.retired_at,
+            activates_at: k.activates_at,
         }
     }
 }
@@ -186,6 +188,7 @@ impl TryFrom<KeyRow> for StoredKey {
             kek_id: r.kek_id,
             public_jwk: r.public_jwk,
             created_at: r.created_at,
+            activates_at: r.activates_at,
             retired_at: r.retired_at,
         })
     }

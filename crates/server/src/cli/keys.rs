@@ -1,6 +1,7 @@
 //! `yagona keys`: signing keys.
 
 use clap::Subcommand;
+use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_oidc::keys::{SigningAlg, StoredKey};
 use yagona_oidc::OidcRepository as _;
 
@@ -10,7 +11,8 @@ use crate::state::{now, resolve_kek};
 
 #[derive(Subcommand)]
 pub(super) enum KeysCommand {
-    /// List signing keys and whether they are published.
+    /// List signing keys: kid, alg, state (next, active, retired), published or not, and when
+    /// the key signs (RFC 3339).
     List,
     /// Measure how many RS256 and ES256 JWT signatures one core makes per second with Yagona's
     /// signing code (the bound `make bench` compares client_credentials with).
@@ -18,11 +20,17 @@ pub(super) enum KeysCommand {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
-    /// Replace the active signing key(s); the old ones stay published until their tokens expire.
+    /// Rotate the signing key(s), publish before use: the new key is published at once and
+    /// signs from `keys.publish_delay` seconds on (every node switches by itself); the old key
+    /// stays published until its tokens expire.
     Rotate {
         /// Only this algorithm (RS256 or ES256); default both.
         #[arg(long)]
         alg: Option<String>,
+        /// Sign with the new key at once (a compromised key): relying parties that cached the
+        /// JWKS refuse new tokens until their cache expires (up to 5 minutes).
+        #[arg(long)]
+        now: bool,
     },
 }
 
@@ -65,17 +73,18 @@ pub(super) fn keys_command(settings: &Settings, command: KeysCommand) -> Result<
             let keys = store.list_signing_keys().map_err(|e| e.description.into_owned())?;
             for k in keys {
                 println!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}",
                     k.kid,
                     k.alg.as_str(),
                     k.state.as_str(),
-                    if k.is_published(now(), keep) { "published" } else { "unpublished" }
+                    if k.is_published(now(), keep) { "published" } else { "unpublished" },
+                    crate::trust::rfc3339(k.activates_at)
                 );
             }
             Ok(())
         }
         KeysCommand::Bench { seconds } => signing_bench(seconds),
-        KeysCommand::Rotate { alg } => {
+        KeysCommand::Rotate { alg, now: at_once } => {
             let algs = match alg {
                 Some(a) => {
                     vec![SigningAlg::try_from(a.as_str()).map_err(|e| e.description.into_owned())?]
@@ -83,16 +92,43 @@ pub(super) fn keys_command(settings: &Settings, command: KeysCommand) -> Result<
                 None => SigningAlg::ALL.to_vec(),
             };
             let kek = resolve_kek(settings, false, &data_dir(settings))?;
+            let text = |e: yagona_oidc::OAuthError| e.description.into_owned();
             for alg in algs {
-                let key = StoredKey::generate(alg, &kek, now()).map_err(|e| e.description.into_owned())?;
-                store.activate_signing_key(&key, now(), false).map_err(|e| e.description.into_owned())?;
-                println!(
-                    "{} {} active; the previous key stays published until its tokens expire",
-                    alg.as_str(),
-                    key.kid
-                );
+                let key = StoredKey::generate(alg, &kek, now()).map_err(text)?;
+                let signs_from = if at_once { now() } else { now() + settings.key_publish_delay };
+                let detail = serde_json::json!({
+                    "kid": key.kid, "alg": alg.as_str(), "signs_from": crate::trust::rfc3339(signs_from), "at_once": at_once,
+                });
+                if at_once {
+                    store.activate_signing_key(&key, now(), false).map_err(text)?;
+                    crate::audit_log::record(&store, AuditEvent::new(AuditKind::KeyRotated, now(), detail.clone()));
+                    println!(
+                        "{} {} active now; the previous key stays published until its tokens expire",
+                        alg.as_str(),
+                        key.kid
+                    );
+                } else {
+                    let activates_at = now() + settings.key_publish_delay;
+                    let key = key.scheduled(activates_at);
+                    if !store.schedule_signing_key(&key).map_err(text)? {
+                        return Err(format!(
+                            "a new {} key is already scheduled (yagona keys list); use --now to replace the key at once",
+                            alg.as_str()
+                        ));
+                    }
+                    crate::audit_log::record(&store, AuditEvent::new(AuditKind::KeyRotated, now(), detail.clone()));
+                    println!(
+                        "{} {} published now, signs from {}; the previous key stays published until its tokens expire",
+                        alg.as_str(),
+                        key.kid,
+                        crate::trust::rfc3339(activates_at)
+                    );
+                }
             }
-            println!("Running servers pick up the new keys within 30 seconds.");
+            // Every node loads the keys at once (PostgreSQL), else at its next 30-second poll.
+            if let Err(e) = store.notify_key_change() {
+                tracing::warn!(detail = %e, "telling the running servers failed; they pick the keys up within 30 seconds");
+            }
             Ok(())
         }
     }

@@ -57,6 +57,14 @@ impl OidcRepository for Store {
         keys::active_key_algs(self)
     }
 
+    fn schedule_signing_key(&self, new: &StoredKey) -> Result<bool, OAuthError> {
+        keys::schedule_signing_key(self, new)
+    }
+
+    fn activate_due_keys(&self, now: i64) -> Result<usize, OAuthError> {
+        keys::activate_due_keys(self, now)
+    }
+
     fn insert_session(&self, session: &Session) -> Result<(), OAuthError> {
         sessions::insert_session(self, session)
     }
