@@ -217,3 +217,44 @@ async fn refresh_token_families_have_an_absolute_lifetime() {
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     }
 }
+
+/// Issue 12 item 3: a refresh the server refuses for a reason of the request (a scope never
+/// granted, a disabled account) spends nothing, so the client's retry is not taken for reuse; for
+/// a JWT client and an opaque-token client, on both backends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_refresh_does_not_spend_the_token() {
+    for backend in Backend::ALL {
+        let server = TestServer::start(backend).await;
+        for (client, extra) in
+            [("jwt-rp", vec!["--first-party"]), ("opaque-rp", vec!["--first-party", "--access-token-format", "opaque"])]
+        {
+            let secret = server.add_client(client, &extra);
+            let (login, password) = server.add_person(&format!("{client}-person"));
+            let rp = RelyingParty::discover(&server, client, Some(&secret)).await;
+            let b = browser();
+            let start = rp.start(&["profile"], &[]);
+            let callback = sign_in(&b, &server.base_url, &start.url, &login, &password).await;
+            let tokens = rp.redeem(&callback, start.verifier).await;
+            let r = tokens.refresh_token().unwrap().secret().clone();
+
+            let wider =
+                [("grant_type", "refresh_token"), ("refresh_token", r.as_str()), ("scope", "openid profile email")];
+            let (status, body) = token(&server, client, &secret, &wider).await;
+            assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{body}");
+            // The same refresh token still works: it was not spent by the refused request.
+            let (status, body) = refresh(&server, client, &secret, &r).await;
+            assert_eq!(status, 200, "the retry is not reuse ({backend:?}, {client}): {body}");
+            let next = body["refresh_token"].as_str().unwrap().to_owned();
+            // The new token works, and its access token works at userinfo.
+            let userinfo = http_client()
+                .get(server.url("/userinfo"))
+                .bearer_auth(body["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(userinfo.status(), 200);
+            let (status, body) = refresh(&server, client, &secret, &next).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+}

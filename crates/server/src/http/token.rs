@@ -172,7 +172,7 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, O
         (None, None) => {}
     }
     let account = live_account(s, &grant)?;
-    let refresh = client.allows(GrantType::RefreshToken).then(|| Refresh::First(random_token()));
+    let refresh = client.allows(GrantType::RefreshToken).then(random_token);
     let body = issue(s, client, &grant, &account, &grant.scopes, code.nonce.as_deref(), refresh, now)?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code redeemed");
     Ok(body)
@@ -188,13 +188,6 @@ fn new_refresh_token(s: &AppState, secret: &str, grant: &Grant, now: i64) -> Ref
     }
 }
 
-/// The refresh token of a token response (its secret): a grant's first, which `issue` stores,
-/// or one a rotation has stored already.
-enum Refresh {
-    First(String),
-    Rotated(String),
-}
-
 #[allow(clippy::too_many_arguments)]
 fn issue(
     s: &AppState,
@@ -203,15 +196,13 @@ fn issue(
     account: &Account,
     scopes: &Scopes,
     nonce: Option<&str>,
-    refresh: Option<Refresh>,
+    // A grant's first refresh token (code redemption); a refresh adds its rotated one itself.
+    first_refresh: Option<String>,
     now: i64,
 ) -> Result<Value, OAuthError> {
     let access = s.with_issuer(|i| i.access_token_for_grant(grant, scopes, client.access_token_format, now))?;
-    let first_refresh = match &refresh {
-        Some(Refresh::First(secret)) => Some(new_refresh_token(s, secret, grant, now)),
-        Some(Refresh::Rotated(_)) | None => None,
-    };
-    store_tokens(s, &access, first_refresh.as_ref())?;
+    let first_refresh_token = first_refresh.as_ref().map(|secret| new_refresh_token(s, secret, grant, now));
+    store_tokens(s, &access, first_refresh_token.as_ref())?;
     let id_token = s.with_issuer(|i| i.id_token(client, account, grant, scopes, nonce, &access.token, now))?;
     let mut body = json!({
         "access_token": access.token,
@@ -220,7 +211,7 @@ fn issue(
         "scope": scopes.to_string(),
         "id_token": id_token,
     });
-    if let Some(Refresh::First(secret) | Refresh::Rotated(secret)) = refresh {
+    if let Some(secret) = first_refresh {
         body["refresh_token"] = Value::String(secret);
     }
     Ok(body)
@@ -243,43 +234,63 @@ fn store_tokens(s: &AppState, access: &AccessToken, first_refresh: Option<&Refre
 }
 
 fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
-    let presented = p.require("refresh_token")?;
+    let presented = hash_token(p.require("refresh_token")?);
     let requested = p.get("scope")?.map(Scopes::try_from).transpose()?;
     let now = now();
     let secret = random_token();
-    // A disabled account's token is refused before anything is written (issue 11, item 5).
-    if let Some((_, grant)) = s.store.find_live_refresh_token(&hash_token(presented), &s.settings.lifetimes, now)? {
-        live_account(s, &grant)?;
-    }
-    let grant = match s.store.rotate_refresh_token(
-        &hash_token(presented),
-        &client.id,
-        &hash_token(&secret),
-        &s.settings.lifetimes,
-        now,
-    )? {
-        RefreshRotation::Rotated(grant) => *grant,
-        RefreshRotation::Reused { grant_id } => {
-            s.store.revoke_grant(&grant_id, now)?;
-            tracing::warn!(grant_id = %grant_id, "refresh token reused: token family revoked");
-            token_reused(s, "refresh_token", &grant_id, client, now);
-            return Err(OAuthError::invalid_grant("the refresh token has already been used"));
+    // Everything the response needs is checked and made before the token is spent (issue 12,
+    // item 3): the account is active (issue 11, item 5), the scope was granted, the tokens are
+    // signed and an opaque access token stored (usable only once handed out). The rotation is
+    // the last write; nothing after it can fail, so a refused or failed request never spends
+    // the token and the client's retry is never taken for reuse.
+    let prepared = match s.store.find_live_refresh_token(&presented, &s.settings.lifetimes, now)? {
+        Some((_, grant)) if grant.client_id == client.id => {
+            Some(prepare_refresh(s, client, &grant, requested.as_ref(), now)?)
         }
-        RefreshRotation::Invalid => {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token is invalid or expired, or the session it was granted in has ended",
-            ))
-        }
+        // Unknown, spent or another client's: the rotation below tells reuse from invalid.
+        _ => None,
     };
+    let grant =
+        match s.store.rotate_refresh_token(&presented, &client.id, &hash_token(&secret), &s.settings.lifetimes, now)? {
+            RefreshRotation::Rotated(grant) => *grant,
+            RefreshRotation::Reused { grant_id } => {
+                s.store.revoke_grant(&grant_id, now)?;
+                tracing::warn!(grant_id = %grant_id, "refresh token reused: token family revoked");
+                token_reused(s, "refresh_token", &grant_id, client, now);
+                return Err(OAuthError::invalid_grant("the refresh token has already been used"));
+            }
+            RefreshRotation::Invalid => {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token is invalid or expired, or the session it was granted in has ended",
+                ))
+            }
+        };
+    let mut body = match prepared {
+        Some(body) => body,
+        // Became live between the lookup and the rotation (not expected): made now.
+        None => prepare_refresh(s, client, &grant, requested.as_ref(), now)?,
+    };
+    body["refresh_token"] = Value::String(secret);
+    tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token rotated");
+    Ok(body)
+}
+
+/// The response to a refresh of `grant`, without its refresh token: checks and signatures, and
+/// the opaque access token stored.
+fn prepare_refresh(
+    s: &AppState,
+    client: &Client,
+    grant: &Grant,
+    requested: Option<&Scopes>,
+    now: i64,
+) -> Result<Value, OAuthError> {
+    let account = live_account(s, grant)?;
     let scopes = match requested {
-        Some(requested) if requested.is_subset(&grant.scopes) => requested,
+        Some(requested) if requested.is_subset(&grant.scopes) => requested.clone(),
         Some(_) => return Err(OAuthError::new(ErrorCode::InvalidScope, "scope exceeds what was granted")),
         None => grant.scopes.clone(),
     };
-    let account = live_account(s, &grant)?;
-    let body = issue(s, client, &grant, &account, &scopes, None, Some(Refresh::Rotated(secret)), now)?;
-    tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token rotated");
-    Ok(body)
+    issue(s, client, grant, &account, &scopes, None, None, now)
 }
 
 fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
