@@ -86,3 +86,47 @@ async fn a_rotation_while_two_nodes_serve_never_rejects_a_token() {
     let audit = a.cli_ok(&["audit", "list"], None);
     assert!(audit.lines().any(|l| l.contains("\tkey_rotated\t") && l.contains(&new_kid)), "{audit}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_client_is_refused_by_every_node_and_one_node_drains_while_the_other_serves() {
+    let mut a = TestServer::new(Backend::Postgres, &[("YAGONA_HTTP__SHUTDOWN_GRACE", "3")]);
+    a.spawn().await;
+    let mut b = a.replica();
+    b.spawn().await;
+    let secret = a.add_client("batch", &["--grant-type", "client_credentials"]);
+    let http = http_client();
+    let from_b = token(&http, &b, &secret).await;
+    assert!(active_at(&http, &a, &secret, &from_b).await);
+
+    // A client removed with the CLI is refused by both nodes within their one-second cache.
+    let doomed = a.add_client("doomed", &["--grant-type", "client_credentials"]);
+    for node in [&a, &b] {
+        let r = http.post(node.url("/token")).basic_auth("doomed", Some(&doomed));
+        assert_eq!(r.form(&[("grant_type", "client_credentials")]).send().await.unwrap().status(), 200);
+    }
+    a.cli_ok(&["client", "remove", "--id", "doomed"], None);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for node in [&a, &b] {
+        let r = http.post(node.url("/token")).basic_auth("doomed", Some(&doomed));
+        let r = r.form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+        assert_eq!(r.status(), 401, "node {} refuses the removed client", node.base_url);
+    }
+
+    // Node B drains: its readiness says so at once, node A stays ready and serves B's tokens.
+    b.signal("TERM");
+    let mut draining = false;
+    for _ in 0..40 {
+        if http.get(b.url("/health/ready")).send().await.unwrap().status() == 503 {
+            draining = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(draining, "the draining node leaves the load balancer's rotation");
+    assert_eq!(http.get(a.url("/health/ready")).send().await.unwrap().status(), 200);
+    assert!(active_at(&http, &a, &secret, &from_b).await, "B's tokens stay valid at A");
+    token(&http, &a, &secret).await;
+    let exit = b.wait_exit(Duration::from_secs(30)).await.expect("B stops after its grace period");
+    assert!(exit.success());
+    assert!(active_at(&http, &a, &secret, &from_b).await, "and after B is gone");
+}
