@@ -25,6 +25,11 @@ test: ## Run the whole test suite (needs PostgreSQL at 127.0.0.1:5432 and Chromi
 	$(CARGO) build --bin yagona
 	$(CARGO) test --workspace
 
+.PHONY: compose-test
+compose-test: ## Run docker/compose.yml for real: login via haproxy, kill a replica, rotate keys, restart PostgreSQL (minutes; needs Docker, see docs/operations.md)
+	$(CARGO) build --release --bin yagona
+	docker/test/compose-test.sh
+
 .PHONY: assets
 assets: ## Rebuild the in-browser EDS signer (web/) into crates/server/assets/eds.js
 	cd web && npm ci --no-audit --no-fund && npm run build
