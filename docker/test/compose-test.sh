@@ -84,19 +84,9 @@ export YAGONA_ISSUER=http://127.0.0.1:$YAGONA_PUBLIC_PORT
 export YAGONA_SECRETS_DIR=$work/secrets
 docker/init-secrets.sh "$YAGONA_SECRETS_DIR" >/dev/null
 issuer=$YAGONA_ISSUER
-# TEMPORARY until /health/live and /health/ready land on main: probe /health instead.
-contract=1
-if ! grep -q '"/health/ready"' crates/server/src/http/mod.rs; then
-  contract=0
-  sed 's#/health/ready#/health#; s#/health/live#/health#' docker/haproxy.cfg >"$work/haproxy.cfg"
-  export YAGONA_HAPROXY_CFG=$work/haproxy.cfg
-  say "NOTE: this build has no /health/live and /health/ready yet; probing /health"
-fi
-ready_path=/health/ready
-((contract)) || ready_path=/health
 
-# status PATH [METHOD]: the HTTP status through the load balancer (000: no answer within 5 s).
-status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "${2:-GET}" "$issuer$1" || true; }
+# status PATH: the HTTP status of a GET through the load balancer (000: no answer within 5 s).
+status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$issuer$1" || true; }
 # wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds.
 wait_for() {
   local seconds=$1 what=$2
@@ -116,13 +106,13 @@ say "building the Yagona image (Dockerfile target prebuilt on yagona-base/debian
 compose build --quiet yagona 2>&1 | grep -v -e DEPRECATED -e buildx -e "^$" | sed "s/^/    /" || true
 say "starting PostgreSQL, $YAGONA_REPLICAS Yagona replicas and haproxy (issuer $issuer)"
 compose up -d --quiet-pull 2>&1 | sed 's/^/    /'
-wait_for 120 "the cluster is ready through the load balancer" answers $ready_path 200
-((contract == 0)) || wait_for 90 "every replica's container health check (/health/live) passes" all_healthy
+wait_for 120 "the cluster is ready through the load balancer" answers /health/ready 200
+wait_for 90 "every replica's container health check (/health/live) passes" all_healthy
 mapfile -t nodes < <(replicas)
 ((${#nodes[@]} == YAGONA_REPLICAS)) || fail "${#nodes[@]} replicas running, expected $YAGONA_REPLICAS"
 for node in "${nodes[@]}"; do
   [[ "$(docker exec "$node" id -u)" == 10001 ]] || fail "replica $node does not run as the yagona user"
-  [[ "$(docker exec "$node" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080$ready_path)" == 200 ]] \
+  [[ "$(docker exec "$node" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/ready)" == 200 ]] \
     || fail "replica $node is not ready"
 done
 applied=$(compose exec -T postgres psql -U yagona -d yagona -tAc 'SELECT count(*) FROM __diesel_schema_migrations')
@@ -140,6 +130,17 @@ echo "$password" | docker exec -i "${nodes[1]}" yagona account add --login alish
 rp=("$PYTHON" docker/test/rp.py --issuer "$issuer" --client-id compose-rp --secret "$secret"
   --redirect-uri https://rp.example/callback --login alisher --password "$password")
 "${rp[@]}" login | sed 's/^/    /'
+
+# The client address behind the load balancer: one failed login is counted against the host's
+# address as haproxy forwarded it, not against haproxy's own.
+"$PYTHON" docker/test/rp.py login --issuer "$issuer" --client-id compose-rp --secret "$secret" \
+  --redirect-uri https://rp.example/callback --login alisher --password wrong-password-1 >/dev/null \
+  && fail "a wrong password logged in"
+throttled=$(docker exec "${nodes[0]}" yagona throttle list)
+grep -q "^address" <<<"$throttled" || fail "no client address counted: $throttled"
+grep "^address" <<<"$throttled" | grep -q "10.89.0.250" && fail "the load balancer's own address was counted: $throttled"
+docker exec "${nodes[0]}" yagona throttle clear --all >/dev/null
+say "a failed login is counted against the forwarded client address ($(grep "^address" <<<"$throttled" | cut -f2)), not haproxy's"
 
 # Logins run in the background from here, each checked end to end, until the stop file appears.
 progress=$work/progress.json
@@ -173,13 +174,22 @@ more_logins 10
 say "starting the killed replica again"
 docker start "$victim" >/dev/null
 wait_for 60 "the restarted replica is ready" \
-  bash -c "[[ \$(docker exec $victim curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080$ready_path) == 200 ]]"
+  bash -c "[[ \$(docker exec $victim curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/ready) == 200 ]]"
 more_logins 10
 wait_for 60 "the new keys are in every replica's JWKS, the restarted one's too" published_everywhere
+say "stopping replica ${survivor:0:12} gracefully (SIGTERM: drain for http.shutdown_grace) while logins run"
+docker stop --time 60 "$survivor" >/dev/null &
+stopping=$!
+more_logins 10
+wait "$stopping"
+more_logins 5
+docker start "$survivor" >/dev/null
+wait_for 60 "the stopped replica is ready again" \
+  bash -c "[[ \$(docker exec $survivor curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/ready) == 200 ]]"
 touch "$work/stop"
 if ! wait "$loop_pid"; then
   sed 's/^/    /' "$work/loop.log"
-  fail "a login failed while a replica was killed or the keys rotated"
+  fail "a login failed while a replica was killed, the keys rotated or a replica drained"
 fi
 say "$(tail -1 "$work/loop.log"); the new keys published by every replica"
 
@@ -187,36 +197,34 @@ restarts() { local c; for c in $(replicas); do docker inspect -f '{{.Id}} {{.Res
 before=$(restarts)
 say "stopping PostgreSQL"
 compose stop postgres 2>&1 | sed 's/^/    /'
-wait_for 30 "readiness fails while PostgreSQL is down" answers $ready_path 503
-if ((contract)); then
-  for p in /.well-known/openid-configuration /jwks; do
-    [[ "$(status $p)" == 200 ]] || fail "$p is unavailable while PostgreSQL is down"
-  done
-fi
+wait_for 30 "readiness fails while PostgreSQL is down" answers /health/ready 503
+for p in /.well-known/openid-configuration /jwks; do
+  [[ "$(status $p)" == 200 ]] || fail "$p is unavailable while PostgreSQL is down"
+done
 t0=$(date +%s%N)
-code=$(status /token POST)
+# A token request that needs the database (the client's authentication, the code).
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -u "compose-rp:$secret" -d grant_type=authorization_code \
+  -d code=x -d redirect_uri=https://rp.example/callback "$issuer/token" || true)
 ms=$((($(date +%s%N) - t0) / 1000000))
 [[ "$code" == 503 ]] || fail "the token endpoint answered $code while PostgreSQL is down, expected 503"
 say "outage, through the load balancer: readiness 503, token endpoint 503 in ${ms} ms"
-if ((contract)); then
-  for node in $(replicas); do
-    [[ "$(docker exec "$node" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/live)" == 200 ]] \
-      || fail "replica $node is not alive during the outage"
-    t0=$(date +%s%N)
-    answer=$(docker exec "$node" curl -s -i --max-time 10 -u "compose-rp:$secret" \
-      -d grant_type=authorization_code -d code=x -d redirect_uri=https://rp.example/callback \
-      http://127.0.0.1:8080/token | tr -d '\r')
-    ms=$((($(date +%s%N) - t0) / 1000000))
-    grep -q '^HTTP/1.1 503' <<<"$answer" && grep -qi '^retry-after:' <<<"$answer" \
-      && grep -q temporarily_unavailable <<<"$answer" \
-      || fail "replica $node answered a token request during the outage with: $(head -1 <<<"$answer")"
-    say "outage, replica ${node:0:12}: alive; token request answered 503 temporarily_unavailable with Retry-After in ${ms} ms"
-  done
-  say "outage: discovery and JWKS still 200 through the load balancer"
-fi
+for node in $(replicas); do
+  [[ "$(docker exec "$node" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/live)" == 200 ]] \
+    || fail "replica $node is not alive during the outage"
+  t0=$(date +%s%N)
+  answer=$(docker exec "$node" curl -s -i --max-time 10 -u "compose-rp:$secret" \
+    -d grant_type=authorization_code -d code=x -d redirect_uri=https://rp.example/callback \
+    http://127.0.0.1:8080/token | tr -d '\r')
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  grep -q '^HTTP/1.1 503' <<<"$answer" && grep -qi '^retry-after:' <<<"$answer" \
+    && grep -q temporarily_unavailable <<<"$answer" \
+    || fail "replica $node answered a token request during the outage with: $(head -1 <<<"$answer")"
+  say "outage, replica ${node:0:12}: alive; token request answered 503 temporarily_unavailable with Retry-After in ${ms} ms"
+done
+say "outage: discovery and JWKS still 200 through the load balancer"
 say "starting PostgreSQL again"
 compose start postgres 2>&1 | sed 's/^/    /'
-wait_for 60 "the cluster recovers" answers $ready_path 200
+wait_for 60 "the cluster recovers" answers /health/ready 200
 "${rp[@]}" login | sed 's/^/    /'
 [[ "$(restarts)" == "$before" ]] || fail "a replica was restarted during the outage: $before -> $(restarts)"
 say "recovered without restarting a replica"
