@@ -123,7 +123,7 @@ say "up: ${#nodes[@]} replicas ready and healthy, running as uid 10001; $applied
 say "a client and an account, made with the CLI inside a replica"
 secret=$(openssl rand -hex 16)
 docker exec "${nodes[0]}" yagona client add --id compose-rp --name "Compose test" \
-  --redirect-uri https://rp.example/callback --secret "$secret" >/dev/null
+  --redirect-uri https://rp.example/callback --secret "$secret" 2>&1 >/dev/null | sed 's/^/    /'
 password='Samarqand-Registon-1'
 echo "$password" | docker exec -i "${nodes[1]}" yagona account add --login alisher --password-stdin \
   --pinfl 31205900260011 --surname Karimov --first-name Alisher --birth-date 1990-05-12 >/dev/null
