@@ -103,7 +103,7 @@ health_of() { docker inspect -f '{{.State.Health.Status}}' "$1"; }
 all_healthy() { local c; for c in $(replicas); do [[ "$(health_of "$c")" == healthy ]] || return 1; done; }
 
 say "building the Yagona image (Dockerfile target prebuilt on yagona-base/debian:bookworm)"
-compose build --quiet yagona 2>&1 | grep -v -e DEPRECATED -e buildx -e "^$" | sed "s/^/    /" || true
+compose build --quiet yagona 2>&1 | { grep -v -e DEPRECATED -e buildx -e "^$" || true; } | sed "s/^/    /"
 say "starting PostgreSQL, $YAGONA_REPLICAS Yagona replicas and haproxy (issuer $issuer)"
 compose up -d --quiet-pull 2>&1 | sed 's/^/    /'
 wait_for 120 "the cluster is ready through the load balancer" answers /health/ready 200
@@ -111,6 +111,8 @@ wait_for 90 "every replica's container health check (/health/live) passes" all_h
 mapfile -t nodes < <(replicas)
 ((${#nodes[@]} == YAGONA_REPLICAS)) || fail "${#nodes[@]} replicas running, expected $YAGONA_REPLICAS"
 for node in "${nodes[@]}"; do
+  # A replica that lost a migration race would have exited and been restarted by its policy.
+  [[ "$(docker inspect -f '{{.RestartCount}}' "$node")" == 0 ]] || fail "replica $node was restarted while starting"
   [[ "$(docker exec "$node" id -u)" == 10001 ]] || fail "replica $node does not run as the yagona user"
   [[ "$(docker exec "$node" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health/ready)" == 200 ]] \
     || fail "replica $node is not ready"
@@ -118,7 +120,7 @@ done
 applied=$(compose exec -T postgres psql -U yagona -d yagona -tAc 'SELECT count(*) FROM __diesel_schema_migrations')
 expected=$(find migrations/postgres -mindepth 1 -maxdepth 1 -type d | wc -l)
 [[ "$applied" == "$expected" ]] || fail "$applied migrations applied, expected $expected"
-say "up: ${#nodes[@]} replicas ready and healthy, running as uid 10001; $applied migrations applied once"
+say "up: ${#nodes[@]} replicas started together, none restarted, ready and healthy, running as uid 10001; $applied migrations applied once"
 
 say "a client and an account, made with the CLI inside a replica"
 secret=$(openssl rand -hex 16)
