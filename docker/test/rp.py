@@ -19,12 +19,46 @@ import sys
 import time
 import urllib.parse
 
+import logging
+
 import jwt
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 
 class Failure(Exception):
     pass
+
+
+class Resends(logging.Handler):
+    """Counts the browser's resent requests (urllib3 logs each one), so the test can show them."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        if record.getMessage().startswith("Retrying"):
+            self.messages.append(record.getMessage())
+
+
+RESENDS = Resends()
+logging.getLogger("urllib3.connectionpool").addHandler(RESENDS)
+logging.getLogger("urllib3.connectionpool").propagate = False
+
+
+def browser_session():
+    """A browser: cookies, and like Chrome and Firefox, a request whose kept-alive connection
+    closed without any answer is sent once more on a new connection (the keep-alive race every
+    browser handles: the other end closed the idle connection as the request left). Nothing
+    else is retried: an answer, even an error, is final."""
+    session = requests.Session()
+    resend = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods=None,
+                   raise_on_status=False, respect_retry_after_header=False)
+    session.mount("http://", HTTPAdapter(max_retries=resend))
+    session.mount("https://", HTTPAdapter(max_retries=resend))
+    return session
 
 
 class HiddenInputs(html.parser.HTMLParser):
@@ -70,7 +104,7 @@ class RelyingParty:
         """One complete login; returns the ID token's claims."""
         if self.metadata is None:
             self.discover()
-        browser = requests.Session()
+        browser = browser_session()
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
@@ -141,7 +175,10 @@ def one_login(rp, args):
     try:
         claims = rp.login(args.login, args.password)
         return claims, None
-    except (Failure, requests.RequestException, jwt.PyJWTError, KeyError, ValueError) as e:
+    except requests.RequestException as e:
+        where = f"{e.request.method} {path(e.request.url)}" if e.request is not None else "a request"
+        return None, f"{type(e).__name__} at {where}: {e}"
+    except (Failure, jwt.PyJWTError, KeyError, ValueError) as e:
         return None, f"{type(e).__name__}: {e}"
 
 
@@ -181,8 +218,10 @@ def main():
                 with open(args.progress + ".tmp", "w") as f:
                     json.dump({"good": good, "failed": len(failed), "kids": sorted(kids)}, f)
                 os.replace(args.progress + ".tmp", args.progress)
+    for message in RESENDS.messages:
+        print(f"browser resent a request: {message}")
     print(f"{good + len(failed)} logins in {time.monotonic() - started:.0f}s: {good} good, {len(failed)} failed; "
-          f"ID tokens signed by {len(kids)} key(s)")
+          f"ID tokens signed by {len(kids)} key(s); {len(RESENDS.messages)} browser request(s) resent")
     return 1 if failed else 0
 
 
