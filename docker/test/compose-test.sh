@@ -193,6 +193,7 @@ if ! wait "$loop_pid"; then
   sed 's/^/    /' "$work/loop.log"
   fail "a login failed while a replica was killed, the keys rotated or a replica drained"
 fi
+grep "^browser resent" "$work/loop.log" | sed 's/^/    /' || true
 say "$(tail -1 "$work/loop.log"); the new keys published by every replica"
 
 restarts() { local c; for c in $(replicas); do docker inspect -f '{{.Id}} {{.RestartCount}} {{.State.StartedAt}}' "$c"; done; }
