@@ -196,6 +196,31 @@ fi
 grep "^browser resent" "$work/loop.log" | sed 's/^/    /' || true
 say "$(tail -1 "$work/loop.log"); the new keys published by every replica"
 
+# Every replica's /metrics (on metrics.listen, inside the network) counted the logins and tokens
+# it served since it last started (both were restarted above), summed over the replicas.
+counted() { # counted METRIC LABEL...: the sum over the replicas of the samples with those labels
+  local node
+  for node in $(replicas); do docker exec "$node" curl -s http://127.0.0.1:9464/metrics; done \
+    | "$PYTHON" -c 'import sys
+total = 0.0
+for line in sys.stdin:
+    name, _, rest = line.partition("{")
+    if name == sys.argv[1] and all(label in rest for label in sys.argv[2:]):
+        total += float(line.rsplit(" ", 1)[1])
+print(int(total))' "$@"
+}
+"$PYTHON" docker/test/rp.py login --issuer "$issuer" --client-id compose-rp --secret "$secret" \
+  --redirect-uri https://rp.example/callback --login alisher --password wrong-password-2 >/dev/null \
+  && fail "a wrong password logged in"
+logins_counted=$(counted yagona_logins_total 'method="password"' 'outcome="success"')
+tokens_counted=$(counted yagona_tokens_issued_total 'grant_type="authorization_code"' 'client="compose-rp"')
+failures_counted=$(counted yagona_logins_total 'method="password"' 'outcome="failure"')
+((logins_counted > 0 && tokens_counted > 0 && failures_counted > 0)) \
+  || fail "/metrics counted $logins_counted logins, $tokens_counted tokens, $failures_counted failed logins"
+docker exec "${nodes[0]}" curl -s http://127.0.0.1:9464/metrics | grep -q '^yagona_signing_key_age_seconds' \
+  || fail "/metrics has no signing key ages"
+say "/metrics of the running replicas (since their last start): $logins_counted password logins, $tokens_counted codes redeemed by compose-rp, $failures_counted failed logins"
+
 restarts() { local c; for c in $(replicas); do docker inspect -f '{{.Id}} {{.RestartCount}} {{.State.StartedAt}}' "$c"; done; }
 before=$(restarts)
 say "stopping PostgreSQL"
