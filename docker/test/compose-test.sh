@@ -128,7 +128,7 @@ docker exec "${nodes[0]}" yagona client add --id compose-rp --name "Compose test
   --redirect-uri https://rp.example/callback --secret "$secret" 2>&1 >/dev/null | sed 's/^/    /'
 password='Samarqand-Registon-1'
 echo "$password" | docker exec -i "${nodes[1]}" yagona account add --login alisher --password-stdin \
-  --pinfl 31205900260011 --surname Karimov --first-name Alisher --birth-date 1990-05-12 >/dev/null
+  --pinfl 31205900260011 --surname Karimov --first-name Alisher --birth-date 1990-05-12 2>&1 >/dev/null | sed 's/^/    /'
 rp=("$PYTHON" docker/test/rp.py --issuer "$issuer" --client-id compose-rp --secret "$secret"
   --redirect-uri https://rp.example/callback --login alisher --password "$password")
 "${rp[@]}" login | sed 's/^/    /'
@@ -140,7 +140,7 @@ rp=("$PYTHON" docker/test/rp.py --issuer "$issuer" --client-id compose-rp --secr
   && fail "a wrong password logged in"
 throttled=$(docker exec "${nodes[0]}" yagona throttle list)
 grep -q "^address" <<<"$throttled" || fail "no client address counted: $throttled"
-grep "^address" <<<"$throttled" | grep -q "10.89.0.250" && fail "the load balancer's own address was counted: $throttled"
+[[ "$(grep "^address" <<<"$throttled")" == *10.89.0.250* ]] && fail "the load balancer's own address was counted: $throttled"
 docker exec "${nodes[0]}" yagona throttle clear --all >/dev/null
 say "a failed login is counted against the forwarded client address ($(grep "^address" <<<"$throttled" | cut -f2)), not haproxy's"
 
@@ -217,8 +217,8 @@ tokens_counted=$(counted yagona_tokens_issued_total 'grant_type="authorization_c
 failures_counted=$(counted yagona_logins_total 'method="password"' 'outcome="failure"')
 ((logins_counted > 0 && tokens_counted > 0 && failures_counted > 0)) \
   || fail "/metrics counted $logins_counted logins, $tokens_counted tokens, $failures_counted failed logins"
-docker exec "${nodes[0]}" curl -s http://127.0.0.1:9464/metrics | grep -q '^yagona_signing_key_age_seconds' \
-  || fail "/metrics has no signing key ages"
+scrape=$(docker exec "${nodes[0]}" curl -s http://127.0.0.1:9464/metrics)
+grep -q '^yagona_signing_key_age_seconds' <<<"$scrape" || fail "/metrics has no signing key ages"
 say "/metrics of the running replicas (since their last start): $logins_counted password logins, $tokens_counted codes redeemed by compose-rp, $failures_counted failed logins"
 
 restarts() { local c; for c in $(replicas); do docker inspect -f '{{.Id}} {{.RestartCount}} {{.State.StartedAt}}' "$c"; done; }
