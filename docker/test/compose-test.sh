@@ -5,11 +5,13 @@
 # Yagona image is the Dockerfile's runtime stage with the host-built target/release/yagona
 # (target `prebuilt`). Then, through the load balancer, with a real relying party (rp.py):
 #   1. the stack comes up: PostgreSQL, two replicas migrating together, haproxy; containers healthy
-#   2. a client and an account are made with the CLI inside a replica; one login
-#   3. logins run continuously while one replica is killed (SIGKILL) and while the signing keys are
-#      rotated; not one may fail
-#   4. PostgreSQL is stopped: readiness fails fast, discovery and JWKS stay up; it is started again
-#      and the replicas recover without a restart: a login succeeds
+#   2. a client and an account are made with the CLI inside a replica; one login; a failed login
+#      is counted against the forwarded client address (http.trusted_proxies)
+#   3. logins run continuously while the signing keys are rotated, while one replica is killed
+#      (SIGKILL) and started again, and while the other drains (SIGTERM); not one may fail;
+#      /metrics counted them
+#   4. PostgreSQL is stopped: readiness fails, each replica answers 503 fast, discovery and JWKS
+#      stay up; it is started again and the replicas recover without a restart: a login succeeds
 #   5. everything is torn down (containers, network, volume); the base images stay cached
 # Starts dockerd if it is not running (as root) and stops it at the end.
 set -euo pipefail
@@ -155,14 +157,11 @@ more_logins 5
 
 victim=${nodes[0]}
 survivor=${nodes[1]}
-say "killing replica ${victim:0:12} (SIGKILL) while logins run"
-docker kill --signal KILL "$victim" >/dev/null
-more_logins 15
-say "$(good) good logins so far; rotating the signing keys on ${survivor:0:12} while logins run"
+say "$(good) good logins so far; rotating the signing keys on ${survivor:0:12} while both replicas serve logins"
 kids() { "$PYTHON" -c 'import json,sys; print(" ".join(sorted(k["kid"] for k in json.load(sys.stdin)["keys"])))'; }
 kids_before=$(curl -s "$issuer/jwks" | kids)
 docker exec "$survivor" yagona keys rotate | sed 's/^/    /'
-# Every running replica publishes the new keys (at the latest after its periodic reload).
+# Every running replica publishes the new keys (at once when notified, else at its periodic reload).
 published_everywhere() {
   local node now
   for node in $(docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
@@ -173,6 +172,9 @@ published_everywhere() {
 }
 wait_for 60 "the new keys are in every running replica's JWKS" published_everywhere
 more_logins 10
+say "killing replica ${victim:0:12} (SIGKILL) while logins run"
+docker kill --signal KILL "$victim" >/dev/null
+more_logins 15
 say "starting the killed replica again"
 docker start "$victim" >/dev/null
 wait_for 60 "the restarted replica is ready" \
@@ -191,7 +193,7 @@ wait_for 60 "the stopped replica is ready again" \
 touch "$work/stop"
 if ! wait "$loop_pid"; then
   sed 's/^/    /' "$work/loop.log"
-  fail "a login failed while a replica was killed, the keys rotated or a replica drained"
+  fail "a login failed while the keys rotated, a replica was killed or a replica drained"
 fi
 grep "^browser resent" "$work/loop.log" | sed 's/^/    /' || true
 say "$(tail -1 "$work/loop.log"); the new keys published by every replica"
