@@ -152,8 +152,7 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replicas_starting_together_do_not_race() {
     let server = TestServer::new(Backend::Postgres, &[]);
-    let ports: Vec<u16> =
-        (0..4).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let ports: Vec<u16> = (0..4).map(|_| yagona_tests::free_port()).collect();
     let mut replicas: Vec<std::process::Child> = ports
         .iter()
         .map(|port| {

@@ -29,7 +29,7 @@ impl Chrome {
                 "{binary} is missing: install Debian's chromium and chromium-driver (.ci/run does)"
             );
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

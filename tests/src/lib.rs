@@ -55,8 +55,25 @@ pub fn yagona_binary() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A port for a server this test starts. Taken below Linux's ephemeral range (32768-60999):
+/// a port the kernel hands out (`bind(0)`) can be given again, before the server binds it, as
+/// the local port of some outgoing connection (the many PostgreSQL and HTTP clients of a
+/// parallel test run), which failed a start with "Address already in use". Ports here are only
+/// ever taken by binding them explicitly; each is checked free and handed out once per run.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    // Start somewhere this process's id picks, so two test processes rarely walk the same ports.
+    let _ = NEXT.compare_exchange(u32::MAX, std::process::id() % COUNT, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..COUNT {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % COUNT) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + COUNT);
 }
 
 /// One Yagona instance with its own data. Dropping it stops the process and deletes the data.

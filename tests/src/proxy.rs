@@ -16,8 +16,9 @@ pub struct TcpProxy {
 impl TcpProxy {
     /// Listens on a free port and forwards every connection to `target` (host:port).
     pub async fn start(target: &str) -> TcpProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        // Below the ephemeral range, so the port is still free when the proxy listens again.
+        let port = crate::free_port();
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let proxy = TcpProxy { port, target: target.to_owned(), tasks: Arc::default() };
         proxy.serve(listener);
         proxy
