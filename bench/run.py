@@ -99,6 +99,8 @@ class Yagona:
             url = f"sqlite://{self.dir}/yagona.db"
         self.env = dict(os.environ, YAGONA_ISSUER=self.base, YAGONA_HTTP__LISTEN=f"127.0.0.1:{port}",
                         YAGONA_DATABASE__URL=url, YAGONA_LOG__LEVEL="warn",
+                        # No load balancer to drain from: SIGTERM stops at once.
+                        YAGONA_HTTP__SHUTDOWN_GRACE="0",
                         # Metrics on, as in production, on a port of their own.
                         YAGONA_METRICS__LISTEN=f"127.0.0.1:{free_port()}",
                         YAGONA_KEYS__ENCRYPTION_KEY="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
