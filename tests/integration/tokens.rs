@@ -156,19 +156,34 @@ async fn end_session_takes_only_an_id_token_of_this_session() {
     assert!(!silent().await);
 }
 
+/// A first-party client `client_id` (with `extra` options) and a person who signed in to it with
+/// `scopes`: the relying party, the person's browser and the refresh token of that login.
+async fn signed_in_refresh_token(
+    server: &TestServer,
+    client_id: &str,
+    extra: &[&str],
+    person: &str,
+    scopes: &[&str],
+) -> (RelyingParty, yagona_tests::reqwest::Client, String, String) {
+    let mut options = vec!["--first-party"];
+    options.extend_from_slice(extra);
+    let secret = server.add_client(client_id, &options);
+    let (login, password) = server.add_person(person);
+    let rp = RelyingParty::discover(server, client_id, Some(&secret)).await;
+    let b = browser();
+    let start = rp.start(scopes, &[]);
+    let callback = sign_in(&b, &server.base_url, &start.url, &login, &password).await;
+    let refresh_token = rp.redeem(&callback, start.verifier).await.refresh_token().unwrap().secret().clone();
+    (rp, b, secret, refresh_token)
+}
+
 /// A person's refresh tokens without `offline_access` stop with the session they were granted
 /// in when it expires; `offline_access` ones go on.
 #[tokio::test(flavor = "multi_thread")]
 async fn refresh_tokens_end_when_their_session_expires() {
     for backend in Backend::ALL {
         let server = TestServer::start_with(backend, &[("YAGONA_TOKENS__SESSION", "4")]).await;
-        let secret = server.add_client("rp", &["--first-party"]);
-        let (login, password) = server.add_person("kamola");
-        let rp = RelyingParty::discover(&server, "rp", Some(&secret)).await;
-        let b = browser();
-        let start = rp.start(&["profile"], &[]);
-        let callback = sign_in(&b, &server.base_url, &start.url, &login, &password).await;
-        let online = rp.redeem(&callback, start.verifier).await.refresh_token().unwrap().secret().clone();
+        let (rp, b, secret, online) = signed_in_refresh_token(&server, "rp", &[], "kamola", &["profile"]).await;
         let start = rp.start(&["offline_access"], &[]);
         let r = b.get(&start.url).send().await.unwrap();
         let offline = rp.redeem(&location(&r), start.verifier).await.refresh_token().unwrap().secret().clone();
@@ -202,13 +217,8 @@ async fn refresh_tokens_end_when_their_session_expires() {
 async fn refresh_token_families_have_an_absolute_lifetime() {
     for backend in Backend::ALL {
         let server = TestServer::start_with(backend, &[("YAGONA_TOKENS__REFRESH_TOKEN_ABSOLUTE", "4")]).await;
-        let secret = server.add_client("rp", &["--first-party"]);
-        let (login, password) = server.add_person("jasur");
-        let rp = RelyingParty::discover(&server, "rp", Some(&secret)).await;
-        let b = browser();
-        let start = rp.start(&["offline_access"], &[]);
-        let callback = sign_in(&b, &server.base_url, &start.url, &login, &password).await;
-        let mut current = rp.redeem(&callback, start.verifier).await.refresh_token().unwrap().secret().clone();
+        let (_, _, secret, mut current) =
+            signed_in_refresh_token(&server, "rp", &[], "jasur", &["offline_access"]).await;
         let (status, body) = refresh(&server, "rp", &secret, &current).await;
         assert_eq!(status, 200, "{body}");
         current = body["refresh_token"].as_str().unwrap().to_owned();
@@ -218,24 +228,16 @@ async fn refresh_token_families_have_an_absolute_lifetime() {
     }
 }
 
-/// Issue 12 item 3: a refresh the server refuses for a reason of the request (a scope never
-/// granted, a disabled account) spends nothing, so the client's retry is not taken for reuse; for
-/// a JWT client and an opaque-token client, on both backends.
+/// Issue 12 item 3: a refresh the server refuses for a reason of the request (here a scope never
+/// granted) spends nothing, so the client's retry is not taken for reuse; for a JWT client and an
+/// opaque-token client, on both backends.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_refresh_does_not_spend_the_token() {
     for backend in Backend::ALL {
         let server = TestServer::start(backend).await;
-        for (client, extra) in
-            [("jwt-rp", vec!["--first-party"]), ("opaque-rp", vec!["--first-party", "--access-token-format", "opaque"])]
-        {
-            let secret = server.add_client(client, &extra);
-            let (login, password) = server.add_person(&format!("{client}-person"));
-            let rp = RelyingParty::discover(&server, client, Some(&secret)).await;
-            let b = browser();
-            let start = rp.start(&["profile"], &[]);
-            let callback = sign_in(&b, &server.base_url, &start.url, &login, &password).await;
-            let tokens = rp.redeem(&callback, start.verifier).await;
-            let r = tokens.refresh_token().unwrap().secret().clone();
+        for (client, extra) in [("jwt-rp", vec![]), ("opaque-rp", vec!["--access-token-format", "opaque"])] {
+            let person = format!("{client}-person");
+            let (_, _, secret, r) = signed_in_refresh_token(&server, client, &extra, &person, &["profile"]).await;
 
             let wider =
                 [("grant_type", "refresh_token"), ("refresh_token", r.as_str()), ("scope", "openid profile email")];

@@ -137,10 +137,13 @@ impl TrustStore {
         Self::default()
     }
 
-    /// Adds trusted root certificates (one or more PEM blocks) with their revocation policy.
-    pub fn add_anchor_pem(&mut self, pem: &[u8], policy: RevocationPolicy) -> Result<(), PkiError> {
-        self.anchors.extend(certificates_from_pem(pem)?.into_iter().map(|certificate| Anchor { certificate, policy }));
-        Ok(())
+    /// Adds trusted root certificates (one or more PEM blocks) with their revocation policy;
+    /// returns how many ([`TrustStore::summary`] lists anchors in the order they were added).
+    pub fn add_anchor_pem(&mut self, pem: &[u8], policy: RevocationPolicy) -> Result<usize, PkiError> {
+        let certificates = certificates_from_pem(pem)?;
+        let added = certificates.len();
+        self.anchors.extend(certificates.into_iter().map(|certificate| Anchor { certificate, policy }));
+        Ok(added)
     }
 
     /// Adds intermediate CA certificates (one or more PEM blocks).

@@ -102,7 +102,13 @@ impl AppState {
 /// How long a retired key stays published beyond the longest token lifetime: the time a
 /// lagging node may still sign with it before it loads the new key (its 30 s poll, when a
 /// notification was lost), with a margin.
-pub const KEY_PROPAGATION: i64 = 60;
+const KEY_PROPAGATION: i64 = 60;
+
+/// How long a retired key stays published: its tokens' longest lifetime plus propagation. The
+/// servers and `yagona keys list` use this one figure.
+pub fn key_retention(settings: &Settings) -> i64 {
+    settings.lifetimes.longest_signed_token() + KEY_PROPAGATION
+}
 
 fn load_key_ring(store: &Store, kek: &KeyEncryptionKey, settings: &Settings) -> Result<KeyRing, String> {
     let now = now();
@@ -112,8 +118,7 @@ fn load_key_ring(store: &Store, kek: &KeyEncryptionKey, settings: &Settings) -> 
         tracing::info!("a scheduled signing key is active now");
     }
     let stored = store.list_signing_keys().map_err(|e| e.to_string())?;
-    KeyRing::load(&stored, kek, now, settings.lifetimes.longest_signed_token() + KEY_PROPAGATION)
-        .map_err(|e| e.description.into_owned())
+    KeyRing::load(&stored, kek, now, key_retention(settings)).map_err(|e| e.description.into_owned())
 }
 
 /// Generates an active key for every algorithm that has none (first start). Safe when several

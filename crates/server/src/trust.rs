@@ -100,12 +100,8 @@ fn build(eds: &EdsConfig, crls: &[Vec<u8>]) -> Result<EdsTrust, String> {
             } else {
                 RevocationPolicy::Required
             };
-            let pem = read("trust_anchors", path)?;
-            let count = yagona_pki::certificate_subjects(&pem)
-                .map_err(|e| format!("configuration key `eds.trust_anchors`: {}: {e}", path.display()))?
-                .len();
-            trust
-                .add_anchor_pem(&pem, policy)
+            let count = trust
+                .add_anchor_pem(&read("trust_anchors", path)?, policy)
                 .map_err(|e| format!("configuration key `eds.trust_anchors`: {}: {e}", path.display()))?;
             files.extend(std::iter::repeat_n(path.clone(), count));
         }

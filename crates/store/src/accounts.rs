@@ -318,10 +318,9 @@ impl AccountRepository for Store {
         self.transaction(|conn| {
             diesel::insert_into(accounts::table).values(&account_row).execute(conn)?;
             diesel::insert_into(certificates::table).values(&certificate_row).execute(conn)?;
-            let created = account_created(account, "eds").detail;
-            let detail =
-                serde_json::json!({ "via": "eds", "login": created["login"], "serial": certificate_row.serial });
-            record_audit_in(conn, &AuditEvent { detail, ..account_created(account, "eds") })
+            let mut created = account_created(account, "eds");
+            created.detail["serial"] = serde_json::Value::from(certificate_row.serial.as_str());
+            record_audit_in(conn, &created)
         })
         .map_err(|e| {
             if e.is_unique_violation() && e.database_message().contains("certificates") {

@@ -69,7 +69,7 @@ pub(super) fn keys_command(settings: &Settings, command: KeysCommand) -> Result<
     let store = open_store(settings)?;
     match command {
         KeysCommand::List => {
-            let keep = settings.lifetimes.longest_signed_token();
+            let keep = crate::state::key_retention(settings);
             let keys = store.list_signing_keys().map_err(|e| e.description.into_owned())?;
             for k in keys {
                 println!(

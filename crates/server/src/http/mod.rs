@@ -124,7 +124,7 @@ pub async fn request_span(
         headers.insert(actix_web::http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         let elapsed = started.elapsed().as_secs_f64();
         tracing::info!(status = response.status().as_u16(), elapsed_ms = elapsed * 1000.0, "served");
-        crate::metrics::request(&route, method.as_str(), response.status().as_u16(), elapsed);
+        crate::metrics::request(route, &method, response.status().as_u16(), elapsed);
         Ok(response)
     }
     .instrument(span)
