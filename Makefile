@@ -21,8 +21,9 @@ release: ## Build the optimised binary (target/release/yagona)
 	$(CARGO) build --release --bin yagona
 
 .PHONY: test
-test: ## Run the whole test suite (needs PostgreSQL at 127.0.0.1:5432 and Chromium, see README)
+test: ## Run the whole test suite (needs PostgreSQL at 127.0.0.1:5432, Chromium and Node.js, see README)
 	$(CARGO) build --bin yagona
+	cd tests/rp-node && npm ci --no-audit --no-fund --silent
 	$(CARGO) test --workspace
 
 .PHONY: compose-test
