@@ -48,10 +48,13 @@ pub enum AuditKind {
     KeyRotated,
     /// A spent refresh token (or code) was presented again: its whole grant was revoked.
     TokenReuseDetected,
+    /// A session ended by logout (detail: how: `end_session`, `legacy_log_out`, `legacy_slo`;
+    /// the client; the session's `sid`).
+    LoggedOut,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 18] = [
+    pub const ALL: [AuditKind; 19] = [
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
         AuditKind::AccountCreated,
@@ -70,6 +73,7 @@ impl AuditKind {
         AuditKind::ClientRemoved,
         AuditKind::KeyRotated,
         AuditKind::TokenReuseDetected,
+        AuditKind::LoggedOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +96,7 @@ impl AuditKind {
             AuditKind::ClientRemoved => "client_removed",
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::TokenReuseDetected => "token_reuse_detected",
+            AuditKind::LoggedOut => "logged_out",
         }
     }
 

@@ -61,6 +61,9 @@ pub struct Client {
     /// The scopes the client may be granted on its own behalf (`client_credentials`): the
     /// permissions of its own API calls, registered with `client add --scope`.
     pub scopes: Scopes,
+    /// May use the legacy OneID API (`/sso/oauth/Authorization.do`, docs/legacy-oneid.md): no
+    /// PKCE, no nonce, secrets in query strings, so only for clients an operator marks legacy.
+    pub legacy: bool,
 }
 
 /// What the client's access tokens are.
@@ -221,6 +224,7 @@ mod tests {
             created_at: 0,
             access_token_format: Default::default(),
             scopes: Scopes::try_from("reports.read reports.write").unwrap(),
+            legacy: false,
         }
     }
 

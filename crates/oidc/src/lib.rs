@@ -15,6 +15,7 @@ pub mod client;
 mod error;
 pub mod grant;
 pub mod keys;
+pub mod legacy;
 mod repository;
 pub mod secrets;
 pub mod tokens;

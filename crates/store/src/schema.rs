@@ -32,6 +32,7 @@ diesel::table! {
         created_at -> BigInt,
         access_token_format -> Text,
         scopes -> Text,
+        legacy -> Bool,
     }
 }
 

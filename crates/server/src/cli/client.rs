@@ -73,6 +73,10 @@ pub(super) struct ClientAdd {
     /// names none, and `invalid_scope` for any other.
     #[arg(long = "scope")]
     pub(super) scopes: Vec<String>,
+    /// May use the legacy OneID API (`/sso/oauth/Authorization.do`, docs/legacy-oneid.md), for a
+    /// service that cannot move to OpenID Connect yet. Needs a secret (the API has no PKCE).
+    #[arg(long, conflicts_with = "public")]
+    pub(super) legacy: bool,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
@@ -98,11 +102,12 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
                 let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
                 println!(
-                    "{}\t{}\t{}{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}{}{}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
                     if c.is_public() { "public" } else { "confidential" },
                     if c.first_party { ",first-party" } else { "" },
+                    if c.legacy { ",legacy" } else { "" },
                     grants.join(","),
                     format_args!("access_token={}", c.access_token_format.as_str()),
                     format_args!("scopes={}", c.scopes),
@@ -158,6 +163,10 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
     if grant_types.is_empty() {
         grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
     }
+    // The legacy API's token answer always carries a refresh token.
+    if args.legacy && !grant_types.contains(&GrantType::RefreshToken) {
+        return Err("a --legacy client needs the refresh_token grant (the legacy token answer carries one)".into());
+    }
     if args.public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err("public clients cannot use client_credentials".into());
     }
@@ -177,6 +186,7 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
         access_token_format: yagona_oidc::AccessTokenFormat::try_from(args.access_token_format.as_str())
             .map_err(|e| format!("--access-token-format: {}", e.description))?,
         scopes: registered_scopes(&args.scopes).map_err(|e| format!("--scope: {}", e.description))?,
+        legacy: args.legacy,
     };
     Ok((client, secret))
 }

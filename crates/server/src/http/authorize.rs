@@ -98,7 +98,7 @@ enum Outcome {
 
 /// Decides and acts on the next step; `interaction` is the pending one (its id and record) when
 /// the person returns from a page.
-async fn proceed(
+pub(super) async fn proceed(
     state: &State,
     t: Tr<'static>,
     browser: Browser,

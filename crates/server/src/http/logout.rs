@@ -30,10 +30,10 @@ pub async fn end_session_post(req: HttpRequest, state: State, body: Bytes) -> Ht
 }
 
 /// The validated place to send the person after logout.
-struct AfterLogout {
-    client_id: Option<String>,
-    redirect: Option<String>,
-    state: Option<String>,
+pub(super) struct AfterLogout {
+    pub(super) client_id: Option<String>,
+    pub(super) redirect: Option<String>,
+    pub(super) state: Option<String>,
 }
 
 /// Checks `post_logout_redirect_uri` against the client's registered URIs (exact match).
@@ -112,6 +112,8 @@ async fn end_session(
             {
                 s.store.end_session(&session.id_hash, now)?;
                 tracing::info!(account = %session.account_id, "logged out by relying party");
+                let client = after.client_id.as_deref();
+                crate::audit_log::logged_out(&s.store, &session.account_id, &session.sid, "end_session", client, now);
                 Ok(Decision::Done(after))
             }
             (Some(_), _) => Ok(Decision::Confirm(after)),
@@ -158,6 +160,8 @@ pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) ->
         if let Some(hash) = session_hash {
             if let Some(session) = s.store.end_session(&hash, now())? {
                 tracing::info!(account = %session.account_id, "logged out");
+                let client = after.client_id.as_deref();
+                crate::audit_log::logged_out(&s.store, &session.account_id, &session.sid, "end_session", client, now());
             }
         }
         Ok(after)
@@ -169,14 +173,14 @@ pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) ->
     }
 }
 
-fn invalid_logout(e: OAuthError) -> PageError {
+pub(super) fn invalid_logout(e: OAuthError) -> PageError {
     if e.code == yagona_oidc::ErrorCode::ServerError {
         return PageError::from(e);
     }
     PageError::new(StatusCode::BAD_REQUEST, "error.logout_title", "error.form_incomplete").with_detail(e.description)
 }
 
-fn finish_logout(state: &State, t: Tr<'static>, after: AfterLogout) -> HttpResponse {
+pub(super) fn finish_logout(state: &State, t: Tr<'static>, after: AfterLogout) -> HttpResponse {
     let mut response = match after.redirect.as_deref().map(url::Url::parse) {
         Some(Ok(mut url)) => {
             if let Some(st) = &after.state {

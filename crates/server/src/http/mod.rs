@@ -8,6 +8,7 @@ mod client_address;
 mod eds;
 mod eds_takeover;
 pub mod error;
+mod legacy;
 mod legal;
 mod logout;
 mod meta;
@@ -62,6 +63,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(END_SESSION_PATH, web::get().to(logout::end_session_get))
         .route(END_SESSION_PATH, web::post().to(logout::end_session_post))
         .route("/end_session/confirm", web::post().to(logout::end_session_confirm))
+        .route(yagona_oidc::legacy::ENDPOINT, web::get().to(legacy::endpoint_get))
+        .route(yagona_oidc::legacy::ENDPOINT, web::post().to(legacy::endpoint_post))
+        .route(yagona_oidc::legacy::SLO_PATH, web::get().to(legacy::single_logout))
+        .route("/sso/{rest:.*}", web::post().to(legacy::unknown_endpoint))
         .route("/register", web::get().to(register::offer_page))
         .route("/register", web::post().to(register::offer_submit))
         .route("/register/person", web::get().to(register::person_page))

@@ -22,13 +22,13 @@ use super::{blocking, parse_pairs, State};
 use crate::state::{now, AppState};
 
 /// The credentials a client presented.
-struct Credentials {
-    client_id: String,
-    secret: Option<String>,
+pub(super) struct Credentials {
+    pub(super) client_id: String,
+    pub(super) secret: Option<String>,
 }
 
 /// Reads client credentials from the Authorization header or the body, never both.
-fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OAuthError> {
+pub(super) fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
     let header = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
@@ -67,7 +67,7 @@ fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OA
 
 /// Authenticates the client: a confidential client must prove its secret; a public client
 /// presents only its id.
-fn authenticate(s: &AppState, credentials: Credentials) -> Result<Client, OAuthError> {
+pub(super) fn authenticate(s: &AppState, credentials: Credentials) -> Result<Client, OAuthError> {
     let unknown = || OAuthError::invalid_client("client authentication failed");
     let id = ClientId::try_from(credentials.client_id.as_str()).map_err(|_| unknown())?;
     let client = s.clients.find(&s.store, &id)?.ok_or_else(unknown)?;
@@ -138,9 +138,18 @@ fn token_reused(s: &AppState, token: &str, grant_id: &str, client: &Client, now:
 }
 
 fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
-    let code = p.require("code")?;
-    let redirect_uri = p.require("redirect_uri")?;
-    let verifier = p.get("code_verifier")?;
+    redeem(s, client, p.require("code")?, Some(p.require("redirect_uri")?), p.get("code_verifier")?)
+}
+
+/// Spends a code and issues its tokens. `redirect_uri` is `None` only for the legacy API, whose
+/// clients may leave it out at the token call (the code was still issued to a registered URI).
+pub(super) fn redeem(
+    s: &AppState,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<Value, OAuthError> {
     let now = now();
     let (code, grant) = match s.store.consume_authorization_code(&hash_token(code), now)? {
         CodeConsumption::Consumed(spent) => *spent,
@@ -158,7 +167,7 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, O
     if code.client_id != client.id {
         return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
     }
-    if code.redirect_uri.as_str() != redirect_uri {
+    if redirect_uri.is_some_and(|uri| code.redirect_uri.as_str() != uri) {
         return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request"));
     }
     match (&code.code_challenge, verifier) {
@@ -234,8 +243,18 @@ fn store_tokens(s: &AppState, access: &AccessToken, first_refresh: Option<&Refre
 }
 
 fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
-    let presented = hash_token(p.require("refresh_token")?);
     let requested = p.get("scope")?.map(Scopes::try_from).transpose()?;
+    refresh_token(s, client, p.require("refresh_token")?, requested)
+}
+
+/// Rotates a refresh token and issues the grant's tokens (narrowed to `requested`, if given).
+pub(super) fn refresh_token(
+    s: &AppState,
+    client: &Client,
+    presented: &str,
+    requested: Option<Scopes>,
+) -> Result<Value, OAuthError> {
+    let presented = hash_token(presented);
     let now = now();
     let secret = random_token();
     // Everything the response needs is checked and made before the token is spent (issue 12,
