@@ -13,6 +13,7 @@ mod concurrency;
 mod eds;
 mod flow;
 mod identity;
+mod legacy;
 mod legal;
 mod legal_live;
 mod negative;
