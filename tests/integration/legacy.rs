@@ -10,7 +10,8 @@ use yagona_tests::{
     browser, hidden_input, http_client, location, post_form, query_param, reqwest, sign_in, Backend, TestServer,
 };
 
-use crate::legal::{issue, password_login, post_signed, server_with_ca, sign};
+use crate::legal::{issue, post_signed, server_with_ca, sign};
+use crate::legal_live::confirmed;
 use crate::rp::RelyingParty;
 
 const ENDPOINT: &str = "/sso/oauth/Authorization.do";
@@ -118,46 +119,29 @@ impl<'a> LegacyRp<'a> {
         body
     }
 
+    /// A call of `grant_type` presenting `name=token`, as the API's clients send it (the client
+    /// id as scope, `Scope` capitalised by some).
+    async fn with_token(&self, style: Style, grant_type: &str, name: &str, token: &str) -> (u16, Value) {
+        let params = [
+            ("grant_type", grant_type),
+            ("client_id", &self.id),
+            ("client_secret", &self.secret),
+            (name, token),
+            ("Scope", &self.id),
+        ];
+        self.call(style, &params).await
+    }
+
     async fn identify(&self, style: Style, access_token: &str) -> (u16, Value) {
-        self.call(
-            style,
-            &[
-                ("grant_type", "one_access_token_identify"),
-                ("client_id", &self.id),
-                ("client_secret", &self.secret),
-                ("access_token", access_token),
-                ("Scope", &self.id),
-            ],
-        )
-        .await
+        self.with_token(style, "one_access_token_identify", "access_token", access_token).await
     }
 
     async fn refresh(&self, style: Style, refresh_token: &str) -> (u16, Value) {
-        self.call(
-            style,
-            &[
-                ("grant_type", "one_refresh_token"),
-                ("client_id", &self.id),
-                ("client_secret", &self.secret),
-                ("refresh_token", refresh_token),
-                ("scope", &self.id),
-            ],
-        )
-        .await
+        self.with_token(style, "one_refresh_token", "refresh_token", refresh_token).await
     }
 
     async fn log_out(&self, style: Style, access_token: &str) -> (u16, Value) {
-        self.call(
-            style,
-            &[
-                ("grant_type", "one_log_out"),
-                ("client_id", &self.id),
-                ("client_secret", &self.secret),
-                ("access_token", access_token),
-                ("scope", &self.id),
-            ],
-        )
-        .await
+        self.with_token(style, "one_log_out", "access_token", access_token).await
     }
 
     /// The browser's one_code request answered at once (the session serves it): the code.
@@ -344,6 +328,9 @@ fn without_legal_login(example: &Value) -> Value {
     e
 }
 
+/// Parameters, and the status, `error` and words of `error_description` they get.
+type ErrorCase<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn legacy_errors_sqlite() {
     legacy_errors(Backend::Sqlite).await;
@@ -402,7 +389,7 @@ async fn legacy_errors(backend: Backend) {
     let (status, body) = rp.call(Style::Query, &wrong_uri).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     assert!(body["error_description"].as_str().unwrap().contains("redirect_uri"), "{body}");
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str, &str)> = vec![
+    let cases: Vec<ErrorCase<'_>> = vec![
         (vec![("client_id", "soliq"), ("client_secret", &secret)], 400, "invalid_request", "grant_type"),
         (
             vec![("grant_type", "one_authorization_code"), ("client_id", "soliq"), ("client_secret", "wrong")],
@@ -619,13 +606,7 @@ async fn acting_for_a_legal_entity(backend: Backend) {
     let rp = LegacyRp::new(&server, "soliq", &["--first-party"]);
 
     // A confirmed head who links the company in the cabinet.
-    let (login, password) = server.add_person("jamshid");
-    let pinfl = yagona_tests::person_pinfl(&login);
-    let (head, csrf) = password_login(&server, &login, &password).await;
-    let personal = issue(&server, &ca, "personal", &pinfl, &[]);
-    let (_, to, _) =
-        post_signed(&head, &server, "/account/eds/bind", &csrf, &sign(&server, &head, &personal).await).await;
-    assert_eq!(to, "/account?done=eds");
+    let (head, csrf, pinfl) = confirmed(&server, &ca, "jamshid").await;
     let company = issue(
         &server,
         &ca,
@@ -671,13 +652,7 @@ async fn acting_for_a_legal_entity(backend: Backend) {
     assert_eq!(person["legal_info"], serde_json::json!([entity]));
 
     // An accountant acting for the company; the head takes the role back: no longer reported.
-    let (staff_login, staff_password) = server.add_person("dilnoza");
-    let staff_pinfl = yagona_tests::person_pinfl(&staff_login);
-    let (staff, staff_csrf) = password_login(&server, &staff_login, &staff_password).await;
-    let staff_cert = issue(&server, &ca, "staff", &staff_pinfl, &[]);
-    let (_, to, _) =
-        post_signed(&staff, &server, "/account/eds/bind", &staff_csrf, &sign(&server, &staff, &staff_cert).await).await;
-    assert_eq!(to, "/account?done=eds");
+    let (staff, staff_csrf, staff_pinfl) = confirmed(&server, &ca, "dilnoza").await;
     let form = [
         ("csrf_token", csrf.as_str()),
         ("tin", TIN),

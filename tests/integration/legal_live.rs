@@ -18,7 +18,11 @@ const ORG: &str = "\"Chorsu Savdo\" MChJ";
 const GRANT_TYPES: [&str; 5] = ["--first-party", "--grant-type", "authorization_code", "--grant-type", "refresh_token"];
 
 /// A confirmed person (their personal certificate bound) with a signed-in browser.
-async fn confirmed(server: &TestServer, ca: &std::path::Path, login: &str) -> (reqwest::Client, String, String) {
+pub(crate) async fn confirmed(
+    server: &TestServer,
+    ca: &std::path::Path,
+    login: &str,
+) -> (reqwest::Client, String, String) {
     let (login, password) = server.add_person(login);
     let pinfl = yagona_tests::person_pinfl(&login);
     let (b, csrf) = password_login(server, &login, &password).await;

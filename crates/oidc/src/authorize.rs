@@ -103,17 +103,21 @@ pub fn client_id_of(params: &Params<'_>) -> Result<ClientId, OAuthError> {
     ClientId::try_from(params.require("client_id")?)
 }
 
+/// The request's `redirect_uri` if it is registered for `client`; otherwise the error goes to a
+/// page (RFC 6749 4.1.2.1: never redirect to an unverified URI).
+pub fn verified_redirect_uri(uri: Result<&str, OAuthError>, client: &Client) -> Result<RedirectUri, Rejection> {
+    uri.and_then(|uri| {
+        client
+            .registered_redirect_uri(uri)
+            .cloned()
+            .ok_or_else(|| OAuthError::invalid_request("redirect_uri is not registered for this client"))
+    })
+    .map_err(Rejection::Page)
+}
+
 /// Parses and validates a request of `client`.
 pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationRequest, Rejection> {
-    let redirect_uri = params
-        .require("redirect_uri")
-        .and_then(|uri| {
-            client
-                .registered_redirect_uri(uri)
-                .cloned()
-                .ok_or_else(|| OAuthError::invalid_request("redirect_uri is not registered for this client"))
-        })
-        .map_err(Rejection::Page)?;
+    let redirect_uri = verified_redirect_uri(params.require("redirect_uri"), client)?;
 
     // From here on errors are redirected; they need state and the response mode first.
     let state = params.get("state").ok().flatten().map(str::to_owned);

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::authorize::{AuthorizationRequest, ErrorRedirect, Rejection};
+use crate::authorize::{verified_redirect_uri, AuthorizationRequest, ErrorRedirect, Rejection};
 use crate::{Client, ErrorCode, OAuthError, Prompt, ResponseMode, Scopes};
 
 /// The one endpoint of the legacy API.
@@ -120,15 +120,7 @@ pub fn browser_request(params: &LegacyParams, client: &Client) -> Result<Authori
     if !client.legacy {
         return Err(Rejection::Page(not_legacy()));
     }
-    let redirect_uri = params
-        .require("redirect_uri")
-        .and_then(|uri| {
-            client
-                .registered_redirect_uri(uri)
-                .cloned()
-                .ok_or_else(|| OAuthError::invalid_request("redirect_uri is not registered for this client"))
-        })
-        .map_err(Rejection::Page)?;
+    let redirect_uri = verified_redirect_uri(params.require("redirect_uri"), client)?;
     let state = params.get("state").map(str::to_owned);
     let fail = |error: OAuthError| {
         Rejection::Redirect(ErrorRedirect {

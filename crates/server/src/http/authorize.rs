@@ -18,7 +18,7 @@ use yagona_oidc::authorize::{
 };
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
-    AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
+    AuthContext, AuthorizationCode, Client, ClientId, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
     OidcRepository as _, ResponseMode, Scopes, Session,
 };
 
@@ -46,17 +46,9 @@ async fn authorize(req: HttpRequest, state: State, params: Result<Vec<(String, S
         Ok(p) => p,
         Err(e) => return PageError::authorization(e).page(t),
     };
-    let client_id = match authorize::client_id_of(&Params(&params)) {
-        Ok(id) => id,
-        Err(e) => return PageError::authorization(e).page(t),
-    };
-    let client = match blocking(&state, move |s| s.store.find_client(&client_id)).await {
-        Ok(Some(client)) => client,
-        Ok(None) => {
-            return PageError::authorization(OAuthError::invalid_request("the client_id is not registered here"))
-                .page(t)
-        }
-        Err(e) => return PageError::from(e).page(t),
+    let client = match requesting_client(&state, authorize::client_id_of(&Params(&params))).await {
+        Ok(client) => client,
+        Err(e) => return e.page(t),
     };
     let request = match authorize::parse(&Params(&params), &client) {
         Ok(request) => request,
@@ -64,6 +56,16 @@ async fn authorize(req: HttpRequest, state: State, params: Result<Vec<(String, S
         Err(Rejection::Redirect(r)) => return error_redirect(&state, t, r),
     };
     proceed(&state, t, browser, client, request, None).await
+}
+
+/// The client an authorization request names; unknown, it is an error page.
+pub(super) async fn requesting_client(state: &State, id: Result<ClientId, OAuthError>) -> Result<Client, PageError> {
+    let id = id.map_err(PageError::authorization)?;
+    match blocking(state, move |s| s.store.find_client(&id)).await {
+        Ok(Some(client)) => Ok(client),
+        Ok(None) => Err(PageError::authorization(OAuthError::invalid_request("the client_id is not registered here"))),
+        Err(e) => Err(PageError::from(e)),
+    }
 }
 
 #[derive(Deserialize)]

@@ -59,17 +59,10 @@ fn has_bearer(req: &HttpRequest) -> bool {
 async fn browser_login(req: HttpRequest, state: State, params: LegacyParams) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, params.get("ui_locales"));
-    let client_id = match params.require("client_id").and_then(ClientId::try_from) {
-        Ok(id) => id,
-        Err(e) => return PageError::authorization(e).page(t),
-    };
-    let client = match blocking(&state, move |s| s.store.find_client(&client_id)).await {
-        Ok(Some(client)) => client,
-        Ok(None) => {
-            return PageError::authorization(OAuthError::invalid_request("the client_id is not registered here"))
-                .page(t)
-        }
-        Err(e) => return PageError::from(e).page(t),
+    let client_id = params.require("client_id").and_then(ClientId::try_from);
+    let client = match authorize::requesting_client(&state, client_id).await {
+        Ok(client) => client,
+        Err(e) => return e.page(t),
     };
     match legacy::browser_request(&params, &client) {
         Ok(request) => authorize::proceed(&state, t, browser, client, request, None).await,
