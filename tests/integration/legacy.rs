@@ -344,7 +344,7 @@ async fn legacy_errors_postgres() {
 /// Every refusal: pages for the browser (never a redirect to an unverified place), JSON with
 /// `error` and `error_description` for the back channel.
 async fn legacy_errors(backend: Backend) {
-    let server = TestServer::start_with(backend, &[("YAGONA_TOKENS__ACCESS_TOKEN", "1")]).await;
+    let server = TestServer::start_with(backend, &[("YAGONA_TOKENS__ACCESS_TOKEN", "3")]).await;
     let rp = LegacyRp::new(&server, "soliq", &["--first-party"]);
     let oidc_secret = server.add_client("modern", &["--first-party"]);
     let (login, password) = server.add_person("bobur");
@@ -451,17 +451,6 @@ async fn legacy_errors(backend: Backend) {
             assert!(body["error_description"].as_str().unwrap().contains(says), "{params:?}: {body}");
         }
     }
-    // The code whose redirect_uri differed was spent by that attempt; a fresh one expires: the
-    // access token lives one second here.
-    let code = rp.code_without_login(&b).await;
-    let tokens = rp.tokens(Style::Form, &code).await;
-    let access = tokens["access_token"].as_str().unwrap();
-    assert_eq!(rp.identify(Style::Form, access).await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let (status, body) = rp.identify(Style::Query, access).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_token")), "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("expired"), "{body}");
-
     // A parameter twice with different values; a POST elsewhere under /sso/: JSON, not a page.
     let r = http_client()
         .post(server.url(&format!("{ENDPOINT}?grant_type=one_log_out")))
@@ -496,6 +485,26 @@ async fn legacy_errors(backend: Backend) {
 
     // The secret in the query string never reaches the log.
     assert!(!server.log().contains(&secret), "a client secret was logged");
+
+    // A token expires: the access token lives three seconds here (expiry is checked in whole
+    // seconds, so the wait is longer by one).
+    let code = rp.code_without_login(&b).await;
+    let tokens = rp.tokens(Style::Form, &code).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(rp.identify(Style::Form, access).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let (status, body) = rp.identify(Style::Query, access).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_token")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("expired"), "{body}");
+
+    // A disabled account's tokens are refused (disabling ends its sessions, which revokes their
+    // grants; userinfo's account check stands behind that).
+    let tokens = rp.tokens(Style::Form, &rp.code_without_login(&b).await).await;
+    server.cli_ok(&["account", "disable", &login], None);
+    let (status, body) = rp.identify(Style::Form, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_token")), "{body}");
+    let (_, body) = rp.refresh(Style::Query, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(body["error"], "invalid_grant");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -122,7 +122,7 @@ async fn api(req: &HttpRequest, state: State, params: LegacyParams) -> Result<Ht
             LegacyGrant::Identify => identify(s, client.as_ref(), token()?)?,
             LegacyGrant::LogOut => log_out(s, client.as_ref(), token()?)?,
         };
-        if let Some(client) = &client {
+        if let (Some(client), LegacyGrant::AuthorizationCode | LegacyGrant::RefreshToken) = (&client, grant) {
             crate::metrics::token_issued(grant.as_str(), client.id.as_str());
         }
         Ok(body)
