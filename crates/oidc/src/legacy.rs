@@ -9,7 +9,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::authorize::{verified_redirect_uri, AuthorizationRequest, ErrorRedirect, Rejection};
-use crate::{Client, ErrorCode, OAuthError, Prompt, ResponseMode, Scopes};
+use crate::{Client, ErrorCode, GrantType, OAuthError, Prompt, ResponseMode, Scopes};
 
 /// The one endpoint of the legacy API.
 pub const ENDPOINT: &str = "/sso/oauth/Authorization.do";
@@ -136,6 +136,12 @@ pub fn browser_request(params: &LegacyParams, client: &Client) -> Result<Authori
             return Err(fail(OAuthError::new(ErrorCode::UnsupportedResponseType, "response_type must be one_code")))
         }
         None => return Err(fail(OAuthError::invalid_request("parameter response_type is missing"))),
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client may not use the authorization code grant",
+        )));
     }
     if state.as_deref().is_some_and(|s| s.len() > 2048) {
         return Err(fail(OAuthError::invalid_request("state is too long")));
@@ -269,7 +275,7 @@ pub fn logout_answer() -> Value {
 mod tests {
     use super::*;
     use crate::keys::SigningAlg;
-    use crate::{ClientId, GrantType, RedirectUri};
+    use crate::{ClientId, RedirectUri};
 
     fn client(legacy: bool) -> Client {
         Client {

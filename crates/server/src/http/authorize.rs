@@ -18,13 +18,13 @@ use yagona_oidc::authorize::{
 };
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
-    AuthContext, AuthorizationCode, Client, ClientId, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
+    AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
     OidcRepository as _, ResponseMode, Scopes, Session,
 };
 
 use super::error::PageError;
 use super::pages::{self, ConsentPage, Frame, LoginPage};
-use super::{blocking, here, parse_pairs, see_other, session_cookie, translator, Browser, State};
+use super::{blocking, here, parse_pairs, requesting_client, see_other, session_cookie, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
@@ -56,16 +56,6 @@ async fn authorize(req: HttpRequest, state: State, params: Result<Vec<(String, S
         Err(Rejection::Redirect(r)) => return error_redirect(&state, t, r),
     };
     proceed(&state, t, browser, client, request, None).await
-}
-
-/// The client an authorization request names; unknown, it is an error page.
-pub(super) async fn requesting_client(state: &State, id: Result<ClientId, OAuthError>) -> Result<Client, PageError> {
-    let id = id.map_err(PageError::authorization)?;
-    match blocking(state, move |s| s.store.find_client(&id)).await {
-        Ok(Some(client)) => Ok(client),
-        Ok(None) => Err(PageError::authorization(OAuthError::invalid_request("the client_id is not registered here"))),
-        Err(e) => Err(PageError::from(e)),
-    }
 }
 
 #[derive(Deserialize)]

@@ -21,7 +21,7 @@ use super::error::{PageError, ProtocolError};
 use super::logout::{finish_logout, invalid_logout, AfterLogout};
 use super::token::{self, Credentials};
 use super::userinfo::{self, PersonAccess};
-use super::{authorize, blocking, parse_pairs, translator, Browser, State};
+use super::{authorize, blocking, parse_pairs, requesting_client, translator, Browser, State};
 use crate::state::{now, AppState};
 
 pub async fn endpoint_get(req: HttpRequest, state: State) -> HttpResponse {
@@ -60,7 +60,7 @@ async fn browser_login(req: HttpRequest, state: State, params: LegacyParams) -> 
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, params.get("ui_locales"));
     let client_id = params.require("client_id").and_then(ClientId::try_from);
-    let client = match authorize::requesting_client(&state, client_id).await {
+    let client = match requesting_client(&state, client_id).await {
         Ok(client) => client,
         Err(e) => return e.page(t),
     };

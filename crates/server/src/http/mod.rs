@@ -190,6 +190,22 @@ pub fn signed_in(
     Ok(account.filter(|a| a.ensure_active().is_ok()).map(|a| (session, a)))
 }
 
+/// The client an authorization request (OIDC or legacy) names; unknown, it is an error page.
+pub async fn requesting_client(
+    state: &State,
+    id: Result<yagona_oidc::ClientId, OAuthError>,
+) -> Result<yagona_oidc::Client, error::PageError> {
+    use yagona_oidc::OidcRepository as _;
+    let id = id.map_err(error::PageError::authorization)?;
+    match blocking(state, move |s| s.store.find_client(&id)).await {
+        Ok(Some(client)) => Ok(client),
+        Ok(None) => {
+            Err(error::PageError::authorization(OAuthError::invalid_request("the client_id is not registered here")))
+        }
+        Err(e) => Err(error::PageError::from(e)),
+    }
+}
+
 /// Parses `application/x-www-form-urlencoded` pairs (a query string or a form body).
 pub fn parse_pairs(input: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
