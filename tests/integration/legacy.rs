@@ -6,19 +6,15 @@
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::{Map, Value};
-use yagona_tests::{
-    browser, hidden_input, http_client, location, post_form, query_param, reqwest, sign_in, Backend, TestServer,
-};
+use yagona_tests::{browser, hidden_input, http_client, location, query_param, reqwest, sign_in, Backend, TestServer};
 
-use crate::legal::{issue, post_signed, server_with_ca, sign};
-use crate::legal_live::confirmed;
 use crate::rp::RelyingParty;
 
-const ENDPOINT: &str = "/sso/oauth/Authorization.do";
+pub(crate) const ENDPOINT: &str = "/sso/oauth/Authorization.do";
 const DOC: &str = include_str!("../../docs/legacy-oneid.md");
 
 /// The JSON example after `<!-- {marker} -->` in docs/legacy-oneid.md.
-fn documented(marker: &str) -> Value {
+pub(crate) fn documented(marker: &str) -> Value {
     let start = DOC.find(&format!("<!-- {marker} -->")).unwrap_or_else(|| panic!("{marker} in the doc"));
     let block = &DOC[start..];
     let json = &block[block.find("```json").unwrap() + 7..];
@@ -39,7 +35,7 @@ fn kind(v: &Value) -> &'static str {
 
 /// `actual` has exactly the fields of `example`, each of the same JSON type (for `legal_info`'s
 /// entries too).
-fn assert_same_shape(actual: &Value, example: &Value) {
+pub(crate) fn assert_same_shape(actual: &Value, example: &Value) {
     let (a, e): (&Map<String, Value>, &Map<String, Value>) =
         (actual.as_object().unwrap(), example.as_object().unwrap());
     let mut a_keys: Vec<_> = a.keys().collect();
@@ -54,32 +50,34 @@ fn assert_same_shape(actual: &Value, example: &Value) {
 
 /// How the relying party sends its parameters.
 #[derive(Clone, Copy, Debug)]
-enum Style {
+pub(crate) enum Style {
     /// A form body.
     Form,
     /// The query string of a POST with an empty body.
     Query,
 }
 
-struct LegacyRp<'a> {
-    server: &'a TestServer,
-    id: String,
-    secret: String,
+pub(crate) struct LegacyRp<'a> {
+    pub(crate) server: &'a TestServer,
+    pub(crate) id: String,
+    pub(crate) secret: String,
+    /// The redirect URI its logins ask for.
+    pub(crate) redirect: String,
 }
 
 impl<'a> LegacyRp<'a> {
-    fn new(server: &'a TestServer, id: &str, extra: &[&str]) -> Self {
+    pub(crate) fn new(server: &'a TestServer, id: &str, extra: &[&str]) -> Self {
         let mut args = vec!["--legacy"];
         args.extend_from_slice(extra);
         let secret = server.add_client(id, &args);
-        Self { server, id: id.to_owned(), secret }
+        Self { server, id: id.to_owned(), secret, redirect: TestServer::redirect_uri(id) }
     }
 
-    fn login_url(&self, state: &str) -> String {
+    pub(crate) fn login_url(&self, state: &str) -> String {
         let query = form_encoded(&[
             ("response_type", "one_code"),
             ("client_id", self.id.as_str()),
-            ("redirect_uri", TestServer::redirect_uri(&self.id).as_str()),
+            ("redirect_uri", self.redirect.as_str()),
             ("scope", self.id.as_str()),
             ("state", state),
         ]);
@@ -87,7 +85,7 @@ impl<'a> LegacyRp<'a> {
     }
 
     /// A back-channel call: (status, JSON body).
-    async fn call(&self, style: Style, params: &[(&str, &str)]) -> (u16, Value) {
+    pub(crate) async fn call(&self, style: Style, params: &[(&str, &str)]) -> (u16, Value) {
         let http = http_client();
         let request = match style {
             Style::Form => http.post(self.server.url(ENDPOINT)).form(params),
@@ -102,7 +100,7 @@ impl<'a> LegacyRp<'a> {
         (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON, not {status}: {text}")))
     }
 
-    async fn tokens(&self, style: Style, code: &str) -> Value {
+    pub(crate) async fn tokens(&self, style: Style, code: &str) -> Value {
         let (status, body) = self
             .call(
                 style,
@@ -121,7 +119,7 @@ impl<'a> LegacyRp<'a> {
 
     /// A call of `grant_type` presenting `name=token`, as the API's clients send it (the client
     /// id as scope, `Scope` capitalised by some).
-    async fn with_token(&self, style: Style, grant_type: &str, name: &str, token: &str) -> (u16, Value) {
+    pub(crate) async fn with_token(&self, style: Style, grant_type: &str, name: &str, token: &str) -> (u16, Value) {
         let params = [
             ("grant_type", grant_type),
             ("client_id", &self.id),
@@ -132,20 +130,20 @@ impl<'a> LegacyRp<'a> {
         self.call(style, &params).await
     }
 
-    async fn identify(&self, style: Style, access_token: &str) -> (u16, Value) {
+    pub(crate) async fn identify(&self, style: Style, access_token: &str) -> (u16, Value) {
         self.with_token(style, "one_access_token_identify", "access_token", access_token).await
     }
 
-    async fn refresh(&self, style: Style, refresh_token: &str) -> (u16, Value) {
+    pub(crate) async fn refresh(&self, style: Style, refresh_token: &str) -> (u16, Value) {
         self.with_token(style, "one_refresh_token", "refresh_token", refresh_token).await
     }
 
-    async fn log_out(&self, style: Style, access_token: &str) -> (u16, Value) {
+    pub(crate) async fn log_out(&self, style: Style, access_token: &str) -> (u16, Value) {
         self.with_token(style, "one_log_out", "access_token", access_token).await
     }
 
     /// The browser's one_code request answered at once (the session serves it): the code.
-    async fn code_without_login(&self, b: &reqwest::Client) -> String {
+    pub(crate) async fn code_without_login(&self, b: &reqwest::Client) -> String {
         let r = b.get(self.login_url("st")).send().await.unwrap();
         let to = location(&r);
         assert!(to.starts_with(&TestServer::redirect_uri(&self.id)), "straight back to the service: {to}");
@@ -154,7 +152,7 @@ impl<'a> LegacyRp<'a> {
     }
 
     /// Whether the browser's one_code request leads to the login form.
-    async fn shows_login_form(&self, b: &reqwest::Client) -> bool {
+    pub(crate) async fn shows_login_form(&self, b: &reqwest::Client) -> bool {
         let r = b.get(self.login_url("again")).send().await.unwrap();
         let to = location(&r);
         if !to.starts_with("/login?") {
@@ -322,7 +320,7 @@ async fn a_legacy_relying_party(backend: Backend) {
 
 /// The documented example is of a head signed in with the company's EDS; a person signed in with
 /// a password has no `pkcs_legal_tin`.
-fn without_legal_login(example: &Value) -> Value {
+pub(crate) fn without_legal_login(example: &Value) -> Value {
     let mut e = example.clone();
     e.as_object_mut().unwrap().remove("pkcs_legal_tin");
     e
@@ -572,120 +570,4 @@ async fn one_session_serves_oidc_and_legacy_clients(backend: Backend) {
     assert_eq!(body["error"], "invalid_grant");
     assert!(rp.shows_login_form(&b).await);
     assert!(server.cli_ok(&["audit", "list"], None).contains("logged_out"));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn acting_for_a_legal_entity_sqlite() {
-    acting_for_a_legal_entity(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn acting_for_a_legal_entity_postgres() {
-    acting_for_a_legal_entity(Backend::Postgres).await;
-}
-
-const TIN: &str = "307777777";
-const ORG: &str = "\"Chorsu Savdo\" MChJ";
-
-/// The browser's one_code request; when the "act as" page comes, `choice` is chosen. The code.
-async fn legacy_code_acting(
-    server: &TestServer,
-    b: &reqwest::Client,
-    csrf: &str,
-    rp: &LegacyRp<'_>,
-    choice: &str,
-) -> String {
-    let mut r = b.get(rp.login_url("s")).send().await.unwrap();
-    let next = location(&r);
-    if next.starts_with("/act_as?") {
-        let interaction = query_param(&server.url(&next), "interaction").unwrap();
-        let form = [("csrf_token", csrf), ("interaction", interaction.as_str()), ("act_as", choice)];
-        let chosen = post_form(b, server, "/act_as", &form).await;
-        r = b.get(server.url(&location(&chosen))).send().await.unwrap();
-    }
-    let callback = location(&r);
-    query_param(&callback, "code").unwrap_or_else(|| panic!("a code: {callback}"))
-}
-
-/// A head acting for their company (a password session, then an EDS login with the company's
-/// certificate: `LEPKCSMETHOD`), and an accountant whose role, taken back, is no longer reported.
-async fn acting_for_a_legal_entity(backend: Backend) {
-    let (mut server, ca) = server_with_ca(backend);
-    server.spawn().await;
-    let rp = LegacyRp::new(&server, "soliq", &["--first-party"]);
-
-    // A confirmed head who links the company in the cabinet.
-    let (head, csrf, pinfl) = confirmed(&server, &ca, "jamshid").await;
-    let company = issue(
-        &server,
-        &ca,
-        "company",
-        &pinfl,
-        &["--tin", TIN, "--org", ORG, "--title", "Direktor", "--days-before", "1"],
-    );
-    let (_, to, _) =
-        post_signed(&head, &server, "/account/legal/link", &csrf, &sign(&server, &head, &company).await).await;
-    assert_eq!(to, "/account?done=legal");
-
-    // The password session acts for the company, chosen on the "act as" page.
-    let choice = format!("legal:{TIN}:Common For Head");
-    let code = legacy_code_acting(&server, &head, &csrf, &rp, &choice).await;
-    let tokens = rp.tokens(Style::Form, &code).await;
-    let (_, person) = rp.identify(Style::Form, tokens["access_token"].as_str().unwrap()).await;
-    assert_same_shape(&person, &without_legal_login(&documented("identify-example")));
-    assert_eq!((person["user_type"].as_str(), person["valid"].as_str()), (Some("L"), Some("true")));
-    assert_eq!(person["valid_methods"], serde_json::json!(["PKCSMETHOD"]));
-    assert_eq!(person["auth_method"], "LOGINPASSMETHOD");
-    let entity = serde_json::json!({
-        "is_basic": true, "tin": TIN, "acron_UZ": "Chorsu Savdo", "le_tin": TIN, "le_name": ORG,
-    });
-    assert_eq!(person["legal_info"], serde_json::json!([entity]));
-
-    // An EDS login with the company's certificate: LEPKCSMETHOD and pkcs_legal_tin, exactly the
-    // documented shape.
-    let fresh = browser();
-    let r = fresh.get(rp.login_url("eds")).send().await.unwrap();
-    let login_page = location(&r);
-    let interaction = query_param(&server.url(&login_page), "interaction").unwrap();
-    let html = fresh.get(server.url(&login_page)).send().await.unwrap().text().await.unwrap();
-    let fresh_csrf = hidden_input(&html, "csrf_token").unwrap();
-    let pkcs7 = sign(&server, &fresh, &company).await;
-    let form = [("csrf_token", fresh_csrf.as_str()), ("pkcs7", pkcs7.as_str()), ("interaction", interaction.as_str())];
-    let r = post_form(&fresh, &server, "/login/eds", &form).await;
-    let r = fresh.get(server.url(&location(&r))).send().await.unwrap();
-    let code = query_param(&location(&r), "code").expect("straight back to the service");
-    let tokens = rp.tokens(Style::Query, &code).await;
-    let (_, person) = rp.identify(Style::Query, tokens["access_token"].as_str().unwrap()).await;
-    assert_same_shape(&person, &documented("identify-example"));
-    assert_eq!((person["auth_method"].as_str(), person["pkcs_legal_tin"].as_str()), (Some("LEPKCSMETHOD"), Some(TIN)));
-    assert_eq!(person["legal_info"], serde_json::json!([entity]));
-
-    // An accountant acting for the company; the head takes the role back: no longer reported.
-    let (staff, staff_csrf, staff_pinfl) = confirmed(&server, &ca, "dilnoza").await;
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("tin", TIN),
-        ("pinfl", staff_pinfl.as_str()),
-        ("role", "Accountant"),
-        ("expires", ""),
-    ];
-    assert_eq!(location(&post_form(&head, &server, "/account/legal/grant", &form).await), "/account?done=role");
-    let code = legacy_code_acting(&server, &staff, &staff_csrf, &rp, &format!("legal:{TIN}:Accountant")).await;
-    let tokens = rp.tokens(Style::Form, &code).await;
-    let access = tokens["access_token"].as_str().unwrap();
-    let (_, person) = rp.identify(Style::Form, access).await;
-    assert_eq!((person["user_type"].as_str(), person["auth_method"].as_str()), (Some("L"), Some("LOGINPASSMETHOD")));
-    assert_eq!(person["legal_info"][0]["is_basic"], serde_json::json!(true));
-    assert!(person.get("pkcs_legal_tin").is_none());
-    let members = server.cli_ok(&["legal", "members", TIN], None);
-    let staff_id = members.lines().find(|l| l.contains("Accountant")).unwrap().split('\t').next().unwrap().to_owned();
-    let form = [("csrf_token", csrf.as_str()), ("tin", TIN), ("account_id", staff_id.as_str()), ("role", "Accountant")];
-    assert_eq!(
-        location(&post_form(&head, &server, "/account/legal/revoke", &form).await),
-        "/account?done=role_revoked"
-    );
-    let (status, body) = rp.identify(Style::Form, access).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_token")), "{body}");
-    let (_, body) = rp.refresh(Style::Form, tokens["refresh_token"].as_str().unwrap()).await;
-    assert_eq!(body["error"], "invalid_grant");
 }

@@ -14,6 +14,8 @@ mod eds;
 mod flow;
 mod identity;
 mod legacy;
+mod legacy_browser;
+mod legacy_legal;
 mod legal;
 mod legal_live;
 mod negative;
