@@ -8,6 +8,7 @@ mod browser;
 mod browser_eds;
 mod cabinet;
 mod cli;
+mod client_auth;
 mod cluster;
 mod concurrency;
 mod eds;

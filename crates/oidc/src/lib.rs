@@ -8,10 +8,12 @@
 //! What does not: HTTP, the database, the wall clock. The server passes `now` (unix seconds) in,
 //! so every rule here is tested with fixed times.
 
+pub mod assertion;
 pub mod assurance;
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod client_metadata;
 mod error;
 pub mod grant;
 pub mod keys;
@@ -25,7 +27,10 @@ pub mod types_export {
 }
 
 pub use authorize::Interaction;
-pub use client::{AccessTokenFormat, Client, ClientSecretVerifier, GrantType};
+pub use client::{
+    AccessTokenFormat, AuthMethod, Client, ClientKeys, ClientSecretVerifier, DescriptiveMetadata, GrantType,
+    SealedSecret,
+};
 pub use error::{ErrorCode, OAuthError};
 pub use grant::{ActingAs, AuthContext, AuthorizationCode, Consent, Grant, LoginEvent, RefreshToken, Session};
 pub use repository::{CodeConsumption, OidcRepository, RefreshRotation};

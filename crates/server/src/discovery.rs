@@ -1,9 +1,11 @@
 //! The OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414).
 
 use serde_json::{json, Value};
+use yagona_oidc::assertion::{ASYMMETRIC_ALGS, HMAC_ALGS};
 use yagona_oidc::assurance::{ACR_HIGH, ACR_LOW, ACR_SUBSTANTIAL};
 use yagona_oidc::claims::SUPPORTED_CLAIMS;
 use yagona_oidc::types_export::SUPPORTED_SCOPES;
+use yagona_oidc::AuthMethod;
 
 pub const AUTHORIZE_PATH: &str = "/authorize";
 pub const TOKEN_PATH: &str = "/token";
@@ -14,7 +16,10 @@ pub const REVOKE_PATH: &str = "/revoke";
 pub const END_SESSION_PATH: &str = "/end_session";
 
 pub fn document(issuer: &str) -> Value {
-    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    let auth_methods = AuthMethod::ALL.map(AuthMethod::as_str);
+    // Introspection is for confidential clients only.
+    let confidential_methods: Vec<&str> = auth_methods.iter().copied().filter(|m| *m != "none").collect();
+    let assertion_algs: Vec<&str> = ASYMMETRIC_ALGS.iter().chain(HMAC_ALGS.iter()).copied().collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
@@ -31,8 +36,11 @@ pub fn document(issuer: &str) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": &auth_methods[..2],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": confidential_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": SUPPORTED_CLAIMS,
         "acr_values_supported": [ACR_LOW, ACR_SUBSTANTIAL, ACR_HIGH],

@@ -137,6 +137,7 @@ fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::R
             created_at: 0,
             access_token_format: AccessTokenFormat::Jwt,
             scopes: Default::default(),
+            ..Client::new(client_id.clone(), 0)
         })
         .unwrap();
     (client_id, redirect)

@@ -5,6 +5,7 @@ mod account;
 mod acting;
 mod authorize;
 mod client_address;
+mod client_auth;
 mod eds;
 mod eds_takeover;
 pub mod error;
