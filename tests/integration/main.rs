@@ -18,6 +18,7 @@ mod legal;
 mod legal_live;
 mod negative;
 mod operations;
+mod par_jar;
 mod registration;
 mod revocation;
 mod rp;

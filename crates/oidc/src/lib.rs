@@ -18,6 +18,7 @@ mod error;
 pub mod grant;
 pub mod keys;
 mod repository;
+pub mod request_object;
 pub mod secrets;
 pub mod tokens;
 mod types;

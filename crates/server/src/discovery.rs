@@ -7,6 +7,8 @@ use yagona_oidc::claims::SUPPORTED_CLAIMS;
 use yagona_oidc::types_export::SUPPORTED_SCOPES;
 use yagona_oidc::AuthMethod;
 
+use crate::config::ClientsConfig;
+
 pub const AUTHORIZE_PATH: &str = "/authorize";
 pub const TOKEN_PATH: &str = "/token";
 pub const USERINFO_PATH: &str = "/userinfo";
@@ -14,8 +16,9 @@ pub const JWKS_PATH: &str = "/jwks";
 pub const INTROSPECT_PATH: &str = "/introspect";
 pub const REVOKE_PATH: &str = "/revoke";
 pub const END_SESSION_PATH: &str = "/end_session";
+pub const PAR_PATH: &str = "/par";
 
-pub fn document(issuer: &str) -> Value {
+pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
     let auth_methods = AuthMethod::ALL.map(AuthMethod::as_str);
     // Introspection is for confidential clients only.
     let confidential_methods: Vec<&str> = auth_methods.iter().copied().filter(|m| *m != "none").collect();
@@ -47,8 +50,13 @@ pub fn document(issuer: &str) -> Value {
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["uz-Latn", "ru", "en"],
         "claims_parameter_supported": false,
-        "request_parameter_supported": false,
+        // Request objects by value (RFC 9101) and pushed requests (RFC 9126); request_uri only
+        // as PAR gives it (Yagona fetches no request object from a client's URL).
+        "request_parameter_supported": true,
         "request_uri_parameter_supported": false,
+        "request_object_signing_alg_values_supported": ASYMMETRIC_ALGS,
+        "pushed_authorization_request_endpoint": format!("{issuer}{PAR_PATH}"),
+        "require_pushed_authorization_requests": clients.require_pushed_authorization_requests,
         "authorization_response_iss_parameter_supported": true,
         "access_token_signing_alg_values_supported": ["RS256"],
     })

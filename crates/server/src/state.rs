@@ -42,7 +42,7 @@ impl AppState {
     pub fn new(settings: Settings, store: Store, kek: KeyEncryptionKey) -> Result<Self, String> {
         let ring = load_key_ring(&store, &kek, &settings)?;
         let passwords = PasswordHasher::new(settings.password).map_err(|e| e.to_string())?;
-        let discovery_json = discovery::document(&settings.issuer).to_string();
+        let discovery_json = discovery::document(&settings.issuer, &settings.clients).to_string();
         Ok(Self {
             settings,
             store,
