@@ -11,6 +11,7 @@ mod cli;
 mod client_auth;
 mod cluster;
 mod concurrency;
+mod dynamic_registration;
 mod eds;
 mod flow;
 mod identity;

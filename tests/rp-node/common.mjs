@@ -36,7 +36,7 @@ export async function attempt(f) {
       const body = await e.response.json().catch(() => ({}))
       return { ok: false, status: e.response.status, error: body.error, description: body.error_description }
     }
-    return { ok: false, error: errorOf(e), description: e?.error_description ?? e?.message }
+    return { ok: false, status: e?.status, error: errorOf(e), description: e?.error_description ?? e?.message }
   }
 }
 

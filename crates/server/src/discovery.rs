@@ -17,6 +17,8 @@ pub const INTROSPECT_PATH: &str = "/introspect";
 pub const REVOKE_PATH: &str = "/revoke";
 pub const END_SESSION_PATH: &str = "/end_session";
 pub const PAR_PATH: &str = "/par";
+/// Dynamic client registration (RFC 7591); `/register` is the people's registration.
+pub const REGISTRATION_PATH: &str = "/connect/register";
 
 pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
     let auth_methods = AuthMethod::ALL.map(AuthMethod::as_str);
@@ -55,6 +57,7 @@ pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
         "request_parameter_supported": true,
         "request_uri_parameter_supported": false,
         "request_object_signing_alg_values_supported": ASYMMETRIC_ALGS,
+        "registration_endpoint": format!("{issuer}{REGISTRATION_PATH}"),
         "pushed_authorization_request_endpoint": format!("{issuer}{PAR_PATH}"),
         "require_pushed_authorization_requests": clients.require_pushed_authorization_requests,
         "authorization_response_iss_parameter_supported": true,

@@ -5,7 +5,7 @@ use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_oidc::client::registered_scopes;
 use yagona_oidc::client_metadata::{register, ClientMetadata};
 use yagona_oidc::keys::KeyEncryptionKey;
-use yagona_oidc::secrets::random_token;
+use yagona_oidc::secrets::{hash_token, random_token};
 use yagona_oidc::{Client, ClientId, OidcRepository as _};
 
 use crate::config::Settings;
@@ -23,6 +23,16 @@ pub(super) enum ClientCommand {
         /// The client id.
         #[arg(long)]
         id: String,
+    },
+    /// Make an initial access token for dynamic client registration (RFC 7591 3, at
+    /// /connect/register). Prints the token alone; it is stored hashed.
+    RegistrationToken {
+        /// Seconds the token is good for.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: i64,
+        /// How many clients it may register.
+        #[arg(long, default_value_t = 1)]
+        uses: i64,
     },
     /// Replace the scopes a client may be granted on its own behalf (client_credentials).
     SetScopes {
@@ -114,6 +124,18 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
             } else {
                 println!("client_type: public (PKCE required)");
             }
+            Ok(())
+        }
+        ClientCommand::RegistrationToken { ttl, uses } => {
+            if ttl < 1 || uses < 1 {
+                return Err("--ttl and --uses must be at least 1".into());
+            }
+            let token = random_token();
+            let now = now();
+            store
+                .insert_registration_token(&hash_token(&token), now, now + ttl, Some(uses))
+                .map_err(|e| e.description.into_owned())?;
+            println!("{token}");
             Ok(())
         }
         ClientCommand::List => {

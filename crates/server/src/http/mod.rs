@@ -7,6 +7,7 @@ mod authorize;
 mod authorize_request;
 mod client_address;
 mod client_auth;
+mod dynamic_registration;
 mod eds;
 mod eds_takeover;
 pub mod error;
@@ -61,6 +62,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(INTROSPECT_PATH, web::post().to(token::introspect))
         .route(REVOKE_PATH, web::post().to(token::revoke))
         .route(PAR_PATH, web::post().to(par::push))
+        .route(REGISTRATION_PATH, web::post().to(dynamic_registration::register_client))
+        .route(&format!("{REGISTRATION_PATH}/{{client_id}}"), web::get().to(dynamic_registration::read_client))
+        .route(&format!("{REGISTRATION_PATH}/{{client_id}}"), web::put().to(dynamic_registration::update_client))
+        .route(&format!("{REGISTRATION_PATH}/{{client_id}}"), web::delete().to(dynamic_registration::delete_client))
         .route(USERINFO_PATH, web::get().to(userinfo::userinfo_get))
         .route(USERINFO_PATH, web::post().to(userinfo::userinfo_post))
         .route(END_SESSION_PATH, web::get().to(logout::end_session_get))
