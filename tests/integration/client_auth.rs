@@ -123,7 +123,7 @@ async fn client_secret_jwt() {
 #[tokio::test(flavor = "multi_thread")]
 async fn discovery_advertises_the_methods() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let doc: Value = reqwest_json(&server.url("/.well-known/openid-configuration")).await;
+    let doc = server.discovery().await;
     let methods = doc["token_endpoint_auth_methods_supported"].as_array().unwrap();
     for m in ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"] {
         assert!(methods.iter().any(|v| v == m), "{m}");
@@ -131,8 +131,4 @@ async fn discovery_advertises_the_methods() {
     let algs = doc["token_endpoint_auth_signing_alg_values_supported"].as_array().unwrap();
     assert!(algs.iter().any(|v| v == "ES256") && algs.iter().any(|v| v == "HS256"), "{algs:?}");
     assert!(!algs.iter().any(|v| v == "none"));
-}
-
-async fn reqwest_json(url: &str) -> Value {
-    yagona_tests::http_client().get(url).send().await.unwrap().json().await.unwrap()
 }

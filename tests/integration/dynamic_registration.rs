@@ -90,13 +90,6 @@ async fn an_expired_initial_access_token_registers_nothing() {
     let result = node(&server.base_url, "dcr.mjs", &["once"], &env);
     assert_eq!(result["status"], 401, "{result}");
     assert_eq!(result["error"], "invalid_token", "{result}");
-    let doc: Value = yagona_tests::http_client()
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.discovery().await;
     assert_eq!(doc["registration_endpoint"], server.url("/connect/register"));
 }

@@ -130,14 +130,7 @@ async fn clients_and_servers_can_require_pushed_and_signed_requests() {
     must_sign.authorize("jar", &login, &password).await;
     must_sign.authorize("par-jar", &login, &password).await;
 
-    let doc: Value = yagona_tests::http_client()
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.discovery().await;
     assert_eq!(doc["pushed_authorization_request_endpoint"], server.url("/par"));
     assert_eq!(doc["request_parameter_supported"], true);
     assert_eq!(doc["require_pushed_authorization_requests"], false);

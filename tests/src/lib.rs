@@ -364,6 +364,11 @@ impl TestServer {
         (login.to_owned(), password)
     }
 
+    /// The discovery document.
+    pub async fn discovery(&self) -> serde_json::Value {
+        http_client().get(self.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap()
+    }
+
     pub fn redirect_uri(client_id: &str) -> String {
         format!("http://127.0.0.1:9/{client_id}/callback")
     }
