@@ -93,3 +93,38 @@ pub(super) fn use_registration_token(store: &Store, hash: &str, now: i64) -> Res
     .map_err(StoreError::from)?;
     Ok(n == 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use yagona_oidc::{ClientId, OidcRepository as _};
+
+    use crate::tests::{insert_public_client, on_both_backends};
+
+    #[test]
+    fn assertion_ids_pushed_requests_and_registration_tokens_are_spent_once() {
+        on_both_backends(|store| {
+            assert!(store.spend_assertion_jti("j1", 100).unwrap());
+            assert!(!store.spend_assertion_jti("j1", 100).unwrap(), "a replay");
+            assert!(store.spend_assertion_jti("j2", 100).unwrap());
+
+            let (client, _) = insert_public_client(store);
+            let other = ClientId::try_from("other").unwrap();
+            store.insert_pushed_request("p1", &client, "[]", 100).unwrap();
+            assert_eq!(store.take_pushed_request("p1", &other, 50).unwrap(), None, "another client's");
+            assert_eq!(store.take_pushed_request("p1", &client, 100).unwrap(), None, "expired");
+            assert_eq!(store.take_pushed_request("p1", &client, 50).unwrap().as_deref(), Some("[]"));
+            assert_eq!(store.take_pushed_request("p1", &client, 50).unwrap(), None, "spent");
+
+            store.insert_registration_token("t1", 0, 100, Some(2)).unwrap();
+            assert!(!store.use_registration_token("t1", 100).unwrap(), "expired");
+            assert!(store.use_registration_token("t1", 50).unwrap());
+            assert!(store.use_registration_token("t1", 50).unwrap());
+            assert!(!store.use_registration_token("t1", 50).unwrap(), "used up");
+            assert!(!store.use_registration_token("unknown", 50).unwrap());
+
+            store.insert_pushed_request("p2", &client, "[]", 100).unwrap();
+            assert!(store.purge_expired(200).unwrap() >= 4, "jtis, the pushed request and the token purged");
+            assert!(store.spend_assertion_jti("j1", 300).unwrap(), "purged once expired");
+        });
+    }
+}
