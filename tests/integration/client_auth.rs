@@ -132,3 +132,48 @@ async fn discovery_advertises_the_methods() {
     assert!(algs.iter().any(|v| v == "ES256") && algs.iter().any(|v| v == "HS256"), "{algs:?}");
     assert!(!algs.iter().any(|v| v == "none"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_refuses_unusable_authentication_settings() {
+    let server = TestServer::new(Backend::Sqlite, &[]);
+    server.cli_ok(&["migrate"], None);
+    let refused = |args: &[&str], says: &str| {
+        let mut all = vec!["client", "add", "--id", "x", "--redirect-uri", "https://x.example/cb"];
+        all.extend_from_slice(args);
+        let out = server.cli(&all, None);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    refused(&["--auth-method", "private_key_jwt"], "needs --jwks-file or --jwks-uri");
+    refused(&["--auth-method", "tls_client_auth"], "--auth-method \"tls_client_auth\" is not supported");
+    refused(
+        &["--auth-method", "private_key_jwt", "--jwks-uri", "http://keys.example/jwks"],
+        "--jwks-uri must use https",
+    );
+    refused(&["--public", "--auth-method", "private_key_jwt"], "--public is --auth-method none");
+    let private = server.dir.join("private.json");
+    std::fs::write(&private, r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cLY5sbz6"}]}"#).unwrap();
+    refused(&["--auth-method", "private_key_jwt", "--jwks-file", private.to_str().unwrap()], "private key");
+    refused(&["--require-signed-request-object"], "--require-signed-request-object needs --jwks-file or --jwks-uri");
+    // A private_key_jwt client gets no secret printed.
+    let (_, public) = key_pair("ES256", "k");
+    let file = server.dir.join("public.json");
+    std::fs::write(&file, jwks(&[&public])).unwrap();
+    let out = server.cli_ok(
+        &[
+            "client",
+            "add",
+            "--id",
+            "ok",
+            "--redirect-uri",
+            "https://x.example/cb",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!out.contains("client_secret"), "{out}");
+}

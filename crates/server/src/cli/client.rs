@@ -240,7 +240,9 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
 
 /// A registration error in the command line's words: metadata field names become options.
 fn option_named(description: &str) -> String {
-    [
+    // Longer names first, each through a marker, so `jwks` never rewrites inside `jwks_uri`.
+    const NAMES: [(&str, &str); 9] = [
+        ("require_signed_request_object", "--require-signed-request-object"),
         ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
         ("redirect_uris", "--redirect-uri"),
         ("token_endpoint_auth_method", "--auth-method"),
@@ -249,7 +251,10 @@ fn option_named(description: &str) -> String {
         ("access_token_format", "--access-token-format"),
         ("jwks_uri", "--jwks-uri"),
         ("jwks", "--jwks-file"),
-    ]
-    .iter()
-    .fold(description.to_owned(), |text, (field, option)| text.replace(field, option))
+    ];
+    let marked = NAMES
+        .iter()
+        .enumerate()
+        .fold(description.to_owned(), |text, (i, (field, _))| text.replace(field, &format!("\u{0}{i}\u{0}")));
+    NAMES.iter().enumerate().fold(marked, |text, (i, (_, option))| text.replace(&format!("\u{0}{i}\u{0}"), option))
 }
