@@ -197,7 +197,7 @@ async fn a_legacy_relying_party_postgres() {
 async fn a_legacy_relying_party(backend: Backend) {
     let server = TestServer::start(backend).await;
     let rp = LegacyRp::new(&server, "soliq", &[]);
-    assert!(server.cli_ok(&["client", "list"], None).contains("confidential,legacy"));
+    assert!(server.cli_ok(&["client", "list"], None).contains("confidential (client_secret_basic),legacy"));
     let (login, password) = server.add_person("alisher");
     let b = browser();
 

@@ -120,8 +120,9 @@ async fn authorize_errors_return_to_the_client() {
             "invalid_request",
         ),
         (
+            // A request object (RFC 9101) signed with `none`, by a client without keys.
             vec![("response_type", "code"), ("scope", "openid"), ("request", "eyJhbGciOiJub25lIn0.e30.")],
-            "request_not_supported",
+            "invalid_request_object",
         ),
     ];
     for (case, error) in cases {

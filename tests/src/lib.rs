@@ -16,6 +16,7 @@ pub use openidconnect::reqwest;
 
 pub mod chrome;
 pub mod proxy;
+pub mod rp_node;
 
 /// The database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,6 +362,11 @@ impl TestServer {
             Some(&format!("{password}\n")),
         );
         (login.to_owned(), password)
+    }
+
+    /// The discovery document.
+    pub async fn discovery(&self) -> serde_json::Value {
+        http_client().get(self.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap()
     }
 
     pub fn redirect_uri(client_id: &str) -> String {

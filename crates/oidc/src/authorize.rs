@@ -310,7 +310,8 @@ mod tests {
             created_at: 0,
             access_token_format: Default::default(),
             scopes: Scopes::default(),
-            legacy: false,
+            auth_method: if public { crate::AuthMethod::None } else { crate::AuthMethod::ClientSecretBasic },
+            ..Client::new(ClientId::try_from("rp").unwrap(), 0)
         }
     }
 

@@ -8,7 +8,7 @@ use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::keys::SigningAlg;
+use crate::keys::{KeyEncryptionKey, SigningAlg};
 use crate::secrets::constant_time_eq;
 use crate::{ClientId, ErrorCode, OAuthError, RedirectUri, Scopes};
 
@@ -42,6 +42,104 @@ impl TryFrom<&str> for GrantType {
     }
 }
 
+/// How a client authenticates at the token, introspection, revocation and PAR endpoints
+/// (RFC 7591 2, OIDC Core 9).
+///
+/// The two secret methods are one credential presented in two places: a client registered with
+/// either may send its secret in the Basic header or in the body, as Yagona has always accepted
+/// (Keycloak does the same); the JWT methods and `none` are strict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    #[default]
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// An assertion signed with HMAC under the client secret (the secret is kept sealed under
+    /// the key-encryption key, since an argon2 hash cannot key an HMAC).
+    ClientSecretJwt,
+    /// An assertion signed with one of the client's registered keys (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client (a browser or native app): no credential, PKCE required.
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 5] =
+        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::ClientSecretJwt, Self::PrivateKeyJwt, Self::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+
+    /// Whether the client has a secret it presents as such (Basic or body).
+    pub fn presents_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+impl TryFrom<&str> for AuthMethod {
+    type Error = OAuthError;
+    fn try_from(value: &str) -> Result<Self, OAuthError> {
+        Self::ALL.into_iter().find(|m| m.as_str() == value).ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidClientMetadata,
+                format!(
+                    "token_endpoint_auth_method {value:?} is not supported (supported: {})",
+                    Self::ALL.map(Self::as_str).join(", ")
+                ),
+            )
+        })
+    }
+}
+
+/// Where a client's public keys are (RFC 7591 2: `jwks` and `jwks_uri` are exclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ClientKeys {
+    #[default]
+    None,
+    /// A JWK Set, as registered (JSON text).
+    Jwks(String),
+    /// A URL the JWK Set is fetched from (cached, fetched again for an unknown `kid`).
+    JwksUri(String),
+}
+
+/// The client secret sealed under the key-encryption key, for clients that sign assertions
+/// with it (`client_secret_jwt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub kek_id: String,
+    pub sealed: Vec<u8>,
+}
+
+/// Metadata that describes a client to people and changes nothing in the protocol (RFC 7591 2),
+/// stored together and echoed back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DescriptiveMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// `web` (default) or `native` (OIDC Registration 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+}
+
 /// A registered client. A client without a secret is public (a browser or native app): it
 /// authenticates with `none` and must use PKCE.
 #[derive(Debug, Clone)]
@@ -64,6 +162,16 @@ pub struct Client {
     /// May use the legacy OneID API (`/sso/oauth/Authorization.do`, docs/legacy-oneid.md): no
     /// PKCE, no nonce, secrets in query strings, so only for clients an operator marks legacy.
     pub legacy: bool,
+    pub auth_method: AuthMethod,
+    pub keys: ClientKeys,
+    pub sealed_secret: Option<SealedSecret>,
+    /// RFC 9126 6: authorization requests only through the PAR endpoint.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 10.5: authorization requests only as signed request objects.
+    pub require_signed_request_object: bool,
+    /// SHA-256 of the RFC 7592 registration access token (clients registered dynamically).
+    pub registration_access_token_hash: Option<String>,
+    pub descriptive: DescriptiveMetadata,
 }
 
 /// What the client's access tokens are.
@@ -99,8 +207,74 @@ impl TryFrom<&str> for AccessTokenFormat {
 }
 
 impl Client {
+    /// A public client with no redirect URI and every other setting at its default: the base
+    /// that registration (and tests) fill in, so a field added later has one default.
+    pub fn new(id: ClientId, created_at: i64) -> Self {
+        Self {
+            name: id.to_string(),
+            id,
+            secret_hash: None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            first_party: false,
+            id_token_signing_alg: SigningAlg::Rs256,
+            created_at,
+            access_token_format: AccessTokenFormat::Jwt,
+            scopes: Scopes::default(),
+            auth_method: AuthMethod::None,
+            keys: ClientKeys::None,
+            sealed_secret: None,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
+            registration_access_token_hash: None,
+            descriptive: DescriptiveMetadata::default(),
+            legacy: false,
+        }
+    }
+
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.auth_method == AuthMethod::None
+    }
+
+    /// Whether registering this client makes it a secret (shown once to its developer).
+    pub fn needs_secret(&self) -> bool {
+        self.auth_method.presents_secret() || self.auth_method == AuthMethod::ClientSecretJwt
+    }
+
+    /// Gives the client its secret: an argon2 hash for a client that presents it, or, for
+    /// `client_secret_jwt`, the secret sealed under the key-encryption key (an HMAC needs the
+    /// secret itself; the client id is the associated data, so a sealed secret cannot be moved
+    /// to another client).
+    pub fn provision_secret(
+        &mut self,
+        secret: &str,
+        hasher: &ClientSecretVerifier,
+        kek: Option<&KeyEncryptionKey>,
+    ) -> Result<(), OAuthError> {
+        self.secret_hash = None;
+        self.sealed_secret = None;
+        if self.auth_method.presents_secret() {
+            self.secret_hash = Some(hasher.hash(secret)?);
+        } else if self.auth_method == AuthMethod::ClientSecretJwt {
+            let kek = kek.ok_or_else(|| OAuthError::server_error("client_secret_jwt needs the key-encryption key"))?;
+            let sealed = kek.seal(secret.as_bytes(), self.id.as_str().as_bytes())?;
+            self.sealed_secret = Some(SealedSecret { kek_id: kek.id().to_owned(), sealed });
+        }
+        Ok(())
+    }
+
+    /// The secret of a `client_secret_jwt` client, unsealed.
+    pub fn open_secret(&self, kek: &KeyEncryptionKey) -> Result<Vec<u8>, OAuthError> {
+        let sealed =
+            self.sealed_secret.as_ref().ok_or_else(|| OAuthError::invalid_client("the client has no secret"))?;
+        if sealed.kek_id != kek.id() {
+            return Err(OAuthError::server_error(format!(
+                "client {}'s secret is sealed under key-encryption key {}, not the configured one",
+                self.id, sealed.kek_id
+            )));
+        }
+        kek.open(&sealed.sealed, self.id.as_str().as_bytes())
     }
 
     pub fn allows(&self, grant: GrantType) -> bool {
@@ -224,7 +398,7 @@ mod tests {
             created_at: 0,
             access_token_format: Default::default(),
             scopes: Scopes::try_from("reports.read reports.write").unwrap(),
-            legacy: false,
+            ..Client::new(ClientId::try_from("rp").unwrap(), 0)
         }
     }
 

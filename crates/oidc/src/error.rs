@@ -25,6 +25,14 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     /// The login cannot reach the level of assurance the request demands.
     UnmetAuthenticationRequirements,
+    /// RFC 7591 3.2.2: a redirect URI in the client metadata is not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 3.2.2: some other client metadata is not acceptable.
+    InvalidClientMetadata,
+    /// RFC 9101 6.1 / OIDC Core 6.3: the request object is invalid.
+    InvalidRequestObject,
+    /// RFC 9126 / OIDC Core 6.3: the request_uri is invalid (unknown, spent, expired, another client's).
+    InvalidRequestUri,
 }
 
 impl ErrorCode {
@@ -49,6 +57,10 @@ impl ErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidRequestObject => "invalid_request_object",
+            Self::InvalidRequestUri => "invalid_request_uri",
         }
     }
 }

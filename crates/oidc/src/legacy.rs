@@ -274,23 +274,15 @@ pub fn logout_answer() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::SigningAlg;
     use crate::{ClientId, RedirectUri};
 
     fn client(legacy: bool) -> Client {
         Client {
-            id: ClientId::try_from("tax").unwrap(),
-            name: "Tax".into(),
             secret_hash: Some("h".into()),
             redirect_uris: vec![RedirectUri::try_from("https://tax.example/cb").unwrap()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            first_party: false,
-            id_token_signing_alg: SigningAlg::Rs256,
-            created_at: 0,
-            access_token_format: Default::default(),
-            scopes: Scopes::default(),
+            auth_method: crate::AuthMethod::ClientSecretBasic,
             legacy,
+            ..Client::new(ClientId::try_from("tax").unwrap(), 0)
         }
     }
 

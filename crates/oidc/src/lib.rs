@@ -8,15 +8,18 @@
 //! What does not: HTTP, the database, the wall clock. The server passes `now` (unix seconds) in,
 //! so every rule here is tested with fixed times.
 
+pub mod assertion;
 pub mod assurance;
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod client_metadata;
 mod error;
 pub mod grant;
 pub mod keys;
 pub mod legacy;
 mod repository;
+pub mod request_object;
 pub mod secrets;
 pub mod tokens;
 mod types;
@@ -26,7 +29,10 @@ pub mod types_export {
 }
 
 pub use authorize::Interaction;
-pub use client::{AccessTokenFormat, Client, ClientSecretVerifier, GrantType};
+pub use client::{
+    AccessTokenFormat, AuthMethod, Client, ClientKeys, ClientSecretVerifier, DescriptiveMetadata, GrantType,
+    SealedSecret,
+};
 pub use error::{ErrorCode, OAuthError};
 pub use grant::{ActingAs, AuthContext, AuthorizationCode, Consent, Grant, LoginEvent, RefreshToken, Session};
 pub use repository::{CodeConsumption, OidcRepository, RefreshRotation};

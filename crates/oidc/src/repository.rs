@@ -38,6 +38,34 @@ pub trait OidcRepository {
     fn insert_client(&self, client: &Client) -> Result<(), OAuthError>;
     fn find_client(&self, id: &ClientId) -> Result<Option<Client>, OAuthError>;
     fn list_clients(&self) -> Result<Vec<Client>, OAuthError>;
+    /// Replaces a client's registration (RFC 7592 update), keeping its id and creation time;
+    /// false if there is no such client.
+    fn update_client(&self, client: &Client) -> Result<bool, OAuthError>;
+    /// Records a client assertion's `jti` (by `hash`) until `expires_at`; false if it was seen
+    /// before: a replay.
+    fn spend_assertion_jti(&self, hash: &str, expires_at: i64) -> Result<bool, OAuthError>;
+    /// Stores a pushed authorization request's parameters (JSON) under the hash of its
+    /// `request_uri`.
+    fn insert_pushed_request(
+        &self,
+        hash: &str,
+        client: &ClientId,
+        parameters: &str,
+        expires_at: i64,
+    ) -> Result<(), OAuthError>;
+    /// Spends a live pushed request of `client`: its parameters, once.
+    fn take_pushed_request(&self, hash: &str, client: &ClientId, now: i64) -> Result<Option<String>, OAuthError>;
+    /// Stores an initial access token (by hash) for dynamic registration; `uses`: how many
+    /// registrations it authorizes (`None`: any number until it expires).
+    fn insert_registration_token(
+        &self,
+        hash: &str,
+        created_at: i64,
+        expires_at: i64,
+        uses: Option<i64>,
+    ) -> Result<(), OAuthError>;
+    /// Spends one use of a live initial access token; false if unknown, expired or used up.
+    fn use_registration_token(&self, hash: &str, now: i64) -> Result<bool, OAuthError>;
     /// Removes a client and everything issued to it; `false` when there was no such client.
     fn delete_client(&self, id: &ClientId) -> Result<bool, OAuthError>;
     /// Replaces the scopes a client may be granted on its own behalf; `false` when there was no

@@ -22,6 +22,14 @@ pub struct ClientCache {
 }
 
 impl ClientCache {
+    /// Drops `id` from this node's cache (a client changed or removed by a request here; other
+    /// nodes see it within [`CLIENT_CACHE_TTL`]).
+    pub fn forget(&self, id: &ClientId) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id);
+        }
+    }
+
     /// The client `id`, from the cache when read less than [`CLIENT_CACHE_TTL`] ago, else from
     /// `store`.
     pub fn find(&self, store: &impl OidcRepository, id: &ClientId) -> Result<Option<Client>, OAuthError> {

@@ -36,6 +36,17 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
+    pub clients: ClientsConfig,
+}
+
+/// Rules for every client's requests (issue 15).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsConfig {
+    /// Authorization requests only through the PAR endpoint (RFC 9126), for every client.
+    pub require_pushed_authorization_requests: bool,
+    /// Seconds a pushed request's `request_uri` is good for (it is also single use).
+    pub pushed_request_ttl: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -228,6 +239,7 @@ impl Default for Config {
             },
             keys: KeysConfig { encryption_key: None, encryption_key_file: None, publish_delay: 330 },
             tokens: Lifetimes::default(),
+            clients: ClientsConfig { require_pushed_authorization_requests: false, pushed_request_ttl: 60 },
             login: LoginConfig { max_failures_per_account: 5, max_failures_per_address: 50, window_seconds: 900 },
             password: PasswordConfig {
                 memory_kib: argon.memory_kib,
@@ -292,6 +304,7 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// `audit.retention_days` in seconds; `None` keeps events for ever.
     pub audit_retention: Option<i64>,
+    pub clients: ClientsConfig,
 }
 
 impl Config {
@@ -425,6 +438,12 @@ impl Config {
                 offer_texts.push((locale, text));
             }
         }
+        if !(1..=600).contains(&self.clients.pushed_request_ttl) {
+            return Err(
+                "configuration key `clients.pushed_request_ttl`: 1 to 600 seconds (RFC 9126 suggests under a minute)"
+                    .into(),
+            );
+        }
         Ok(Settings {
             issuer_is_https: issuer_url.scheme() == "https",
             issuer: self.issuer,
@@ -449,6 +468,7 @@ impl Config {
             log: self.log,
             metrics_listen,
             audit_retention: (self.audit.retention_days > 0).then(|| self.audit.retention_days * 86_400),
+            clients: self.clients,
         })
     }
 }

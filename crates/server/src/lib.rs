@@ -4,6 +4,7 @@
 mod audit_log;
 pub mod cli;
 mod client_cache;
+mod client_keys;
 pub mod config;
 mod discovery;
 mod eimzo;

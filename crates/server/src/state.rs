@@ -27,6 +27,8 @@ pub struct AppState {
     pub client_secrets: ClientSecretVerifier,
     /// Clients as read in the last second (token-endpoint authentication).
     pub clients: crate::client_cache::ClientCache,
+    /// Clients' public keys (`private_key_jwt`, request objects), fetched ones cached.
+    pub client_keys: crate::client_keys::ClientKeyStore,
     /// The discovery document, rendered once.
     pub discovery_json: String,
     /// The EDS signature verifier, when trust anchors are configured; rebuilt when CRLs are
@@ -40,7 +42,7 @@ impl AppState {
     pub fn new(settings: Settings, store: Store, kek: KeyEncryptionKey) -> Result<Self, String> {
         let ring = load_key_ring(&store, &kek, &settings)?;
         let passwords = PasswordHasher::new(settings.password).map_err(|e| e.to_string())?;
-        let discovery_json = discovery::document(&settings.issuer).to_string();
+        let discovery_json = discovery::document(&settings.issuer, &settings.clients).to_string();
         Ok(Self {
             settings,
             store,
@@ -49,6 +51,7 @@ impl AppState {
             passwords,
             client_secrets: ClientSecretVerifier::default(),
             clients: Default::default(),
+            client_keys: Default::default(),
             discovery_json,
             eds: RwLock::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),

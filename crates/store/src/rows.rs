@@ -1,14 +1,16 @@
 //! Rows as stored, and their conversion to and from domain values. Conversions from rows are
 //! fallible: a row that no longer parses is reported as corrupt, never unwrapped.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use diesel::prelude::*;
 use yagona_account::eds::BoundCertificate;
 use yagona_account::registration::Registration;
 use yagona_account::{Account, AccountId, AccountStatus, BirthDate, Login, PassportNumber, PasswordHash, Pinfl};
 use yagona_oidc::keys::{KeyState, SigningAlg, StoredKey};
 use yagona_oidc::{
-    AccessTokenFormat, AuthContext, AuthorizationCode, Client, ClientId, CodeChallenge, Consent, Grant, GrantType,
-    Interaction, LoginEvent, RedirectUri, RefreshToken, Scopes, Session,
+    AccessTokenFormat, AuthContext, AuthMethod, AuthorizationCode, Client, ClientId, ClientKeys, CodeChallenge,
+    Consent, Grant, GrantType, Interaction, LoginEvent, RedirectUri, RefreshToken, Scopes, SealedSecret, Session,
 };
 
 use crate::schema::*;
@@ -106,6 +108,25 @@ pub struct ClientRow {
     pub access_token_format: String,
     pub scopes: String,
     pub legacy: bool,
+    pub token_endpoint_auth_method: String,
+    pub sealed_secret: Option<String>,
+    pub registration_access_token_hash: Option<String>,
+    pub metadata: String,
+}
+
+/// `clients.metadata`: what of a client no query filters by. Fields added later are optional
+/// (`serde(default)`), so older rows read as before.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+#[serde(default)]
+struct StoredMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
+    require_pushed_authorization_requests: bool,
+    require_signed_request_object: bool,
+    #[serde(flatten)]
+    descriptive: yagona_oidc::DescriptiveMetadata,
 }
 
 impl From<&Client> for ClientRow {
@@ -123,6 +144,22 @@ impl From<&Client> for ClientRow {
             access_token_format: c.access_token_format.as_str().to_owned(),
             scopes: c.scopes.to_string(),
             legacy: c.legacy,
+            token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
+            sealed_secret: c.sealed_secret.as_ref().map(|s| format!("{}:{}", s.kek_id, STANDARD.encode(&s.sealed))),
+            registration_access_token_hash: c.registration_access_token_hash.clone(),
+            metadata: json(&StoredMetadata {
+                jwks: match &c.keys {
+                    ClientKeys::Jwks(jwks) => Some(jwks.clone()),
+                    _ => None,
+                },
+                jwks_uri: match &c.keys {
+                    ClientKeys::JwksUri(uri) => Some(uri.clone()),
+                    _ => None,
+                },
+                require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+                require_signed_request_object: c.require_signed_request_object,
+                descriptive: c.descriptive.clone(),
+            }),
         }
     }
 }
@@ -131,6 +168,7 @@ impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
     fn try_from(r: ClientRow) -> Result<Self, StoreError> {
         let what = "client";
+        let metadata: StoredMetadata = from_json(what, &r.metadata)?;
         Ok(Client {
             id: ClientId::try_from(r.id).map_err(|e| corrupt(what, e))?,
             name: r.name,
@@ -146,6 +184,24 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|e| corrupt(what, e))?,
             scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt(what, e))?,
             legacy: r.legacy,
+            auth_method: AuthMethod::try_from(r.token_endpoint_auth_method.as_str()).map_err(|e| corrupt(what, e))?,
+            keys: match (metadata.jwks, metadata.jwks_uri) {
+                (Some(jwks), _) => ClientKeys::Jwks(jwks),
+                (None, Some(uri)) => ClientKeys::JwksUri(uri),
+                (None, None) => ClientKeys::None,
+            },
+            sealed_secret: r
+                .sealed_secret
+                .map(|text| {
+                    let (kek_id, sealed) = text.split_once(':').ok_or_else(|| corrupt(what, "sealed secret"))?;
+                    let sealed = STANDARD.decode(sealed).map_err(|e| corrupt(what, e))?;
+                    Ok::<_, StoreError>(SealedSecret { kek_id: kek_id.to_owned(), sealed })
+                })
+                .transpose()?,
+            require_pushed_authorization_requests: metadata.require_pushed_authorization_requests,
+            require_signed_request_object: metadata.require_signed_request_object,
+            registration_access_token_hash: r.registration_access_token_hash,
+            descriptive: metadata.descriptive,
         })
     }
 }

@@ -33,6 +33,35 @@ diesel::table! {
         access_token_format -> Text,
         scopes -> Text,
         legacy -> Bool,
+        token_endpoint_auth_method -> Text,
+        sealed_secret -> Nullable<Text>,
+        registration_access_token_hash -> Nullable<Text>,
+        metadata -> Text,
+    }
+}
+
+diesel::table! {
+    client_assertion_jtis (hash) {
+        hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pushed_authorization_requests (hash) {
+        hash -> Text,
+        client_id -> Text,
+        parameters -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    registration_tokens (hash) {
+        hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        uses_left -> Nullable<BigInt>,
     }
 }
 

@@ -87,7 +87,7 @@ fn migrations_give_the_same_schema() {
 }
 
 /// Runs `test` on a migrated SQLite file and a migrated PostgreSQL database of its own.
-fn on_both_backends(test: impl Fn(&Store)) {
+pub(crate) fn on_both_backends(test: impl Fn(&Store)) {
     let dir = std::env::temp_dir().join(format!("yagona-store-{}", random_name()));
     let pg_db = PgDatabase::create();
     for url in [DatabaseUrl::Sqlite(dir.join("test.db")), pg_db.url()] {
@@ -119,7 +119,7 @@ fn access_claims(jti: &str, exp: i64) -> yagona_oidc::tokens::AccessTokenClaims 
 }
 
 /// A public client `rp` with one redirect URI, allowed codes and refresh tokens.
-fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::RedirectUri) {
+pub(crate) fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::RedirectUri) {
     use yagona_oidc::keys::SigningAlg;
     use yagona_oidc::{AccessTokenFormat, Client, ClientId, GrantType, OidcRepository as _, RedirectUri};
     let client_id = ClientId::try_from("rp").unwrap();
@@ -137,7 +137,7 @@ fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::R
             created_at: 0,
             access_token_format: AccessTokenFormat::Jwt,
             scopes: Default::default(),
-            legacy: false,
+            ..Client::new(client_id.clone(), 0)
         })
         .unwrap();
     (client_id, redirect)

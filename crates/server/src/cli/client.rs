@@ -3,18 +3,19 @@
 use clap::{Args, Subcommand};
 use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_oidc::client::registered_scopes;
-use yagona_oidc::keys::SigningAlg;
-use yagona_oidc::secrets::random_token;
-use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _, RedirectUri};
+use yagona_oidc::client_metadata::{register, ClientMetadata};
+use yagona_oidc::keys::KeyEncryptionKey;
+use yagona_oidc::secrets::{hash_token, random_token};
+use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _};
 
 use crate::config::Settings;
-use crate::serve::open_store;
-use crate::state::now;
+use crate::serve::{data_dir, open_store};
+use crate::state::{now, resolve_kek};
 
 #[derive(Subcommand)]
 pub(super) enum ClientCommand {
     /// Register a client. Prints a generated secret once (confidential clients).
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     /// List the registered clients.
     List,
     /// Remove a client and everything issued to it.
@@ -22,6 +23,16 @@ pub(super) enum ClientCommand {
         /// The client id.
         #[arg(long)]
         id: String,
+    },
+    /// Make an initial access token for dynamic client registration (RFC 7591 3, at
+    /// /connect/register). Prints the token alone; it is stored hashed.
+    RegistrationToken {
+        /// Seconds the token is good for.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: i64,
+        /// How many clients it may register.
+        #[arg(long, default_value_t = 1)]
+        uses: i64,
     },
     /// Replace the scopes a client may be granted on its own behalf (client_credentials).
     SetScopes {
@@ -77,13 +88,36 @@ pub(super) struct ClientAdd {
     /// service that cannot move to OpenID Connect yet. Needs a secret (the API has no PKCE).
     #[arg(long, conflicts_with = "public")]
     pub(super) legacy: bool,
+    /// How the client authenticates at the token, introspection, revocation and PAR endpoints:
+    /// client_secret_basic (default; the secret in the Basic header or the body),
+    /// client_secret_post, client_secret_jwt, private_key_jwt, or none (same as --public).
+    #[arg(long)]
+    pub(super) auth_method: Option<String>,
+    /// Where the client publishes its public keys (JWK Set), for private_key_jwt and signed
+    /// request objects.
+    #[arg(long, conflicts_with = "jwks_file")]
+    pub(super) jwks_uri: Option<String>,
+    /// A file holding the client's public keys (JWK Set), registered inline.
+    #[arg(long)]
+    pub(super) jwks_file: Option<std::path::PathBuf>,
+    /// Authorization requests only through the PAR endpoint (RFC 9126).
+    #[arg(long)]
+    pub(super) require_par: bool,
+    /// Authorization requests only as signed request objects (RFC 9101).
+    #[arg(long)]
+    pub(super) require_signed_request_object: bool,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
     let store = open_store(settings)?;
     match command {
         ClientCommand::Add(args) => {
-            let (client, secret) = new_client(args)?;
+            // The key-encryption key is read only for a client whose secret it seals.
+            let kek = match args.auth_method.as_deref() {
+                Some("client_secret_jwt") => Some(resolve_kek(settings, false, &data_dir(settings))?),
+                _ => None,
+            };
+            let (client, secret) = new_client(*args, kek.as_ref())?;
             store.insert_client(&client).map_err(|e| e.description.into_owned())?;
             let detail = serde_json::json!({ "client": client.id.as_str(), "name": client.name });
             crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientAdded, now(), detail));
@@ -96,6 +130,18 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
             }
             Ok(())
         }
+        ClientCommand::RegistrationToken { ttl, uses } => {
+            if ttl < 1 || uses < 1 {
+                return Err("--ttl and --uses must be at least 1".into());
+            }
+            let token = random_token();
+            let now = now();
+            store
+                .insert_registration_token(&hash_token(&token), now, now + ttl, Some(uses))
+                .map_err(|e| e.description.into_owned())?;
+            println!("{token}");
+            Ok(())
+        }
         ClientCommand::List => {
             let clients = store.list_clients().map_err(|e| e.description.into_owned())?;
             for c in clients {
@@ -105,7 +151,11 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
                     "{}\t{}\t{}{}{}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
-                    if c.is_public() { "public" } else { "confidential" },
+                    format_args!(
+                        "{} ({})",
+                        if c.is_public() { "public" } else { "confidential" },
+                        c.auth_method.as_str()
+                    ),
                     if c.first_party { ",first-party" } else { "" },
                     if c.legacy { ",legacy" } else { "" },
                     grants.join(","),
@@ -140,53 +190,81 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
     }
 }
 
-pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), String> {
+/// The client `client add` registers: its arguments as client metadata, validated by the same
+/// function as dynamic registration's; the secret to show once, if it has one.
+pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Result<(Client, Option<String>), String> {
     let text = |e: yagona_oidc::OAuthError| e.description.into_owned();
     let id = ClientId::try_from(args.id.as_str()).map_err(text)?;
-    let redirect_uris = args
-        .redirect_uris
-        .iter()
-        .map(|u| RedirectUri::try_from(u.as_str()).map_err(|e| format!("--redirect-uri {u}: {}", e.description)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let post_logout_redirect_uris = args
-        .post_logout_redirect_uris
-        .iter()
-        .map(|u| {
-            RedirectUri::try_from(u.as_str()).map_err(|e| format!("--post-logout-redirect-uri {u}: {}", e.description))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut grant_types = args
-        .grant_types
-        .iter()
-        .map(|g| GrantType::try_from(g.as_str()).map_err(text))
-        .collect::<Result<Vec<_>, _>>()?;
-    if grant_types.is_empty() {
-        grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    let jwks = match &args.jwks_file {
+        Some(path) => {
+            let content = std::fs::read_to_string(path).map_err(|e| format!("--jwks-file {}: {e}", path.display()))?;
+            Some(serde_json::from_str(&content).map_err(|e| format!("--jwks-file {}: not JSON: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let grant_types = if args.grant_types.is_empty() {
+        vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
+    } else {
+        args.grant_types
+    };
+    let auth_method = match (args.public, args.auth_method) {
+        (true, Some(m)) if m != "none" => return Err("--public is --auth-method none".into()),
+        (true, _) => Some("none".to_owned()),
+        (false, m) => m,
+    };
+    // A private-use scheme (RFC 8252 7.1) makes the client a native app, as it always was here.
+    let native = args.redirect_uris.iter().any(|u| !u.starts_with("https:") && !u.starts_with("http:"));
+    let mut metadata = ClientMetadata {
+        redirect_uris: args.redirect_uris,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
+        token_endpoint_auth_method: auth_method,
+        grant_types: Some(grant_types),
+        client_name: args.name,
+        scope: None,
+        jwks,
+        jwks_uri: args.jwks_uri,
+        id_token_signed_response_alg: Some(args.id_token_alg),
+        require_pushed_authorization_requests: Some(args.require_par),
+        require_signed_request_object: Some(args.require_signed_request_object),
+        access_token_format: Some(args.access_token_format),
+        ..ClientMetadata::default()
+    };
+    if native {
+        metadata.descriptive.application_type = Some("native".into());
     }
+    let mut client = register(&metadata, id, now()).map_err(|e| option_named(&e.description))?;
+    // `--scope` refuses a person's scope (registration drops it instead).
+    client.scopes = registered_scopes(&args.scopes).map_err(|e| format!("--scope: {}", e.description))?;
+    client.first_party = args.first_party;
     // The legacy API's token answer always carries a refresh token.
-    if args.legacy && !grant_types.contains(&GrantType::RefreshToken) {
+    if args.legacy && !client.grant_types.contains(&GrantType::RefreshToken) {
         return Err("a --legacy client needs the refresh_token grant (the legacy token answer carries one)".into());
     }
-    if args.public && grant_types.contains(&GrantType::ClientCredentials) {
-        return Err("public clients cannot use client_credentials".into());
+    client.legacy = args.legacy;
+    let secret = client.needs_secret().then(|| args.secret.unwrap_or_else(random_token));
+    if let Some(secret) = &secret {
+        client.provision_secret(secret, &yagona_oidc::ClientSecretVerifier::default(), kek).map_err(text)?;
     }
-    let secret = if args.public { None } else { Some(args.secret.unwrap_or_else(random_token)) };
-    let secret_hash =
-        secret.as_deref().map(|s| yagona_oidc::ClientSecretVerifier::default().hash(s)).transpose().map_err(text)?;
-    let client = Client {
-        name: args.name.unwrap_or_else(|| id.to_string()),
-        id,
-        secret_hash,
-        redirect_uris,
-        post_logout_redirect_uris,
-        grant_types,
-        first_party: args.first_party,
-        id_token_signing_alg: SigningAlg::try_from(args.id_token_alg.as_str()).map_err(text)?,
-        created_at: now(),
-        access_token_format: yagona_oidc::AccessTokenFormat::try_from(args.access_token_format.as_str())
-            .map_err(|e| format!("--access-token-format: {}", e.description))?,
-        scopes: registered_scopes(&args.scopes).map_err(|e| format!("--scope: {}", e.description))?,
-        legacy: args.legacy,
-    };
     Ok((client, secret))
+}
+
+/// A registration error in the command line's words: metadata field names become options.
+fn option_named(description: &str) -> String {
+    // Longer names first, each through a marker, so `jwks` never rewrites inside `jwks_uri`.
+    const NAMES: [(&str, &str); 9] = [
+        ("require_signed_request_object", "--require-signed-request-object"),
+        ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
+        ("redirect_uris", "--redirect-uri"),
+        ("token_endpoint_auth_method", "--auth-method"),
+        ("grant_types", "--grant-type"),
+        ("id_token_signed_response_alg", "--id-token-alg"),
+        ("access_token_format", "--access-token-format"),
+        ("jwks_uri", "--jwks-uri"),
+        ("jwks", "--jwks-file"),
+    ];
+    let marked = NAMES
+        .iter()
+        .enumerate()
+        .fold(description.to_owned(), |text, (i, (field, _))| text.replace(field, &format!("\u{0}{i}\u{0}")));
+    NAMES.iter().enumerate().fold(marked, |text, (i, (_, option))| text.replace(&format!("\u{0}{i}\u{0}"), option))
 }

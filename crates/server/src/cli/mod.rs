@@ -149,20 +149,28 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
     let store = &state.store;
     let id = ClientId::try_from(CLIENT_ID).map_err(|e| e.description.into_owned())?;
     if store.find_client(&id).map_err(|e| e.description.into_owned())?.is_none() {
-        let (client, _) = new_client(ClientAdd {
-            id: CLIENT_ID.into(),
-            redirect_uris: vec!["http://127.0.0.1:9090/callback".into(), "http://localhost:9090/callback".into()],
-            post_logout_redirect_uris: vec!["http://127.0.0.1:9090/".into()],
-            public: false,
-            secret: Some(CLIENT_SECRET.into()),
-            name: Some("Demo service".into()),
-            grant_types: vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()],
-            first_party: false,
-            id_token_alg: "RS256".into(),
-            access_token_format: "jwt".into(),
-            scopes: vec![],
-            legacy: false,
-        })?;
+        let (client, _) = new_client(
+            ClientAdd {
+                id: CLIENT_ID.into(),
+                redirect_uris: vec!["http://127.0.0.1:9090/callback".into(), "http://localhost:9090/callback".into()],
+                post_logout_redirect_uris: vec!["http://127.0.0.1:9090/".into()],
+                public: false,
+                secret: Some(CLIENT_SECRET.into()),
+                name: Some("Demo service".into()),
+                grant_types: vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()],
+                first_party: false,
+                id_token_alg: "RS256".into(),
+                access_token_format: "jwt".into(),
+                scopes: vec![],
+                auth_method: None,
+                jwks_uri: None,
+                jwks_file: None,
+                require_par: false,
+                require_signed_request_object: false,
+                legacy: false,
+            },
+            None,
+        )?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }
     let login = Login::try_from(LOGIN).map_err(|e| e.to_string())?;

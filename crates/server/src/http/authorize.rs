@@ -13,9 +13,7 @@ use serde::Deserialize;
 use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_account::{Account, AccountRepository as _, Login};
 use yagona_oidc::assurance::Loa;
-use yagona_oidc::authorize::{
-    self, next_step, AuthorizationRequest, ErrorRedirect, NextStep, Params, Progress, Rejection,
-};
+use yagona_oidc::authorize::{next_step, AuthorizationRequest, ErrorRedirect, NextStep, Progress};
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
     AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
@@ -24,39 +22,9 @@ use yagona_oidc::{
 
 use super::error::PageError;
 use super::pages::{self, ConsentPage, Frame, LoginPage};
-use super::{blocking, here, parse_pairs, requesting_client, see_other, session_cookie, translator, Browser, State};
+use super::{blocking, here, see_other, session_cookie, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};
-
-pub async fn authorize_get(req: HttpRequest, state: State) -> HttpResponse {
-    let params = parse_pairs(req.query_string().as_bytes());
-    authorize(req, state, params).await
-}
-
-pub async fn authorize_post(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
-    let params = parse_pairs(&body);
-    authorize(req, state, params).await
-}
-
-async fn authorize(req: HttpRequest, state: State, params: Result<Vec<(String, String)>, OAuthError>) -> HttpResponse {
-    let browser = Browser::from_request(&req, &state);
-    let ui_locales = params.as_ref().ok().and_then(|p| Params(p).get("ui_locales").ok().flatten().map(str::to_owned));
-    let t = translator(&req, &state, ui_locales.as_deref());
-    let params = match params {
-        Ok(p) => p,
-        Err(e) => return PageError::authorization(e).page(t),
-    };
-    let client = match requesting_client(&state, authorize::client_id_of(&Params(&params))).await {
-        Ok(client) => client,
-        Err(e) => return e.page(t),
-    };
-    let request = match authorize::parse(&Params(&params), &client) {
-        Ok(request) => request,
-        Err(Rejection::Page(e)) => return PageError::authorization(e).page(t),
-        Err(Rejection::Redirect(r)) => return error_redirect(&state, t, r),
-    };
-    proceed(&state, t, browser, client, request, None).await
-}
 
 #[derive(Deserialize)]
 pub struct InteractionQuery {

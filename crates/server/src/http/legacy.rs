@@ -17,9 +17,10 @@ use yagona_oidc::authorize::{Params, Rejection};
 use yagona_oidc::legacy::{self, LegacyGrant, LegacyParams, LegalInfo, SessionFacts};
 use yagona_oidc::{Client, ClientId, ErrorCode, GrantType, OAuthError, OidcRepository as _};
 
+use super::client_auth::{self, Credentials};
 use super::error::{PageError, ProtocolError};
 use super::logout::{finish_logout, invalid_logout, AfterLogout};
-use super::token::{self, Credentials};
+use super::token;
 use super::userinfo::{self, PersonAccess};
 use super::{authorize, blocking, parse_pairs, requesting_client, translator, Browser, State};
 use crate::state::{now, AppState};
@@ -76,11 +77,12 @@ async fn browser_login(req: HttpRequest, state: State, params: LegacyParams) -> 
 fn credentials(req: &HttpRequest, params: &LegacyParams) -> Result<Option<Credentials>, OAuthError> {
     let header = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).unwrap_or_default();
     if header.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic ")) {
-        return token::credentials(req, &Params(params.pairs())).map(Some);
+        return client_auth::credentials(req, &Params(params.pairs())).map(Some);
     }
-    Ok(params
-        .get("client_id")
-        .map(|id| Credentials { client_id: id.to_owned(), secret: params.get("client_secret").map(str::to_owned) }))
+    Ok(params.get("client_id").map(|id| match params.get("client_secret") {
+        Some(secret) => Credentials::Secret { client_id: id.to_owned(), secret: secret.to_owned() },
+        None => Credentials::Id { client_id: id.to_owned() },
+    }))
 }
 
 /// The access token of identify and log-out: the `access_token` parameter or a bearer header.
@@ -105,7 +107,7 @@ async fn api(req: &HttpRequest, state: State, params: LegacyParams) -> Result<Ht
     let body = blocking(&state, move |s| {
         let client = match credentials {
             Some(credentials) => {
-                let client = token::authenticate(s, credentials)?;
+                let client = client_auth::authenticate(s, credentials, legacy::ENDPOINT)?;
                 if !client.legacy {
                     return Err(legacy::not_legacy());
                 }

@@ -4,7 +4,10 @@
 mod account;
 mod acting;
 mod authorize;
+mod authorize_request;
 mod client_address;
+mod client_auth;
+mod dynamic_registration;
 mod eds;
 mod eds_takeover;
 pub mod error;
@@ -14,6 +17,7 @@ mod logout;
 mod meta;
 pub use pages::show_time;
 pub mod pages;
+mod par;
 mod register;
 mod step_up;
 mod token;
@@ -47,8 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/assets/eds.js", web::get().to(meta::eds_script))
         .route("/", web::get().to(meta::home))
         .route("/lang", web::get().to(meta::switch_language))
-        .route(AUTHORIZE_PATH, web::get().to(authorize::authorize_get))
-        .route(AUTHORIZE_PATH, web::post().to(authorize::authorize_post))
+        .route(AUTHORIZE_PATH, web::get().to(authorize_request::authorize_get))
+        .route(AUTHORIZE_PATH, web::post().to(authorize_request::authorize_post))
         .route("/authorize/resume", web::get().to(authorize::resume))
         .route("/authorize/decline", web::post().to(step_up::decline))
         .route("/login", web::get().to(authorize::login_page))
@@ -58,6 +62,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(TOKEN_PATH, web::post().to(token::token))
         .route(INTROSPECT_PATH, web::post().to(token::introspect))
         .route(REVOKE_PATH, web::post().to(token::revoke))
+        .route(PAR_PATH, web::post().to(par::push))
+        .route(REGISTRATION_PATH, web::post().to(dynamic_registration::register_client))
+        .route(&format!("{REGISTRATION_PATH}/{{client_id}}"), web::get().to(dynamic_registration::read_client))
+        .route(&format!("{REGISTRATION_PATH}/{{client_id}}"), web::put().to(dynamic_registration::update_client))
+        .route(&format!("{REGISTRATION_PATH}/{{client_id}}"), web::delete().to(dynamic_registration::delete_client))
         .route(USERINFO_PATH, web::get().to(userinfo::userinfo_get))
         .route(USERINFO_PATH, web::post().to(userinfo::userinfo_post))
         .route(END_SESSION_PATH, web::get().to(logout::end_session_get))

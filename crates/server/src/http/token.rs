@@ -1,85 +1,24 @@
 //! The token endpoint (RFC 6749 3.2), introspection (RFC 7662) and revocation (RFC 7009), with
-//! client authentication (RFC 6749 2.3: `client_secret_basic`, `client_secret_post`, and `none`
-//! for public clients).
+//! the client authenticated by `client_auth::authenticate` (any registered method).
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde_json::{json, Value};
 use yagona_account::{Account, AccountRepository as _, AccountStatus};
 use yagona_oidc::authorize::Params;
 use yagona_oidc::secrets::{hash_token, random_token};
 use yagona_oidc::tokens::{AccessToken, AccessTokenClaims};
 use yagona_oidc::{
-    AccessTokenFormat, Client, ClientId, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _,
+    AccessTokenFormat, Client, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _,
     RefreshRotation, RefreshToken, Scopes,
 };
 
+use super::client_auth::{authenticate, credentials};
 use super::error::ProtocolError;
 use super::{blocking, parse_pairs, State};
+use crate::discovery::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
 use crate::state::{now, AppState};
-
-/// The credentials a client presented.
-pub(super) struct Credentials {
-    pub(super) client_id: String,
-    pub(super) secret: Option<String>,
-}
-
-/// Reads client credentials from the Authorization header or the body, never both.
-pub(super) fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OAuthError> {
-    let body_id = params.get("client_id")?;
-    let body_secret = params.get("client_secret")?;
-    let header = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
-    if let Some(header) = header {
-        let Some(encoded) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) else {
-            return Err(OAuthError::invalid_client("only HTTP Basic client authentication is accepted in the header"));
-        };
-        if body_secret.is_some() {
-            return Err(OAuthError::invalid_request("use one client authentication method, not two"));
-        }
-        let decoded = STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|d| String::from_utf8(d).ok())
-            .ok_or_else(|| OAuthError::invalid_client("the Basic credentials are not valid base64"))?;
-        let (id, secret) =
-            decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client("the Basic credentials lack a ':'"))?;
-        // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
-        let unescape = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let (id, secret) = (unescape(id), unescape(secret));
-        if body_id.is_some_and(|b| b != id) {
-            return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
-        }
-        return Ok(Credentials { client_id: id, secret: Some(secret) });
-    }
-    match body_id {
-        Some(id) => Ok(Credentials { client_id: id.to_owned(), secret: body_secret.map(str::to_owned) }),
-        None => Err(OAuthError::invalid_client("client authentication is required")),
-    }
-}
-
-/// Authenticates the client: a confidential client must prove its secret; a public client
-/// presents only its id.
-pub(super) fn authenticate(s: &AppState, credentials: Credentials) -> Result<Client, OAuthError> {
-    let unknown = || OAuthError::invalid_client("client authentication failed");
-    let id = ClientId::try_from(credentials.client_id.as_str()).map_err(|_| unknown())?;
-    let client = s.clients.find(&s.store, &id)?.ok_or_else(unknown)?;
-    match (&credentials.secret, client.is_public()) {
-        (Some(secret), false) if s.client_secrets.verify(&client, secret) => Ok(client),
-        (None, true) => Ok(client),
-        _ => {
-            tracing::info!(client_id = %client.id, "client authentication failed");
-            Err(unknown())
-        }
-    }
-}
 
 fn token_response(body: Value) -> HttpResponse {
     HttpResponse::Ok()
@@ -94,7 +33,7 @@ pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpRe
     let grant_type = GrantType::try_from(p.require("grant_type")?)?;
     let credentials = credentials(&req, &p)?;
     let body = blocking(&state, move |s| {
-        let client = authenticate(s, credentials)?;
+        let client = authenticate(s, credentials, TOKEN_PATH)?;
         if !client.allows(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -383,7 +322,7 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
     let credentials = credentials(&req, &p)?;
     let token = p.require("token")?.to_owned();
     let body = blocking(&state, move |s| {
-        let client = authenticate(s, credentials)?;
+        let client = authenticate(s, credentials, INTROSPECT_PATH)?;
         if client.is_public() {
             return Err(OAuthError::invalid_client("public clients cannot introspect tokens"));
         }
@@ -428,7 +367,7 @@ pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpR
         }
     }
     blocking(&state, move |s| {
-        let client = authenticate(s, credentials)?;
+        let client = authenticate(s, credentials, REVOKE_PATH)?;
         let now = now();
         match find_live_token(s, &token)? {
             Some(KnownToken::Access(c)) if c.client_id == client.id.as_str() => {

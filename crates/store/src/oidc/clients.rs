@@ -48,3 +48,27 @@ pub(super) fn set_client_scopes(store: &Store, id: &ClientId, scopes: &Scopes) -
         .map_err(StoreError::from)?;
     Ok(n > 0)
 }
+
+pub(super) fn update_client(store: &Store, client: &Client) -> Result<bool, OAuthError> {
+    // Every column but the id and the creation time (the first registration's).
+    let row = ClientRow::from(client);
+    let n = diesel::update(clients::table.find(&row.id))
+        .set((
+            clients::name.eq(&row.name),
+            clients::secret_hash.eq(&row.secret_hash),
+            clients::redirect_uris.eq(&row.redirect_uris),
+            clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
+            clients::grant_types.eq(&row.grant_types),
+            clients::first_party.eq(row.first_party),
+            clients::id_token_signing_alg.eq(&row.id_token_signing_alg),
+            clients::access_token_format.eq(&row.access_token_format),
+            clients::scopes.eq(&row.scopes),
+            clients::token_endpoint_auth_method.eq(&row.token_endpoint_auth_method),
+            clients::sealed_secret.eq(&row.sealed_secret),
+            clients::registration_access_token_hash.eq(&row.registration_access_token_hash),
+            clients::metadata.eq(&row.metadata),
+        ))
+        .execute(&mut *store.conn()?)
+        .map_err(StoreError::from)?;
+    Ok(n > 0)
+}

@@ -1,6 +1,7 @@
 //! [`OidcRepository`] over the authorization server's tables, one module per concern; the trait
 //! is implemented here, each method handing over to its module.
 
+mod client_requests;
 mod clients;
 mod consents;
 mod grants;
@@ -43,6 +44,42 @@ impl OidcRepository for Store {
 
     fn set_client_scopes(&self, id: &ClientId, scopes: &Scopes) -> Result<bool, OAuthError> {
         clients::set_client_scopes(self, id, scopes)
+    }
+
+    fn update_client(&self, client: &Client) -> Result<bool, OAuthError> {
+        clients::update_client(self, client)
+    }
+
+    fn spend_assertion_jti(&self, hash: &str, expires_at: i64) -> Result<bool, OAuthError> {
+        client_requests::spend_assertion_jti(self, hash, expires_at)
+    }
+
+    fn insert_pushed_request(
+        &self,
+        hash: &str,
+        client: &ClientId,
+        parameters: &str,
+        expires_at: i64,
+    ) -> Result<(), OAuthError> {
+        client_requests::insert_pushed_request(self, hash, client.as_str(), parameters, expires_at)
+    }
+
+    fn take_pushed_request(&self, hash: &str, client: &ClientId, now: i64) -> Result<Option<String>, OAuthError> {
+        client_requests::take_pushed_request(self, hash, client.as_str(), now)
+    }
+
+    fn insert_registration_token(
+        &self,
+        hash: &str,
+        created_at: i64,
+        expires_at: i64,
+        uses: Option<i64>,
+    ) -> Result<(), OAuthError> {
+        client_requests::insert_registration_token(self, hash, created_at, expires_at, uses)
+    }
+
+    fn use_registration_token(&self, hash: &str, now: i64) -> Result<bool, OAuthError> {
+        client_requests::use_registration_token(self, hash, now)
     }
 
     fn list_signing_keys(&self) -> Result<Vec<StoredKey>, OAuthError> {
