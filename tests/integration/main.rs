@@ -10,6 +10,7 @@ mod cabinet;
 mod cli;
 mod cluster;
 mod concurrency;
+mod dpop;
 mod eds;
 mod flow;
 mod identity;

@@ -306,6 +306,7 @@ mod tests {
             created_at: 0,
             access_token_format: Default::default(),
             scopes: Scopes::default(),
+            token_metadata: Default::default(),
         }
     }
 

@@ -61,6 +61,20 @@ pub struct Client {
     /// The scopes the client may be granted on its own behalf (`client_credentials`): the
     /// permissions of its own API calls, registered with `client add --scope`.
     pub scopes: Scopes,
+    /// The metadata of the token and logout standards (issue 15, items 5-10).
+    pub token_metadata: TokenMetadata,
+}
+
+/// Client metadata of the token and logout standards, under their registration names (RFC 7591
+/// and the specifications that define them), so dynamic registration can accept them as they
+/// come; stored as one JSON object (`clients.token_metadata`). A member absent is its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenMetadata {
+    /// RFC 9449 5.2: every token request of this client must carry a DPoP proof, so all its
+    /// tokens are bound to a key.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// What the client's access tokens are.
@@ -221,6 +235,7 @@ mod tests {
             created_at: 0,
             access_token_format: Default::default(),
             scopes: Scopes::try_from("reports.read reports.write").unwrap(),
+            token_metadata: Default::default(),
         }
     }
 

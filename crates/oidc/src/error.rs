@@ -25,6 +25,10 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     /// The login cannot reach the level of assurance the request demands.
     UnmetAuthenticationRequirements,
+    /// A DPoP proof is missing, malformed or does not match the request (RFC 9449 5, 7.1).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the server's current nonce (RFC 9449 8).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -49,6 +53,8 @@ impl ErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod assurance;
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod dpop;
 mod error;
 pub mod grant;
 pub mod keys;

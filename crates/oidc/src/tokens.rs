@@ -44,9 +44,36 @@ pub struct AccessTokenClaims {
     /// The grant the token belongs to.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gid: Option<String>,
+    /// The key the token is bound to (DPoP, RFC 9449 6.1): only a request with a proof of that
+    /// key may use it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
     /// Scope `legal`: `user_type`, `legal_entity`, `roles`.
     #[serde(flatten, default)]
     pub acting: Map<String, Value>,
+}
+
+/// A token's confirmation claim (RFC 7800, RFC 9449 6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key.
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// The DPoP key thumbprint the token is bound to, if any.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
+
+    /// `token_type` of the token (RFC 9449 5: `DPoP` for a bound one).
+    pub fn token_type(&self) -> &'static str {
+        if self.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
 }
 
 /// The claims Yagona reads back from an ID token it issued (`id_token_hint`).
@@ -98,12 +125,13 @@ pub struct AccessToken {
 }
 
 impl TokenIssuer<'_> {
-    /// An access token for a person's grant.
+    /// An access token for a person's grant, bound to the DPoP key `dpop_jkt` if any.
     pub fn access_token_for_grant(
         &self,
         grant: &Grant,
         scopes: &Scopes,
         format: AccessTokenFormat,
+        dpop_jkt: Option<&str>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
         let claims = AccessTokenClaims {
@@ -120,17 +148,20 @@ impl TokenIssuer<'_> {
             amr: Some(grant.auth.amr.clone()),
             sid: Some(grant.sid.clone()),
             gid: Some(grant.id.clone()),
+            cnf: dpop_jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
             acting: crate::claims::acting_claims(grant.acting_as.as_ref(), scopes),
         };
         self.make_access_token(claims, format)
     }
 
-    /// An access token for a client acting on its own behalf (`client_credentials`).
+    /// An access token for a client acting on its own behalf (`client_credentials`), bound to
+    /// the DPoP key `dpop_jkt` if any.
     pub fn access_token_for_client(
         &self,
         client: &ClientId,
         scopes: &Scopes,
         format: AccessTokenFormat,
+        dpop_jkt: Option<&str>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
         let claims = AccessTokenClaims {
@@ -147,6 +178,7 @@ impl TokenIssuer<'_> {
             amr: None,
             sid: None,
             gid: None,
+            cnf: dpop_jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
             acting: Map::new(),
         };
         self.make_access_token(claims, format)

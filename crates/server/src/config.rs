@@ -36,6 +36,7 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
+    pub dpop: DpopConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +187,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// DPoP (RFC 9449).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopConfig {
+    /// Every DPoP proof must carry a nonce the server handed out (`DPoP-Nonce`); a proof without
+    /// one is answered `use_dpop_nonce` with a fresh nonce. Nonces are checked whenever present.
+    pub require_nonce: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
@@ -258,6 +268,7 @@ impl Default for Config {
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
             metrics: MetricsConfig { listen: "127.0.0.1:9464".into() },
             audit: AuditConfig { retention_days: 365 },
+            dpop: DpopConfig { require_nonce: false },
         }
     }
 }
@@ -292,6 +303,7 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// `audit.retention_days` in seconds; `None` keeps events for ever.
     pub audit_retention: Option<i64>,
+    pub dpop: DpopConfig,
 }
 
 impl Config {
@@ -449,6 +461,7 @@ impl Config {
             log: self.log,
             metrics_listen,
             audit_retention: (self.audit.retention_days > 0).then(|| self.audit.retention_days * 86_400),
+            dpop: self.dpop,
         })
     }
 }

@@ -43,5 +43,6 @@ pub fn document(issuer: &str) -> Value {
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "access_token_signing_alg_values_supported": ["RS256"],
+        "dpop_signing_alg_values_supported": yagona_oidc::dpop::SUPPORTED_ALGS,
     })
 }

@@ -34,6 +34,8 @@ pub struct AppState {
     eds: RwLock<Option<Arc<dyn yagona_pki::SignatureVerifier>>>,
     /// Set at SIGTERM: readiness answers 503 so the load balancer drains this node.
     pub draining: std::sync::atomic::AtomicBool,
+    /// DPoP nonces, derived from the KEK so every replica agrees.
+    pub dpop_nonces: yagona_oidc::dpop::DpopNonces,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
         Ok(Self {
             settings,
             store,
+            dpop_nonces: yagona_oidc::dpop::DpopNonces::new(&kek.derive("yagona dpop nonce")),
             kek,
             keys: RwLock::new(Arc::new(ring)),
             passwords,

@@ -105,6 +105,7 @@ pub struct ClientRow {
     pub created_at: i64,
     pub access_token_format: String,
     pub scopes: String,
+    pub token_metadata: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -121,6 +122,7 @@ impl From<&Client> for ClientRow {
             created_at: c.created_at,
             access_token_format: c.access_token_format.as_str().to_owned(),
             scopes: c.scopes.to_string(),
+            token_metadata: json(&c.token_metadata),
         }
     }
 }
@@ -143,6 +145,7 @@ impl TryFrom<ClientRow> for Client {
             access_token_format: AccessTokenFormat::try_from(r.access_token_format.as_str())
                 .map_err(|e| corrupt(what, e))?,
             scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt(what, e))?,
+            token_metadata: from_json(what, &r.token_metadata)?,
         })
     }
 }

@@ -32,6 +32,7 @@ diesel::table! {
         created_at -> BigInt,
         access_token_format -> Text,
         scopes -> Text,
+        token_metadata -> Text,
     }
 }
 
@@ -259,5 +260,20 @@ diesel::table! {
         loaded_at -> Nullable<BigInt>,
         failed_at -> Nullable<BigInt>,
         error -> Nullable<Text>,
+    }
+}
+
+// Issue 15, items 5-10: the token standards (2026-12-02-000500_token_standards).
+diesel::table! {
+    dpop_proofs (key) {
+        key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grant_dpop_keys (grant_id) {
+        grant_id -> Text,
+        jkt -> Text,
     }
 }

@@ -114,6 +114,7 @@ fn access_claims(jti: &str, exp: i64) -> yagona_oidc::tokens::AccessTokenClaims 
         amr: None,
         sid: None,
         gid: None,
+        cnf: None,
         acting: serde_json::Map::from_iter([("user_type".to_owned(), serde_json::json!("legal_entity"))]),
     }
 }
@@ -137,6 +138,7 @@ fn insert_public_client(store: &Store) -> (yagona_oidc::ClientId, yagona_oidc::R
             created_at: 0,
             access_token_format: AccessTokenFormat::Jwt,
             scopes: Default::default(),
+            token_metadata: Default::default(),
         })
         .unwrap();
     (client_id, redirect)

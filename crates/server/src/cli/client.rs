@@ -73,6 +73,10 @@ pub(super) struct ClientAdd {
     /// names none, and `invalid_scope` for any other.
     #[arg(long = "scope")]
     pub(super) scopes: Vec<String>,
+    /// DPoP (RFC 9449): every token request must carry a DPoP proof, so every access token
+    /// (and a public client's refresh tokens) is bound to the client's key.
+    #[arg(long)]
+    pub(super) dpop_bound_access_tokens: bool,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
@@ -105,7 +109,11 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
                     if c.first_party { ",first-party" } else { "" },
                     grants.join(","),
                     format_args!("access_token={}", c.access_token_format.as_str()),
-                    format_args!("scopes={}", c.scopes),
+                    format_args!(
+                        "scopes={}{}",
+                        c.scopes,
+                        if c.token_metadata.dpop_bound_access_tokens { "\tdpop_bound" } else { "" }
+                    ),
                     uris.join(" ")
                 );
             }
@@ -177,6 +185,7 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
         access_token_format: yagona_oidc::AccessTokenFormat::try_from(args.access_token_format.as_str())
             .map_err(|e| format!("--access-token-format: {}", e.description))?,
         scopes: registered_scopes(&args.scopes).map_err(|e| format!("--scope: {}", e.description))?,
+        token_metadata: yagona_oidc::client::TokenMetadata { dpop_bound_access_tokens: args.dpop_bound_access_tokens },
     };
     Ok((client, secret))
 }

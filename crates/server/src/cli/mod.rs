@@ -161,6 +161,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
             id_token_alg: "RS256".into(),
             access_token_format: "jwt".into(),
             scopes: vec![],
+            dpop_bound_access_tokens: false,
         })?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }

@@ -12,6 +12,7 @@ mod legal;
 mod logout;
 mod meta;
 pub use pages::show_time;
+mod dpop;
 pub mod pages;
 mod register;
 mod step_up;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod consents;
+mod dpop;
 mod grants;
 mod interactions;
 mod keys;
@@ -25,6 +26,18 @@ use yagona_oidc::{
 use crate::Store;
 
 impl OidcRepository for Store {
+    fn record_dpop_proof(&self, replay_key: &str, expires_at: i64) -> Result<bool, OAuthError> {
+        dpop::record_dpop_proof(self, replay_key, expires_at)
+    }
+
+    fn bind_grant_dpop_key(&self, grant_id: &str, jkt: &str) -> Result<(), OAuthError> {
+        dpop::bind_grant_dpop_key(self, grant_id, jkt)
+    }
+
+    fn grant_dpop_key(&self, grant_id: &str) -> Result<Option<String>, OAuthError> {
+        dpop::grant_dpop_key(self, grant_id)
+    }
+
     fn insert_client(&self, client: &Client) -> Result<(), OAuthError> {
         clients::insert_client(self, client)
     }

@@ -1,0 +1,3 @@
+DROP TABLE grant_dpop_keys;
+DROP TABLE dpop_proofs;
+ALTER TABLE clients DROP COLUMN token_metadata;

@@ -1,0 +1,19 @@
+-- Issue 15, items 5-10: the token standards.
+-- The client metadata of these standards, as one JSON object under the registration names of
+-- RFC 7591 and its extensions (dpop_bound_access_tokens, ...), so dynamic registration can take
+-- them as they come.
+ALTER TABLE clients ADD COLUMN token_metadata TEXT NOT NULL DEFAULT '{}';
+
+-- DPoP (RFC 9449): proofs seen, by hash of key thumbprint and jti, until they are too old to be
+-- accepted anyway; a second insert of one is a replay.
+CREATE TABLE dpop_proofs (
+    key TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX dpop_proofs_expires_at ON dpop_proofs (expires_at);
+
+-- DPoP: the key a public client's grant (its refresh token family) is bound to.
+CREATE TABLE grant_dpop_keys (
+    grant_id TEXT PRIMARY KEY REFERENCES grants (id) ON DELETE CASCADE,
+    jkt TEXT NOT NULL
+);
