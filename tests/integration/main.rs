@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod backchannel;
 mod browser;
 mod browser_eds;
 mod cabinet;

@@ -75,6 +75,12 @@ pub struct TokenMetadata {
     /// tokens are bound to a key.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// OpenID Connect Back-Channel Logout 1.0: where the client receives logout tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (Yagona always sends it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// What the client's access tokens are.

@@ -16,6 +16,7 @@ pub mod dpop;
 mod error;
 pub mod grant;
 pub mod keys;
+pub mod logout;
 mod repository;
 pub mod secrets;
 pub mod tokens;

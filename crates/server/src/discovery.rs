@@ -44,5 +44,7 @@ pub fn document(issuer: &str) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "access_token_signing_alg_values_supported": ["RS256"],
         "dpop_signing_alg_values_supported": yagona_oidc::dpop::SUPPORTED_ALGS,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }

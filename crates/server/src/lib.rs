@@ -2,6 +2,7 @@
 //! domain crates (`yagona-account`, `yagona-oidc`) and storage (`yagona-store`).
 
 mod audit_log;
+mod backchannel;
 pub mod cli;
 mod client_cache;
 pub mod config;

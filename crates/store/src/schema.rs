@@ -272,6 +272,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    backchannel_logouts (id) {
+        id -> Text,
+        client_id -> Text,
+        account_id -> Text,
+        sid -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     grant_dpop_keys (grant_id) {
         grant_id -> Text,
         jkt -> Text,

@@ -1,3 +1,4 @@
 DROP TABLE grant_dpop_keys;
+DROP TABLE backchannel_logouts;
 DROP TABLE dpop_proofs;
 ALTER TABLE clients DROP COLUMN token_metadata;

@@ -77,6 +77,13 @@ pub(super) struct ClientAdd {
     /// (and a public client's refresh tokens) is bound to the client's key.
     #[arg(long)]
     pub(super) dpop_bound_access_tokens: bool,
+    /// Back-channel logout: where the client receives a logout token when a session it was
+    /// part of ends (https; http only on loopback).
+    #[arg(long)]
+    pub(super) backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (always sent).
+    #[arg(long, requires = "backchannel_logout_uri")]
+    pub(super) backchannel_logout_session_required: bool,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
@@ -185,7 +192,18 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
         access_token_format: yagona_oidc::AccessTokenFormat::try_from(args.access_token_format.as_str())
             .map_err(|e| format!("--access-token-format: {}", e.description))?,
         scopes: registered_scopes(&args.scopes).map_err(|e| format!("--scope: {}", e.description))?,
-        token_metadata: yagona_oidc::client::TokenMetadata { dpop_bound_access_tokens: args.dpop_bound_access_tokens },
+        token_metadata: yagona_oidc::client::TokenMetadata {
+            dpop_bound_access_tokens: args.dpop_bound_access_tokens,
+            backchannel_logout_uri: args
+                .backchannel_logout_uri
+                .map(|uri| {
+                    yagona_oidc::logout::validate_backchannel_logout_uri(&uri)
+                        .map(|()| uri)
+                        .map_err(|e| format!("--backchannel-logout-uri: {}", e.description))
+                })
+                .transpose()?,
+            backchannel_logout_session_required: args.backchannel_logout_session_required,
+        },
     };
     Ok((client, secret))
 }

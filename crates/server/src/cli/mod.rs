@@ -162,6 +162,8 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
             access_token_format: "jwt".into(),
             scopes: vec![],
             dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         })?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }
