@@ -19,6 +19,7 @@ mod legal;
 mod legal_live;
 mod negative;
 mod operations;
+mod pairwise;
 mod registration;
 mod revocation;
 mod rp;

@@ -81,6 +81,13 @@ pub struct TokenMetadata {
     /// The client needs `sid` in logout tokens (Yagona always sends it).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub backchannel_logout_session_required: bool,
+    /// OIDC Core 8: `public` or `pairwise`; absent, the server's default (`subjects.default_type`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<crate::subject::SubjectType>,
+    /// OIDC Core 8.1: the URL of a JSON array listing the client's redirect URIs (checked at
+    /// registration); its host is the client's sector for pairwise subjects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
 }
 
 /// What the client's access tokens are.

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod logout;
 mod repository;
 pub mod secrets;
+pub mod subject;
 pub mod tokens;
 mod types;
 /// Constants of the protocol values, for discovery.

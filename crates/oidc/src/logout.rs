@@ -67,14 +67,15 @@ impl TokenIssuer<'_> {
     /// A logout token for `client` (Back-Channel Logout 1.0, 2.4): `sub` and `sid` always (so
     /// `backchannel_logout_session_required` is always met), never a `nonce`; signed with the
     /// algorithm of the client's ID tokens, `typ: logout+jwt`.
-    pub fn logout_token(&self, client: &Client, sub: &str, sid: &str, now: i64) -> Result<String, OAuthError> {
+    pub fn logout_token(&self, client: &Client, account_id: &str, sid: &str, now: i64) -> Result<String, OAuthError> {
+        let sub = self.subjects.subject(client, account_id);
         let claims = LogoutClaims {
             iss: self.issuer,
             aud: client.id.as_str(),
             iat: now,
             exp: now + LOGOUT_TOKEN_LIFETIME,
             jti: random_id(),
-            sub,
+            sub: &sub,
             sid,
             events: json!({ BACKCHANNEL_LOGOUT_EVENT: Map::new() }),
         };

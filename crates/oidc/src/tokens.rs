@@ -114,6 +114,8 @@ pub struct TokenIssuer<'a> {
     pub issuer: &'a str,
     pub lifetimes: &'a Lifetimes,
     pub keys: &'a KeyRing,
+    /// Public or pairwise `sub` per client (OIDC Core 8).
+    pub subjects: &'a crate::subject::Subjects,
 }
 
 /// An access token with the claims it carries: a signed JWT, or an opaque handle whose claims
@@ -128,15 +130,16 @@ impl TokenIssuer<'_> {
     /// An access token for a person's grant, bound to the DPoP key `dpop_jkt` if any.
     pub fn access_token_for_grant(
         &self,
+        client: &Client,
         grant: &Grant,
         scopes: &Scopes,
-        format: AccessTokenFormat,
         dpop_jkt: Option<&str>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
+        let format = client.access_token_format;
         let claims = AccessTokenClaims {
             iss: self.issuer.to_owned(),
-            sub: grant.account_id.as_str().to_owned(),
+            sub: self.subjects.subject(client, grant.account_id.as_str()),
             aud: grant.client_id.as_str().to_owned(),
             client_id: grant.client_id.as_str().to_owned(),
             exp: now + self.lifetimes.access_token,
@@ -211,7 +214,7 @@ impl TokenIssuer<'_> {
     ) -> Result<String, OAuthError> {
         let mut claims: Map<String, Value> = Map::new();
         claims.insert("iss".into(), self.issuer.into());
-        claims.insert("sub".into(), account.id.as_str().into());
+        claims.insert("sub".into(), self.subjects.subject(client, account.id.as_str()).into());
         claims.insert("aud".into(), client.id.as_str().into());
         claims.insert("azp".into(), client.id.as_str().into());
         claims.insert("exp".into(), (now + self.lifetimes.id_token).into());

@@ -5,6 +5,7 @@ use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_oidc::client::registered_scopes;
 use yagona_oidc::keys::SigningAlg;
 use yagona_oidc::secrets::random_token;
+use yagona_oidc::subject::SubjectType;
 use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _, RedirectUri};
 
 use crate::config::Settings;
@@ -14,7 +15,7 @@ use crate::state::now;
 #[derive(Subcommand)]
 pub(super) enum ClientCommand {
     /// Register a client. Prints a generated secret once (confidential clients).
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     /// List the registered clients.
     List,
     /// Remove a client and everything issued to it.
@@ -84,13 +85,22 @@ pub(super) struct ClientAdd {
     /// The client needs `sid` in logout tokens (always sent).
     #[arg(long, requires = "backchannel_logout_uri")]
     pub(super) backchannel_logout_session_required: bool,
+    /// `public` (`sub` is the account id) or `pairwise` (a different, stable `sub` per sector);
+    /// default: the server's `subjects.default_type`.
+    #[arg(long)]
+    pub(super) subject_type: Option<String>,
+    /// A URL serving a JSON array that lists every redirect URI of the client (fetched and checked
+    /// now); its host is the client's sector for pairwise subjects. Needed for a pairwise client
+    /// whose redirect URIs name several hosts.
+    #[arg(long)]
+    pub(super) sector_identifier_uri: Option<String>,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
     let store = open_store(settings)?;
     match command {
         ClientCommand::Add(args) => {
-            let (client, secret) = new_client(args)?;
+            let (client, secret) = new_client(*args)?;
             store.insert_client(&client).map_err(|e| e.description.into_owned())?;
             let detail = serde_json::json!({ "client": client.id.as_str(), "name": client.name });
             crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientAdded, now(), detail));
@@ -203,7 +213,40 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
                 })
                 .transpose()?,
             backchannel_logout_session_required: args.backchannel_logout_session_required,
+            subject_type: args
+                .subject_type
+                .as_deref()
+                .map(SubjectType::try_from)
+                .transpose()
+                .map_err(|e| format!("--subject-type: {}", e.description))?,
+            sector_identifier_uri: args.sector_identifier_uri,
         },
     };
+    check_sector(&client)?;
     Ok((client, secret))
+}
+
+/// Fetches and checks the client's `sector_identifier_uri` (OIDC Core 8.1), and that a pairwise
+/// client has a sector.
+fn check_sector(client: &Client) -> Result<(), String> {
+    if let Some(uri) = &client.token_metadata.sector_identifier_uri {
+        let url = url::Url::parse(uri).map_err(|e| format!("--sector-identifier-uri: {e}"))?;
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err("--sector-identifier-uri must use https (http only on a loopback host)".into());
+        }
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(10))).build().into();
+        let document = agent
+            .get(uri)
+            .call()
+            .and_then(|mut r| r.body_mut().read_to_string())
+            .map_err(|e| format!("--sector-identifier-uri: fetching {uri}: {e}"))?;
+        yagona_oidc::subject::check_sector_document(client, &document)
+            .map_err(|e| format!("--sector-identifier-uri: {}", e.description))?;
+    }
+    if client.token_metadata.subject_type == Some(SubjectType::Pairwise) {
+        yagona_oidc::subject::sector_of(client).map_err(|e| e.description.into_owned())?;
+    }
+    Ok(())
 }

@@ -234,8 +234,7 @@ fn issue(
     now: i64,
 ) -> Result<Value, OAuthError> {
     let Tokens { scopes, nonce, first_refresh, dpop_jkt } = tokens;
-    let access =
-        s.with_issuer(|i| i.access_token_for_grant(grant, scopes, client.access_token_format, dpop_jkt, now))?;
+    let access = s.with_issuer(|i| i.access_token_for_grant(client, grant, scopes, dpop_jkt, now))?;
     let first_refresh_token = first_refresh.as_ref().map(|secret| new_refresh_token(s, secret, grant, now));
     store_tokens(s, &access, first_refresh_token.as_ref())?;
     let id_token = s.with_issuer(|i| i.id_token(client, account, grant, scopes, nonce, &access.token, now))?;
@@ -445,7 +444,8 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
             }
             Some(KnownToken::Refresh(t, g)) if t.client_id == client.id => json!({
                 "active": true, "token_type": "refresh_token", "scope": g.scopes.to_string(),
-                "client_id": t.client_id.as_str(), "sub": g.account_id.as_str(), "iss": s.settings.issuer,
+                "client_id": t.client_id.as_str(), "sub": s.subjects.subject(&client, g.account_id.as_str()),
+                "iss": s.settings.issuer,
                 "exp": t.expires_at, "iat": t.created_at, "auth_time": g.auth.auth_time, "acr": g.auth.acr,
             }),
             _ => json!({ "active": false }),

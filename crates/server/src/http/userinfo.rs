@@ -122,8 +122,15 @@ async fn userinfo(
         if account.status == AccountStatus::Disabled {
             return Err(OAuthError::invalid_token("the account is no longer active"));
         }
+        // The subject as the token's client knows it (public or pairwise).
+        let client = yagona_oidc::ClientId::try_from(claims.client_id.as_str())
+            .ok()
+            .map(|id| s.clients.find(&s.store, &id))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| OAuthError::invalid_token("the access token's client is no longer registered"))?;
         let mut body = serde_json::Map::new();
-        body.insert("sub".into(), Value::String(account.id.as_str().to_owned()));
+        body.insert("sub".into(), Value::String(s.subjects.subject(&client, account.id.as_str())));
         body.extend(user_claims(&account, &scopes));
         body.extend(yagona_oidc::claims::acting_claims(grant.acting_as.as_ref(), &scopes));
         Ok(Value::Object(body))
