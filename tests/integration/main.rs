@@ -24,5 +24,6 @@ mod registration;
 mod revocation;
 mod rp;
 mod sessions;
+mod signed;
 mod step_up;
 mod tokens;

@@ -88,6 +88,10 @@ pub struct TokenMetadata {
     /// registration); its host is the client's sector for pairwise subjects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sector_identifier_uri: Option<String>,
+    /// OIDC Core 5.3.2 / Dynamic Registration 2: userinfo answers as a JWT signed with this
+    /// algorithm (`application/jwt`, with `iss` and `aud`); absent, plain JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<SigningAlg>,
 }
 
 /// What the client's access tokens are.

@@ -233,6 +233,19 @@ impl TokenIssuer<'_> {
         self.keys.sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
     }
 
+    /// A signed userinfo response (OIDC Core 5.3.2): the claims with `iss` and `aud` added,
+    /// signed with `alg`.
+    pub fn signed_userinfo(
+        &self,
+        client: &Client,
+        mut claims: Map<String, Value>,
+        alg: SigningAlg,
+    ) -> Result<String, OAuthError> {
+        claims.insert("iss".into(), self.issuer.into());
+        claims.insert("aud".into(), client.id.as_str().into());
+        self.keys.sign(alg, ID_TOKEN_TYP, &claims)
+    }
+
     /// Verifies an access token Yagona issued: signature, issuer, expiry and `typ`. Revocation is
     /// the caller's to check (it needs the database).
     pub fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, OAuthError> {

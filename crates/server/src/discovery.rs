@@ -30,6 +30,7 @@ pub fn document(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": &auth_methods[..2],
         "revocation_endpoint_auth_methods_supported": auth_methods,

@@ -94,6 +94,9 @@ pub(super) struct ClientAdd {
     /// whose redirect URIs name several hosts.
     #[arg(long)]
     pub(super) sector_identifier_uri: Option<String>,
+    /// Sign userinfo responses (`application/jwt`) with RS256 or ES256; default: plain JSON.
+    #[arg(long)]
+    pub(super) userinfo_alg: Option<String>,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
@@ -220,6 +223,12 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
                 .transpose()
                 .map_err(|e| format!("--subject-type: {}", e.description))?,
             sector_identifier_uri: args.sector_identifier_uri,
+            userinfo_signed_response_alg: args
+                .userinfo_alg
+                .as_deref()
+                .map(SigningAlg::try_from)
+                .transpose()
+                .map_err(|e| format!("--userinfo-alg: {}", e.description))?,
         },
     };
     check_sector(&client)?;

@@ -166,6 +166,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
             backchannel_logout_session_required: false,
             subject_type: None,
             sector_identifier_uri: None,
+            userinfo_alg: None,
         })?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }

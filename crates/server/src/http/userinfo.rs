@@ -133,8 +133,16 @@ async fn userinfo(
         body.insert("sub".into(), Value::String(s.subjects.subject(&client, account.id.as_str())));
         body.extend(user_claims(&account, &scopes));
         body.extend(yagona_oidc::claims::acting_claims(grant.acting_as.as_ref(), &scopes));
-        Ok(Value::Object(body))
+        match client.token_metadata.userinfo_signed_response_alg {
+            Some(alg) => s.with_issuer(|i| i.signed_userinfo(&client, body, alg)).map(Err),
+            None => Ok(Ok(Value::Object(body))),
+        }
     })
     .await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(match body {
+        Ok(json) => response.json(json),
+        Err(jwt) => response.content_type("application/jwt").body(jwt),
+    })
 }
