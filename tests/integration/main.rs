@@ -21,6 +21,7 @@ mod negative;
 mod operations;
 mod pairwise;
 mod registration;
+mod resource;
 mod revocation;
 mod rp;
 mod sessions;

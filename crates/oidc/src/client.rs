@@ -92,6 +92,10 @@ pub struct TokenMetadata {
     /// algorithm (`application/jwt`, with `iss` and `aud`); absent, plain JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// RFC 8707: the resources (APIs, absolute URIs) the client may name with `resource`; an
+    /// access token requested for one has it as `aud`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_resources: Vec<String>,
 }
 
 /// What the client's access tokens are.
@@ -235,25 +239,34 @@ impl ClientSecretVerifier {
     }
 }
 
+/// A client for the domain's unit tests: `id`, its redirect URIs and token metadata.
+#[cfg(test)]
+pub(crate) fn test_client(id: &str, redirect_uris: &[&str], token_metadata: TokenMetadata) -> Client {
+    Client {
+        id: ClientId::try_from(id).unwrap(),
+        name: id.into(),
+        secret_hash: None,
+        redirect_uris: redirect_uris.iter().map(|r| RedirectUri::try_from(*r).unwrap()).collect(),
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode],
+        first_party: false,
+        id_token_signing_alg: SigningAlg::Rs256,
+        created_at: 0,
+        access_token_format: Default::default(),
+        scopes: Scopes::default(),
+        token_metadata,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn client(secret_hash: Option<String>) -> Client {
-        Client {
-            id: ClientId::try_from("rp").unwrap(),
-            name: "RP".into(),
-            secret_hash,
-            redirect_uris: vec![RedirectUri::try_from("https://rp.example/cb").unwrap()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            first_party: false,
-            id_token_signing_alg: SigningAlg::Rs256,
-            created_at: 0,
-            access_token_format: Default::default(),
-            scopes: Scopes::try_from("reports.read reports.write").unwrap(),
-            token_metadata: Default::default(),
-        }
+        let mut client = test_client("rp", &["https://rp.example/cb"], TokenMetadata::default());
+        client.secret_hash = secret_hash;
+        client.scopes = Scopes::try_from("reports.read reports.write").unwrap();
+        client
     }
 
     #[test]

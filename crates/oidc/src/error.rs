@@ -29,6 +29,8 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// The DPoP proof must carry the server's current nonce (RFC 9449 8).
     UseDpopNonce,
+    /// RFC 8707 2: a `resource` the client may not name.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -55,6 +57,7 @@ impl ErrorCode {
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod grant;
 pub mod keys;
 pub mod logout;
 mod repository;
+pub mod resource;
 pub mod secrets;
 pub mod subject;
 pub mod tokens;

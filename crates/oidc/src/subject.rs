@@ -116,23 +116,9 @@ pub fn check_sector_document(client: &Client, document: &str) -> Result<(), OAut
 mod tests {
     use super::*;
     use crate::client::TokenMetadata;
-    use crate::{ClientId, GrantType, RedirectUri, Scopes};
 
     fn client(id: &str, redirects: &[&str], metadata: TokenMetadata) -> Client {
-        Client {
-            id: ClientId::try_from(id).unwrap(),
-            name: id.into(),
-            secret_hash: None,
-            redirect_uris: redirects.iter().map(|r| RedirectUri::try_from(*r).unwrap()).collect(),
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            first_party: false,
-            id_token_signing_alg: crate::keys::SigningAlg::Rs256,
-            created_at: 0,
-            access_token_format: Default::default(),
-            scopes: Scopes::default(),
-            token_metadata: metadata,
-        }
+        crate::client::test_client(id, redirects, metadata)
     }
 
     fn pairwise() -> TokenMetadata {

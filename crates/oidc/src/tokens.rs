@@ -109,6 +109,14 @@ impl Audience {
     }
 }
 
+/// What an access token is bound to beyond its grant: a DPoP key (RFC 9449) and the resource it
+/// is for (RFC 8707; `None`: the client itself).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessTokenBinding<'a> {
+    pub dpop_jkt: Option<&'a str>,
+    pub audience: Option<&'a str>,
+}
+
 /// Issues tokens for one issuer with its keys and lifetimes.
 pub struct TokenIssuer<'a> {
     pub issuer: &'a str,
@@ -133,14 +141,15 @@ impl TokenIssuer<'_> {
         client: &Client,
         grant: &Grant,
         scopes: &Scopes,
-        dpop_jkt: Option<&str>,
+        binding: AccessTokenBinding<'_>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
         let format = client.access_token_format;
+        let dpop_jkt = binding.dpop_jkt;
         let claims = AccessTokenClaims {
             iss: self.issuer.to_owned(),
             sub: self.subjects.subject(client, grant.account_id.as_str()),
-            aud: grant.client_id.as_str().to_owned(),
+            aud: binding.audience.unwrap_or(grant.client_id.as_str()).to_owned(),
             client_id: grant.client_id.as_str().to_owned(),
             exp: now + self.lifetimes.access_token,
             iat: now,
@@ -164,13 +173,14 @@ impl TokenIssuer<'_> {
         client: &ClientId,
         scopes: &Scopes,
         format: AccessTokenFormat,
-        dpop_jkt: Option<&str>,
+        binding: AccessTokenBinding<'_>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
+        let dpop_jkt = binding.dpop_jkt;
         let claims = AccessTokenClaims {
             iss: self.issuer.to_owned(),
             sub: client.as_str().to_owned(),
-            aud: client.as_str().to_owned(),
+            aud: binding.audience.unwrap_or(client.as_str()).to_owned(),
             client_id: client.as_str().to_owned(),
             exp: now + self.lifetimes.access_token,
             iat: now,

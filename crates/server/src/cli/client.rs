@@ -97,6 +97,10 @@ pub(super) struct ClientAdd {
     /// Sign userinfo responses (`application/jwt`) with RS256 or ES256; default: plain JSON.
     #[arg(long)]
     pub(super) userinfo_alg: Option<String>,
+    /// A resource (API, absolute URI) the client may ask access tokens for (RFC 8707
+    /// `resource`; the token's `aud`); repeat for several.
+    #[arg(long = "resource")]
+    pub(super) resources: Vec<String>,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
@@ -229,6 +233,15 @@ pub(super) fn new_client(args: ClientAdd) -> Result<(Client, Option<String>), St
                 .map(SigningAlg::try_from)
                 .transpose()
                 .map_err(|e| format!("--userinfo-alg: {}", e.description))?,
+            allowed_resources: args
+                .resources
+                .into_iter()
+                .map(|r| {
+                    yagona_oidc::resource::validate_resource(&r)
+                        .map(|()| r)
+                        .map_err(|e| format!("--resource: {}", e.description))
+                })
+                .collect::<Result<_, _>>()?,
         },
     };
     check_sector(&client)?;

@@ -167,6 +167,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
             subject_type: None,
             sector_identifier_uri: None,
             userinfo_alg: None,
+            resources: vec![],
         })?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use yagona_account::{Account, AccountRepository as _, AccountStatus};
 use yagona_oidc::authorize::Params;
 use yagona_oidc::secrets::{hash_token, random_token};
-use yagona_oidc::tokens::{AccessToken, AccessTokenClaims};
+use yagona_oidc::tokens::{AccessToken, AccessTokenBinding, AccessTokenClaims};
 use yagona_oidc::{
     AccessTokenFormat, Client, ClientId, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _,
     RefreshRotation, RefreshToken, Scopes,
@@ -121,12 +121,17 @@ async fn token_request(
         if dpop.is_none() && client.token_metadata.dpop_bound_access_tokens {
             return Err(OAuthError::new(ErrorCode::InvalidDpopProof, "this client must send a DPoP proof"));
         }
-        let jkt = dpop.as_ref().map(|d| d.jkt.as_str());
+        // RFC 8707: the resource the access token is for becomes its audience.
+        let resources: Vec<&str> = params.iter().filter(|(k, _)| k == "resource").map(|(_, v)| v.as_str()).collect();
+        let binding = AccessTokenBinding {
+            dpop_jkt: dpop.as_ref().map(|d| d.jkt.as_str()),
+            audience: yagona_oidc::resource::audience(&client, &resources)?,
+        };
         let p = Params(&params);
         let body = match grant_type {
-            GrantType::AuthorizationCode => redeem_code(s, &client, &p, jkt),
-            GrantType::RefreshToken => refresh(s, &client, &p, jkt),
-            GrantType::ClientCredentials => client_credentials(s, &client, &p, jkt),
+            GrantType::AuthorizationCode => redeem_code(s, &client, &p, binding),
+            GrantType::RefreshToken => refresh(s, &client, &p, binding),
+            GrantType::ClientCredentials => client_credentials(s, &client, &p, binding),
         }?;
         crate::metrics::token_issued(grant_type.as_str(), client.id.as_str());
         Ok(body)
@@ -158,7 +163,12 @@ fn token_reused(s: &AppState, token: &str, grant_id: &str, client: &Client, now:
     );
 }
 
-fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>, jkt: Option<&str>) -> Result<Value, OAuthError> {
+fn redeem_code(
+    s: &AppState,
+    client: &Client,
+    p: &Params<'_>,
+    binding: AccessTokenBinding<'_>,
+) -> Result<Value, OAuthError> {
     let code = p.require("code")?;
     let redirect_uri = p.require("redirect_uri")?;
     let verifier = p.get("code_verifier")?;
@@ -194,12 +204,12 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>, jkt: Option<&str>)
     }
     let account = live_account(s, &grant)?;
     let refresh = client.allows(GrantType::RefreshToken).then(random_token);
-    if let (Some(jkt), true, true) = (jkt, refresh.is_some(), client.is_public()) {
+    if let (Some(jkt), true, true) = (binding.dpop_jkt, refresh.is_some(), client.is_public()) {
         // RFC 9449 5: a public client's refresh tokens are bound to its DPoP key, for the whole
         // family (confidential clients' are bound by their authentication).
         s.store.bind_grant_dpop_key(&grant.id, jkt)?;
     }
-    let tokens = Tokens { scopes: &grant.scopes, nonce: code.nonce.as_deref(), first_refresh: refresh, dpop_jkt: jkt };
+    let tokens = Tokens { scopes: &grant.scopes, nonce: code.nonce.as_deref(), first_refresh: refresh, binding };
     let body = issue(s, client, &grant, &account, tokens, now)?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code redeemed");
     Ok(body)
@@ -221,8 +231,8 @@ struct Tokens<'a> {
     nonce: Option<&'a str>,
     /// A grant's first refresh token (code redemption); a refresh adds its rotated one itself.
     first_refresh: Option<String>,
-    /// The DPoP key the access token is bound to.
-    dpop_jkt: Option<&'a str>,
+    /// The DPoP key and resource the access token is bound to.
+    binding: AccessTokenBinding<'a>,
 }
 
 fn issue(
@@ -233,8 +243,8 @@ fn issue(
     tokens: Tokens<'_>,
     now: i64,
 ) -> Result<Value, OAuthError> {
-    let Tokens { scopes, nonce, first_refresh, dpop_jkt } = tokens;
-    let access = s.with_issuer(|i| i.access_token_for_grant(client, grant, scopes, dpop_jkt, now))?;
+    let Tokens { scopes, nonce, first_refresh, binding } = tokens;
+    let access = s.with_issuer(|i| i.access_token_for_grant(client, grant, scopes, binding, now))?;
     let first_refresh_token = first_refresh.as_ref().map(|secret| new_refresh_token(s, secret, grant, now));
     store_tokens(s, &access, first_refresh_token.as_ref())?;
     let id_token = s.with_issuer(|i| i.id_token(client, account, grant, scopes, nonce, &access.token, now))?;
@@ -267,7 +277,12 @@ fn store_tokens(s: &AppState, access: &AccessToken, first_refresh: Option<&Refre
     Ok(())
 }
 
-fn refresh(s: &AppState, client: &Client, p: &Params<'_>, jkt: Option<&str>) -> Result<Value, OAuthError> {
+fn refresh(
+    s: &AppState,
+    client: &Client,
+    p: &Params<'_>,
+    binding: AccessTokenBinding<'_>,
+) -> Result<Value, OAuthError> {
     let presented = hash_token(p.require("refresh_token")?);
     let requested = p.get("scope")?.map(Scopes::try_from).transpose()?;
     let now = now();
@@ -279,7 +294,7 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>, jkt: Option<&str>) -> 
     // the token and the client's retry is never taken for reuse.
     let prepared = match s.store.find_live_refresh_token(&presented, &s.settings.lifetimes, now)? {
         Some((_, grant)) if grant.client_id == client.id => {
-            Some(prepare_refresh(s, client, &grant, requested.as_ref(), jkt, now)?)
+            Some(prepare_refresh(s, client, &grant, requested.as_ref(), binding, now)?)
         }
         // Unknown, spent or another client's: the rotation below tells reuse from invalid.
         _ => None,
@@ -302,7 +317,7 @@ fn refresh(s: &AppState, client: &Client, p: &Params<'_>, jkt: Option<&str>) -> 
     let mut body = match prepared {
         Some(body) => body,
         // Became live between the lookup and the rotation (not expected): made now.
-        None => prepare_refresh(s, client, &grant, requested.as_ref(), jkt, now)?,
+        None => prepare_refresh(s, client, &grant, requested.as_ref(), binding, now)?,
     };
     body["refresh_token"] = Value::String(secret);
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token rotated");
@@ -316,11 +331,11 @@ fn prepare_refresh(
     client: &Client,
     grant: &Grant,
     requested: Option<&Scopes>,
-    jkt: Option<&str>,
+    binding: AccessTokenBinding<'_>,
     now: i64,
 ) -> Result<Value, OAuthError> {
     if client.is_public() {
-        check_refresh_binding(s, grant, jkt)?;
+        check_refresh_binding(s, grant, binding.dpop_jkt)?;
     }
     let account = live_account(s, grant)?;
     let scopes = match requested {
@@ -328,7 +343,7 @@ fn prepare_refresh(
         Some(_) => return Err(OAuthError::new(ErrorCode::InvalidScope, "scope exceeds what was granted")),
         None => grant.scopes.clone(),
     };
-    issue(s, client, grant, &account, Tokens { scopes: &scopes, nonce: None, first_refresh: None, dpop_jkt: jkt }, now)
+    issue(s, client, grant, &account, Tokens { scopes: &scopes, nonce: None, first_refresh: None, binding }, now)
 }
 
 /// A public client's refresh token bound to a DPoP key is used only with a proof of that key
@@ -345,14 +360,19 @@ fn check_refresh_binding(s: &AppState, grant: &Grant, jkt: Option<&str>) -> Resu
     }
 }
 
-fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>, jkt: Option<&str>) -> Result<Value, OAuthError> {
+fn client_credentials(
+    s: &AppState,
+    client: &Client,
+    p: &Params<'_>,
+    binding: AccessTokenBinding<'_>,
+) -> Result<Value, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "public clients cannot use client_credentials"));
     }
     let scopes = client.client_credentials_scopes(p.get("scope")?)?;
     let now = now();
     let access =
-        s.with_issuer(|i| i.access_token_for_client(&client.id, &scopes, client.access_token_format, jkt, now))?;
+        s.with_issuer(|i| i.access_token_for_client(&client.id, &scopes, client.access_token_format, binding, now))?;
     store_tokens(s, &access, None)?;
     let mut body = json!({
         "access_token": access.token,
