@@ -62,13 +62,7 @@ async fn full_flow(backend: Backend) {
     assert_eq!(raw["account_verified"], false);
     assert_eq!(raw["azp"], "tax-portal");
 
-    let userinfo: CoreUserInfoClaims = rp
-        .client
-        .user_info(tokens.access_token().clone(), Some(subject.clone()))
-        .unwrap()
-        .request_async(&rp.http)
-        .await
-        .expect("userinfo answers");
+    let userinfo = rp.userinfo(tokens.access_token(), &subject).await;
     assert_eq!(userinfo.given_name().unwrap().get(None).unwrap().as_str(), "Alisher");
 
     // Refresh: a new refresh token each time.

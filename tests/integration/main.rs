@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod backchannel;
 mod browser;
 mod browser_eds;
 mod cabinet;
@@ -11,6 +12,7 @@ mod cli;
 mod client_auth;
 mod cluster;
 mod concurrency;
+mod dpop;
 mod dynamic_registration;
 mod eds;
 mod flow;
@@ -22,10 +24,13 @@ mod legal;
 mod legal_live;
 mod negative;
 mod operations;
+mod pairwise;
 mod par_jar;
 mod registration;
+mod resource;
 mod revocation;
 mod rp;
 mod sessions;
+mod signed;
 mod step_up;
 mod tokens;

@@ -62,6 +62,20 @@ impl RelyingParty {
         self.redeem_code(query_param(callback, "code").expect("a code in the callback"), verifier).await
     }
 
+    /// The userinfo of `token`, which must name `subject`; panics if refused.
+    pub async fn userinfo(
+        &self,
+        token: &openidconnect::AccessToken,
+        subject: &openidconnect::SubjectIdentifier,
+    ) -> openidconnect::core::CoreUserInfoClaims {
+        self.client
+            .user_info(token.clone(), Some(subject.clone()))
+            .unwrap()
+            .request_async(&self.http)
+            .await
+            .expect("userinfo answers")
+    }
+
     /// Redeems `code` at the token endpoint with its PKCE verifier; panics if refused.
     pub async fn redeem_code(&self, code: String, verifier: PkceCodeVerifier) -> CoreTokenResponse {
         self.client

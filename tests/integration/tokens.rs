@@ -9,7 +9,7 @@ use crate::flow::{decode_jwt_header, decode_jwt_payload};
 use crate::rp::RelyingParty;
 
 /// A token request of client `id` with its secret: the status and the JSON body.
-async fn token(server: &TestServer, id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub async fn token(server: &TestServer, id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let r = http_client().post(server.url("/token")).basic_auth(id, Some(secret)).form(form).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))

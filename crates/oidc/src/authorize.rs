@@ -136,6 +136,11 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     let response_mode = response_mode.map_err(|e| redirect(e, ResponseMode::Query))?;
     let fail = |error: OAuthError| redirect(error, response_mode);
 
+    // RFC 8707: every resource named must be registered for the client (the token request then
+    // names the one its access token is for).
+    let resources: Vec<&str> = params.0.iter().filter(|(k, _)| k == "resource").map(|(_, v)| v.as_str()).collect();
+    crate::resource::check_resources(client, &resources).map_err(fail)?;
+
     if params.get("request").map_err(fail)?.is_some() {
         return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));
     }

@@ -172,6 +172,41 @@ pub struct Client {
     /// SHA-256 of the RFC 7592 registration access token (clients registered dynamically).
     pub registration_access_token_hash: Option<String>,
     pub descriptive: DescriptiveMetadata,
+    /// The metadata of the token and logout standards (issue 15, items 5-10).
+    pub token_metadata: TokenMetadata,
+}
+
+/// Client metadata of the token and logout standards, under their registration names (RFC 7591
+/// and the specifications that define them), so dynamic registration can accept them as they
+/// come; stored as one JSON object (`clients.token_metadata`). A member absent is its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenMetadata {
+    /// RFC 9449 5.2: every token request of this client must carry a DPoP proof, so all its
+    /// tokens are bound to a key.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
+    /// OpenID Connect Back-Channel Logout 1.0: where the client receives logout tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (Yagona always sends it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_required: bool,
+    /// OIDC Core 8: `public` or `pairwise`; absent, the server's default (`subjects.default_type`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<crate::subject::SubjectType>,
+    /// OIDC Core 8.1: the URL of a JSON array listing the client's redirect URIs (checked at
+    /// registration); its host is the client's sector for pairwise subjects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+    /// OIDC Core 5.3.2 / Dynamic Registration 2: userinfo answers as a JWT signed with this
+    /// algorithm (`application/jwt`, with `iss` and `aud`); absent, plain JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// RFC 8707: the resources (APIs, absolute URIs) the client may name with `resource`; an
+    /// access token requested for one has it as `aud`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_resources: Vec<String>,
 }
 
 /// What the client's access tokens are.
@@ -230,6 +265,7 @@ impl Client {
             registration_access_token_hash: None,
             descriptive: DescriptiveMetadata::default(),
             legacy: false,
+            token_metadata: TokenMetadata::default(),
         }
     }
 
@@ -378,6 +414,17 @@ impl ClientSecretVerifier {
             }
         }
         ok
+    }
+}
+
+/// A client for the domain's unit tests: `id`, its redirect URIs and token metadata.
+#[cfg(test)]
+pub(crate) fn test_client(id: &str, redirect_uris: &[&str], token_metadata: TokenMetadata) -> Client {
+    Client {
+        redirect_uris: redirect_uris.iter().map(|r| RedirectUri::try_from(*r).unwrap()).collect(),
+        grant_types: vec![GrantType::AuthorizationCode],
+        token_metadata,
+        ..Client::new(ClientId::try_from(id).unwrap(), 0)
     }
 }
 

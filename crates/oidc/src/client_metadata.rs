@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::assertion::parse_jwks;
-use crate::client::{registered_scopes, AuthMethod, ClientKeys, DescriptiveMetadata};
+use crate::client::{registered_scopes, AuthMethod, ClientKeys, DescriptiveMetadata, TokenMetadata};
 use crate::keys::SigningAlg;
 use crate::types_export::SUPPORTED_SCOPES;
 use crate::{AccessTokenFormat, Client, ClientId, ErrorCode, GrantType, OAuthError, RedirectUri};
@@ -48,6 +48,9 @@ pub struct ClientMetadata {
     pub access_token_format: Option<String>,
     #[serde(flatten)]
     pub descriptive: DescriptiveMetadata,
+    /// DPoP, back-channel logout, pairwise subjects, signed userinfo, resources (issue 15).
+    #[serde(flatten)]
+    pub token: TokenMetadata,
 }
 
 fn bad_metadata(description: impl Into<String>) -> OAuthError {
@@ -195,6 +198,29 @@ pub fn register(metadata: &ClientMetadata, id: ClientId, now: i64) -> Result<Cli
         return Err(bad_metadata("contacts must not hold empty values"));
     }
     client.descriptive = d.clone();
+    let token = &metadata.token;
+    if let Some(uri) = &token.backchannel_logout_uri {
+        crate::logout::validate_backchannel_logout_uri(uri)
+            .map_err(|e| bad_metadata(format!("backchannel_logout_uri: {}", e.description)))?;
+    }
+    if token.backchannel_logout_session_required && token.backchannel_logout_uri.is_none() {
+        return Err(bad_metadata("backchannel_logout_session_required needs backchannel_logout_uri"));
+    }
+    if let Some(uri) = &token.sector_identifier_uri {
+        web_url("sector_identifier_uri", uri)?;
+    }
+    for resource in &token.allowed_resources {
+        crate::resource::validate_resource(resource)
+            .map_err(|e| bad_metadata(format!("allowed_resources: {}", e.description)))?;
+    }
+    client.token_metadata = token.clone();
+    // A pairwise client needs a sector: one redirect host, or a sector_identifier_uri (whose
+    // document the server fetches and checks before storing the client).
+    if client.token_metadata.subject_type == Some(crate::subject::SubjectType::Pairwise)
+        && client.token_metadata.sector_identifier_uri.is_none()
+    {
+        crate::subject::sector_of(&client).map_err(|e| bad_metadata(format!("subject_type: {}", e.description)))?;
+    }
     Ok(client)
 }
 
@@ -223,6 +249,7 @@ impl Client {
             require_signed_request_object: Some(self.require_signed_request_object),
             access_token_format: Some(self.access_token_format.as_str().to_owned()),
             descriptive: self.descriptive.clone(),
+            token: self.token_metadata.clone(),
         }
     }
 }

@@ -33,6 +33,12 @@ pub enum ErrorCode {
     InvalidRequestObject,
     /// RFC 9126 / OIDC Core 6.3: the request_uri is invalid (unknown, spent, expired, another client's).
     InvalidRequestUri,
+    /// A DPoP proof is missing, malformed or does not match the request (RFC 9449 5, 7.1).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the server's current nonce (RFC 9449 8).
+    UseDpopNonce,
+    /// RFC 8707 2: a `resource` the client may not name.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -61,6 +67,9 @@ impl ErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidRequestObject => "invalid_request_object",
             Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 }

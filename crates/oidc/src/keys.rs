@@ -142,6 +142,16 @@ impl KeyEncryptionKey {
         STANDARD.encode(self.key)
     }
 
+    /// A 32-byte secret for one `purpose`, derived from the KEK (HMAC-SHA256 of the purpose):
+    /// every replica with the same KEK derives the same secret, and no two purposes share one.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.key);
+        let tag = aws_lc_rs::hmac::sign(&key, purpose.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     /// The KEK's public id, stored beside every key it seals.
     pub fn id(&self) -> &str {
         &self.id

@@ -14,13 +14,17 @@ pub mod authorize;
 pub mod claims;
 pub mod client;
 pub mod client_metadata;
+pub mod dpop;
 mod error;
 pub mod grant;
 pub mod keys;
 pub mod legacy;
+pub mod logout;
 mod repository;
 pub mod request_object;
+pub mod resource;
 pub mod secrets;
+pub mod subject;
 pub mod tokens;
 mod types;
 /// Constants of the protocol values, for discovery.

@@ -182,6 +182,28 @@ pub trait OidcRepository {
     /// is no longer live at `now`.
     fn find_live_access(&self, jti: &str, grant_id: &str, now: i64) -> Result<Option<(Grant, Account)>, OAuthError>;
 
+    // DPoP (RFC 9449)
+    /// Remembers a DPoP proof (its replay key) until `expires_at`; `false` when it was seen
+    /// before: a replay. One conditional insert, so of concurrent uses exactly one succeeds.
+    fn record_dpop_proof(&self, replay_key: &str, expires_at: i64) -> Result<bool, OAuthError>;
+    /// Binds a grant (a public client's refresh token family) to a DPoP key thumbprint.
+    fn bind_grant_dpop_key(&self, grant_id: &str, jkt: &str) -> Result<(), OAuthError>;
+    /// The DPoP key thumbprint a grant is bound to, if any.
+    fn grant_dpop_key(&self, grant_id: &str) -> Result<Option<String>, OAuthError>;
+
+    // back-channel logout (the outbox is filled by the store when sessions end)
+    /// Notifications due at `now`, oldest first, at most `limit`.
+    fn due_backchannel_logouts(&self, now: i64, limit: i64) -> Result<Vec<crate::logout::PendingLogout>, OAuthError>;
+    /// Claims one attempt of `pending` (as read) by moving its next attempt to `next_attempt_at`:
+    /// `false` when another node claimed it first.
+    fn claim_backchannel_logout(
+        &self,
+        pending: &crate::logout::PendingLogout,
+        next_attempt_at: i64,
+    ) -> Result<bool, OAuthError>;
+    /// Deletes a delivered (or abandoned) notification.
+    fn finish_backchannel_logout(&self, id: &str) -> Result<(), OAuthError>;
+
     // login throttling
     /// Records a failed login under `key` and returns the failures counted in the window that
     /// started at `window_start`.

@@ -44,9 +44,36 @@ pub struct AccessTokenClaims {
     /// The grant the token belongs to.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gid: Option<String>,
+    /// The key the token is bound to (DPoP, RFC 9449 6.1): only a request with a proof of that
+    /// key may use it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
     /// Scope `legal`: `user_type`, `legal_entity`, `roles`.
     #[serde(flatten, default)]
     pub acting: Map<String, Value>,
+}
+
+/// A token's confirmation claim (RFC 7800, RFC 9449 6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The JWK SHA-256 thumbprint (RFC 7638) of the DPoP key.
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// The DPoP key thumbprint the token is bound to, if any.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
+
+    /// `token_type` of the token (RFC 9449 5: `DPoP` for a bound one).
+    pub fn token_type(&self) -> &'static str {
+        if self.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
 }
 
 /// The claims Yagona reads back from an ID token it issued (`id_token_hint`).
@@ -82,11 +109,21 @@ impl Audience {
     }
 }
 
+/// What an access token is bound to beyond its grant: a DPoP key (RFC 9449) and the resource it
+/// is for (RFC 8707; `None`: the client itself).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessTokenBinding<'a> {
+    pub dpop_jkt: Option<&'a str>,
+    pub audience: Option<&'a str>,
+}
+
 /// Issues tokens for one issuer with its keys and lifetimes.
 pub struct TokenIssuer<'a> {
     pub issuer: &'a str,
     pub lifetimes: &'a Lifetimes,
     pub keys: &'a KeyRing,
+    /// Public or pairwise `sub` per client (OIDC Core 8).
+    pub subjects: &'a crate::subject::Subjects,
 }
 
 /// An access token with the claims it carries: a signed JWT, or an opaque handle whose claims
@@ -98,18 +135,21 @@ pub struct AccessToken {
 }
 
 impl TokenIssuer<'_> {
-    /// An access token for a person's grant.
+    /// An access token for a person's grant, bound to the DPoP key `dpop_jkt` if any.
     pub fn access_token_for_grant(
         &self,
+        client: &Client,
         grant: &Grant,
         scopes: &Scopes,
-        format: AccessTokenFormat,
+        binding: AccessTokenBinding<'_>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
+        let format = client.access_token_format;
+        let dpop_jkt = binding.dpop_jkt;
         let claims = AccessTokenClaims {
             iss: self.issuer.to_owned(),
-            sub: grant.account_id.as_str().to_owned(),
-            aud: grant.client_id.as_str().to_owned(),
+            sub: self.subjects.subject(client, grant.account_id.as_str()),
+            aud: binding.audience.unwrap_or(grant.client_id.as_str()).to_owned(),
             client_id: grant.client_id.as_str().to_owned(),
             exp: now + self.lifetimes.access_token,
             iat: now,
@@ -120,23 +160,27 @@ impl TokenIssuer<'_> {
             amr: Some(grant.auth.amr.clone()),
             sid: Some(grant.sid.clone()),
             gid: Some(grant.id.clone()),
+            cnf: dpop_jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
             acting: crate::claims::acting_claims(grant.acting_as.as_ref(), scopes),
         };
         self.make_access_token(claims, format)
     }
 
-    /// An access token for a client acting on its own behalf (`client_credentials`).
+    /// An access token for a client acting on its own behalf (`client_credentials`), bound to
+    /// the DPoP key `dpop_jkt` if any.
     pub fn access_token_for_client(
         &self,
         client: &ClientId,
         scopes: &Scopes,
         format: AccessTokenFormat,
+        binding: AccessTokenBinding<'_>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
+        let dpop_jkt = binding.dpop_jkt;
         let claims = AccessTokenClaims {
             iss: self.issuer.to_owned(),
             sub: client.as_str().to_owned(),
-            aud: client.as_str().to_owned(),
+            aud: binding.audience.unwrap_or(client.as_str()).to_owned(),
             client_id: client.as_str().to_owned(),
             exp: now + self.lifetimes.access_token,
             iat: now,
@@ -147,6 +191,7 @@ impl TokenIssuer<'_> {
             amr: None,
             sid: None,
             gid: None,
+            cnf: dpop_jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
             acting: Map::new(),
         };
         self.make_access_token(claims, format)
@@ -179,7 +224,7 @@ impl TokenIssuer<'_> {
     ) -> Result<String, OAuthError> {
         let mut claims: Map<String, Value> = Map::new();
         claims.insert("iss".into(), self.issuer.into());
-        claims.insert("sub".into(), account.id.as_str().into());
+        claims.insert("sub".into(), self.subjects.subject(client, account.id.as_str()).into());
         claims.insert("aud".into(), client.id.as_str().into());
         claims.insert("azp".into(), client.id.as_str().into());
         claims.insert("exp".into(), (now + self.lifetimes.id_token).into());
@@ -196,6 +241,19 @@ impl TokenIssuer<'_> {
         claims.extend(crate::claims::acting_claims(grant.acting_as.as_ref(), scopes));
         // ES256 hashes with SHA-256 too, so at_hash is the same for both algorithms.
         self.keys.sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
+    }
+
+    /// A signed userinfo response (OIDC Core 5.3.2): the claims with `iss` and `aud` added,
+    /// signed with `alg`.
+    pub fn signed_userinfo(
+        &self,
+        client: &Client,
+        mut claims: Map<String, Value>,
+        alg: SigningAlg,
+    ) -> Result<String, OAuthError> {
+        claims.insert("iss".into(), self.issuer.into());
+        claims.insert("aud".into(), client.id.as_str().into());
+        self.keys.sign(alg, ID_TOKEN_TYP, &claims)
     }
 
     /// Verifies an access token Yagona issued: signature, issuer, expiry and `typ`. Revocation is

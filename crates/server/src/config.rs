@@ -37,6 +37,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
     pub clients: ClientsConfig,
+    pub dpop: DpopConfig,
+    pub subjects: SubjectsConfig,
 }
 
 /// Rules for every client's requests (issue 15).
@@ -197,6 +199,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// Subject identifiers (OIDC Core 8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectsConfig {
+    /// The subject type of clients registered without one: `public` or `pairwise`.
+    pub default_type: yagona_oidc::subject::SubjectType,
+    /// The secret pairwise subjects are made with (base64, at least 32 bytes); unset: derived
+    /// from the key-encryption key.
+    pub pairwise_secret_file: Option<PathBuf>,
+}
+
+/// DPoP (RFC 9449).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopConfig {
+    /// Every DPoP proof must carry a nonce the server handed out (`DPoP-Nonce`); a proof without
+    /// one is answered `use_dpop_nonce` with a fresh nonce. Nonces are checked whenever present.
+    pub require_nonce: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
@@ -270,6 +292,8 @@ impl Default for Config {
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
             metrics: MetricsConfig { listen: "127.0.0.1:9464".into() },
             audit: AuditConfig { retention_days: 365 },
+            dpop: DpopConfig { require_nonce: false },
+            subjects: SubjectsConfig { default_type: Default::default(), pairwise_secret_file: None },
         }
     }
 }
@@ -305,6 +329,10 @@ pub struct Settings {
     /// `audit.retention_days` in seconds; `None` keeps events for ever.
     pub audit_retention: Option<i64>,
     pub clients: ClientsConfig,
+    pub dpop: DpopConfig,
+    pub subjects: SubjectsConfig,
+    /// `subjects.pairwise_secret_file`, read and decoded.
+    pub pairwise_secret: Option<Vec<u8>>,
 }
 
 impl Config {
@@ -371,6 +399,16 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let pairwise_secret = secret("subjects.pairwise_secret", None, self.subjects.pairwise_secret_file.as_deref())?
+            .map(|text| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .ok()
+                    .filter(|bytes| bytes.len() >= 32)
+                    .ok_or("configuration key `subjects.pairwise_secret_file`: the file must hold at least 32 bytes, base64 (openssl rand -base64 32)")
+            })
+            .transpose()?;
         let encryption_key =
             secret("keys.encryption_key", self.keys.encryption_key, self.keys.encryption_key_file.as_deref())?
                 .map(|k| {
@@ -469,6 +507,9 @@ impl Config {
             metrics_listen,
             audit_retention: (self.audit.retention_days > 0).then(|| self.audit.retention_days * 86_400),
             clients: self.clients,
+            dpop: self.dpop,
+            pairwise_secret,
+            subjects: self.subjects,
         })
     }
 }

@@ -38,8 +38,9 @@ pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": confidential_methods,
@@ -62,5 +63,8 @@ pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
         "require_pushed_authorization_requests": clients.require_pushed_authorization_requests,
         "authorization_response_iss_parameter_supported": true,
         "access_token_signing_alg_values_supported": ["RS256"],
+        "dpop_signing_alg_values_supported": yagona_oidc::dpop::SUPPORTED_ALGS,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }

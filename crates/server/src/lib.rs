@@ -2,6 +2,7 @@
 //! domain crates (`yagona-account`, `yagona-oidc`) and storage (`yagona-store`).
 
 mod audit_log;
+mod backchannel;
 pub mod cli;
 mod client_cache;
 mod client_keys;
@@ -12,6 +13,7 @@ mod http;
 pub mod i18n;
 mod logging;
 mod metrics;
+mod sector;
 mod serve;
 mod state;
 mod trust;

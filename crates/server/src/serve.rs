@@ -70,6 +70,8 @@ pub async fn run(state: AppState) -> Result<(), String> {
         })
         .map_err(|e| format!("database: {e}"))?;
     actix_web::rt::spawn(async move { housekeeping(background).await });
+    let logouts = state.clone();
+    actix_web::rt::spawn(async move { crate::backchannel::deliver_logouts(logouts).await });
     let mut server = HttpServer::new(move || {
         App::new().app_data(state.clone()).wrap(middleware::from_fn(http::request_span)).configure(http::routes)
     })

@@ -36,6 +36,10 @@ pub struct AppState {
     eds: RwLock<Option<Arc<dyn yagona_pki::SignatureVerifier>>>,
     /// Set at SIGTERM: readiness answers 503 so the load balancer drains this node.
     pub draining: std::sync::atomic::AtomicBool,
+    /// DPoP nonces, derived from the KEK so every replica agrees.
+    pub dpop_nonces: yagona_oidc::dpop::DpopNonces,
+    /// Public or pairwise subjects (OIDC Core 8).
+    pub subjects: yagona_oidc::subject::Subjects,
 }
 
 impl AppState {
@@ -43,9 +47,15 @@ impl AppState {
         let ring = load_key_ring(&store, &kek, &settings)?;
         let passwords = PasswordHasher::new(settings.password).map_err(|e| e.to_string())?;
         let discovery_json = discovery::document(&settings.issuer, &settings.clients).to_string();
+        let subjects = yagona_oidc::subject::Subjects::new(
+            settings.subjects.default_type,
+            &settings.pairwise_secret.clone().unwrap_or_else(|| kek.derive("yagona pairwise subject").to_vec()),
+        );
         Ok(Self {
             settings,
             store,
+            dpop_nonces: yagona_oidc::dpop::DpopNonces::new(&kek.derive("yagona dpop nonce")),
+            subjects,
             kek,
             keys: RwLock::new(Arc::new(ring)),
             passwords,
@@ -98,7 +108,12 @@ impl AppState {
     /// Runs `f` with a token issuer over the current keys.
     pub fn with_issuer<T>(&self, f: impl FnOnce(&TokenIssuer<'_>) -> T) -> T {
         let keys = self.keys();
-        f(&TokenIssuer { issuer: &self.settings.issuer, lifetimes: &self.settings.lifetimes, keys: &keys })
+        f(&TokenIssuer {
+            issuer: &self.settings.issuer,
+            lifetimes: &self.settings.lifetimes,
+            keys: &keys,
+            subjects: &self.subjects,
+        })
     }
 }
 

@@ -127,6 +127,8 @@ struct StoredMetadata {
     require_signed_request_object: bool,
     #[serde(flatten)]
     descriptive: yagona_oidc::DescriptiveMetadata,
+    #[serde(flatten)]
+    token: yagona_oidc::client::TokenMetadata,
 }
 
 impl From<&Client> for ClientRow {
@@ -159,6 +161,7 @@ impl From<&Client> for ClientRow {
                 require_pushed_authorization_requests: c.require_pushed_authorization_requests,
                 require_signed_request_object: c.require_signed_request_object,
                 descriptive: c.descriptive.clone(),
+                token: c.token_metadata.clone(),
             }),
         }
     }
@@ -202,6 +205,7 @@ impl TryFrom<ClientRow> for Client {
             require_signed_request_object: metadata.require_signed_request_object,
             registration_access_token_hash: r.registration_access_token_hash,
             descriptive: metadata.descriptive,
+            token_metadata: metadata.token,
         })
     }
 }

@@ -291,3 +291,30 @@ diesel::table! {
         error -> Nullable<Text>,
     }
 }
+
+// Issue 15, items 5-10: the token standards (2026-12-02-000500_token_standards).
+diesel::table! {
+    dpop_proofs (key) {
+        key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    backchannel_logouts (id) {
+        id -> Text,
+        client_id -> Text,
+        account_id -> Text,
+        sid -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grant_dpop_keys (grant_id) {
+        grant_id -> Text,
+        jkt -> Text,
+    }
+}

@@ -114,6 +114,7 @@ fn access_claims(jti: &str, exp: i64) -> yagona_oidc::tokens::AccessTokenClaims 
         amr: None,
         sid: None,
         gid: None,
+        cnf: None,
         acting: serde_json::Map::from_iter([("user_type".to_owned(), serde_json::json!("legal_entity"))]),
     }
 }

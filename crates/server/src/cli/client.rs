@@ -3,9 +3,11 @@
 use clap::{Args, Subcommand};
 use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_oidc::client::registered_scopes;
+use yagona_oidc::client::TokenMetadata;
 use yagona_oidc::client_metadata::{register, ClientMetadata};
-use yagona_oidc::keys::KeyEncryptionKey;
+use yagona_oidc::keys::{KeyEncryptionKey, SigningAlg};
 use yagona_oidc::secrets::{hash_token, random_token};
+use yagona_oidc::subject::SubjectType;
 use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _};
 
 use crate::config::Settings;
@@ -106,6 +108,33 @@ pub(super) struct ClientAdd {
     /// Authorization requests only as signed request objects (RFC 9101).
     #[arg(long)]
     pub(super) require_signed_request_object: bool,
+    /// DPoP (RFC 9449): every token request must carry a DPoP proof, so every access token
+    /// (and a public client's refresh tokens) is bound to the client's key.
+    #[arg(long)]
+    pub(super) dpop_bound_access_tokens: bool,
+    /// Back-channel logout: where the client receives a logout token when a session it was
+    /// part of ends (https; http only on loopback).
+    #[arg(long)]
+    pub(super) backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (always sent).
+    #[arg(long, requires = "backchannel_logout_uri")]
+    pub(super) backchannel_logout_session_required: bool,
+    /// `public` (`sub` is the account id) or `pairwise` (a different, stable `sub` per sector);
+    /// default: the server's `subjects.default_type`.
+    #[arg(long)]
+    pub(super) subject_type: Option<String>,
+    /// A URL serving a JSON array that lists every redirect URI of the client (fetched and checked
+    /// now); its host is the client's sector for pairwise subjects. Needed for a pairwise client
+    /// whose redirect URIs name several hosts.
+    #[arg(long)]
+    pub(super) sector_identifier_uri: Option<String>,
+    /// Sign userinfo responses (`application/jwt`) with RS256 or ES256; default: plain JSON.
+    #[arg(long)]
+    pub(super) userinfo_alg: Option<String>,
+    /// A resource (API, absolute URI) the client may ask access tokens for (RFC 8707
+    /// `resource`; the token's `aud`); repeat for several.
+    #[arg(long = "resource")]
+    pub(super) resources: Vec<String>,
 }
 
 pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Result<(), String> {
@@ -160,7 +189,11 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
                     if c.legacy { ",legacy" } else { "" },
                     grants.join(","),
                     format_args!("access_token={}", c.access_token_format.as_str()),
-                    format_args!("scopes={}", c.scopes),
+                    format_args!(
+                        "scopes={}{}",
+                        c.scopes,
+                        if c.token_metadata.dpop_bound_access_tokens { "\tdpop_bound" } else { "" }
+                    ),
                     uris.join(" ")
                 );
             }
@@ -227,6 +260,25 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
         require_pushed_authorization_requests: Some(args.require_par),
         require_signed_request_object: Some(args.require_signed_request_object),
         access_token_format: Some(args.access_token_format),
+        token: TokenMetadata {
+            dpop_bound_access_tokens: args.dpop_bound_access_tokens,
+            backchannel_logout_uri: args.backchannel_logout_uri,
+            backchannel_logout_session_required: args.backchannel_logout_session_required,
+            subject_type: args
+                .subject_type
+                .as_deref()
+                .map(SubjectType::try_from)
+                .transpose()
+                .map_err(|e| format!("--subject-type: {}", e.description))?,
+            sector_identifier_uri: args.sector_identifier_uri,
+            userinfo_signed_response_alg: args
+                .userinfo_alg
+                .as_deref()
+                .map(SigningAlg::try_from)
+                .transpose()
+                .map_err(|e| format!("--userinfo-alg: {}", e.description))?,
+            allowed_resources: args.resources,
+        },
         ..ClientMetadata::default()
     };
     if native {
@@ -241,6 +293,7 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
         return Err("a --legacy client needs the refresh_token grant (the legacy token answer carries one)".into());
     }
     client.legacy = args.legacy;
+    crate::sector::check_sector_identifier(&client).map_err(|e| option_named(&e.description))?;
     let secret = client.needs_secret().then(|| args.secret.unwrap_or_else(random_token));
     if let Some(secret) = &secret {
         client.provision_secret(secret, &yagona_oidc::ClientSecretVerifier::default(), kek).map_err(text)?;
@@ -251,8 +304,14 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
 /// A registration error in the command line's words: metadata field names become options.
 fn option_named(description: &str) -> String {
     // Longer names first, each through a marker, so `jwks` never rewrites inside `jwks_uri`.
-    const NAMES: [(&str, &str); 9] = [
+    const NAMES: [(&str, &str); 15] = [
+        ("backchannel_logout_session_required", "--backchannel-logout-session-required"),
         ("require_signed_request_object", "--require-signed-request-object"),
+        ("userinfo_signed_response_alg", "--userinfo-alg"),
+        ("backchannel_logout_uri", "--backchannel-logout-uri"),
+        ("sector_identifier_uri", "--sector-identifier-uri"),
+        ("allowed_resources", "--resource"),
+        ("subject_type", "--subject-type"),
         ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
         ("redirect_uris", "--redirect-uri"),
         ("token_endpoint_auth_method", "--auth-method"),

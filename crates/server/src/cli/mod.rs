@@ -168,6 +168,13 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
                 require_par: false,
                 require_signed_request_object: false,
                 legacy: false,
+                dpop_bound_access_tokens: false,
+                backchannel_logout_uri: None,
+                backchannel_logout_session_required: false,
+                subject_type: None,
+                sector_identifier_uri: None,
+                userinfo_alg: None,
+                resources: vec![],
             },
             None,
         )?;

@@ -82,7 +82,14 @@ pub(super) async fn proceed(
         let fail = |error: OAuthError| Outcome::Error(error_of(&request, error));
         let hint_subject = match &request.id_token_hint {
             Some(hint) => match s.with_issuer(|i| i.verify_id_token_hint(hint)) {
-                Ok(hint) => Some(hint.sub),
+                // The hint's `sub` is the one this client knows (pairwise, perhaps): the
+                // session's account when it is that account's subject for the client.
+                Ok(hint) => Some(match &session {
+                    Some(session) if s.subjects.subject(&client, session.account_id.as_str()) == hint.sub => {
+                        session.account_id.as_str().to_owned()
+                    }
+                    _ => hint.sub,
+                }),
                 Err(e) => return Ok(fail(e)),
             },
             None => None,

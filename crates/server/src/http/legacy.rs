@@ -15,6 +15,7 @@ use serde_json::Value;
 use yagona_account::legal::LegalRepository as _;
 use yagona_oidc::authorize::{Params, Rejection};
 use yagona_oidc::legacy::{self, LegacyGrant, LegacyParams, LegalInfo, SessionFacts};
+use yagona_oidc::tokens::AccessTokenBinding;
 use yagona_oidc::{Client, ClientId, ErrorCode, GrantType, OAuthError, OidcRepository as _};
 
 use super::client_auth::{self, Credentials};
@@ -163,7 +164,8 @@ fn code_grant(s: &AppState, client: &Client, p: &LegacyParams) -> Result<Value, 
     let now = now();
     // The legacy API has no PKCE; `redirect_uri` may be left out (the code was issued to a
     // registered one), and when sent it must be that one.
-    let body = token::redeem(s, client, p.require("code")?, p.get("redirect_uri"), None)?;
+    let body =
+        token::redeem(s, client, p.require("code")?, p.get("redirect_uri"), None, AccessTokenBinding::default())?;
     legacy_tokens(client, &body, now)
 }
 
@@ -171,7 +173,7 @@ fn refresh_grant(s: &AppState, client: &Client, p: &LegacyParams) -> Result<Valu
     ensure_grants(client, GrantType::RefreshToken)?;
     let now = now();
     // `scope` is the client id in this API, not a narrowing: the grant keeps its scopes.
-    let body = token::refresh_token(s, client, p.require("refresh_token")?, None)?;
+    let body = token::refresh_token(s, client, p.require("refresh_token")?, None, AccessTokenBinding::default())?;
     legacy_tokens(client, &body, now)
 }
 
@@ -210,7 +212,7 @@ fn identify(s: &AppState, client: Option<&Client>, token: &str) -> Result<Value,
         }
     }
     let session = SessionFacts { sid: &access.grant.sid, amr: &access.grant.auth.amr };
-    Ok(legacy::identify_answer(&access.claims(), session, &entities))
+    Ok(legacy::identify_answer(&access.claims(access.account.id.as_str().to_owned()), session, &entities))
 }
 
 /// Ends the session the token was granted in, which revokes every grant made in it (OpenID

@@ -11,6 +11,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use yagona_oidc::authorize::Params;
+use yagona_oidc::tokens::IdTokenHint;
 use yagona_oidc::{ClientId, OAuthError, OidcRepository as _};
 
 use super::error::PageError;
@@ -108,7 +109,8 @@ async fn end_session(
             // The hint must name this very session (its `sid`), not only its person: an ID token
             // from an earlier session of theirs, replayed by a third party, asks first.
             (Some(session), Some(hint))
-                if hint.sub == session.account_id.as_str() && hint.sid.as_deref() == Some(session.sid.as_str()) =>
+                if hint_names(s, &hint, session.account_id.as_str())?
+                    && hint.sid.as_deref() == Some(session.sid.as_str()) =>
             {
                 s.store.end_session(&session.id_hash, now)?;
                 tracing::info!(account = %session.account_id, "logged out by relying party");
@@ -171,6 +173,15 @@ pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) ->
         Ok(after) => finish_logout(&state, t, after),
         Err(e) => invalid_logout(e).page(t),
     }
+}
+
+/// Whether the hint's `sub` is the account's subject for the hint's client (public or pairwise).
+fn hint_names(s: &AppState, hint: &IdTokenHint, account_id: &str) -> Result<bool, OAuthError> {
+    let client = match hint.aud.single().and_then(|aud| ClientId::try_from(aud).ok()) {
+        Some(id) => s.clients.find(&s.store, &id)?,
+        None => None,
+    };
+    Ok(client.is_some_and(|client| s.subjects.subject(&client, account_id) == hint.sub))
 }
 
 pub(super) fn invalid_logout(e: OAuthError) -> PageError {

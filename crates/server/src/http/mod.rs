@@ -16,6 +16,7 @@ mod legal;
 mod logout;
 mod meta;
 pub use pages::show_time;
+mod dpop;
 pub mod pages;
 mod par;
 mod register;

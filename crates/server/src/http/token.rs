@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use yagona_account::{Account, AccountRepository as _, AccountStatus};
 use yagona_oidc::authorize::Params;
 use yagona_oidc::secrets::{hash_token, random_token};
-use yagona_oidc::tokens::{AccessToken, AccessTokenClaims};
+use yagona_oidc::tokens::{AccessToken, AccessTokenBinding, AccessTokenClaims};
 use yagona_oidc::{
     AccessTokenFormat, Client, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _,
     RefreshRotation, RefreshToken, Scopes,
@@ -16,7 +16,7 @@ use yagona_oidc::{
 
 use super::client_auth::{authenticate, credentials};
 use super::error::ProtocolError;
-use super::{blocking, parse_pairs, State};
+use super::{blocking, dpop, parse_pairs, State};
 use crate::discovery::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
 use crate::state::{now, AppState};
 
@@ -27,12 +27,25 @@ fn token_response(body: Value) -> HttpResponse {
         .json(body)
 }
 
-pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
+pub async fn token(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let proof = dpop::proof_header(&req);
+    let carried_proof = !matches!(proof, Ok(None));
+    let result = token_request(&req, &state, body, proof).await;
+    dpop::respond(&state, carried_proof, false, result)
+}
+
+async fn token_request(
+    req: &HttpRequest,
+    state: &State,
+    body: Bytes,
+    proof: Result<Option<String>, OAuthError>,
+) -> Result<HttpResponse, ProtocolError> {
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let grant_type = GrantType::try_from(p.require("grant_type")?)?;
-    let credentials = credentials(&req, &p)?;
-    let body = blocking(&state, move |s| {
+    let credentials = credentials(req, &p)?;
+    let proof = proof?;
+    let body = blocking(state, move |s| {
         let client = authenticate(s, credentials, TOKEN_PATH)?;
         if !client.allows(grant_type) {
             return Err(OAuthError::new(
@@ -40,11 +53,23 @@ pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpRe
                 format!("the client may not use the {} grant", grant_type.as_str()),
             ));
         }
+        // DPoP (RFC 9449 5): a proof binds the tokens to its key; a client registered with
+        // dpop_bound_access_tokens must send one (5.2).
+        let dpop = proof.map(|proof| dpop::check_proof(s, &proof, "POST", TOKEN_PATH, None)).transpose()?;
+        if dpop.is_none() && client.token_metadata.dpop_bound_access_tokens {
+            return Err(OAuthError::new(ErrorCode::InvalidDpopProof, "this client must send a DPoP proof"));
+        }
+        // RFC 8707: the resource the access token is for becomes its audience.
+        let resources: Vec<&str> = params.iter().filter(|(k, _)| k == "resource").map(|(_, v)| v.as_str()).collect();
+        let binding = AccessTokenBinding {
+            dpop_jkt: dpop.as_ref().map(|d| d.jkt.as_str()),
+            audience: yagona_oidc::resource::audience(&client, &resources)?,
+        };
         let p = Params(&params);
         let body = match grant_type {
-            GrantType::AuthorizationCode => redeem_code(s, &client, &p),
-            GrantType::RefreshToken => refresh(s, &client, &p),
-            GrantType::ClientCredentials => client_credentials(s, &client, &p),
+            GrantType::AuthorizationCode => redeem_code(s, &client, &p, binding),
+            GrantType::RefreshToken => refresh(s, &client, &p, binding),
+            GrantType::ClientCredentials => client_credentials(s, &client, &p, binding),
         }?;
         crate::metrics::token_issued(grant_type.as_str(), client.id.as_str());
         Ok(body)
@@ -76,8 +101,13 @@ fn token_reused(s: &AppState, token: &str, grant_id: &str, client: &Client, now:
     );
 }
 
-fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
-    redeem(s, client, p.require("code")?, Some(p.require("redirect_uri")?), p.get("code_verifier")?)
+fn redeem_code(
+    s: &AppState,
+    client: &Client,
+    p: &Params<'_>,
+    binding: AccessTokenBinding<'_>,
+) -> Result<Value, OAuthError> {
+    redeem(s, client, p.require("code")?, Some(p.require("redirect_uri")?), p.get("code_verifier")?, binding)
 }
 
 /// Spends a code and issues its tokens. `redirect_uri` is `None` only for the legacy API, whose
@@ -88,6 +118,7 @@ pub(super) fn redeem(
     code: &str,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
+    binding: AccessTokenBinding<'_>,
 ) -> Result<Value, OAuthError> {
     let now = now();
     let (code, grant) = match s.store.consume_authorization_code(&hash_token(code), now)? {
@@ -121,7 +152,13 @@ pub(super) fn redeem(
     }
     let account = live_account(s, &grant)?;
     let refresh = client.allows(GrantType::RefreshToken).then(random_token);
-    let body = issue(s, client, &grant, &account, &grant.scopes, code.nonce.as_deref(), refresh, now)?;
+    if let (Some(jkt), true, true) = (binding.dpop_jkt, refresh.is_some(), client.is_public()) {
+        // RFC 9449 5: a public client's refresh tokens are bound to its DPoP key, for the whole
+        // family (confidential clients' are bound by their authentication).
+        s.store.bind_grant_dpop_key(&grant.id, jkt)?;
+    }
+    let tokens = Tokens { scopes: &grant.scopes, nonce: code.nonce.as_deref(), first_refresh: refresh, binding };
+    let body = issue(s, client, &grant, &account, tokens, now)?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code redeemed");
     Ok(body)
 }
@@ -136,25 +173,32 @@ fn new_refresh_token(s: &AppState, secret: &str, grant: &Grant, now: i64) -> Ref
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one token response of a person's grant carries.
+struct Tokens<'a> {
+    scopes: &'a Scopes,
+    nonce: Option<&'a str>,
+    /// A grant's first refresh token (code redemption); a refresh adds its rotated one itself.
+    first_refresh: Option<String>,
+    /// The DPoP key and resource the access token is bound to.
+    binding: AccessTokenBinding<'a>,
+}
+
 fn issue(
     s: &AppState,
     client: &Client,
     grant: &Grant,
     account: &Account,
-    scopes: &Scopes,
-    nonce: Option<&str>,
-    // A grant's first refresh token (code redemption); a refresh adds its rotated one itself.
-    first_refresh: Option<String>,
+    tokens: Tokens<'_>,
     now: i64,
 ) -> Result<Value, OAuthError> {
-    let access = s.with_issuer(|i| i.access_token_for_grant(grant, scopes, client.access_token_format, now))?;
+    let Tokens { scopes, nonce, first_refresh, binding } = tokens;
+    let access = s.with_issuer(|i| i.access_token_for_grant(client, grant, scopes, binding, now))?;
     let first_refresh_token = first_refresh.as_ref().map(|secret| new_refresh_token(s, secret, grant, now));
     store_tokens(s, &access, first_refresh_token.as_ref())?;
     let id_token = s.with_issuer(|i| i.id_token(client, account, grant, scopes, nonce, &access.token, now))?;
     let mut body = json!({
         "access_token": access.token,
-        "token_type": "Bearer",
+        "token_type": access.claims.token_type(),
         "expires_in": s.settings.lifetimes.access_token,
         "scope": scopes.to_string(),
         "id_token": id_token,
@@ -181,9 +225,14 @@ fn store_tokens(s: &AppState, access: &AccessToken, first_refresh: Option<&Refre
     Ok(())
 }
 
-fn refresh(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
+fn refresh(
+    s: &AppState,
+    client: &Client,
+    p: &Params<'_>,
+    binding: AccessTokenBinding<'_>,
+) -> Result<Value, OAuthError> {
     let requested = p.get("scope")?.map(Scopes::try_from).transpose()?;
-    refresh_token(s, client, p.require("refresh_token")?, requested)
+    refresh_token(s, client, p.require("refresh_token")?, requested, binding)
 }
 
 /// Rotates a refresh token and issues the grant's tokens (narrowed to `requested`, if given).
@@ -192,6 +241,7 @@ pub(super) fn refresh_token(
     client: &Client,
     presented: &str,
     requested: Option<Scopes>,
+    binding: AccessTokenBinding<'_>,
 ) -> Result<Value, OAuthError> {
     let presented = hash_token(presented);
     let now = now();
@@ -203,7 +253,7 @@ pub(super) fn refresh_token(
     // the token and the client's retry is never taken for reuse.
     let prepared = match s.store.find_live_refresh_token(&presented, &s.settings.lifetimes, now)? {
         Some((_, grant)) if grant.client_id == client.id => {
-            Some(prepare_refresh(s, client, &grant, requested.as_ref(), now)?)
+            Some(prepare_refresh(s, client, &grant, requested.as_ref(), binding, now)?)
         }
         // Unknown, spent or another client's: the rotation below tells reuse from invalid.
         _ => None,
@@ -226,7 +276,7 @@ pub(super) fn refresh_token(
     let mut body = match prepared {
         Some(body) => body,
         // Became live between the lookup and the rotation (not expected): made now.
-        None => prepare_refresh(s, client, &grant, requested.as_ref(), now)?,
+        None => prepare_refresh(s, client, &grant, requested.as_ref(), binding, now)?,
     };
     body["refresh_token"] = Value::String(secret);
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token rotated");
@@ -240,28 +290,52 @@ fn prepare_refresh(
     client: &Client,
     grant: &Grant,
     requested: Option<&Scopes>,
+    binding: AccessTokenBinding<'_>,
     now: i64,
 ) -> Result<Value, OAuthError> {
+    if client.is_public() {
+        check_refresh_binding(s, grant, binding.dpop_jkt)?;
+    }
     let account = live_account(s, grant)?;
     let scopes = match requested {
         Some(requested) if requested.is_subset(&grant.scopes) => requested.clone(),
         Some(_) => return Err(OAuthError::new(ErrorCode::InvalidScope, "scope exceeds what was granted")),
         None => grant.scopes.clone(),
     };
-    issue(s, client, grant, &account, &scopes, None, None, now)
+    issue(s, client, grant, &account, Tokens { scopes: &scopes, nonce: None, first_refresh: None, binding }, now)
 }
 
-fn client_credentials(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, OAuthError> {
+/// A public client's refresh token bound to a DPoP key is used only with a proof of that key
+/// (RFC 9449 5).
+fn check_refresh_binding(s: &AppState, grant: &Grant, jkt: Option<&str>) -> Result<(), OAuthError> {
+    match (s.store.grant_dpop_key(&grant.id)?, jkt) {
+        (None, _) => Ok(()),
+        (Some(bound), Some(jkt)) if bound == jkt => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant("the refresh token is bound to another DPoP key")),
+        (Some(_), None) => Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the refresh token is bound to a DPoP key: send a DPoP proof of it",
+        )),
+    }
+}
+
+fn client_credentials(
+    s: &AppState,
+    client: &Client,
+    p: &Params<'_>,
+    binding: AccessTokenBinding<'_>,
+) -> Result<Value, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "public clients cannot use client_credentials"));
     }
     let scopes = client.client_credentials_scopes(p.get("scope")?)?;
     let now = now();
-    let access = s.with_issuer(|i| i.access_token_for_client(&client.id, &scopes, client.access_token_format, now))?;
+    let access =
+        s.with_issuer(|i| i.access_token_for_client(&client.id, &scopes, client.access_token_format, binding, now))?;
     store_tokens(s, &access, None)?;
     let mut body = json!({
         "access_token": access.token,
-        "token_type": "Bearer",
+        "token_type": access.claims.token_type(),
         "expires_in": s.settings.lifetimes.access_token,
     });
     if !scopes.is_empty() {
@@ -330,7 +404,7 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
         Ok(match find_live_token(s, &token)? {
             Some(KnownToken::Access(c)) if c.client_id == client.id.as_str() => {
                 let mut body = json!({
-                    "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
+                    "active": true, "token_type": c.token_type(), "scope": c.scope, "client_id": c.client_id,
                     "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti,
                 });
                 if let Some(v) = c.auth_time {
@@ -339,6 +413,9 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
                 if let Some(v) = c.acr {
                     body["acr"] = v.into();
                 }
+                if let Some(cnf) = c.cnf {
+                    body["cnf"] = json!({ "jkt": cnf.jkt });
+                }
                 for (k, v) in c.acting {
                     body[k] = v;
                 }
@@ -346,7 +423,8 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
             }
             Some(KnownToken::Refresh(t, g)) if t.client_id == client.id => json!({
                 "active": true, "token_type": "refresh_token", "scope": g.scopes.to_string(),
-                "client_id": t.client_id.as_str(), "sub": g.account_id.as_str(), "iss": s.settings.issuer,
+                "client_id": t.client_id.as_str(), "sub": s.subjects.subject(&client, g.account_id.as_str()),
+                "iss": s.settings.issuer,
                 "exp": t.expires_at, "iat": t.created_at, "auth_time": g.auth.auth_time, "acr": g.auth.acr,
             }),
             _ => json!({ "active": false }),

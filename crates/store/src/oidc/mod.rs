@@ -1,9 +1,11 @@
 //! [`OidcRepository`] over the authorization server's tables, one module per concern; the trait
 //! is implemented here, each method handing over to its module.
 
+mod backchannel;
 mod client_requests;
 mod clients;
 mod consents;
+mod dpop;
 mod grants;
 mod interactions;
 mod keys;
@@ -26,6 +28,38 @@ use yagona_oidc::{
 use crate::Store;
 
 impl OidcRepository for Store {
+    fn due_backchannel_logouts(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<yagona_oidc::logout::PendingLogout>, OAuthError> {
+        backchannel::due_backchannel_logouts(self, now, limit)
+    }
+
+    fn claim_backchannel_logout(
+        &self,
+        pending: &yagona_oidc::logout::PendingLogout,
+        next_attempt_at: i64,
+    ) -> Result<bool, OAuthError> {
+        backchannel::claim_backchannel_logout(self, pending, next_attempt_at)
+    }
+
+    fn finish_backchannel_logout(&self, id: &str) -> Result<(), OAuthError> {
+        backchannel::finish_backchannel_logout(self, id)
+    }
+
+    fn record_dpop_proof(&self, replay_key: &str, expires_at: i64) -> Result<bool, OAuthError> {
+        dpop::record_dpop_proof(self, replay_key, expires_at)
+    }
+
+    fn bind_grant_dpop_key(&self, grant_id: &str, jkt: &str) -> Result<(), OAuthError> {
+        dpop::bind_grant_dpop_key(self, grant_id, jkt)
+    }
+
+    fn grant_dpop_key(&self, grant_id: &str) -> Result<Option<String>, OAuthError> {
+        dpop::grant_dpop_key(self, grant_id)
+    }
+
     fn insert_client(&self, client: &Client) -> Result<(), OAuthError> {
         clients::insert_client(self, client)
     }

@@ -13,6 +13,14 @@ pub(super) fn purge_expired(store: &Store, now: i64) -> Result<u64, OAuthError> 
             diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(grants::table.filter(grants::expires_at.le(now))).execute(conn)?;
+        // An expired session ends here: its clients get back-channel logout notifications.
+        let expired: Vec<(String, String)> = sessions::table
+            .filter(sessions::expires_at.le(now))
+            .select((sessions::sid, sessions::account_id))
+            .load(conn)?;
+        for (sid, account_id) in &expired {
+            super::backchannel::enqueue_backchannel_logouts_in(conn, sid, account_id, now)?;
+        }
         n += diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(eds_challenges::table.filter(eds_challenges::expires_at.le(now))).execute(conn)?;
@@ -29,6 +37,7 @@ pub(super) fn purge_expired(store: &Store, now: i64) -> Result<u64, OAuthError> 
         .execute(conn)?;
         n +=
             diesel::delete(registration_tokens::table.filter(registration_tokens::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(dpop_proofs::table.filter(dpop_proofs::expires_at.le(now))).execute(conn)?;
         // Failures older than a day no longer count towards any throttle window.
         n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400))).execute(conn)?;
         Ok(n as u64)

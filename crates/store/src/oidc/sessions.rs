@@ -23,6 +23,8 @@ pub(crate) fn end_session_in(
         .get_result::<SessionRow>(conn)
         .optional()?;
     let Some(row) = row else { return Ok(None) };
+    // Back-channel logout: the clients of the session are told, in this transaction.
+    super::backchannel::enqueue_backchannel_logouts_in(conn, &row.sid, &row.account_id, now)?;
     let ids: Vec<String> = grants::table
         .filter(grants::sid.eq(&row.sid))
         .filter(grants::revoked_at.is_null())

@@ -1,0 +1,3 @@
+DROP TABLE grant_dpop_keys;
+DROP TABLE backchannel_logouts;
+DROP TABLE dpop_proofs;
