@@ -12,6 +12,7 @@ mod cluster;
 mod concurrency;
 mod eds;
 mod flow;
+mod hardening;
 mod identity;
 mod legal;
 mod legal_live;

@@ -115,11 +115,15 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
         })
         .map_err(Rejection::Page)?;
 
-    // From here on errors are redirected; they need state and the response mode first.
-    let state = params.get("state").ok().flatten().map(str::to_owned);
-    let response_mode = match params.get("response_mode").ok().flatten() {
-        Some(mode) => ResponseMode::try_from(mode),
-        None => Ok(ResponseMode::Query),
+    // From here on errors are redirected; they need state and the response mode first. A state
+    // sent twice is neither value: the error goes back without one (the client sees its state
+    // missing rather than a guess); a response mode sent twice is refused in the default mode.
+    let state_param = params.get("state");
+    let state = state_param.as_ref().ok().copied().flatten().map(str::to_owned);
+    let response_mode = match params.get("response_mode") {
+        Ok(Some(mode)) => ResponseMode::try_from(mode),
+        Ok(None) => Ok(ResponseMode::Query),
+        Err(e) => Err(e),
     };
     let redirect = |error: OAuthError, response_mode: ResponseMode| {
         Rejection::Redirect(ErrorRedirect {
@@ -131,6 +135,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     };
     let response_mode = response_mode.map_err(|e| redirect(e, ResponseMode::Query))?;
     let fail = |error: OAuthError| redirect(error, response_mode);
+    state_param.map_err(fail)?;
 
     if params.get("request").map_err(fail)?.is_some() {
         return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));

@@ -35,7 +35,7 @@ pub(super) fn throttle_command(settings: &Settings, command: ThrottleCommand) ->
                 let limit =
                     if kind == "address" { limits.max_failures_per_address } else { limits.max_failures_per_account };
                 let locked = if failures >= i64::from(limit) { "\tlocked" } else { "" };
-                println!("{kind}\t{name}\t{failures}\t{}{locked}", crate::trust::rfc3339(last));
+                out!("{kind}\t{name}\t{failures}\t{}{locked}", crate::trust::rfc3339(last));
             }
             Ok(())
         }
@@ -51,7 +51,7 @@ pub(super) fn throttle_command(settings: &Settings, command: ThrottleCommand) ->
                 _ => return Err("say which: --login LOGIN, --address IP or --all".into()),
             };
             let n = store.clear_login_failures_of(key.as_deref()).map_err(text)?;
-            println!("{n} failure(s) cleared.");
+            out!("{n} failure(s) cleared.");
             Ok(())
         }
     }

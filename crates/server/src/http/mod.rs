@@ -14,6 +14,7 @@ mod meta;
 pub use pages::show_time;
 pub mod pages;
 mod register;
+pub mod return_to;
 mod step_up;
 mod token;
 mod userinfo;
@@ -189,6 +190,20 @@ pub fn signed_in(
 pub fn parse_pairs(input: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
         .map_err(|_| OAuthError::invalid_request("the parameters are not valid form encoding"))
+}
+
+/// Parses the form a page posted (`application/x-www-form-urlencoded`) into `T`: every page form
+/// comes through here. A control character in any name or value (NUL, which PostgreSQL refuses
+/// in text, and the rest of C0, DEL and C1) refuses the whole form with a 400 page saying so;
+/// line breaks and tabs are whitespace a browser may send, left to each field's validation.
+/// Bytes that are not UTF-8 become U+FFFD (as browsers show them) and fail validation there.
+pub fn page_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, error::PageError> {
+    let has_control = |text: &str| text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+    if url::form_urlencoded::parse(body).any(|(name, value)| has_control(&name) || has_control(&value)) {
+        tracing::info!("form refused: control characters");
+        return Err(error::PageError::bad_request("error.form_control_characters"));
+    }
+    serde_urlencoded::from_bytes(body).map_err(|_| error::PageError::bad_request("error.form_incomplete"))
 }
 
 /// The cookies that tie a browser to Yagona: the session and the CSRF token. Over https the

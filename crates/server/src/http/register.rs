@@ -125,8 +125,9 @@ pub async fn offer_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
     if !state.settings.registration.enabled {
         return disabled(r.t);
     }
-    let Ok(form) = serde_urlencoded::from_bytes::<OfferForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
+    let form = match super::page_form::<OfferForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(r.t),
     };
     if !r.browser.csrf_matches(&form.csrf_token) {
         return r.browser.finish(PageError::bad_request("error.form_expired").page(r.t), &state);
@@ -247,11 +248,11 @@ pub struct Csrf {
 
 pub async fn person_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let r = request(&req, &state);
-    let (Ok(csrf), Ok(form)) =
-        (serde_urlencoded::from_bytes::<Csrf>(&body), serde_urlencoded::from_bytes::<PersonForm>(&body))
-    else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
-    };
+    let (csrf, form) =
+        match super::page_form::<Csrf>(&body).and_then(|c| Ok((c, super::page_form::<PersonForm>(&body)?))) {
+            Ok(pair) => pair,
+            Err(e) => return e.page(r.t),
+        };
     if !r.browser.csrf_matches(&csrf.csrf_token) {
         return PageError::bad_request("error.form_expired").page(r.t);
     }
@@ -317,8 +318,9 @@ pub async fn confirm_page(req: HttpRequest, state: State) -> HttpResponse {
 
 pub async fn confirm_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let r = request(&req, &state);
-    let Ok(csrf) = serde_urlencoded::from_bytes::<Csrf>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
+    let csrf = match super::page_form::<Csrf>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(r.t),
     };
     if !r.browser.csrf_matches(&csrf.csrf_token) {
         return PageError::bad_request("error.form_expired").page(r.t);
@@ -392,11 +394,11 @@ enum Finish {
 
 pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let r = request(&req, &state);
-    let (Ok(csrf), Ok(form)) =
-        (serde_urlencoded::from_bytes::<Csrf>(&body), serde_urlencoded::from_bytes::<CredentialsForm>(&body))
-    else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
-    };
+    let (csrf, form) =
+        match super::page_form::<Csrf>(&body).and_then(|c| Ok((c, super::page_form::<CredentialsForm>(&body)?))) {
+            Ok(pair) => pair,
+            Err(e) => return e.page(r.t),
+        };
     if !r.browser.csrf_matches(&csrf.csrf_token) {
         return PageError::bad_request("error.form_expired").page(r.t);
     }

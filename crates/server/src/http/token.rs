@@ -141,6 +141,10 @@ fn redeem_code(s: &AppState, client: &Client, p: &Params<'_>) -> Result<Value, O
     let code = p.require("code")?;
     let redirect_uri = p.require("redirect_uri")?;
     let verifier = p.get("code_verifier")?;
+    // A malformed verifier is refused before the code is spent: it can never match.
+    if let Some(verifier) = verifier {
+        yagona_oidc::CodeChallenge::check_verifier_form(verifier)?;
+    }
     let now = now();
     let (code, grant) = match s.store.consume_authorization_code(&hash_token(code), now)? {
         CodeConsumption::Consumed(spent) => *spent,
