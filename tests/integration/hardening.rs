@@ -109,7 +109,6 @@ async fn control_characters_in_forms_are_refused_readably() {
 /// Item 3: thirty parallel wrong passwords for one login (limit 5): five are checked, the rest
 /// refused before any check, on both backends.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 14: fixed in a later commit of this branch"]
 async fn parallel_wrong_passwords_are_checked_at_most_the_limit() {
     for backend in Backend::ALL {
         let server = TestServer::start(backend).await;
@@ -145,7 +144,6 @@ async fn parallel_wrong_passwords_are_checked_at_most_the_limit() {
 /// Item 3: wrong current passwords in the cabinet count under the account's throttle; after too
 /// many the session ends.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 14: fixed in a later commit of this branch"]
 async fn the_cabinet_password_form_is_not_a_password_oracle() {
     for backend in Backend::ALL {
         let server = TestServer::start(backend).await;

@@ -489,6 +489,12 @@ pub fn start_session(
     Ok(secret)
 }
 
+/// The throttle key of an account's password, as the person types the login: password logins
+/// and the cabinet's password checks count under it.
+pub fn account_throttle_key(login: &str) -> String {
+    format!("account:{}", login.trim().to_lowercase())
+}
+
 pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
@@ -521,11 +527,15 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         };
         let limits = &s.settings.login;
         let window_start = now - limits.window_seconds;
-        let account_key = format!("account:{}", form.login.trim().to_lowercase());
+        let account_key = account_throttle_key(&form.login);
         let address_key = format!("address:{address}");
-        let locked = if s.store.recent_login_failures(&account_key, window_start)? >= limits.max_failures_per_account {
+        // The attempt is reserved under both keys before the password is checked (one conditional
+        // statement each), so parallel guesses cannot all pass a check made before any was
+        // counted; a successful login gives its reservations back.
+        let locked = if !s.store.reserve_attempt(&account_key, limits.max_failures_per_account, window_start, now)? {
             Some("account")
-        } else if s.store.recent_login_failures(&address_key, window_start)? >= limits.max_failures_per_address {
+        } else if !s.store.reserve_attempt(&address_key, limits.max_failures_per_address, window_start, now)? {
+            s.store.release_attempt(&account_key)?;
             Some("address")
         } else {
             None
@@ -564,15 +574,16 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         let account = match account {
             Some(account) if verified => account,
             _ => {
-                s.store.record_login_failure(&account_key, now, window_start)?;
-                s.store.record_login_failure(&address_key, now, window_start)?;
+                // The reservations stand: they are the failure's count.
                 tracing::info!("login failed: wrong login or password");
                 login_failed("wrong_login_or_password", account.as_ref());
                 crate::metrics::login("password", "failure");
                 return Ok(refused("login.wrong", StatusCode::UNAUTHORIZED));
             }
         };
+        s.store.release_attempt(&address_key)?;
         if account.ensure_active().is_err() {
+            s.store.release_attempt(&account_key)?;
             tracing::info!(account = %account.id, "login refused: account disabled");
             login_failed("disabled", Some(&account));
             crate::metrics::login("password", "disabled");

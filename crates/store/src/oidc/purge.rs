@@ -21,8 +21,9 @@ pub(super) fn purge_expired(store: &Store, now: i64) -> Result<u64, OAuthError> 
             .execute(conn)?;
         n += diesel::delete(opaque_access_tokens::table.filter(opaque_access_tokens::expires_at.le(now)))
             .execute(conn)?;
-        // Failures older than a day no longer count towards any throttle window.
-        n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400))).execute(conn)?;
+        // A counter untouched for a day is past every throttle window.
+        n += diesel::delete(throttle_counters::table.filter(throttle_counters::last_attempt.le(now - 86_400)))
+            .execute(conn)?;
         Ok(n as u64)
     })?;
     Ok(n)
