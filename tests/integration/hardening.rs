@@ -220,7 +220,6 @@ async fn registration_lookups_are_throttled_per_address() {
 /// Item 5: wrong client secrets are throttled per client (429, invalid_client, Retry-After);
 /// a client that already proved its secret on this node goes on, and other clients are untouched.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 14: fixed in a later commit of this branch"]
 async fn client_authentication_failures_are_throttled() {
     for backend in Backend::ALL {
         let server = TestServer::start_with(backend, &[("YAGONA_CLIENT_AUTH__MAX_FAILURES_PER_CLIENT", "4")]).await;

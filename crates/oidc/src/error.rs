@@ -25,6 +25,10 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     /// The login cannot reach the level of assurance the request demands.
     UnmetAuthenticationRequirements,
+    /// Client authentication refused without a check: too many recent failures for the client
+    /// or from the address. Sent as `invalid_client` (the client must not learn whether a
+    /// secret would have been right), with HTTP 429 and `Retry-After`.
+    InvalidClientThrottled,
 }
 
 impl ErrorCode {
@@ -49,6 +53,7 @@ impl ErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::InvalidClientThrottled => "invalid_client",
         }
     }
 }

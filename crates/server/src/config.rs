@@ -28,6 +28,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub tokens: Lifetimes,
     pub login: LoginConfig,
+    pub client_auth: ClientAuthConfig,
     pub password: PasswordConfig,
     pub ui: UiConfig,
     pub registration: RegistrationConfig,
@@ -170,6 +171,16 @@ pub struct LoginConfig {
     pub window_seconds: i64,
 }
 
+/// Failed client authentications (wrong secrets) allowed within `window_seconds`, per client and
+/// per address, before further checks are refused unchecked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuthConfig {
+    pub max_failures_per_client: u32,
+    pub max_failures_per_address: u32,
+    pub window_seconds: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordConfig {
@@ -229,6 +240,11 @@ impl Default for Config {
             keys: KeysConfig { encryption_key: None, encryption_key_file: None, publish_delay: 330 },
             tokens: Lifetimes::default(),
             login: LoginConfig { max_failures_per_account: 5, max_failures_per_address: 50, window_seconds: 900 },
+            client_auth: ClientAuthConfig {
+                max_failures_per_client: 20,
+                max_failures_per_address: 40,
+                window_seconds: 900,
+            },
             password: PasswordConfig {
                 memory_kib: argon.memory_kib,
                 iterations: argon.iterations,
@@ -279,6 +295,7 @@ pub struct Settings {
     pub key_publish_delay: i64,
     pub lifetimes: Lifetimes,
     pub login: LoginConfig,
+    pub client_auth: ClientAuthConfig,
     pub password: PasswordParams,
     pub password_min_length: usize,
     pub default_locale: Locale,
@@ -375,6 +392,7 @@ impl Config {
             ("tokens.session", t.session),
             ("tokens.interaction", t.interaction),
             ("login.window_seconds", self.login.window_seconds),
+            ("client_auth.window_seconds", self.client_auth.window_seconds),
             ("registration.ttl", self.registration.ttl),
             ("eds.crl_refresh", self.eds.crl_refresh),
             ("eds.challenge_ttl", self.eds.challenge_ttl),
@@ -439,6 +457,7 @@ impl Config {
             key_publish_delay: self.keys.publish_delay,
             lifetimes: self.tokens,
             login: self.login,
+            client_auth: self.client_auth,
             password,
             password_min_length: self.password.min_length,
             default_locale: self.ui.default_locale,

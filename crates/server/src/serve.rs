@@ -41,6 +41,7 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
         tracing::info!(key = %created, "signing key generated");
     }
     crate::http::pages::set_eimzo_sources(&settings.eds.eimzo_urls);
+    let _ = crate::http::error::CLIENT_AUTH_RETRY_AFTER.set(settings.client_auth.window_seconds);
     let (trust, loads) = crate::trust::load(&settings.eds);
     crate::trust::record_loads(&store, &loads, now());
     let trust = trust?;

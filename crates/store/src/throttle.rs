@@ -20,12 +20,14 @@ impl Store {
             .load::<(String, i64, i64)>(&mut *self.conn()?)?)
     }
 
-    /// Deletes the failures of `key`, or of every key when `None`; returns how many.
+    /// Deletes the counter of `key`, or every counter when `None`; returns how many attempts
+    /// they had counted.
     pub fn clear_login_failures_of(&self, key: Option<&str>) -> Result<usize, StoreError> {
         let conn = &mut *self.conn()?;
-        Ok(match key {
-            Some(key) => diesel::delete(tc::table.filter(tc::key.eq(key))).execute(conn)?,
-            None => diesel::delete(tc::table).execute(conn)?,
-        })
+        let counted: Vec<i64> = match key {
+            Some(key) => diesel::delete(tc::table.filter(tc::key.eq(key))).returning(tc::attempts).get_results(conn)?,
+            None => diesel::delete(tc::table).returning(tc::attempts).get_results(conn)?,
+        };
+        Ok(usize::try_from(counted.iter().sum::<i64>()).unwrap_or(0))
     }
 }

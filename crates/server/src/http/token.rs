@@ -21,14 +21,16 @@ use super::error::ProtocolError;
 use super::{blocking, parse_pairs, State};
 use crate::state::{now, AppState};
 
-/// The credentials a client presented.
+/// The credentials a client presented, and the address it presented them from.
 struct Credentials {
     client_id: String,
     secret: Option<String>,
+    address: String,
 }
 
 /// Reads client credentials from the Authorization header or the body, never both.
-fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OAuthError> {
+fn credentials(req: &HttpRequest, state: &AppState, params: &Params<'_>) -> Result<Credentials, OAuthError> {
+    let address = super::client_address::client_address(req, &state.settings.trusted_proxies);
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
     let header = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
@@ -57,28 +59,71 @@ fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials, OA
         if body_id.is_some_and(|b| b != id) {
             return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
         }
-        return Ok(Credentials { client_id: id, secret: Some(secret) });
+        return Ok(Credentials { client_id: id, secret: Some(secret), address });
     }
     match body_id {
-        Some(id) => Ok(Credentials { client_id: id.to_owned(), secret: body_secret.map(str::to_owned) }),
+        Some(id) => Ok(Credentials { client_id: id.to_owned(), secret: body_secret.map(str::to_owned), address }),
         None => Err(OAuthError::invalid_client("client authentication is required")),
     }
 }
 
 /// Authenticates the client: a confidential client must prove its secret; a public client
-/// presents only its id.
-fn authenticate(s: &AppState, credentials: Credentials) -> Result<Client, OAuthError> {
+/// presents only its id. The one place client authentication is decided (the token,
+/// introspection and revocation endpoints call it).
+///
+/// A secret this node verified before passes at once. Any other check is throttled: an attempt
+/// is reserved under the client (`client:<id>`) and the address (`client-address:<address>`)
+/// before argon2 runs and given back when the secret is right, so failures are counted and, over
+/// `client_auth.max_failures_per_*` within `client_auth.window_seconds`, refused unchecked
+/// (`invalid_client`, 429, `Retry-After`). A client that keeps using its known secret is not
+/// locked out by someone guessing it. Unknown client ids count under the address.
+fn authenticate_client(s: &AppState, credentials: Credentials) -> Result<Client, OAuthError> {
     let unknown = || OAuthError::invalid_client("client authentication failed");
-    let id = ClientId::try_from(credentials.client_id.as_str()).map_err(|_| unknown())?;
-    let client = s.clients.find(&s.store, &id)?.ok_or_else(unknown)?;
-    match (&credentials.secret, client.is_public()) {
-        (Some(secret), false) if s.client_secrets.verify(&client, secret) => Ok(client),
-        (None, true) => Ok(client),
-        _ => {
-            tracing::info!(client_id = %client.id, "client authentication failed");
-            Err(unknown())
+    let limits = &s.settings.client_auth;
+    let now = now();
+    let window_start = now - limits.window_seconds;
+    let address_key = format!("client-address:{}", credentials.address);
+    let throttled = |key: &'static str| {
+        tracing::warn!(key, "client authentication throttled");
+        crate::metrics::throttle_hit(key);
+        OAuthError::new(ErrorCode::InvalidClientThrottled, "too many failed client authentications; retry later")
+    };
+    let found = match ClientId::try_from(credentials.client_id.as_str()) {
+        Ok(id) => s.clients.find(&s.store, &id)?,
+        Err(_) => None,
+    };
+    let Some(client) = found else {
+        if !s.store.reserve_attempt(&address_key, limits.max_failures_per_address, window_start, now)? {
+            return Err(throttled("client_address"));
         }
+        return Err(unknown());
+    };
+    let secret = match (&credentials.secret, client.is_public()) {
+        (None, true) => return Ok(client),
+        (Some(secret), false) => secret,
+        _ => {
+            tracing::info!(client_id = %client.id, "client authentication failed: wrong method");
+            return Err(unknown());
+        }
+    };
+    if s.client_secrets.is_known(&client, secret) {
+        return Ok(client);
     }
+    let client_key = format!("client:{}", client.id);
+    if !s.store.reserve_attempt(&client_key, limits.max_failures_per_client, window_start, now)? {
+        return Err(throttled("client"));
+    }
+    if !s.store.reserve_attempt(&address_key, limits.max_failures_per_address, window_start, now)? {
+        s.store.release_attempt(&client_key)?;
+        return Err(throttled("client_address"));
+    }
+    if s.client_secrets.verify(&client, secret) {
+        s.store.release_attempt(&client_key)?;
+        s.store.release_attempt(&address_key)?;
+        return Ok(client);
+    }
+    tracing::info!(client_id = %client.id, "client authentication failed");
+    Err(unknown())
 }
 
 fn token_response(body: Value) -> HttpResponse {
@@ -92,9 +137,9 @@ pub async fn token(req: HttpRequest, state: State, body: Bytes) -> Result<HttpRe
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let grant_type = GrantType::try_from(p.require("grant_type")?)?;
-    let credentials = credentials(&req, &p)?;
+    let credentials = credentials(&req, &state, &p)?;
     let body = blocking(&state, move |s| {
-        let client = authenticate(s, credentials)?;
+        let client = authenticate_client(s, credentials)?;
         if !client.allows(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -365,10 +410,10 @@ fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAut
 pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
     let params = parse_pairs(&body)?;
     let p = Params(&params);
-    let credentials = credentials(&req, &p)?;
+    let credentials = credentials(&req, &state, &p)?;
     let token = p.require("token")?.to_owned();
     let body = blocking(&state, move |s| {
-        let client = authenticate(s, credentials)?;
+        let client = authenticate_client(s, credentials)?;
         if client.is_public() {
             return Err(OAuthError::invalid_client("public clients cannot introspect tokens"));
         }
@@ -405,7 +450,7 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
 pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
     let params = parse_pairs(&body)?;
     let p = Params(&params);
-    let credentials = credentials(&req, &p)?;
+    let credentials = credentials(&req, &state, &p)?;
     let token = p.require("token")?.to_owned();
     if let Some(hint) = p.get("token_type_hint")? {
         if !matches!(hint, "access_token" | "refresh_token") {
@@ -413,7 +458,7 @@ pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpR
         }
     }
     blocking(&state, move |s| {
-        let client = authenticate(s, credentials)?;
+        let client = authenticate_client(s, credentials)?;
         let now = now();
         match find_live_token(s, &token)? {
             Some(KnownToken::Access(c)) if c.client_id == client.id.as_str() => {
