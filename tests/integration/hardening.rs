@@ -193,7 +193,6 @@ async fn the_cabinet_password_form_is_not_a_password_oracle() {
 /// Item 4: the wizard's existence checks (PINFL, passport, login) are throttled per address; an
 /// existing PINFL says to log in or recover with the EDS.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 14: fixed in a later commit of this branch"]
 async fn registration_lookups_are_throttled_per_address() {
     for backend in Backend::ALL {
         let server = TestServer::start_with(backend, &[("YAGONA_REGISTRATION__MAX_CHECKS_PER_ADDRESS", "6")]).await;
@@ -203,7 +202,7 @@ async fn registration_lookups_are_throttled_per_address() {
         let r = registrant.post("/register/person", &person_form(&taken)).await;
         assert_eq!(r.status(), 400);
         let html = r.text().await.unwrap();
-        assert!(html.contains("log in") && html.contains("recover it with your EDS"), "{html}");
+        assert!(html.contains("Log in to it") && html.contains("recover it with your EDS"), "{html}");
         let mut statuses = vec![];
         for serial in 500..510 {
             statuses.push(registrant.post("/register/person", &person_form(&pinfl(serial))).await.status().as_u16());

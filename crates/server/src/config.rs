@@ -123,6 +123,10 @@ pub struct RegistrationConfig {
     pub offer_file: Option<String>,
     /// Seconds a registration may take before it must be started again.
     pub ttl: i64,
+    /// Submissions of the steps that check whether a PINFL, passport or login has an account,
+    /// allowed per client address within `checks_window_seconds`.
+    pub max_checks_per_address: u32,
+    pub checks_window_seconds: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -252,7 +256,13 @@ impl Default for Config {
                 min_length: 10,
             },
             ui: UiConfig { default_locale: Locale::UzLatn },
-            registration: RegistrationConfig { enabled: true, offer_file: None, ttl: 3600 },
+            registration: RegistrationConfig {
+                enabled: true,
+                offer_file: None,
+                ttl: 3600,
+                max_checks_per_address: 30,
+                checks_window_seconds: 900,
+            },
             eds: EdsConfig {
                 trust_anchors: Vec::new(),
                 intermediates: Vec::new(),
@@ -394,6 +404,7 @@ impl Config {
             ("login.window_seconds", self.login.window_seconds),
             ("client_auth.window_seconds", self.client_auth.window_seconds),
             ("registration.ttl", self.registration.ttl),
+            ("registration.checks_window_seconds", self.registration.checks_window_seconds),
             ("eds.crl_refresh", self.eds.crl_refresh),
             ("eds.challenge_ttl", self.eds.challenge_ttl),
         ] {
