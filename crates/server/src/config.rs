@@ -301,6 +301,8 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub encryption_key: Option<KeyEncryptionKey>,
+    /// `keys.encryption_key_file`, when the key came from a file.
+    pub encryption_key_file: Option<PathBuf>,
     /// `keys.publish_delay`, seconds.
     pub key_publish_delay: i64,
     pub lifetimes: Lifetimes,
@@ -465,6 +467,7 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(self.http.shutdown_grace),
             trusted_proxies,
             encryption_key,
+            encryption_key_file: self.keys.encryption_key_file.filter(|p| !p.as_os_str().is_empty()),
             key_publish_delay: self.keys.publish_delay,
             lifetimes: self.tokens,
             login: self.login,

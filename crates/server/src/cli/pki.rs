@@ -145,7 +145,12 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
             };
             let issued = dev_ca::issue(&ca, &subject).map_err(text)?;
             let p12 = dev_ca::to_pkcs12(&issued, &ca, &password).map_err(text)?;
-            std::fs::write(&args.out, p12).map_err(|e| format!("{}: {e}", args.out.display()))?;
+            // The key file is the holder's private key: 0600 from its creation (an older file
+            // at that path is replaced, not rewritten with its old permissions).
+            if args.out.exists() {
+                std::fs::remove_file(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+            }
+            state::write_private_file(&args.out, p12)?;
             let cert_path = args.out.with_extension("crt");
             std::fs::write(&cert_path, dev_ca::certificate_pem(&issued.cert_der).map_err(text)?)
                 .map_err(|e| format!("{}: {e}", cert_path.display()))?;

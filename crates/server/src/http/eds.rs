@@ -155,7 +155,8 @@ enum LoginOutcome {
         cookie: &'static str,
         secret: String,
     },
-    Failed(EdsFailure, Option<String>),
+    /// The failure, and the relying party's name and redirect URI when inside an authorization.
+    Failed(EdsFailure, Option<(String, String)>),
     ExpiredInteraction,
 }
 
@@ -185,7 +186,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             },
             None => None,
         };
-        let client_name = pending.as_ref().map(|(_, c)| c.name.clone());
+        let client_name = pending.as_ref().map(|(i, c)| (c.name.clone(), i.request.redirect_uri.as_str().to_owned()));
         let signer = match verify(s, &form.pkcs7, &binding_hash, true, now)? {
             Ok(signer) => signer,
             Err(failure) => return Ok(LoginOutcome::Failed(failure, client_name)),
@@ -286,7 +287,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
                 t,
                 &browser,
                 form.interaction.as_deref(),
-                client_name.as_deref(),
+                client_name.as_ref().map(|(name, uri)| (name.as_str(), uri.as_str())),
                 message,
             );
             if matches!(failure, EdsFailure::Disabled) {

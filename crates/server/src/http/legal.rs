@@ -187,13 +187,14 @@ pub async fn act_as_page(req: HttpRequest, state: State, query: Query<ActAsQuery
     let (session_hash, binding, id) = (browser.session_hash(), browser.binding(), query.interaction.clone());
     let found = blocking(&state, move |s| {
         let now = now();
-        let Some(_) = live_interaction(s, &id, &binding)? else { return Ok(None) };
+        let Some((interaction, _)) = live_interaction(s, &id, &binding)? else { return Ok(None) };
         let Some((_, account)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(None) };
-        Ok(Some((account.full_name(), choices(s, &account.id, now)?)))
+        let redirect_uri = interaction.request.redirect_uri.as_str().to_owned();
+        Ok(Some((account.full_name(), choices(s, &account.id, now)?, redirect_uri)))
     })
     .await;
     match found {
-        Ok(Some((person, choices))) => {
+        Ok(Some((person, choices, redirect_uri))) => {
             let options = choices
                 .into_iter()
                 .map(|(choice, label)| {
@@ -208,7 +209,8 @@ pub async fn act_as_page(req: HttpRequest, state: State, query: Query<ActAsQuery
                 interaction: &query.interaction,
                 options,
             };
-            browser.finish(pages::render(StatusCode::OK, &page), &state)
+            let response = pages::allow_form_target(pages::render(StatusCode::OK, &page), &redirect_uri);
+            browser.finish(response, &state)
         }
         Ok(None) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),

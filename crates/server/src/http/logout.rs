@@ -120,16 +120,22 @@ async fn end_session(
     .await;
     let response = match decision {
         Ok(Decision::Done(after)) => finish_logout(&state, t, after),
-        Ok(Decision::Confirm(after)) => pages::render(
-            StatusCode::OK,
-            &LogoutPage {
-                frame: Frame::new(t, here(&req)),
-                csrf_token: &browser.csrf,
-                client_id: after.client_id.as_deref(),
-                post_logout_redirect_uri: after.redirect.as_deref(),
-                state: after.state.as_deref(),
-            },
-        ),
+        Ok(Decision::Confirm(after)) => {
+            let page = pages::render(
+                StatusCode::OK,
+                &LogoutPage {
+                    frame: Frame::new(t, here(&req)),
+                    csrf_token: &browser.csrf,
+                    client_id: after.client_id.as_deref(),
+                    post_logout_redirect_uri: after.redirect.as_deref(),
+                    state: after.state.as_deref(),
+                },
+            );
+            match after.redirect.as_deref() {
+                Some(uri) => pages::allow_form_target(page, uri),
+                None => page,
+            }
+        }
         Err(e) => invalid_logout(e).page(t),
     };
     browser.finish(response, &state)

@@ -113,6 +113,7 @@ pub async fn request_span(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let https = req.app_data::<State>().is_some_and(|s| s.settings.issuer_is_https);
     let method = req.method().clone();
     let started = Instant::now();
     async move {
@@ -123,6 +124,14 @@ pub async fn request_span(
         let headers = response.headers_mut();
         headers.insert(actix_web::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         headers.insert(actix_web::http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        // Over https (the issuer's scheme; TLS may end at a proxy in front) browsers are told to
+        // use nothing else for a year. No includeSubDomains: other services may share the domain.
+        if https {
+            headers.insert(
+                actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            );
+        }
         let elapsed = started.elapsed().as_secs_f64();
         tracing::info!(status = response.status().as_u16(), elapsed_ms = elapsed * 1000.0, "served");
         crate::metrics::request(route, &method, response.status().as_u16(), elapsed);
