@@ -336,7 +336,6 @@ async fn pkce_and_duplicate_parameters_are_told_precisely() {
 /// Item 7: a strength estimate refuses `aaaaaaaaaa` and its like; an optional breached list
 /// refuses listed passwords (plain or SHA-1).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 14: fixed in a later commit of this branch"]
 async fn weak_and_breached_passwords_are_refused() {
     let server = TestServer::new(Backend::Sqlite, &[]);
     let list = server.dir.join("breached.txt");

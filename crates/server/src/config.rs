@@ -192,6 +192,8 @@ pub struct PasswordConfig {
     pub iterations: u32,
     pub parallelism: u32,
     pub min_length: usize,
+    /// A file of breached passwords to refuse: one password, or its SHA-1 in hex, per line.
+    pub breached_list: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +256,7 @@ impl Default for Config {
                 iterations: argon.iterations,
                 parallelism: argon.parallelism,
                 min_length: 10,
+                breached_list: None,
             },
             ui: UiConfig { default_locale: Locale::UzLatn },
             registration: RegistrationConfig {
@@ -310,6 +313,8 @@ pub struct Settings {
     pub client_auth: ClientAuthConfig,
     pub password: PasswordParams,
     pub password_min_length: usize,
+    /// `password.breached_list`, read at start.
+    pub breached_passwords: Option<std::sync::Arc<yagona_account::BreachedPasswords>>,
     pub default_locale: Locale,
     pub registration: RegistrationConfig,
     pub eds: EdsConfig,
@@ -447,6 +452,15 @@ impl Config {
                 format!("configuration key `metrics.listen`: {e} (expected host:port, or empty for no metrics)")
             })?),
         };
+        let breached_passwords = match self.password.breached_list.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("configuration key `password.breached_list`: cannot read {}: {e}", path.display())
+                })?;
+                Some(std::sync::Arc::new(yagona_account::BreachedPasswords::parse(&text)))
+            }
+            None => None,
+        };
         let mut offer_texts = Vec::new();
         if let Some(pattern) = self.registration.offer_file.as_deref().filter(|p| !p.is_empty()) {
             for locale in Locale::ALL {
@@ -474,6 +488,7 @@ impl Config {
             client_auth: self.client_auth,
             password,
             password_min_length: self.password.min_length,
+            breached_passwords,
             default_locale: self.ui.default_locale,
             registration: self.registration,
             eds: self.eds,
@@ -483,6 +498,13 @@ impl Config {
             metrics_listen,
             audit_retention: (self.audit.retention_days > 0).then(|| self.audit.retention_days * 86_400),
         })
+    }
+}
+
+impl Settings {
+    /// The rules for new passwords: `password.min_length` and `password.breached_list`.
+    pub fn password_policy(&self) -> yagona_account::PasswordPolicy {
+        yagona_account::PasswordPolicy::new(self.password_min_length, self.breached_passwords.clone())
     }
 }
 

@@ -56,7 +56,7 @@ impl AppState {
     }
 
     pub fn password_policy(&self) -> yagona_account::PasswordPolicy {
-        yagona_account::PasswordPolicy { min_length: self.settings.password_min_length }
+        self.settings.password_policy()
     }
 
     /// The EDS verifier, if EDS is configured.

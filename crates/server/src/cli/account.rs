@@ -72,7 +72,7 @@ pub(super) fn account_add(settings: &Settings, args: AccountAdd) -> Result<(), S
     let passport =
         args.passport.as_deref().map(PassportNumber::try_from).transpose().map_err(|e| format!("--passport: {e}"))?;
     let password = read_password()?;
-    let policy = yagona_account::PasswordPolicy { min_length: settings.password_min_length };
+    let policy = settings.password_policy();
     policy.check(&password, &login).map_err(|e| format!("password: {e}"))?;
     let hasher = yagona_account::PasswordHasher::new(settings.password).map_err(text)?;
     let account = NewAccount::new(
