@@ -12,6 +12,7 @@ mod cluster;
 mod concurrency;
 mod eds;
 mod flow;
+mod fuzz;
 mod hardening;
 mod identity;
 mod legal;

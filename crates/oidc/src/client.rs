@@ -161,8 +161,11 @@ pub struct ClientSecretVerifier {
     argon2: Argon2<'static>,
     verified: Mutex<HashMap<(String, String), [u8; 32]>>,
     /// Verifications under way, by client id and SHA-256 of the presented secret.
-    in_flight: Mutex<HashMap<(String, [u8; 32]), Arc<Mutex<()>>>>,
+    in_flight: Mutex<HashMap<(String, [u8; 32]), SameSecretGate>>,
 }
+
+/// Held while one presented secret of one client is being verified.
+type SameSecretGate = Arc<Mutex<()>>;
 
 impl Default for ClientSecretVerifier {
     fn default() -> Self {

@@ -157,7 +157,7 @@ pub fn resolve_kek(settings: &Settings, dev: bool, data_dir: &Path) -> Result<Ke
     }
     std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
     let kek = KeyEncryptionKey::generate();
-    write_private_file(&path, &kek.to_base64())?;
+    write_private_file(&path, kek.to_base64())?;
     tracing::warn!(
         path = %path.display(),
         "no key-encryption key configured: generated one beside the database; \
