@@ -18,7 +18,7 @@ const ROUTER: &str = include_str!("../../crates/server/src/http/mod.rs");
 const DISCOVERY: &str = include_str!("../../crates/server/src/discovery.rs");
 
 /// Requests per backend.
-const REQUESTS: usize = 2500;
+const REQUESTS: usize = 4000;
 /// Requests in flight at once.
 const PARALLEL: usize = 12;
 const SEED: u64 = 0x5941_474f_4e41_0014;
@@ -112,6 +112,79 @@ const NAMES: &[&str] = &[
     "",
 ];
 
+/// The names page forms use: a body's names come from here most of the time, so that a
+/// hostile value lands in a field a handler reads.
+const FORM_NAMES: &[&str] = &[
+    "login",
+    "password",
+    "interaction",
+    "decision",
+    "surname",
+    "first_name",
+    "middle_name",
+    "birth_date",
+    "pinfl",
+    "passport",
+    "phone",
+    "email",
+    "accept_offer",
+    "current_password",
+    "new_password",
+    "new_password_confirm",
+    "sid",
+    "client",
+    "pkcs7",
+    "choice",
+    "tin",
+    "role",
+    "until",
+    "member",
+    "replace",
+];
+
+/// A form every page would accept as far as its fields go (a valid value for each field any page
+/// form has; handlers ignore the fields that are not theirs), with one field made hostile: so the
+/// hostile value reaches the handler's logic and the database, past the checks a form with many
+/// bad fields would stop at.
+fn one_bad_field(rng: &mut StdRng, known: &Known) -> Vec<u8> {
+    let valid: Vec<(&str, String)> = vec![
+        ("csrf_token", known.csrf.clone()),
+        ("login", known.login.clone()),
+        ("password", known.password.clone()),
+        ("decision", "allow".into()),
+        ("surname", "Karimov".into()),
+        ("first_name", "Alisher".into()),
+        ("middle_name", "".into()),
+        ("birth_date", "1990-05-12".into()),
+        ("pinfl", "31205900260011".into()),
+        ("passport", "AA1234567".into()),
+        ("phone", "+998901234567".into()),
+        ("email", "fuzz@example.uz".into()),
+        ("accept_offer", "yes".into()),
+        ("current_password", known.password.clone()),
+        ("new_password", "Buxoro-Ark-Minorasi-2026".into()),
+        ("new_password_confirm", "Buxoro-Ark-Minorasi-2026".into()),
+        ("client", "rp".into()),
+        ("choice", "individual".into()),
+        ("tin", "301234567".into()),
+        ("role", "Accountant".into()),
+        ("until", "2030-01-01".into()),
+        ("replace", "no".into()),
+    ];
+    let bad = rng.gen_range(0..valid.len());
+    let mut out = Vec::new();
+    for (i, (name, v)) in valid.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        let v = if i == bad { value(rng, known) } else { v.clone().into_bytes() };
+        out.extend_from_slice(encode(&v).as_bytes());
+    }
+    out
+}
+
 /// Context that makes requests look real: the registered client, its redirect URI, the
 /// browser's CSRF token, a person's login.
 struct Known {
@@ -126,9 +199,9 @@ struct Known {
 /// A value: mostly hostile, sometimes valid, always as raw bytes (percent-encoded later).
 fn value(rng: &mut StdRng, known: &Known) -> Vec<u8> {
     let pick = |rng: &mut StdRng, options: &[&str]| options[rng.gen_range(0..options.len())].as_bytes().to_vec();
-    match rng.gen_range(0..16) {
-        0 => vec![0],
-        1 => b"a\0b".to_vec(),
+    match rng.gen_range(0..18) {
+        0 | 16 => vec![0],
+        1 | 17 => b"a\0b".to_vec(),
         2 => (0..rng.gen_range(1..8)).map(|_| rng.gen_range(0u8..0x20)).collect(),
         3 => vec![0xff, 0xfe, b'x', 0xc3, 0x28, 0x80],
         4 => vec![b'/', b'\t', b'/', b'e', b'v', b'i', b'l'],
@@ -151,14 +224,19 @@ fn encode(bytes: &[u8]) -> String {
 }
 
 /// `name=value&...` with duplicates now and then; sometimes raw bytes that are not form encoding.
-fn pairs(rng: &mut StdRng, known: &Known) -> Vec<u8> {
+fn pairs(rng: &mut StdRng, known: &Known, form: bool) -> Vec<u8> {
     if rng.gen_ratio(1, 12) {
         return (0..rng.gen_range(1..64)).map(|_| rng.gen_range(0u8..=255)).collect();
     }
     let mut out = Vec::new();
-    let count = rng.gen_range(0..10);
-    for i in 0..count {
-        let name = NAMES[rng.gen_range(0..NAMES.len())];
+    // A form body has each field a page form sends with odds of one in three, and a few other
+    // names; a query string has a few names of any kind.
+    let mut names: Vec<&str> =
+        if form { FORM_NAMES.iter().copied().filter(|_| rng.gen_ratio(1, 3)).collect() } else { Vec::new() };
+    for _ in 0..rng.gen_range(0..if form { 4 } else { 10 }) {
+        names.push(NAMES[rng.gen_range(0..NAMES.len())]);
+    }
+    for (i, name) in names.into_iter().enumerate() {
         let repeats = if rng.gen_ratio(1, 6) { 2 } else { 1 };
         for _ in 0..repeats {
             if i > 0 || !out.is_empty() {
@@ -216,10 +294,21 @@ impl std::fmt::Debug for Planned {
 
 fn plan(rng: &mut StdRng, routes: &[(String, String)], known: &Known) -> Planned {
     let (method, path) = routes[rng.gen_range(0..routes.len())].clone();
-    let query = if rng.gen_ratio(2, 3) { pairs(rng, known) } else { Vec::new() };
-    let body = (method == "POST").then(|| pairs(rng, known));
+    let query = if rng.gen_ratio(2, 3) { pairs(rng, known, false) } else { Vec::new() };
+    // Page forms check the CSRF token first: most bodies carry the browser's, as a page would.
+    let body = (method == "POST").then(|| {
+        if rng.gen_ratio(1, 2) {
+            return one_bad_field(rng, known);
+        }
+        let mut body = pairs(rng, known, true);
+        if rng.gen_ratio(3, 4) {
+            let token = format!("csrf_token={}&", known.csrf);
+            body.splice(0..0, token.into_bytes());
+        }
+        body
+    });
     let mut headers = Vec::new();
-    if rng.gen_ratio(1, 2) {
+    if rng.gen_ratio(3, 4) {
         // The browser's own cookies (so CSRF and session checks pass), sometimes with garbage.
         let mut cookie = format!("{}; {}", known.csrf_cookie, known.session_cookie);
         if rng.gen_ratio(1, 3) {
