@@ -378,12 +378,38 @@ pub(super) fn difference_rows(t: Tr<'_>, account: &Account, signer: &SignerIdent
         .collect()
 }
 
+/// The redirect URI of the authorization a pending EDS step (first-login signup, takeover) goes
+/// back to, if any: its page's forms may lead there (CSP `form-action`, [`pages::allow_form_target`]).
+pub(super) fn return_redirect_uri(
+    s: &AppState,
+    registration: &Registration,
+    binding_hash: &str,
+) -> Result<Option<String>, OAuthError> {
+    let Some(id) = &registration.draft.return_interaction else { return Ok(None) };
+    Ok(live_interaction(s, id, binding_hash)?.map(|(i, _)| i.request.redirect_uri.as_str().to_owned()))
+}
+
+/// A page of a pending EDS step, its forms allowed to lead to `redirect_uri` when the step
+/// continues an authorization.
+pub(super) fn eds_step_page(page: HttpResponse, redirect_uri: Option<&str>) -> HttpResponse {
+    match redirect_uri {
+        Some(uri) => pages::allow_form_target(page, uri),
+        None => page,
+    }
+}
+
 pub async fn signup_page(req: HttpRequest, state: State) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
     let (secret, binding_hash) = (req.cookie(SIGNUP_COOKIE).map(|c| c.value().to_owned()), browser.binding());
-    match blocking(&state, move |s| pending_signup(s, secret.as_deref(), &binding_hash)).await {
-        Ok(Some(registration)) => {
+    let found = blocking(&state, move |s| {
+        let Some(registration) = pending_signup(s, secret.as_deref(), &binding_hash)? else { return Ok(None) };
+        let redirect_uri = return_redirect_uri(s, &registration, &binding_hash)?;
+        Ok(Some((registration, redirect_uri)))
+    })
+    .await;
+    match found {
+        Ok(Some((registration, redirect_uri))) => {
             let signer = registration.draft.eds_signer.as_ref().map(SignerIdentity::from);
             let Some(signer) = signer else { return see_other("/login") };
             let offer = t.t("register.offer_text");
@@ -394,7 +420,7 @@ pub async fn signup_page(req: HttpRequest, state: State) -> HttpResponse {
                 paragraphs: offer.split('\n').map(str::trim).filter(|p| !p.is_empty()).collect(),
                 error: None,
             };
-            browser.finish(pages::render(StatusCode::OK, &page), &state)
+            browser.finish(eds_step_page(pages::render(StatusCode::OK, &page), redirect_uri.as_deref()), &state)
         }
         Ok(None) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),
