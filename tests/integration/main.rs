@@ -16,6 +16,8 @@ mod dpop;
 mod dynamic_registration;
 mod eds;
 mod flow;
+mod fuzz;
+mod hardening;
 mod identity;
 mod legacy;
 mod legacy_browser;

@@ -161,7 +161,12 @@ async fn every_validation_rule_has_a_message() {
         (
             with(with(good.clone(), "password", "password123"), "password_confirm", "password123"),
             "password",
-            "too common",
+            "too easy to guess",
+        ),
+        (
+            with(with(good.clone(), "password", "aaaaaaaaaa"), "password_confirm", "aaaaaaaaaa"),
+            "password",
+            "too easy to guess",
         ),
         (with(good.clone(), "password_confirm", "Buxoro-Ark-2027"), "password_confirm", "do not match"),
         (with(good.clone(), "phone", "90 765 43 21"), "phone", "international format"),

@@ -135,6 +135,11 @@ impl TestServer {
         self.env.push((key.to_owned(), value.to_owned()));
     }
 
+    /// Leaves a configuration variable out of the next start and CLI runs.
+    pub fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
     /// Prepares and starts a server.
     pub async fn start(backend: Backend) -> Self {
         Self::start_with(backend, &[]).await

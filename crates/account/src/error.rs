@@ -21,8 +21,10 @@ pub enum AccountError {
     PasswordTooShort(usize),
     #[error("password must not contain the login")]
     PasswordContainsLogin,
-    #[error("password is too common")]
-    PasswordTooCommon,
+    #[error("password is too easy to guess: use a longer one, e.g. several unrelated words")]
+    PasswordTooWeak,
+    #[error("password is on a list of passwords exposed in a data breach: choose another")]
+    PasswordBreached,
     #[error("the login is already taken")]
     LoginTaken,
     #[error("an account with this PINFL already exists")]
@@ -98,7 +100,8 @@ impl AccountError {
             Self::Required(_) => "required",
             Self::PasswordTooShort(_) => "password_short",
             Self::PasswordContainsLogin => "password_login",
-            Self::PasswordTooCommon => "password_common",
+            Self::PasswordTooWeak => "password_weak",
+            Self::PasswordBreached => "password_breached",
             Self::LoginTaken => "login_taken",
             Self::PinflTaken => "pinfl_taken",
             Self::PhoneFormat => "phone_format",

@@ -16,4 +16,4 @@ pub mod registration;
 pub use account::{Account, AccountId, AccountRepository, AccountStatus, NewAccount};
 pub use error::AccountError;
 pub use identifiers::{BirthDate, Email, Login, PassportNumber, PhoneNumber, Pinfl};
-pub use password::{PasswordHash, PasswordHasher, PasswordParams, PasswordPolicy};
+pub use password::{BreachedPasswords, PasswordHash, PasswordHasher, PasswordParams, PasswordPolicy};

@@ -182,47 +182,35 @@ fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The password rules every new password must follow.
-#[derive(Debug, Clone, Copy)]
+/// The password rules every new password must follow: a minimum length, not the login, a
+/// strength estimate (zxcvbn, which knows common passwords, names, keyboard walks, repeats and
+/// dates, and is given the login and a few local words), and, when the operator configured one,
+/// not on a list of breached passwords.
+#[derive(Debug, Clone)]
 pub struct PasswordPolicy {
     pub min_length: usize,
+    /// Breached passwords to refuse (`password.breached_list`), loaded by the server.
+    pub breached: Option<std::sync::Arc<BreachedPasswords>>,
 }
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_length: 10 }
+        Self { min_length: 10, breached: None }
     }
 }
 
-/// A short list of the most common passwords (lower-case); a real deployment may extend it.
-const COMMON_PASSWORDS: &[&str] = &[
-    "1234567890",
-    "12345678910",
-    "0123456789",
-    "1111111111",
-    "qwertyuiop",
-    "password12",
-    "password123",
-    "password1234",
-    "1q2w3e4r5t",
-    "1qaz2wsx3edc",
-    "qwerty1234",
-    "qwerty12345",
-    "iloveyou12",
-    "abcdefghij",
-    "abc1234567",
-    "parol12345",
-    "uzbekistan",
-    "toshkent123",
-    "tashkent123",
-    "admin12345",
-    "welcome123",
-    "0000000000",
-    "9876543210",
-    "passw0rd12",
-];
+/// zxcvbn's score a password must reach: 3 is "safely unguessable" (about 10^8 guesses: it
+/// withstands online guessing and slows an offline attack on a slow hash).
+const MIN_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// Words zxcvbn's English-centred dictionaries lack but a guesser here would try first.
+const LOCAL_WORDS: &[&str] = &["uzbekistan", "ozbekiston", "toshkent", "tashkent", "parol", "yagona", "oneid", "gov"];
 
 impl PasswordPolicy {
+    pub fn new(min_length: usize, breached: Option<std::sync::Arc<BreachedPasswords>>) -> Self {
+        Self { min_length, breached }
+    }
+
     pub fn check(&self, password: &str, login: &Login) -> Result<(), AccountError> {
         if password.chars().count() < self.min_length {
             return Err(AccountError::PasswordTooShort(self.min_length));
@@ -231,11 +219,75 @@ impl PasswordPolicy {
         if lower.contains(login.as_str()) {
             return Err(AccountError::PasswordContainsLogin);
         }
-        if COMMON_PASSWORDS.contains(&lower.as_str()) {
-            return Err(AccountError::PasswordTooCommon);
+        if self.breached.as_ref().is_some_and(|list| list.contains(password)) {
+            return Err(AccountError::PasswordBreached);
+        }
+        let mut inputs = vec![login.as_str()];
+        inputs.extend_from_slice(LOCAL_WORDS);
+        if zxcvbn::zxcvbn(password, &inputs).score() < MIN_SCORE {
+            return Err(AccountError::PasswordTooWeak);
         }
         Ok(())
     }
+}
+
+/// A list of breached passwords, held as SHA-1 digests. The file (`password.breached_list`) has
+/// one entry per line: a password as it is, or its SHA-1 as 40 hexadecimal digits in either
+/// case, optionally followed by `:count` (the format of the Pwned Passwords downloads). Empty
+/// lines and lines starting with `#` are skipped. A 40-hex-digit line is read as a digest.
+#[derive(Default)]
+pub struct BreachedPasswords {
+    digests: std::collections::HashSet<[u8; 20]>,
+}
+
+impl std::fmt::Debug for BreachedPasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BreachedPasswords({} entries)", self.digests.len())
+    }
+}
+
+impl BreachedPasswords {
+    /// Reads the list from its text (the caller reads the file).
+    pub fn parse(text: &str) -> Self {
+        let digests = text
+            .lines()
+            .map(|line| line.trim_end_matches('\r'))
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                let candidate = line.split_once(':').map_or(line, |(hash, _)| hash);
+                hex_digest(candidate).unwrap_or_else(|| sha1_of(line))
+            })
+            .collect();
+        Self { digests }
+    }
+
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    pub fn contains(&self, password: &str) -> bool {
+        self.digests.contains(&sha1_of(password))
+    }
+}
+
+fn sha1_of(text: &str) -> [u8; 20] {
+    use sha1::Digest as _;
+    sha1::Sha1::digest(text.as_bytes()).into()
+}
+
+fn hex_digest(text: &str) -> Option<[u8; 20]> {
+    if text.len() != 40 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -286,7 +338,28 @@ mod tests {
         let p = PasswordPolicy::default();
         assert_eq!(p.check("short", &login), Err(AccountError::PasswordTooShort(10)));
         assert_eq!(p.check("my-alisher-pass", &login), Err(AccountError::PasswordContainsLogin));
-        assert_eq!(p.check("Password123", &login), Err(AccountError::PasswordTooCommon));
+        for weak in ["aaaaaaaaaa", "Password123", "1234567890", "qwertyuiop", "toshkent2024", "alisheralisher1"] {
+            assert!(p.check(weak, &login).is_err(), "{weak}");
+        }
         assert!(p.check("Samarqand-Registon-7", &login).is_ok());
+    }
+
+    #[test]
+    fn breached_list_plain_and_sha1() {
+        let login = Login::try_from("alisher").unwrap();
+        // SHA-1 of "Xiva-Ichan-Qala-1", upper case with a count, as Pwned Passwords writes it.
+        let digest = hex::encode_upper(super::sha1_of("Xiva-Ichan-Qala-1"));
+        let list = BreachedPasswords::parse(&format!("# comment\n\nToshkent-Chorsu-77\r\n{digest}:42\n"));
+        assert_eq!(list.len(), 2);
+        let p = PasswordPolicy::new(10, Some(std::sync::Arc::new(list)));
+        assert_eq!(p.check("Toshkent-Chorsu-77", &login), Err(AccountError::PasswordBreached));
+        assert_eq!(p.check("Xiva-Ichan-Qala-1", &login), Err(AccountError::PasswordBreached));
+        assert!(p.check("Samarqand-Registon-7", &login).is_ok());
+    }
+
+    mod hex {
+        pub fn encode_upper(bytes: [u8; 20]) -> String {
+            bytes.iter().map(|b| format!("{b:02X}")).collect()
+        }
     }
 }

@@ -119,11 +119,15 @@ pub fn verified_redirect_uri(uri: Result<&str, OAuthError>, client: &Client) -> 
 pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationRequest, Rejection> {
     let redirect_uri = verified_redirect_uri(params.require("redirect_uri"), client)?;
 
-    // From here on errors are redirected; they need state and the response mode first.
-    let state = params.get("state").ok().flatten().map(str::to_owned);
-    let response_mode = match params.get("response_mode").ok().flatten() {
-        Some(mode) => ResponseMode::try_from(mode),
-        None => Ok(ResponseMode::Query),
+    // From here on errors are redirected; they need state and the response mode first. A state
+    // sent twice is neither value: the error goes back without one (the client sees its state
+    // missing rather than a guess); a response mode sent twice is refused in the default mode.
+    let state_param = params.get("state");
+    let state = state_param.as_ref().ok().copied().flatten().map(str::to_owned);
+    let response_mode = match params.get("response_mode") {
+        Ok(Some(mode)) => ResponseMode::try_from(mode),
+        Ok(None) => Ok(ResponseMode::Query),
+        Err(e) => Err(e),
     };
     let redirect = |error: OAuthError, response_mode: ResponseMode| {
         Rejection::Redirect(ErrorRedirect {
@@ -135,6 +139,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     };
     let response_mode = response_mode.map_err(|e| redirect(e, ResponseMode::Query))?;
     let fail = |error: OAuthError| redirect(error, response_mode);
+    state_param.map_err(fail)?;
 
     // RFC 8707: every resource named must be registered for the client (the token request then
     // names the one its access token is for).

@@ -1,7 +1,7 @@
 //! Registered clients (relying parties) and how they authenticate.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::Argon2;
@@ -364,17 +364,25 @@ pub fn registered_scopes<S: AsRef<str>>(values: &[S]) -> Result<Scopes, OAuthErr
 /// login, so a successful verification is remembered as SHA-256 of the presented secret, keyed by
 /// the client and its stored hash (a changed secret never matches an old entry). Wrong secrets
 /// always pay the full argon2 cost, which is also what slows down guessing.
+///
+/// There is no lock around verification as a whole (one used to serialise every client's first
+/// request behind every other's, wrong secrets included: 40 wrong-secret requests stalled other
+/// clients' first requests for 1.7 s). Concurrent verifications of the *same* presented secret
+/// for the same client wait for the first and then find it cached; any other verification runs at
+/// once. Guessing is bounded by the server's client-authentication throttle, not here.
 pub struct ClientSecretVerifier {
     argon2: Argon2<'static>,
     verified: Mutex<HashMap<(String, String), [u8; 32]>>,
-    /// One argon2 verification at a time: concurrent first requests of a client wait for the
-    /// first and then find it cached, instead of each holding argon2's memory at once.
-    gate: Mutex<()>,
+    /// Verifications under way, by client id and SHA-256 of the presented secret.
+    in_flight: Mutex<HashMap<(String, [u8; 32]), SameSecretGate>>,
 }
+
+/// Held while one presented secret of one client is being verified.
+type SameSecretGate = Arc<Mutex<()>>;
 
 impl Default for ClientSecretVerifier {
     fn default() -> Self {
-        Self { argon2: Argon2::default(), verified: Mutex::new(HashMap::new()), gate: Mutex::new(()) }
+        Self { argon2: Argon2::default(), verified: Mutex::new(HashMap::new()), in_flight: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -387,30 +395,51 @@ impl ClientSecretVerifier {
             .map_err(|e| OAuthError::server_error(format!("hashing a client secret: {e}")))
     }
 
+    /// Whether `secret` is the client's secret as verified before on this node (no argon2).
+    pub fn is_known(&self, client: &Client, secret: &str) -> bool {
+        let Some(stored) = &client.secret_hash else { return false };
+        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        self.cached(client, stored, &presented)
+    }
+
+    fn cached(&self, client: &Client, stored: &str, presented: &[u8; 32]) -> bool {
+        let key = (client.id.as_str().to_owned(), stored.to_owned());
+        let Ok(cache) = self.verified.lock() else { return false };
+        cache.get(&key).is_some_and(|known| constant_time_eq(known, presented))
+    }
+
     /// Checks `secret` against the client's stored hash.
     pub fn verify(&self, client: &Client, secret: &str) -> bool {
         let Some(stored) = &client.secret_hash else { return false };
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let key = (client.id.as_str().to_owned(), stored.clone());
-        let cached = || -> Option<bool> {
-            let cache = self.verified.lock().ok()?;
-            cache.get(&key).map(|known| constant_time_eq(known, &presented))
-        };
         // Only a match is answered from the cache: a wrong secret always pays argon2's cost.
-        if cached() == Some(true) {
+        if self.cached(client, stored, &presented) {
             return true;
         }
-        let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
-        if cached() == Some(true) {
-            return true;
-        }
-        let ok = match argon2::PasswordHash::new(stored) {
-            Ok(parsed) => self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok(),
-            Err(_) => false,
+        let flight = (client.id.as_str().to_owned(), presented);
+        let gate = match self.in_flight.lock() {
+            Ok(mut map) => map.entry(flight.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
         };
-        if ok {
-            if let Ok(mut cache) = self.verified.lock() {
-                cache.insert(key, presented);
+        let ok = {
+            let _same_secret = gate.lock().unwrap_or_else(|p| p.into_inner());
+            self.cached(client, stored, &presented) || {
+                let ok = match argon2::PasswordHash::new(stored) {
+                    Ok(parsed) => self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok(),
+                    Err(_) => false,
+                };
+                if ok {
+                    if let Ok(mut cache) = self.verified.lock() {
+                        cache.insert((client.id.as_str().to_owned(), stored.clone()), presented);
+                    }
+                }
+                ok
+            }
+        };
+        // The last one out removes the entry (others clone it only under the map's lock).
+        if let Ok(mut map) = self.in_flight.lock() {
+            if Arc::strong_count(&gate) <= 2 {
+                map.remove(&flight);
             }
         }
         ok
@@ -459,6 +488,22 @@ mod tests {
         assert!(v.verify(&c, "s3cret-value"));
         assert!(!v.verify(&c, "s3cret-valuE"));
         assert!(!v.verify(&client(None), "anything"));
+    }
+
+    #[test]
+    fn concurrent_verifications_of_one_secret_all_succeed_and_leave_nothing_behind() {
+        let v = std::sync::Arc::new(ClientSecretVerifier::default());
+        let c = std::sync::Arc::new(client(Some(v.hash("s3cret-value").unwrap())));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let (v, c) = (v.clone(), c.clone());
+                std::thread::spawn(move || v.verify(&c, if i % 2 == 0 { "s3cret-value" } else { "wrong" }))
+            })
+            .collect();
+        let results: Vec<bool> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(results, [true, false, true, false, true, false, true, false]);
+        assert!(v.in_flight.lock().unwrap().is_empty());
+        assert!(v.is_known(&c, "s3cret-value") && !v.is_known(&c, "wrong"));
     }
 
     #[test]

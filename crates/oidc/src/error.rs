@@ -39,6 +39,10 @@ pub enum ErrorCode {
     UseDpopNonce,
     /// RFC 8707 2: a `resource` the client may not name.
     InvalidTarget,
+    /// Client authentication refused without a check: too many recent failures for the client
+    /// or from the address. Sent as `invalid_client` (the client must not learn whether a
+    /// secret would have been right), with HTTP 429 and `Retry-After`.
+    InvalidClientThrottled,
 }
 
 impl ErrorCode {
@@ -70,6 +74,7 @@ impl ErrorCode {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidClientThrottled => "invalid_client",
         }
     }
 }

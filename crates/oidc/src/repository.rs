@@ -204,9 +204,16 @@ pub trait OidcRepository {
     /// Deletes a delivered (or abandoned) notification.
     fn finish_backchannel_logout(&self, id: &str) -> Result<(), OAuthError>;
 
-    // login throttling
-    /// Records a failed login under `key` and returns the failures counted in the window that
-    /// started at `window_start`.
+    // throttling (logins, password checks, client authentication, registration look-ups)
+    /// Reserves one attempt under `key` before the secret is checked, atomically: `true` when
+    /// fewer than `limit` attempts were counted in the key's window (a window that started
+    /// before `window_start` starts over), and this one is now counted; `false` when the key is
+    /// throttled (nothing is counted).
+    fn reserve_attempt(&self, key: &str, limit: u32, window_start: i64, now: i64) -> Result<bool, OAuthError>;
+    /// Gives back one reserved attempt of `key`: the attempt succeeded.
+    fn release_attempt(&self, key: &str) -> Result<(), OAuthError>;
+    /// Records a failed attempt under `key` without a limit and returns the attempts counted in
+    /// the window that started at `window_start`.
     fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError>;
     fn recent_login_failures(&self, key: &str, window_start: i64) -> Result<u32, OAuthError>;
     fn clear_login_failures(&self, key: &str) -> Result<(), OAuthError>;

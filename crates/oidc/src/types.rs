@@ -197,11 +197,30 @@ impl CodeChallenge {
         Self::try_from(challenge)
     }
 
-    /// Checks a `code_verifier` (43-128 unreserved characters) against the challenge.
-    pub fn verify(&self, verifier: &str) -> bool {
+    /// Checks that a `code_verifier` is well formed (RFC 7636 4.1: 43 to 128 unreserved
+    /// characters), so that a malformed one is told as such and not as a mismatch.
+    pub fn check_verifier_form(verifier: &str) -> Result<(), OAuthError> {
         let well_formed = (43..=128).contains(&verifier.len())
             && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-        well_formed && constant_time_eq(s256(verifier).as_bytes(), self.0.as_bytes())
+        if well_formed {
+            Ok(())
+        } else {
+            Err(OAuthError::invalid_request(format!(
+                "code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 4.1); this one has {} \
+                 characters{}",
+                verifier.chars().count(),
+                if verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
+                    ""
+                } else {
+                    " and others outside that set"
+                }
+            )))
+        }
+    }
+
+    /// Checks a `code_verifier` (43-128 unreserved characters) against the challenge.
+    pub fn verify(&self, verifier: &str) -> bool {
+        Self::check_verifier_form(verifier).is_ok() && constant_time_eq(s256(verifier).as_bytes(), self.0.as_bytes())
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub tokens: Lifetimes,
     pub login: LoginConfig,
+    pub client_auth: ClientAuthConfig,
     pub password: PasswordConfig,
     pub ui: UiConfig,
     pub registration: RegistrationConfig,
@@ -135,6 +136,10 @@ pub struct RegistrationConfig {
     pub offer_file: Option<String>,
     /// Seconds a registration may take before it must be started again.
     pub ttl: i64,
+    /// Submissions of the steps that check whether a PINFL, passport or login has an account,
+    /// allowed per client address within `checks_window_seconds`.
+    pub max_checks_per_address: u32,
+    pub checks_window_seconds: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +188,16 @@ pub struct LoginConfig {
     pub window_seconds: i64,
 }
 
+/// Failed client authentications (wrong secrets) allowed within `window_seconds`, per client and
+/// per address, before further checks are refused unchecked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuthConfig {
+    pub max_failures_per_client: u32,
+    pub max_failures_per_address: u32,
+    pub window_seconds: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordConfig {
@@ -190,6 +205,8 @@ pub struct PasswordConfig {
     pub iterations: u32,
     pub parallelism: u32,
     pub min_length: usize,
+    /// A file of breached passwords to refuse: one password, or its SHA-1 in hex, per line.
+    pub breached_list: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,14 +280,26 @@ impl Default for Config {
             tokens: Lifetimes::default(),
             clients: ClientsConfig { require_pushed_authorization_requests: false, pushed_request_ttl: 60 },
             login: LoginConfig { max_failures_per_account: 5, max_failures_per_address: 50, window_seconds: 900 },
+            client_auth: ClientAuthConfig {
+                max_failures_per_client: 20,
+                max_failures_per_address: 40,
+                window_seconds: 900,
+            },
             password: PasswordConfig {
                 memory_kib: argon.memory_kib,
                 iterations: argon.iterations,
                 parallelism: argon.parallelism,
                 min_length: 10,
+                breached_list: None,
             },
             ui: UiConfig { default_locale: Locale::UzLatn },
-            registration: RegistrationConfig { enabled: true, offer_file: None, ttl: 3600 },
+            registration: RegistrationConfig {
+                enabled: true,
+                offer_file: None,
+                ttl: 3600,
+                max_checks_per_address: 30,
+                checks_window_seconds: 900,
+            },
             eds: EdsConfig {
                 trust_anchors: Vec::new(),
                 intermediates: Vec::new(),
@@ -311,12 +340,17 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub encryption_key: Option<KeyEncryptionKey>,
+    /// `keys.encryption_key_file`, when the key came from a file.
+    pub encryption_key_file: Option<PathBuf>,
     /// `keys.publish_delay`, seconds.
     pub key_publish_delay: i64,
     pub lifetimes: Lifetimes,
     pub login: LoginConfig,
+    pub client_auth: ClientAuthConfig,
     pub password: PasswordParams,
     pub password_min_length: usize,
+    /// `password.breached_list`, read at start.
+    pub breached_passwords: Option<std::sync::Arc<yagona_account::BreachedPasswords>>,
     pub default_locale: Locale,
     pub registration: RegistrationConfig,
     pub eds: EdsConfig,
@@ -426,7 +460,9 @@ impl Config {
             ("tokens.session", t.session),
             ("tokens.interaction", t.interaction),
             ("login.window_seconds", self.login.window_seconds),
+            ("client_auth.window_seconds", self.client_auth.window_seconds),
             ("registration.ttl", self.registration.ttl),
+            ("registration.checks_window_seconds", self.registration.checks_window_seconds),
             ("eds.crl_refresh", self.eds.crl_refresh),
             ("eds.challenge_ttl", self.eds.challenge_ttl),
         ] {
@@ -467,6 +503,15 @@ impl Config {
                 format!("configuration key `metrics.listen`: {e} (expected host:port, or empty for no metrics)")
             })?),
         };
+        let breached_passwords = match self.password.breached_list.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("configuration key `password.breached_list`: cannot read {}: {e}", path.display())
+                })?;
+                Some(std::sync::Arc::new(yagona_account::BreachedPasswords::parse(&text)))
+            }
+            None => None,
+        };
         let mut offer_texts = Vec::new();
         if let Some(pattern) = self.registration.offer_file.as_deref().filter(|p| !p.is_empty()) {
             for locale in Locale::ALL {
@@ -493,11 +538,14 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(self.http.shutdown_grace),
             trusted_proxies,
             encryption_key,
+            encryption_key_file: self.keys.encryption_key_file.filter(|p| !p.as_os_str().is_empty()),
             key_publish_delay: self.keys.publish_delay,
             lifetimes: self.tokens,
             login: self.login,
+            client_auth: self.client_auth,
             password,
             password_min_length: self.password.min_length,
+            breached_passwords,
             default_locale: self.ui.default_locale,
             registration: self.registration,
             eds: self.eds,
@@ -511,6 +559,13 @@ impl Config {
             pairwise_secret,
             subjects: self.subjects,
         })
+    }
+}
+
+impl Settings {
+    /// The rules for new passwords: `password.min_length` and `password.breached_list`.
+    pub fn password_policy(&self) -> yagona_account::PasswordPolicy {
+        yagona_account::PasswordPolicy::new(self.password_min_length, self.breached_passwords.clone())
     }
 }
 

@@ -39,7 +39,7 @@ pub fn install() -> Result<(), String> {
     describe_counter!("yagona_tokens_issued_total", "Token responses by grant type and client");
     describe_counter!("yagona_logins_total", "Login attempts by method (password, eds) and outcome");
     describe_counter!("yagona_eds_verifications_total", "EDS signature verifications by outcome");
-    describe_counter!("yagona_throttle_hits_total", "Requests refused by the login throttle, by what was locked");
+    describe_counter!("yagona_throttle_hits_total", "Requests refused by a throttle, by what was locked");
     describe_gauge!("yagona_db_pool_connections", "Open database connections in the pool");
     describe_gauge!("yagona_db_pool_in_use", "Pool connections handed out to requests");
     describe_gauge!("yagona_db_pool_max", "The pool's size (database.pool_size)");
@@ -103,7 +103,8 @@ pub fn pki_outcome(e: &yagona_pki::PkiError) -> &'static str {
     }
 }
 
-/// The login throttle refused a request; `locked` is `account` or `address`.
+/// A throttle refused a request; `locked` is `account`, `address`, `client`, `client_address` or
+/// `registration`.
 pub fn throttle_hit(locked: &'static str) {
     counter!("yagona_throttle_hits_total", "locked" => locked).increment(1);
 }

@@ -32,15 +32,41 @@ fn open_store_with(settings: &Settings, checkpoints: Checkpoints) -> Result<Stor
     Ok(store)
 }
 
+/// The key-encryption key's file when it lies in the SQLite database's folder: the configured
+/// `keys.encryption_key_file`, or the generated `kek` beside the database when none is configured.
+fn kek_beside_database(settings: &Settings) -> Option<PathBuf> {
+    let database_folder = settings.database.sqlite_folder()?;
+    let kek = match (&settings.encryption_key_file, &settings.encryption_key) {
+        (Some(file), _) => file.clone(),
+        (None, None) => database_folder.join("kek"),
+        (None, Some(_)) => return None,
+    };
+    let folder = |p: &std::path::Path| {
+        let p = if p.as_os_str().is_empty() { std::path::Path::new(".") } else { p };
+        std::fs::canonicalize(p).ok()
+    };
+    let same = kek.exists() && folder(kek.parent()?)? == folder(&database_folder)?;
+    same.then_some(kek)
+}
+
 /// Builds the shared state: database, key-encryption key, signing keys.
 pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
     crate::i18n::check_catalogues()?;
     let store = open_store_with(&settings, Checkpoints::Background)?;
     let kek = resolve_kek(&settings, dev, &data_dir(&settings))?;
+    if let Some(path) = kek_beside_database(&settings).filter(|_| !dev) {
+        tracing::warn!(
+            path = %path.display(),
+            "the key-encryption key lies in the database's folder: a copy or backup of that folder \
+             holds both the sealed signing keys and the key that opens them; keep it apart \
+             (keys.encryption_key_file on another volume, or a secret store)"
+        );
+    }
     for created in ensure_signing_keys(&store, &kek).map_err(|e| e.description.into_owned())? {
         tracing::info!(key = %created, "signing key generated");
     }
     crate::http::pages::set_eimzo_sources(&settings.eds.eimzo_urls);
+    let _ = crate::http::error::CLIENT_AUTH_RETRY_AFTER.set(settings.client_auth.window_seconds);
     let (trust, loads) = crate::trust::load(&settings.eds);
     crate::trust::record_loads(&store, &loads, now());
     let trust = trust?;

@@ -69,7 +69,7 @@ impl AppState {
     }
 
     pub fn password_policy(&self) -> yagona_account::PasswordPolicy {
-        yagona_account::PasswordPolicy { min_length: self.settings.password_min_length }
+        self.settings.password_policy()
     }
 
     /// The EDS verifier, if EDS is configured.
@@ -175,7 +175,7 @@ pub fn resolve_kek(settings: &Settings, dev: bool, data_dir: &Path) -> Result<Ke
     }
     std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
     let kek = KeyEncryptionKey::generate();
-    write_private_file(&path, &kek.to_base64())?;
+    write_private_file(&path, kek.to_base64())?;
     tracing::warn!(
         path = %path.display(),
         "no key-encryption key configured: generated one beside the database; \
@@ -184,7 +184,9 @@ pub fn resolve_kek(settings: &Settings, dev: bool, data_dir: &Path) -> Result<Ke
     Ok(kek)
 }
 
-pub fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
+/// Writes a new file readable by its owner only (0600 from its creation, before any byte of the
+/// secret is in it); an existing file is an error.
+pub fn write_private_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), String> {
     use std::io::Write as _;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -193,7 +195,7 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<(), String> {
     #[cfg(unix)]
     options.mode(0o600);
     let mut file = options.open(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
-    file.write_all(contents.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
+    file.write_all(contents.as_ref()).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 /// The configured E-IMZO-server, if any.

@@ -98,6 +98,7 @@ impl Store {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StoreError::Connection(format!("creating {}: {e}", parent.display())))?;
             }
+            make_private(path).map_err(StoreError::Connection)?;
         }
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
@@ -191,3 +192,31 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+/// The SQLite database holds password hashes, sealed keys and personal data: it is created
+/// readable by its owner only (0600) before SQLite opens it, and SQLite creates its `-wal` and
+/// `-shm` files with the database file's permissions. A database created before (0644 under the
+/// usual umask) has its files narrowed to 0600 at open.
+fn make_private(path: &std::path::Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("creating {}: {e}", path.display())),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            let Ok(meta) = std::fs::metadata(&file) else { continue };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("making {} private: {e}", file.display()))?;
+                tracing::warn!(path = %file.display(), "database file was readable by others: now 0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}

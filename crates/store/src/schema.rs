@@ -175,10 +175,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
+    throttle_counters (key) {
         key -> Text,
-        failed_at -> BigInt,
-        id -> Text,
+        attempts -> BigInt,
+        window_start -> BigInt,
+        last_attempt -> BigInt,
     }
 }
 

@@ -1,30 +1,33 @@
-//! Reading and clearing the login throttle (`login_failures`) for operators (`yagona throttle`).
-//! Keys are `account:<login>` and `address:<client address>`.
+//! Reading and clearing the throttles (`throttle_counters`) for operators (`yagona throttle`).
+//! Keys are `account:<login>`, `address:<client address>` (password logins),
+//! `client:<client id>`, `client-address:<client address>` (client authentication) and
+//! `registration:<client address>` (the wizard's existence checks).
 
-use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 
-use crate::schema::login_failures as lf;
+use crate::schema::throttle_counters as tc;
 use crate::{Store, StoreError};
 
 impl Store {
-    /// Every throttle key with failures since `window_start`: the key, how many, the latest.
+    /// Every throttle key whose window started since `window_start`, with attempts counted: the
+    /// key, how many, the latest.
     pub fn login_failure_counts(&self, window_start: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
-        let rows = lf::table
-            .filter(lf::failed_at.ge(window_start))
-            .group_by(lf::key)
-            .select((lf::key, count_star(), max(lf::failed_at)))
-            .order(lf::key.asc())
-            .load::<(String, i64, Option<i64>)>(&mut *self.conn()?)?;
-        Ok(rows.into_iter().map(|(k, n, last)| (k, n, last.unwrap_or(0))).collect())
+        Ok(tc::table
+            .filter(tc::window_start.ge(window_start))
+            .filter(tc::attempts.gt(0))
+            .select((tc::key, tc::attempts, tc::last_attempt))
+            .order(tc::key.asc())
+            .load::<(String, i64, i64)>(&mut *self.conn()?)?)
     }
 
-    /// Deletes the failures of `key`, or of every key when `None`; returns how many.
+    /// Deletes the counter of `key`, or every counter when `None`; returns how many attempts
+    /// they had counted.
     pub fn clear_login_failures_of(&self, key: Option<&str>) -> Result<usize, StoreError> {
         let conn = &mut *self.conn()?;
-        Ok(match key {
-            Some(key) => diesel::delete(lf::table.filter(lf::key.eq(key))).execute(conn)?,
-            None => diesel::delete(lf::table).execute(conn)?,
-        })
+        let counted: Vec<i64> = match key {
+            Some(key) => diesel::delete(tc::table.filter(tc::key.eq(key))).returning(tc::attempts).get_results(conn)?,
+            None => diesel::delete(tc::table).returning(tc::attempts).get_results(conn)?,
+        };
+        Ok(usize::try_from(counted.iter().sum::<i64>()).unwrap_or(0))
     }
 }

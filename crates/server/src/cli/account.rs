@@ -72,7 +72,7 @@ pub(super) fn account_add(settings: &Settings, args: AccountAdd) -> Result<(), S
     let passport =
         args.passport.as_deref().map(PassportNumber::try_from).transpose().map_err(|e| format!("--passport: {e}"))?;
     let password = read_password()?;
-    let policy = yagona_account::PasswordPolicy { min_length: settings.password_min_length };
+    let policy = settings.password_policy();
     policy.check(&password, &login).map_err(|e| format!("password: {e}"))?;
     let hasher = yagona_account::PasswordHasher::new(settings.password).map_err(text)?;
     let account = NewAccount::new(
@@ -90,7 +90,7 @@ pub(super) fn account_add(settings: &Settings, args: AccountAdd) -> Result<(), S
     .with_passport(passport);
     let store = open_store(settings)?;
     store.insert_account(&account).map_err(text)?;
-    println!("account_id: {}", account.account().id);
+    out!("account_id: {}", account.account().id);
     Ok(())
 }
 
@@ -106,37 +106,37 @@ pub(super) fn account_admin(settings: &Settings, command: AccountCommand) -> Res
         AccountCommand::Add(_) => Err("handled elsewhere".into()),
         AccountCommand::List => {
             for a in store.list_accounts().map_err(text)? {
-                println!("{}\t{}\t{}\t{}", a.id, a.login, a.status.as_str(), a.full_name());
+                out!("{}\t{}\t{}\t{}", a.id, a.login, a.status.as_str(), a.full_name());
             }
             Ok(())
         }
         AccountCommand::Show { login } => {
             let a = find(&login)?;
-            println!("id:          {}", a.id);
-            println!("login:       {}", a.login);
-            println!("status:      {}", a.status.as_str());
-            println!("name:        {}", a.full_name());
-            println!("birth_date:  {}", a.birth_date);
-            println!("pinfl:       {}", a.pinfl);
-            println!("passport:    {}", a.passport_number.as_ref().map(|p| p.as_str()).unwrap_or("-"));
-            println!("phone:       {}", a.phone.as_deref().unwrap_or("-"));
-            println!("email:       {}", a.email.as_deref().unwrap_or("-"));
-            println!("created_at:  {}", crate::http::show_time(a.created_at));
+            out!("id:          {}", a.id);
+            out!("login:       {}", a.login);
+            out!("status:      {}", a.status.as_str());
+            out!("name:        {}", a.full_name());
+            out!("birth_date:  {}", a.birth_date);
+            out!("pinfl:       {}", a.pinfl);
+            out!("passport:    {}", a.passport_number.as_ref().map(|p| p.as_str()).unwrap_or("-"));
+            out!("phone:       {}", a.phone.as_deref().unwrap_or("-"));
+            out!("email:       {}", a.email.as_deref().unwrap_or("-"));
+            out!("created_at:  {}", crate::http::show_time(a.created_at));
             let sessions = store.list_sessions(&a.id, now()).map_err(|e| e.description.into_owned())?;
-            println!("sessions:    {}", sessions.len());
+            out!("sessions:    {}", sessions.len());
             let window_start = now() - settings.login.window_seconds;
             let failures = store
                 .recent_login_failures(&format!("account:{}", a.login), window_start)
                 .map_err(|e| e.description.into_owned())?;
             let locked = failures >= settings.login.max_failures_per_account;
-            println!("failed_logins: {failures}{}", if locked { " (locked)" } else { "" });
+            out!("failed_logins: {failures}{}", if locked { " (locked)" } else { "" });
             Ok(())
         }
         AccountCommand::Disable { login } => {
             let a = find(&login)?;
             store.set_account_status(&a.id, AccountStatus::Disabled).map_err(text)?;
             let ended = store.end_sessions_of(&a.id, None, now()).map_err(|e| e.description.into_owned())?;
-            println!("Account {} disabled; {ended} session(s) ended.", a.login);
+            out!("Account {} disabled; {ended} session(s) ended.", a.login);
             Ok(())
         }
         AccountCommand::Enable { login } => {
@@ -145,13 +145,13 @@ pub(super) fn account_admin(settings: &Settings, command: AccountCommand) -> Res
                 return Err(format!("account {} is not disabled", a.login));
             }
             store.set_account_status(&a.id, AccountStatus::Unconfirmed).map_err(text)?;
-            println!("Account {} enabled (unconfirmed).", a.login);
+            out!("Account {} enabled (unconfirmed).", a.login);
             Ok(())
         }
         AccountCommand::Unlock { login } => {
             let a = find(&login)?;
             store.clear_login_failures(&format!("account:{}", a.login)).map_err(|e| e.description.into_owned())?;
-            println!("Account {} unlocked.", a.login);
+            out!("Account {} unlocked.", a.login);
             Ok(())
         }
     }

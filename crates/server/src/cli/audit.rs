@@ -73,10 +73,10 @@ pub(super) fn audit_command(settings: &Settings, command: AuditCommand) -> Resul
                         "at": at, "kind": e.kind.as_str(), "actor": id(&e.actor), "subject": id(&e.subject),
                         "detail": e.detail,
                     });
-                    println!("{line}");
+                    out!("{line}");
                 } else {
                     let dash = |a: &Option<AccountId>| id(a).unwrap_or_else(|| "-".to_owned());
-                    println!("{at}\t{}\t{}\t{}\t{}", e.kind.as_str(), dash(&e.actor), dash(&e.subject), e.detail);
+                    out!("{at}\t{}\t{}\t{}\t{}", e.kind.as_str(), dash(&e.actor), dash(&e.subject), e.detail);
                 }
             }
             Ok(())

@@ -150,12 +150,12 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
             store.insert_client(&client).map_err(|e| e.description.into_owned())?;
             let detail = serde_json::json!({ "client": client.id.as_str(), "name": client.name });
             crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientAdded, now(), detail));
-            println!("client_id: {}", client.id);
+            out!("client_id: {}", client.id);
             if let Some(secret) = secret {
-                println!("client_secret: {secret}");
+                out!("client_secret: {secret}");
                 eprintln!("The secret is shown only this once: store it now.");
             } else {
-                println!("client_type: public (PKCE required)");
+                out!("client_type: public (PKCE required)");
             }
             Ok(())
         }
@@ -176,7 +176,7 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
             for c in clients {
                 let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
-                println!(
+                out!(
                     "{}\t{}\t{}{}{}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.name,
@@ -203,7 +203,7 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
             let id = ClientId::try_from(id.as_str()).map_err(|e| e.description.into_owned())?;
             let scopes = registered_scopes(&scopes).map_err(|e| format!("--scope: {}", e.description))?;
             if store.set_client_scopes(&id, &scopes).map_err(|e| e.description.into_owned())? {
-                println!("Client {id} scopes: {scopes}");
+                out!("Client {id} scopes: {scopes}");
                 Ok(())
             } else {
                 Err(format!("no client with id {id}"))
@@ -214,7 +214,7 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
             if store.delete_client(&id).map_err(|e| e.description.into_owned())? {
                 let detail = serde_json::json!({ "client": id.as_str() });
                 crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientRemoved, now(), detail));
-                println!("Client {id} removed.");
+                out!("Client {id} removed.");
                 Ok(())
             } else {
                 Err(format!("no client with id {id}"))

@@ -61,7 +61,7 @@ pub(super) fn signing_bench(seconds: f64) -> Result<(), String> {
             (n as f64 / started.elapsed().as_secs_f64()).into(),
         );
     }
-    println!("{}", serde_json::Value::Object(result));
+    out!("{}", serde_json::Value::Object(result));
     Ok(())
 }
 
@@ -72,7 +72,7 @@ pub(super) fn keys_command(settings: &Settings, command: KeysCommand) -> Result<
             let keep = crate::state::key_retention(settings);
             let keys = store.list_signing_keys().map_err(|e| e.description.into_owned())?;
             for k in keys {
-                println!(
+                out!(
                     "{}\t{}\t{}\t{}\t{}",
                     k.kid,
                     k.alg.as_str(),
@@ -102,7 +102,7 @@ pub(super) fn keys_command(settings: &Settings, command: KeysCommand) -> Result<
                 if at_once {
                     store.activate_signing_key(&key, now(), false).map_err(text)?;
                     crate::audit_log::record(&store, AuditEvent::new(AuditKind::KeyRotated, now(), detail.clone()));
-                    println!(
+                    out!(
                         "{} {} active now; the previous key stays published until its tokens expire",
                         alg.as_str(),
                         key.kid
@@ -117,7 +117,7 @@ pub(super) fn keys_command(settings: &Settings, command: KeysCommand) -> Result<
                         ));
                     }
                     crate::audit_log::record(&store, AuditEvent::new(AuditKind::KeyRotated, now(), detail.clone()));
-                    println!(
+                    out!(
                         "{} {} published now, signs from {}; the previous key stays published until its tokens expire",
                         alg.as_str(),
                         key.kid,

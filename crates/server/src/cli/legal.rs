@@ -31,7 +31,7 @@ pub(super) fn legal_command(settings: &Settings, command: LegalCommand) -> Resul
     match command {
         LegalCommand::List => {
             for e in store.list_legal_entities().map_err(text)? {
-                println!("{}\t{}\t{}", e.tin, e.short_name, e.name);
+                out!("{}\t{}\t{}", e.tin, e.short_name, e.name);
             }
             Ok(())
         }
@@ -39,13 +39,13 @@ pub(super) fn legal_command(settings: &Settings, command: LegalCommand) -> Resul
             let t = tin(&t)?;
             let e =
                 store.find_legal_entity(&t).map_err(text)?.ok_or_else(|| format!("no legal entity with TIN {t}"))?;
-            println!("tin:         {}", e.tin);
-            println!("name:        {}", e.name);
-            println!("short_name:  {}", e.short_name);
-            println!("linked_at:   {}", crate::http::show_time(e.linked_at));
+            out!("tin:         {}", e.tin);
+            out!("name:        {}", e.name);
+            out!("short_name:  {}", e.short_name);
+            out!("linked_at:   {}", crate::http::show_time(e.linked_at));
             for ev in store.membership_events(&t).map_err(text)? {
                 let by = ev.by.as_ref().map(|b| b.to_string()).unwrap_or_else(|| "-".into());
-                println!(
+                out!(
                     "event:       {}\t{}\t{}\t{}\tby {}",
                     crate::http::show_time(ev.at),
                     ev.action,
@@ -62,7 +62,7 @@ pub(super) fn legal_command(settings: &Settings, command: LegalCommand) -> Resul
                 let login =
                     store.find_account(&m.account_id).map_err(text)?.map(|a| a.login.to_string()).unwrap_or_default();
                 let until = m.expires_at.map(crate::http::show_time).unwrap_or_else(|| "-".into());
-                println!("{}\t{}\t{}\t{}", m.account_id, login, m.role, until);
+                out!("{}\t{}\t{}\t{}", m.account_id, login, m.role, until);
             }
             Ok(())
         }

@@ -14,6 +14,13 @@ use crate::serve::{open_store, prepare, run};
 use crate::state::now;
 use crate::{logging, state};
 
+/// `println!` for the CLI's output: a reader that goes away early (`yagona client list | head -1`)
+/// ends the command quietly instead of a broken-pipe panic ([`write_line`]).
+macro_rules! out {
+    () => { $crate::cli::write_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::write_line(format_args!($($arg)*)) };
+}
+
 mod account;
 mod audit;
 mod client;
@@ -114,7 +121,7 @@ fn run_cli(cli: Cli) -> Result<(), String> {
         }
         Command::Migrate => {
             open_store(&settings)?;
-            println!("Database is up to date.");
+            out!("Database is up to date.");
             Ok(())
         }
         Command::Client(command) => client_command(&settings, command),
@@ -198,7 +205,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
         store.insert_account(&account).map_err(|e| e.to_string())?;
     }
     let issuer = &state.settings.issuer;
-    println!(
+    out!(
         "\nYagona development mode: demo data is ready.\n\
          \n  Discovery:      {issuer}/.well-known/openid-configuration\
          \n  Client:         client_id={CLIENT_ID} client_secret={CLIENT_SECRET}\
@@ -209,4 +216,21 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
          \n  Machine token:  curl -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials {issuer}/token\n"
     );
     Ok(())
+}
+
+/// Writes one line to standard output. When the reader has closed the pipe the command has no one
+/// to tell anything more, so it exits at once with success (what was done is done; `head` got
+/// the lines it wanted); any other write error is reported and exits with failure.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args).and_then(|()| stdout.write_all(b"\n")).and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: writing to standard output: {e}");
+            std::process::exit(1);
+        }
+    }
 }

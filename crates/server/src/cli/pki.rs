@@ -118,8 +118,8 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
             // An empty CRL from the start, so `eds.crls` can name it before anything is revoked.
             let crl = dev_ca::revoke(&ca, &[], now(), now() + 7 * 86_400).map_err(text)?;
             std::fs::write(out.join("crl.der"), crl).map_err(|e| e.to_string())?;
-            println!("CA certificate: {}", out.join("ca.pem").display());
-            println!("Trust it with: YAGONA_EDS__TRUST_ANCHORS='[\"{}\"]'", out.join("ca.pem").display());
+            out!("CA certificate: {}", out.join("ca.pem").display());
+            out!("Trust it with: YAGONA_EDS__TRUST_ANCHORS='[\"{}\"]'", out.join("ca.pem").display());
             Ok(())
         }
         PkiCommand::Issue(args) => {
@@ -145,13 +145,18 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
             };
             let issued = dev_ca::issue(&ca, &subject).map_err(text)?;
             let p12 = dev_ca::to_pkcs12(&issued, &ca, &password).map_err(text)?;
-            std::fs::write(&args.out, p12).map_err(|e| format!("{}: {e}", args.out.display()))?;
+            // The key file is the holder's private key: 0600 from its creation (an older file
+            // at that path is replaced, not rewritten with its old permissions).
+            if args.out.exists() {
+                std::fs::remove_file(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+            }
+            state::write_private_file(&args.out, p12)?;
             let cert_path = args.out.with_extension("crt");
             std::fs::write(&cert_path, dev_ca::certificate_pem(&issued.cert_der).map_err(text)?)
                 .map_err(|e| format!("{}: {e}", cert_path.display()))?;
-            println!("serial: {}", issued.serial_hex);
-            println!("key file: {}", args.out.display());
-            println!("certificate: {}", cert_path.display());
+            out!("serial: {}", issued.serial_hex);
+            out!("key file: {}", args.out.display());
+            out!("certificate: {}", cert_path.display());
             Ok(())
         }
         PkiCommand::Revoke { ca: dir, cert } => {
@@ -174,8 +179,8 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
                 .collect();
             let crl = dev_ca::revoke(&ca, &revoked, now(), now() + 7 * 86_400).map_err(text)?;
             std::fs::write(dir.join("crl.der"), crl).map_err(|e| e.to_string())?;
-            println!("revoked: {serial}");
-            println!("CRL: {}", dir.join("crl.der").display());
+            out!("revoked: {serial}");
+            out!("CRL: {}", dir.join("crl.der").display());
             Ok(())
         }
         PkiCommand::Sign { p12, password_stdin: _, data } => {
@@ -183,7 +188,7 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
             let bytes = std::fs::read(&p12).map_err(|e| format!("{}: {e}", p12.display()))?;
             let issued = dev_ca::from_pkcs12(&bytes, &password).map_err(text)?;
             let cms = dev_ca::sign_attached(&issued, data.as_bytes(), now()).map_err(text)?;
-            println!("{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, cms));
+            out!("{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, cms));
             Ok(())
         }
     }
@@ -199,40 +204,40 @@ pub(super) fn pki_status(settings: &Settings) -> Result<(), String> {
     let mut refusing = 0;
     if let Ok(trust) = &trust {
         if trust.anchors.is_empty() {
-            println!("no trust anchors: EDS is off");
+            out!("no trust anchors: EDS is off");
         }
         for (file, anchor) in &trust.anchors {
-            println!("anchor {}", file.display());
-            println!("  subject: {}", anchor.subject());
-            println!("  revocation: {}", anchor.revocation());
+            out!("anchor {}", file.display());
+            out!("  subject: {}", anchor.subject());
+            out!("  revocation: {}", anchor.revocation());
             if !anchor.accepts_certificates(now) {
                 refusing += 1;
-                println!("  REFUSES every certificate now");
+                out!("  REFUSES every certificate now");
             }
         }
     }
     for load in &loads {
-        println!("crl {}", load.source);
+        out!("crl {}", load.source);
         match &load.result {
             Ok(c) => {
                 let next = c.next_update.map_or("none".to_owned(), rfc3339);
                 let past = if c.next_update.is_some_and(|n| n < now) { " (PAST)" } else { "" };
-                println!("  issuer: {}", c.issuer);
-                println!("  this update {}, next update {next}{past}, {} revoked", rfc3339(c.this_update), c.revoked);
+                out!("  issuer: {}", c.issuer);
+                out!("  this update {}, next update {next}{past}, {} revoked", rfc3339(c.this_update), c.revoked);
             }
-            Err(e) => println!("  cannot be read now: {e}"),
+            Err(e) => out!("  cannot be read now: {e}"),
         }
         match records.iter().find(|r| r.source == load.source) {
             Some(r) => {
                 match r.loaded_at {
-                    Some(at) => println!("  loaded by a server at {}", rfc3339(at)),
-                    None => println!("  never loaded by a server"),
+                    Some(at) => out!("  loaded by a server at {}", rfc3339(at)),
+                    None => out!("  never loaded by a server"),
                 }
                 if let (Some(at), Some(error)) = (r.failed_at, &r.error) {
-                    println!("  last failure at {}: {error}", rfc3339(at));
+                    out!("  last failure at {}: {error}", rfc3339(at));
                 }
             }
-            None => println!("  never loaded by a server"),
+            None => out!("  never loaded by a server"),
         }
     }
     trust?;

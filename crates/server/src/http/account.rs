@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
+use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_account::{Account, AccountRepository as _, AccountStatus};
 use yagona_oidc::{ClientId, OAuthError, OidcRepository as _, Session};
 
@@ -251,8 +252,9 @@ enum PasswordOutcome {
 pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<PasswordForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<PasswordForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);
@@ -264,12 +266,34 @@ pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> Htt
         let Some((session, account)) = signed_in(s, hash.as_deref(), now)? else {
             return Ok(PasswordOutcome::SignedOut);
         };
-        if !signed_with_eds(&session) && !s.passwords.verify(&form.current_password, &account.password_hash) {
-            tracing::info!(account = %account.id, "password change refused: wrong current password");
-            return Ok(PasswordOutcome::Refused(vec![(
-                "current_password",
-                yagona_account::AccountError::Required("current_password"),
-            )]));
+        // The current password is checked under the account's login throttle (a reservation
+        // first, as at login): this form must not be a faster way to guess it. Once the limit is
+        // reached the session ends: whoever is guessing is not the person who signed in.
+        let throttle_key = super::authorize::account_throttle_key(account.login.as_str());
+        if !signed_with_eds(&session) {
+            let limits = &s.settings.login;
+            let window_start = now - limits.window_seconds;
+            if !s.store.reserve_attempt(&throttle_key, limits.max_failures_per_account, window_start, now)? {
+                s.store.end_session(&session.id_hash, now)?;
+                tracing::warn!(account = %account.id, "password change throttled: the session is ended");
+                crate::metrics::throttle_hit("account");
+                let detail = serde_json::json!({
+                    "method": "password_change", "login": account.login.as_str(), "reason": "throttled",
+                });
+                crate::audit_log::record(
+                    &s.store,
+                    AuditEvent::new(AuditKind::LoginFailed, now, detail).by(&account.id).about(&account.id),
+                );
+                return Ok(PasswordOutcome::SignedOut);
+            }
+            if !s.passwords.verify(&form.current_password, &account.password_hash) {
+                tracing::info!(account = %account.id, "password change refused: wrong current password");
+                return Ok(PasswordOutcome::Refused(vec![(
+                    "current_password",
+                    yagona_account::AccountError::Required("current_password"),
+                )]));
+            }
+            s.store.release_attempt(&throttle_key)?;
         }
         let mut errors = Vec::new();
         if let Err(e) = s.password_policy().check(&form.new_password, &account.login) {
@@ -333,8 +357,9 @@ where
 {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<ActionForm<T>>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<ActionForm<T>>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);

@@ -276,7 +276,8 @@ pub fn live_interaction(
 /// The login page's content, shared by the first showing and a refused attempt.
 struct LoginView<'a> {
     interaction: Option<&'a str>,
-    client_name: Option<&'a str>,
+    /// The relying party's name and the redirect URI the authorization returns to.
+    client: Option<(&'a str, &'a str)>,
     login: &'a str,
     error: Option<String>,
     /// The level of assurance the interaction's request demands, if above `low`.
@@ -300,13 +301,13 @@ fn login_page_response(
         Some(id) => format!("/register?interaction={id}"),
         None => "/register".to_owned(),
     });
-    pages::render(
+    let page = pages::render(
         status,
         &LoginPage {
             frame: Frame::new(t, here),
             csrf_token: &browser.csrf,
             interaction: view.interaction,
-            continue_to: view.client_name.map(|name| t.f("login.continue_to", &[("client", name)])),
+            continue_to: view.client.map(|(name, _)| t.f("login.continue_to", &[("client", name)])),
             login: view.login,
             error: view.error,
             register_href,
@@ -317,7 +318,11 @@ fn login_page_response(
             can_decline: view.step_up.is_some() && view.interaction.is_some(),
             signed_in_as: view.signed_in_as,
         },
-    )
+    );
+    match view.client {
+        Some((_, redirect_uri)) => pages::allow_form_target(page, redirect_uri),
+        None => page,
+    }
 }
 
 /// The login page again, with a message (a refused EDS signature).
@@ -327,12 +332,12 @@ pub fn login_page_with_error(
     t: Tr<'static>,
     browser: &Browser,
     interaction: Option<&str>,
-    client_name: Option<&str>,
+    client: Option<(&str, &str)>,
     message: String,
 ) -> HttpResponse {
     let view = LoginView {
         interaction: interaction.filter(|i| !i.is_empty()),
-        client_name,
+        client,
         login: "",
         error: Some(message),
         step_up: None,
@@ -369,7 +374,7 @@ pub async fn login_page(req: HttpRequest, state: State, query: actix_web::web::Q
             let step_up = found.as_ref().and_then(|(i, _)| i.request.step_up_level());
             let view = LoginView {
                 interaction: interaction.as_deref().filter(|_| found.is_some()),
-                client_name: found.as_ref().map(|(_, c)| c.name.as_str()),
+                client: found.as_ref().map(|(i, c)| (c.name.as_str(), i.request.redirect_uri.as_str())),
                 login: &login_hint,
                 error: None,
                 step_up,
@@ -393,8 +398,15 @@ pub struct LoginForm {
 }
 
 enum LoginOutcome {
-    LoggedIn { secret: String },
-    Refused { message: &'static str, status: StatusCode, client_name: Option<String> },
+    LoggedIn {
+        secret: String,
+    },
+    /// `client`: the relying party's name and the authorization's redirect URI.
+    Refused {
+        message: &'static str,
+        status: StatusCode,
+        client: Option<(String, String)>,
+    },
     ExpiredInteraction,
 }
 
@@ -456,11 +468,18 @@ pub fn start_session(
     Ok(secret)
 }
 
+/// The throttle key of an account's password, as the person types the login: password logins
+/// and the cabinet's password checks count under it.
+pub fn account_throttle_key(login: &str) -> String {
+    format!("account:{}", login.trim().to_lowercase())
+}
+
 pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<LoginForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         tracing::info!("login form refused: CSRF token mismatch");
@@ -473,25 +492,31 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
     let login_text = form.login.clone();
     let outcome = blocking(&state, move |s| {
         let now = now();
-        let (client, pending_hash) = match &interaction {
+        let (client, pending_hash, redirect_uri) = match &interaction {
             Some(id) => match live_interaction(s, id, &binding)? {
-                Some((pending, client)) => (Some(client), Some(pending.id_hash)),
+                Some((pending, client)) => {
+                    (Some(client), Some(pending.id_hash), Some(pending.request.redirect_uri.as_str().to_owned()))
+                }
                 None => return Ok(LoginOutcome::ExpiredInteraction),
             },
-            None => (None, None),
+            None => (None, None, None),
         };
         let refused = |message, status| LoginOutcome::Refused {
             message,
             status,
-            client_name: client.as_ref().map(|c| c.name.clone()),
+            client: client.as_ref().zip(redirect_uri.clone()).map(|(c, uri)| (c.name.clone(), uri)),
         };
         let limits = &s.settings.login;
         let window_start = now - limits.window_seconds;
-        let account_key = format!("account:{}", form.login.trim().to_lowercase());
+        let account_key = account_throttle_key(&form.login);
         let address_key = format!("address:{address}");
-        let locked = if s.store.recent_login_failures(&account_key, window_start)? >= limits.max_failures_per_account {
+        // The attempt is reserved under both keys before the password is checked (one conditional
+        // statement each), so parallel guesses cannot all pass a check made before any was
+        // counted; a successful login gives its reservations back.
+        let locked = if !s.store.reserve_attempt(&account_key, limits.max_failures_per_account, window_start, now)? {
             Some("account")
-        } else if s.store.recent_login_failures(&address_key, window_start)? >= limits.max_failures_per_address {
+        } else if !s.store.reserve_attempt(&address_key, limits.max_failures_per_address, window_start, now)? {
+            s.store.release_attempt(&account_key)?;
             Some("address")
         } else {
             None
@@ -530,15 +555,16 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         let account = match account {
             Some(account) if verified => account,
             _ => {
-                s.store.record_login_failure(&account_key, now, window_start)?;
-                s.store.record_login_failure(&address_key, now, window_start)?;
+                // The reservations stand: they are the failure's count.
                 tracing::info!("login failed: wrong login or password");
                 login_failed("wrong_login_or_password", account.as_ref());
                 crate::metrics::login("password", "failure");
                 return Ok(refused("login.wrong", StatusCode::UNAUTHORIZED));
             }
         };
+        s.store.release_attempt(&address_key)?;
         if account.ensure_active().is_err() {
+            s.store.release_attempt(&account_key)?;
             tracing::info!(account = %account.id, "login refused: account disabled");
             login_failed("disabled", Some(&account));
             crate::metrics::login("password", "disabled");
@@ -566,10 +592,10 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
             }
             response
         }
-        Ok(LoginOutcome::Refused { message, status, client_name }) => {
+        Ok(LoginOutcome::Refused { message, status, client }) => {
             let view = LoginView {
                 interaction: form.interaction.as_deref().filter(|i| !i.is_empty()),
-                client_name: client_name.as_deref(),
+                client: client.as_ref().map(|(name, uri)| (name.as_str(), uri.as_str())),
                 login: &login_text,
                 error: Some(t.t(message).to_owned()),
                 step_up: None,
@@ -602,7 +628,7 @@ pub async fn consent_page(
         Ok(Some((interaction, client, person))) => {
             let t = translator(&req, &state, interaction.request.ui_locales.as_deref());
             let scopes = interaction.request.scopes.iter().filter_map(scope_key).map(|k| t.t(k)).collect();
-            pages::render(
+            let page = pages::render(
                 StatusCode::OK,
                 &ConsentPage {
                     frame: Frame::new(t, here(&req)),
@@ -612,7 +638,8 @@ pub async fn consent_page(
                     intro: t.f("consent.signed_in_as", &[("person", &person), ("client", &client.name)]),
                     scopes,
                 },
-            )
+            );
+            pages::allow_form_target(page, interaction.request.redirect_uri.as_str())
         }
         Ok(None) => PageError::expired_interaction().page(translator(&req, &state, None)),
         Err(e) => PageError::from(e).page(translator(&req, &state, None)),
@@ -628,6 +655,7 @@ fn scope_key(scope: &str) -> Option<&'static str> {
         "email" => "scope.email",
         "phone" => "scope.phone",
         "pinfl" => "scope.pinfl",
+        "legal" => "scope.legal",
         "offline_access" => "scope.offline_access",
         _ => return None,
     })
@@ -643,8 +671,9 @@ pub struct ConsentForm {
 pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<ConsentForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);
@@ -697,4 +726,16 @@ pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> Http
         Err(e) => PageError::from(e).page(t),
     };
     browser.finish(response, &state)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every scope a person can be asked for is named on the consent page (issue 14: `legal`,
+    /// the company and role, was left out).
+    #[test]
+    fn every_supported_scope_is_described() {
+        for scope in yagona_oidc::types_export::SUPPORTED_SCOPES {
+            assert!(super::scope_key(scope).is_some(), "{scope}");
+        }
+    }
 }

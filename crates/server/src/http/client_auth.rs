@@ -100,35 +100,101 @@ pub fn credentials(req: &HttpRequest, params: &Params<'_>) -> Result<Credentials
     }
 }
 
+/// The address client authentication failures are counted under (`http.trusted_proxies` apply).
+pub fn client_address(req: &HttpRequest, state: &AppState) -> String {
+    super::client_address::client_address(req, &state.settings.trusted_proxies)
+}
+
 /// Authenticates the client by whichever method it presented, which must be its registered
 /// one. `endpoint` is the path called: an assertion's `aud` may name it, the token endpoint or
-/// the issuer.
-pub fn authenticate(s: &AppState, credentials: Credentials, endpoint: &str) -> Result<Client, OAuthError> {
+/// the issuer. The one place client authentication is decided (token, introspection,
+/// revocation, PAR and the legacy API call it).
+///
+/// A secret this node verified before passes at once. Any other check is throttled (issue 14,
+/// item 5): an attempt is reserved under the client (`client:<id>`) and the `address`
+/// (`client-address:<address>`) before argon2 or the signature check runs, and given back when
+/// it succeeds, so failures are counted and, over `client_auth.max_failures_per_*` within
+/// `client_auth.window_seconds`, refused unchecked (`invalid_client`, 429, `Retry-After`). A
+/// client that keeps using its known secret is not locked out by someone guessing it. Unknown
+/// client ids count under the address. No lock is shared between clients.
+pub fn authenticate(
+    s: &AppState,
+    credentials: Credentials,
+    endpoint: &str,
+    address: &str,
+) -> Result<Client, OAuthError> {
     let failed = || OAuthError::invalid_client("client authentication failed");
-    let id = ClientId::try_from(credentials.client_id()).map_err(|_| failed())?;
-    let client = s.clients.find(&s.store, &id)?.ok_or_else(failed)?;
+    let limits = &s.settings.client_auth;
+    let now = now();
+    let window_start = now - limits.window_seconds;
+    let address_key = format!("client-address:{address}");
+    let throttled = |key: &'static str| {
+        tracing::warn!(key, "client authentication throttled");
+        crate::metrics::throttle_hit(key);
+        OAuthError::new(ErrorCode::InvalidClientThrottled, "too many failed client authentications; retry later")
+    };
+    let found = match ClientId::try_from(credentials.client_id()) {
+        Ok(id) => s.clients.find(&s.store, &id)?,
+        Err(_) => None,
+    };
+    let Some(client) = found else {
+        if !s.store.reserve_attempt(&address_key, limits.max_failures_per_address, window_start, now)? {
+            return Err(throttled("client_address"));
+        }
+        return Err(failed());
+    };
     let method = client.auth_method;
-    let outcome = match credentials {
+    // What must be checked; a public client naming itself and a secret verified before pass.
+    enum Proof {
+        Secret(String),
+        Assertion(String),
+    }
+    let proof = match credentials {
+        Credentials::Id { .. } if method == AuthMethod::None => return Ok(client),
         Credentials::Secret { secret, .. } if method.presents_secret() => {
+            if s.client_secrets.is_known(&client, &secret) {
+                return Ok(client);
+            }
+            Proof::Secret(secret)
+        }
+        Credentials::Assertion { assertion, .. }
+            if matches!(method, AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt) =>
+        {
+            Proof::Assertion(assertion)
+        }
+        _ => {
+            let e = OAuthError::invalid_client(format!(
+                "the client is registered to authenticate with {}",
+                method.as_str()
+            ));
+            tracing::info!(client_id = %client.id, method = method.as_str(), reason = %e.description, "client authentication failed");
+            return Err(e);
+        }
+    };
+    let client_key = format!("client:{}", client.id);
+    if !s.store.reserve_attempt(&client_key, limits.max_failures_per_client, window_start, now)? {
+        return Err(throttled("client"));
+    }
+    if !s.store.reserve_attempt(&address_key, limits.max_failures_per_address, window_start, now)? {
+        s.store.release_attempt(&client_key)?;
+        return Err(throttled("client_address"));
+    }
+    let outcome = match proof {
+        Proof::Secret(secret) => {
             if s.client_secrets.verify(&client, &secret) {
                 Ok(())
             } else {
                 Err(failed())
             }
         }
-        Credentials::Id { .. } if method == AuthMethod::None => Ok(()),
-        Credentials::Assertion { assertion, .. }
-            if matches!(method, AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt) =>
-        {
-            verify_assertion(s, &client, &assertion, endpoint)
-        }
-        _ => Err(OAuthError::invalid_client(format!(
-            "the client is registered to authenticate with {}",
-            method.as_str()
-        ))),
+        Proof::Assertion(assertion) => verify_assertion(s, &client, &assertion, endpoint),
     };
     match outcome {
-        Ok(()) => Ok(client),
+        Ok(()) => {
+            s.store.release_attempt(&client_key)?;
+            s.store.release_attempt(&address_key)?;
+            Ok(client)
+        }
         Err(e) => {
             tracing::info!(client_id = %client.id, method = method.as_str(), reason = %e.description, "client authentication failed");
             // The reason is the client developer's to see: it names no secret.

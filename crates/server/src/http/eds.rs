@@ -155,7 +155,8 @@ enum LoginOutcome {
         cookie: &'static str,
         secret: String,
     },
-    Failed(EdsFailure, Option<String>),
+    /// The failure, and the relying party's name and redirect URI when inside an authorization.
+    Failed(EdsFailure, Option<(String, String)>),
     ExpiredInteraction,
 }
 
@@ -166,8 +167,9 @@ enum LoginOutcome {
 pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<SignedForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<SignedForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return browser.finish(PageError::bad_request("error.form_expired").page(t), &state);
@@ -184,7 +186,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             },
             None => None,
         };
-        let client_name = pending.as_ref().map(|(_, c)| c.name.clone());
+        let client_name = pending.as_ref().map(|(i, c)| (c.name.clone(), i.request.redirect_uri.as_str().to_owned()));
         let signer = match verify(s, &form.pkcs7, &binding_hash, true, now)? {
             Ok(signer) => signer,
             Err(failure) => return Ok(LoginOutcome::Failed(failure, client_name)),
@@ -285,7 +287,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
                 t,
                 &browser,
                 form.interaction.as_deref(),
-                client_name.as_deref(),
+                client_name.as_ref().map(|(name, uri)| (name.as_str(), uri.as_str())),
                 message,
             );
             if matches!(failure, EdsFailure::Disabled) {
@@ -376,12 +378,38 @@ pub(super) fn difference_rows(t: Tr<'_>, account: &Account, signer: &SignerIdent
         .collect()
 }
 
+/// The redirect URI of the authorization a pending EDS step (first-login signup, takeover) goes
+/// back to, if any: its page's forms may lead there (CSP `form-action`, [`pages::allow_form_target`]).
+pub(super) fn return_redirect_uri(
+    s: &AppState,
+    registration: &Registration,
+    binding_hash: &str,
+) -> Result<Option<String>, OAuthError> {
+    let Some(id) = &registration.draft.return_interaction else { return Ok(None) };
+    Ok(live_interaction(s, id, binding_hash)?.map(|(i, _)| i.request.redirect_uri.as_str().to_owned()))
+}
+
+/// A page of a pending EDS step, its forms allowed to lead to `redirect_uri` when the step
+/// continues an authorization.
+pub(super) fn eds_step_page(page: HttpResponse, redirect_uri: Option<&str>) -> HttpResponse {
+    match redirect_uri {
+        Some(uri) => pages::allow_form_target(page, uri),
+        None => page,
+    }
+}
+
 pub async fn signup_page(req: HttpRequest, state: State) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
     let (secret, binding_hash) = (req.cookie(SIGNUP_COOKIE).map(|c| c.value().to_owned()), browser.binding());
-    match blocking(&state, move |s| pending_signup(s, secret.as_deref(), &binding_hash)).await {
-        Ok(Some(registration)) => {
+    let found = blocking(&state, move |s| {
+        let Some(registration) = pending_signup(s, secret.as_deref(), &binding_hash)? else { return Ok(None) };
+        let redirect_uri = return_redirect_uri(s, &registration, &binding_hash)?;
+        Ok(Some((registration, redirect_uri)))
+    })
+    .await;
+    match found {
+        Ok(Some((registration, redirect_uri))) => {
             let signer = registration.draft.eds_signer.as_ref().map(SignerIdentity::from);
             let Some(signer) = signer else { return see_other("/login") };
             let offer = t.t("register.offer_text");
@@ -392,7 +420,7 @@ pub async fn signup_page(req: HttpRequest, state: State) -> HttpResponse {
                 paragraphs: offer.split('\n').map(str::trim).filter(|p| !p.is_empty()).collect(),
                 error: None,
             };
-            browser.finish(pages::render(StatusCode::OK, &page), &state)
+            browser.finish(eds_step_page(pages::render(StatusCode::OK, &page), redirect_uri.as_deref()), &state)
         }
         Ok(None) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),
@@ -408,8 +436,9 @@ pub struct SignupForm {
 pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<SignupForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<SignupForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);
@@ -529,8 +558,9 @@ enum CabinetOutcome {
 async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<SignedForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<SignedForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);

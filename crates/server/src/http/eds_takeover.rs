@@ -87,8 +87,16 @@ pub async fn takeover_page(req: HttpRequest, state: State) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
     let (secret, binding_hash) = (req.cookie(TAKEOVER_COOKIE).map(|c| c.value().to_owned()), browser.binding());
-    match blocking(&state, move |s| pending_takeover(s, secret.as_deref(), &binding_hash)).await {
-        Ok(Some((_, signer, account))) => {
+    let found = blocking(&state, move |s| {
+        let Some((registration, signer, account)) = pending_takeover(s, secret.as_deref(), &binding_hash)? else {
+            return Ok(None);
+        };
+        let redirect_uri = super::eds::return_redirect_uri(s, &registration, &binding_hash)?;
+        Ok(Some((signer, account, redirect_uri)))
+    })
+    .await;
+    match found {
+        Ok(Some((signer, account, redirect_uri))) => {
             let page = EdsTakeoverPage {
                 frame: Frame::new(t, "/login/eds/takeover"),
                 csrf_token: &browser.csrf,
@@ -96,7 +104,8 @@ pub async fn takeover_page(req: HttpRequest, state: State) -> HttpResponse {
                 rows: certificate_rows(t, &signer),
                 differences: difference_rows(t, &account, &signer),
             };
-            browser.finish(pages::render(StatusCode::OK, &page), &state)
+            let page = super::eds::eds_step_page(pages::render(StatusCode::OK, &page), redirect_uri.as_deref());
+            browser.finish(page, &state)
         }
         Ok(None) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),
@@ -112,8 +121,9 @@ pub struct TakeoverForm {
 pub async fn takeover_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<TakeoverForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<TakeoverForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);

@@ -19,6 +19,9 @@ use crate::i18n::Tr;
 /// the node is draining).
 pub const RETRY_AFTER_SECONDS: &str = "5";
 
+/// Seconds a throttled client should wait (`client_auth.window_seconds`), set once at start.
+pub static CLIENT_AUTH_RETRY_AFTER: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
 fn log(error: &OAuthError) {
     if error.code == ErrorCode::ServerError {
         tracing::error!(detail = %error.description, "server error");
@@ -57,6 +60,7 @@ impl ResponseError for ProtocolError {
     fn status_code(&self) -> StatusCode {
         match self.0.code {
             ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidClientThrottled => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -72,6 +76,9 @@ impl ResponseError for ProtocolError {
         }
         if self.0.code == ErrorCode::TemporarilyUnavailable {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        if self.0.code == ErrorCode::InvalidClientThrottled {
+            response.insert_header((header::RETRY_AFTER, CLIENT_AUTH_RETRY_AFTER.get().copied().unwrap_or(900)));
         }
         response.json(serde_json::json!({
             "error": self.0.code.as_str(),

@@ -104,11 +104,12 @@ async fn api(req: &HttpRequest, state: State, params: LegacyParams) -> Result<Ht
         None => return Err(OAuthError::invalid_request("parameter grant_type is missing").into()),
     };
     let credentials = credentials(req, &params)?;
+    let address = client_auth::client_address(req, &state);
     let token = access_token(req, &params)?;
     let body = blocking(&state, move |s| {
         let client = match credentials {
             Some(credentials) => {
-                let client = client_auth::authenticate(s, credentials, legacy::ENDPOINT)?;
+                let client = client_auth::authenticate(s, credentials, legacy::ENDPOINT, &address)?;
                 if !client.legacy {
                     return Err(legacy::not_legacy());
                 }

@@ -61,8 +61,9 @@ fn masked(name: &str) -> String {
 pub async fn link(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<LinkForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<LinkForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);
@@ -186,13 +187,14 @@ pub async fn act_as_page(req: HttpRequest, state: State, query: Query<ActAsQuery
     let (session_hash, binding, id) = (browser.session_hash(), browser.binding(), query.interaction.clone());
     let found = blocking(&state, move |s| {
         let now = now();
-        let Some(_) = live_interaction(s, &id, &binding)? else { return Ok(None) };
+        let Some((interaction, _)) = live_interaction(s, &id, &binding)? else { return Ok(None) };
         let Some((_, account)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(None) };
-        Ok(Some((account.full_name(), choices(s, &account.id, now)?)))
+        let redirect_uri = interaction.request.redirect_uri.as_str().to_owned();
+        Ok(Some((account.full_name(), choices(s, &account.id, now)?, redirect_uri)))
     })
     .await;
     match found {
-        Ok(Some((person, choices))) => {
+        Ok(Some((person, choices, redirect_uri))) => {
             let options = choices
                 .into_iter()
                 .map(|(choice, label)| {
@@ -207,7 +209,8 @@ pub async fn act_as_page(req: HttpRequest, state: State, query: Query<ActAsQuery
                 interaction: &query.interaction,
                 options,
             };
-            browser.finish(pages::render(StatusCode::OK, &page), &state)
+            let response = pages::allow_form_target(pages::render(StatusCode::OK, &page), &redirect_uri);
+            browser.finish(response, &state)
         }
         Ok(None) => PageError::expired_interaction().page(t),
         Err(e) => PageError::from(e).page(t),
@@ -224,8 +227,9 @@ pub struct ActAsForm {
 pub async fn act_as_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<ActAsForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<ActAsForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);
@@ -311,8 +315,9 @@ async fn finish_role(
 pub async fn grant(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<GrantForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<GrantForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);
@@ -383,8 +388,9 @@ pub async fn grant(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
 pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<RevokeRoleForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<RevokeRoleForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);

@@ -124,16 +124,22 @@ async fn end_session(
     .await;
     let response = match decision {
         Ok(Decision::Done(after)) => finish_logout(&state, t, after),
-        Ok(Decision::Confirm(after)) => pages::render(
-            StatusCode::OK,
-            &LogoutPage {
-                frame: Frame::new(t, here(&req)),
-                csrf_token: &browser.csrf,
-                client_id: after.client_id.as_deref(),
-                post_logout_redirect_uri: after.redirect.as_deref(),
-                state: after.state.as_deref(),
-            },
-        ),
+        Ok(Decision::Confirm(after)) => {
+            let page = pages::render(
+                StatusCode::OK,
+                &LogoutPage {
+                    frame: Frame::new(t, here(&req)),
+                    csrf_token: &browser.csrf,
+                    client_id: after.client_id.as_deref(),
+                    post_logout_redirect_uri: after.redirect.as_deref(),
+                    state: after.state.as_deref(),
+                },
+            );
+            match after.redirect.as_deref() {
+                Some(uri) => pages::allow_form_target(page, uri),
+                None => page,
+            }
+        }
         Err(e) => invalid_logout(e).page(t),
     };
     browser.finish(response, &state)
@@ -150,8 +156,9 @@ pub struct ConfirmForm {
 pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<ConfirmForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<ConfirmForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);

@@ -110,14 +110,15 @@ pub struct SwitchLanguage {
     back: Option<String>,
 }
 
-/// Remembers the chosen language and goes back to the page (only to a path on this site).
+/// Remembers the chosen language and goes back to the page (only to a path on this site,
+/// [`super::return_to::same_origin_path`]).
 pub async fn switch_language(state: State, query: web::Query<SwitchLanguage>) -> HttpResponse {
     let back = query
         .back
         .as_deref()
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-        .unwrap_or("/");
-    let mut response = see_other(back);
+        .and_then(|b| super::return_to::same_origin_path(&state.settings.issuer, b))
+        .unwrap_or_else(|| "/".to_owned());
+    let mut response = see_other(&back);
     if let Some(locale) = Locale::from_tag(&query.set) {
         let cookie = browser_cookie(&state, LANG_COOKIE, locale.tag().to_owned(), 365 * 24 * 3600);
         if let Err(e) = response.add_cookie(&cookie) {

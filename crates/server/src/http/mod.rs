@@ -20,6 +20,7 @@ mod dpop;
 pub mod pages;
 mod par;
 mod register;
+pub mod return_to;
 mod step_up;
 mod token;
 mod userinfo;
@@ -127,6 +128,7 @@ pub async fn request_span(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let https = req.app_data::<State>().is_some_and(|s| s.settings.issuer_is_https);
     let method = req.method().clone();
     let started = Instant::now();
     async move {
@@ -137,6 +139,14 @@ pub async fn request_span(
         let headers = response.headers_mut();
         headers.insert(actix_web::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         headers.insert(actix_web::http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        // Over https (the issuer's scheme; TLS may end at a proxy in front) browsers are told to
+        // use nothing else for a year. No includeSubDomains: other services may share the domain.
+        if https {
+            headers.insert(
+                actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            );
+        }
         let elapsed = started.elapsed().as_secs_f64();
         tracing::info!(status = response.status().as_u16(), elapsed_ms = elapsed * 1000.0, "served");
         crate::metrics::request(route, &method, response.status().as_u16(), elapsed);
@@ -220,6 +230,20 @@ pub async fn requesting_client(
 pub fn parse_pairs(input: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
         .map_err(|_| OAuthError::invalid_request("the parameters are not valid form encoding"))
+}
+
+/// Parses the form a page posted (`application/x-www-form-urlencoded`) into `T`: every page form
+/// comes through here. A control character in any name or value (NUL, which PostgreSQL refuses
+/// in text, and the rest of C0, DEL and C1) refuses the whole form with a 400 page saying so;
+/// line breaks and tabs are whitespace a browser may send, left to each field's validation.
+/// Bytes that are not UTF-8 become U+FFFD (as browsers show them) and fail validation there.
+pub fn page_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, error::PageError> {
+    let has_control = |text: &str| text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+    if url::form_urlencoded::parse(body).any(|(name, value)| has_control(&name) || has_control(&value)) {
+        tracing::info!("form refused: control characters");
+        return Err(error::PageError::bad_request("error.form_control_characters"));
+    }
+    serde_urlencoded::from_bytes(body).map_err(|_| error::PageError::bad_request("error.form_incomplete"))
 }
 
 /// The cookies that tie a browser to Yagona: the session and the CSRF token. Over https the

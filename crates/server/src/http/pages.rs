@@ -31,7 +31,7 @@ fn page_csp(urls: &[String]) -> String {
         .collect();
     format!(
         "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self' {}; \
-         frame-ancestors 'none'; base-uri 'none'",
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         sources.join(" ")
     )
 }
@@ -49,13 +49,41 @@ static FORM_POST_CSP: LazyLock<String> = LazyLock::new(|| {
     format!("default-src 'none'; script-src 'sha256-{hash}'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'")
 });
 
+/// Pages use none of the browser's powerful features: they are all switched off for them (and for
+/// anything they could embed).
+const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), \
+     hid=(), magnetometer=(), microphone=(), payment=(), serial=(), usb=(), xr-spatial-tracking=()";
+
 fn html_with_csp(status: StatusCode, body: String, csp: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::HeaderName::from_static("permissions-policy"), PERMISSIONS_POLICY))
         .body(body)
+}
+
+/// Lets a page's forms lead to `redirect_uri`'s origin as well as this site (CSP `form-action`).
+/// Browsers apply `form-action` to every redirect that follows a form's submission, and the login,
+/// consent, act-as and logout forms end in a redirect to the relying party (`/authorize/resume`
+/// -> its redirect URI), so those pages allow exactly the origin of the request's verified
+/// redirect URI (a scheme for a native app's private-use URI).
+pub fn allow_form_target(mut response: HttpResponse, redirect_uri: &str) -> HttpResponse {
+    let Ok(url) = url::Url::parse(redirect_uri) else { return response };
+    let source = match url.origin() {
+        url::Origin::Tuple(..) => url.origin().ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    let headers = response.headers_mut();
+    let csp = headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(csp) = csp {
+        let widened = csp.replace("form-action 'self'", &format!("form-action 'self' {source}"));
+        if let Ok(value) = header::HeaderValue::from_str(&widened) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    response
 }
 
 /// Renders a template; a template that fails to render is a bug, logged and shown as an error.

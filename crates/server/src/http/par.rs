@@ -12,7 +12,7 @@ use yagona_oidc::secrets::{hash_token, random_token};
 use yagona_oidc::{OAuthError, OidcRepository as _};
 
 use super::authorize_request::unfold_request_object;
-use super::client_auth::{authenticate, credentials};
+use super::client_auth::{authenticate, client_address, credentials};
 use super::error::ProtocolError;
 use super::{blocking, parse_pairs, State};
 use crate::discovery::PAR_PATH;
@@ -24,8 +24,9 @@ const CLIENT_AUTHENTICATION: [&str; 3] = ["client_secret", "client_assertion", "
 pub async fn push(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
     let params = parse_pairs(&body)?;
     let credentials = credentials(&req, &Params(&params))?;
+    let address = client_address(&req, &state);
     let body = blocking(&state, move |s| {
-        let client = authenticate(s, credentials, PAR_PATH)?;
+        let client = authenticate(s, credentials, PAR_PATH, &address)?;
         let mut request: Vec<(String, String)> =
             params.into_iter().filter(|(k, _)| !CLIENT_AUTHENTICATION.contains(&k.as_str())).collect();
         if Params(&request).get("request_uri")?.is_some() {

@@ -125,8 +125,9 @@ pub async fn offer_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
     if !state.settings.registration.enabled {
         return disabled(r.t);
     }
-    let Ok(form) = serde_urlencoded::from_bytes::<OfferForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
+    let form = match super::page_form::<OfferForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(r.t),
     };
     if !r.browser.csrf_matches(&form.csrf_token) {
         return r.browser.finish(PageError::bad_request("error.form_expired").page(r.t), &state);
@@ -247,11 +248,11 @@ pub struct Csrf {
 
 pub async fn person_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let r = request(&req, &state);
-    let (Ok(csrf), Ok(form)) =
-        (serde_urlencoded::from_bytes::<Csrf>(&body), serde_urlencoded::from_bytes::<PersonForm>(&body))
-    else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
-    };
+    let (csrf, form) =
+        match super::page_form::<Csrf>(&body).and_then(|c| Ok((c, super::page_form::<PersonForm>(&body)?))) {
+            Ok(pair) => pair,
+            Err(e) => return e.page(r.t),
+        };
     if !r.browser.csrf_matches(&csrf.csrf_token) {
         return PageError::bad_request("error.form_expired").page(r.t);
     }
@@ -260,11 +261,15 @@ pub async fn person_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
         Err(response) => return response,
     };
     let checked = form.clone();
+    let address = r.browser.address.clone();
     let result = blocking(&state, move |s| {
         let mut person = match validate_person(&checked, now()) {
             Ok(person) => person,
             Err(errors) => return Ok(Err(errors)),
         };
+        if !reserve_check(s, &address)? {
+            return Ok(Err(Vec::new()));
+        }
         let pinfl = Pinfl::try_from(person.pinfl.as_str()).map_err(OAuthError::from)?;
         if s.store.find_account_by_pinfl(&pinfl).map_err(OAuthError::from)?.is_some() {
             return Ok(Err(vec![("pinfl", AccountError::PinflTaken)]));
@@ -282,6 +287,8 @@ pub async fn person_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
     .await;
     match result {
         Ok(Ok(())) => see_other("/register/confirm"),
+        // No field errors and no success: the address is throttled.
+        Ok(Err(errors)) if errors.is_empty() => throttled_page(r.t),
         Ok(Err(errors)) => {
             tracing::info!(fields = ?errors.iter().map(|(f, e)| (*f, e.code())).collect::<Vec<_>>(), "registration data refused");
             person_response(&r, &state, &form, &errors)
@@ -317,8 +324,9 @@ pub async fn confirm_page(req: HttpRequest, state: State) -> HttpResponse {
 
 pub async fn confirm_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let r = request(&req, &state);
-    let Ok(csrf) = serde_urlencoded::from_bytes::<Csrf>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
+    let csrf = match super::page_form::<Csrf>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(r.t),
     };
     if !r.browser.csrf_matches(&csrf.csrf_token) {
         return PageError::bad_request("error.form_expired").page(r.t);
@@ -388,15 +396,39 @@ enum Finish {
     Invalid(FieldErrors),
     /// The PINFL or passport number was taken by a concurrent registration.
     Taken(AccountError),
+    /// Too many existence checks from this address.
+    Throttled,
+}
+
+/// Counts one of the wizard's existence checks (PINFL, passport, login) against the client
+/// address: they tell whether an account exists, so a stranger may make only
+/// `registration.max_checks_per_address` of them per `registration.checks_window_seconds`, every
+/// submission counted (a registration needs two or three). `false`: refuse unchecked.
+fn reserve_check(s: &AppState, address: &str) -> Result<bool, OAuthError> {
+    let limits = &s.settings.registration;
+    let now = now();
+    let key = format!("registration:{address}");
+    let reserved =
+        s.store.reserve_attempt(&key, limits.max_checks_per_address, now - limits.checks_window_seconds, now)?;
+    if !reserved {
+        tracing::warn!("registration checks throttled");
+        crate::metrics::throttle_hit("registration");
+    }
+    Ok(reserved)
+}
+
+/// The page of a throttled registration step: it says nothing about the data sent.
+fn throttled_page(t: Tr<'static>) -> HttpResponse {
+    PageError::new(StatusCode::TOO_MANY_REQUESTS, "register.throttled_title", "register.throttled").page(t)
 }
 
 pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let r = request(&req, &state);
-    let (Ok(csrf), Ok(form)) =
-        (serde_urlencoded::from_bytes::<Csrf>(&body), serde_urlencoded::from_bytes::<CredentialsForm>(&body))
-    else {
-        return PageError::bad_request("error.form_incomplete").page(r.t);
-    };
+    let (csrf, form) =
+        match super::page_form::<Csrf>(&body).and_then(|c| Ok((c, super::page_form::<CredentialsForm>(&body)?))) {
+            Ok(pair) => pair,
+            Err(e) => return e.page(r.t),
+        };
     if !r.browser.csrf_matches(&csrf.csrf_token) {
         return PageError::bad_request("error.form_expired").page(r.t);
     }
@@ -413,6 +445,9 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
             Ok(c) => c,
             Err(errors) => return Ok(Finish::Invalid(errors)),
         };
+        if !reserve_check(s, &address)? {
+            return Ok(Finish::Throttled);
+        }
         if s.store.find_account_by_login(&credentials.login).map_err(storage)?.is_some() {
             return Ok(Finish::Invalid(vec![("login", AccountError::LoginTaken)]));
         }
@@ -471,6 +506,7 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
         }
         Ok(Finish::Invalid(errors)) => credentials_response(&r, &state, &form, &errors, None),
         Ok(Finish::Taken(e)) => credentials_response(&r, &state, &form, &Vec::new(), Some(message(r.t, &e, 0))),
+        Ok(Finish::Throttled) => throttled_page(r.t),
         Err(e) => PageError::from(e).page(r.t),
     }
 }

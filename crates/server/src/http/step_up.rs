@@ -23,8 +23,9 @@ pub struct DeclineForm {
 pub async fn decline(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<DeclineForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<DeclineForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);

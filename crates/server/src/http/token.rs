@@ -14,7 +14,7 @@ use yagona_oidc::{
     RefreshRotation, RefreshToken, Scopes,
 };
 
-use super::client_auth::{authenticate, credentials};
+use super::client_auth::{authenticate, client_address, credentials};
 use super::error::ProtocolError;
 use super::{blocking, dpop, parse_pairs, State};
 use crate::discovery::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
@@ -44,9 +44,10 @@ async fn token_request(
     let p = Params(&params);
     let grant_type = GrantType::try_from(p.require("grant_type")?)?;
     let credentials = credentials(req, &p)?;
+    let address = client_address(req, state);
     let proof = proof?;
     let body = blocking(state, move |s| {
-        let client = authenticate(s, credentials, TOKEN_PATH)?;
+        let client = authenticate(s, credentials, TOKEN_PATH, &address)?;
         if !client.allows(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -120,6 +121,10 @@ pub(super) fn redeem(
     verifier: Option<&str>,
     binding: AccessTokenBinding<'_>,
 ) -> Result<Value, OAuthError> {
+    // A malformed verifier is refused before the code is spent: it can never match.
+    if let Some(verifier) = verifier {
+        yagona_oidc::CodeChallenge::check_verifier_form(verifier)?;
+    }
     let now = now();
     let (code, grant) = match s.store.consume_authorization_code(&hash_token(code), now)? {
         CodeConsumption::Consumed(spent) => *spent,
@@ -394,9 +399,10 @@ pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<H
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let credentials = credentials(&req, &p)?;
+    let address = client_address(&req, &state);
     let token = p.require("token")?.to_owned();
     let body = blocking(&state, move |s| {
-        let client = authenticate(s, credentials, INTROSPECT_PATH)?;
+        let client = authenticate(s, credentials, INTROSPECT_PATH, &address)?;
         if client.is_public() {
             return Err(OAuthError::invalid_client("public clients cannot introspect tokens"));
         }
@@ -438,6 +444,7 @@ pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpR
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let credentials = credentials(&req, &p)?;
+    let address = client_address(&req, &state);
     let token = p.require("token")?.to_owned();
     if let Some(hint) = p.get("token_type_hint")? {
         if !matches!(hint, "access_token" | "refresh_token") {
@@ -445,7 +452,7 @@ pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpR
         }
     }
     blocking(&state, move |s| {
-        let client = authenticate(s, credentials, REVOKE_PATH)?;
+        let client = authenticate(s, credentials, REVOKE_PATH, &address)?;
         let now = now();
         match find_live_token(s, &token)? {
             Some(KnownToken::Access(c)) if c.client_id == client.id.as_str() => {

@@ -293,16 +293,25 @@ impl OidcRepository for Store {
         tokens::is_access_token_revoked(self, jti)
     }
 
+    fn reserve_attempt(&self, key: &str, limit: u32, window_start: i64, now: i64) -> Result<bool, OAuthError> {
+        throttle::reserve_attempt(self, key, limit, window_start, now)
+    }
+
+    fn release_attempt(&self, key: &str) -> Result<(), OAuthError> {
+        throttle::release_attempt(self, key)
+    }
+
     fn record_login_failure(&self, key: &str, now: i64, window_start: i64) -> Result<u32, OAuthError> {
-        throttle::record_login_failure(self, key, now, window_start)
+        throttle::reserve_attempt(self, key, u32::MAX, window_start, now)?;
+        throttle::recent_attempts(self, key, window_start)
     }
 
     fn recent_login_failures(&self, key: &str, window_start: i64) -> Result<u32, OAuthError> {
-        throttle::recent_login_failures(self, key, window_start)
+        throttle::recent_attempts(self, key, window_start)
     }
 
     fn clear_login_failures(&self, key: &str) -> Result<(), OAuthError> {
-        throttle::clear_login_failures(self, key)
+        throttle::clear_attempts(self, key)
     }
 
     fn purge_expired(&self, now: i64) -> Result<u64, OAuthError> {

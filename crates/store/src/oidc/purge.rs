@@ -38,8 +38,9 @@ pub(super) fn purge_expired(store: &Store, now: i64) -> Result<u64, OAuthError> 
         n +=
             diesel::delete(registration_tokens::table.filter(registration_tokens::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(dpop_proofs::table.filter(dpop_proofs::expires_at.le(now))).execute(conn)?;
-        // Failures older than a day no longer count towards any throttle window.
-        n += diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - 86_400))).execute(conn)?;
+        // A counter untouched for a day is past every throttle window.
+        n += diesel::delete(throttle_counters::table.filter(throttle_counters::last_attempt.le(now - 86_400)))
+            .execute(conn)?;
         Ok(n as u64)
     })?;
     Ok(n)
