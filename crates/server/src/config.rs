@@ -110,6 +110,8 @@ pub struct UiConfig {
     /// The language when neither the relying party, the person nor the browser names one:
     /// `uz-Latn`, `ru` or `en`.
     pub default_locale: Locale,
+    /// The IANA time zone the pages show dates and times in (`Asia/Tashkent`).
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,7 +237,7 @@ impl Default for Config {
                 parallelism: argon.parallelism,
                 min_length: 10,
             },
-            ui: UiConfig { default_locale: Locale::UzLatn },
+            ui: UiConfig { default_locale: Locale::UzLatn, time_zone: "Asia/Tashkent".into() },
             registration: RegistrationConfig { enabled: true, offer_file: None, ttl: 3600 },
             eds: EdsConfig {
                 trust_anchors: Vec::new(),
@@ -282,6 +284,8 @@ pub struct Settings {
     pub password: PasswordParams,
     pub password_min_length: usize,
     pub default_locale: Locale,
+    /// `ui.time_zone`.
+    pub time_zone: chrono_tz::Tz,
     pub registration: RegistrationConfig,
     pub eds: EdsConfig,
     pub legal: LegalConfig,
@@ -416,6 +420,12 @@ impl Config {
                 format!("configuration key `metrics.listen`: {e} (expected host:port, or empty for no metrics)")
             })?),
         };
+        let time_zone: chrono_tz::Tz = self.ui.time_zone.trim().parse().map_err(|_| {
+            format!(
+                "configuration key `ui.time_zone`: {:?} is not an IANA time zone (for example Asia/Tashkent)",
+                self.ui.time_zone
+            )
+        })?;
         let mut offer_texts = Vec::new();
         if let Some(pattern) = self.registration.offer_file.as_deref().filter(|p| !p.is_empty()) {
             for locale in Locale::ALL {
@@ -442,6 +452,7 @@ impl Config {
             password,
             password_min_length: self.password.min_length,
             default_locale: self.ui.default_locale,
+            time_zone,
             registration: self.registration,
             eds: self.eds,
             legal: self.legal,

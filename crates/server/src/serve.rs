@@ -41,6 +41,7 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
         tracing::info!(key = %created, "signing key generated");
     }
     crate::http::pages::set_eimzo_sources(&settings.eds.eimzo_urls);
+    crate::http::pages::set_time_zone(settings.time_zone);
     let (trust, loads) = crate::trust::load(&settings.eds);
     crate::trust::record_loads(&store, &loads, now());
     let trust = trust?;

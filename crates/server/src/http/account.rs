@@ -22,7 +22,8 @@ struct Cabinet {
     services: Vec<(ClientId, String, String, i64)>,
     certificates: Vec<yagona_account::eds::BoundCertificate>,
     memberships: Vec<(String, String, String)>,
-    heads: Vec<pages::HeadPanel>,
+    /// The companies the person heads: (TIN, name, members as (account, person, role, until)).
+    heads: Vec<(String, String, Vec<(String, String, String, Option<i64>)>)>,
     roles: Vec<String>,
     /// EDS is configured (the "Register EDS" section is shown).
     eds: bool,
@@ -77,10 +78,9 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
                     .map_err(OAuthError::from)?
                     .map(|a| a.full_name())
                     .unwrap_or_default();
-                let until = m.expires_at.map(pages::show_time).unwrap_or_default();
-                members.push((m.account_id.to_string(), person, m.role, until));
+                members.push((m.account_id.to_string(), person, m.role, m.expires_at));
             }
-            heads.push(pages::HeadPanel { tin: entity.tin.to_string(), name: entity.name, members });
+            heads.push((entity.tin.to_string(), entity.name, members));
         }
     }
     Ok(Some(Cabinet {
@@ -170,13 +170,34 @@ fn render_cabinet(
         profile,
         eds: eds_enabled,
         eimzo: cabinet.eimzo.clone(),
-        memberships: cabinet.memberships.clone(),
-        heads: cabinet.heads,
-        roles: cabinet.roles.clone(),
+        memberships: cabinet
+            .memberships
+            .iter()
+            .map(|(name, tin, role)| (name.clone(), tin.clone(), pages::role_name(t, role)))
+            .collect(),
+        heads: cabinet
+            .heads
+            .into_iter()
+            .map(|(tin, name, members)| pages::HeadPanel {
+                tin,
+                name,
+                members: members
+                    .into_iter()
+                    .map(|(account_id, person, role, until)| pages::MemberRow {
+                        account_id,
+                        person,
+                        role_name: pages::role_name(t, &role),
+                        role,
+                        until: until.map(|at| pages::utc_day(t, at)).unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        roles: cabinet.roles.iter().map(|r| (r.clone(), pages::role_name(t, r))).collect(),
         certificates: cabinet
             .certificates
             .iter()
-            .map(|c| (c.common_name.clone(), c.serial.clone(), pages::show_time(c.valid_to)))
+            .map(|c| (c.common_name.clone(), c.serial.clone(), pages::day(t, c.valid_to)))
             .collect(),
         status: t.t(status),
         status_help: (a.status == AccountStatus::Unconfirmed).then(|| t.t("account.status_help")),
@@ -186,7 +207,7 @@ fn render_cabinet(
             .iter()
             .map(|s| SessionRow {
                 sid: s.sid.clone(),
-                started: pages::show_time(s.created_at),
+                started: pages::when(t, s.created_at),
                 address: s.address.clone(),
                 current: s.id_hash == cabinet.session.id_hash,
             })
@@ -197,16 +218,20 @@ fn render_cabinet(
             .map(|(id, name, scopes, since)| ServiceRow {
                 client_id: id.to_string(),
                 name,
-                scopes,
-                since: pages::show_time(since),
+                scopes: pages::scope_names(t, &scopes),
+                since: pages::day(t, since),
             })
             .collect(),
         history: cabinet
             .history
             .into_iter()
             .map(|(at, method, client, address)| HistoryRow {
-                time: pages::show_time(at),
-                method: if method == "password" { t.t("account.method_password").to_owned() } else { method },
+                time: pages::when(t, at),
+                method: match method.as_str() {
+                    "password" => t.t("account.method_password").to_owned(),
+                    "eds" => t.t("account.method_eds").to_owned(),
+                    _ => method,
+                },
                 client,
                 address,
             })

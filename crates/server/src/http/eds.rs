@@ -48,9 +48,13 @@ impl EdsFailure {
             Self::Pki(PkiError::BadSignature | PkiError::WeakAlgorithm(_) | PkiError::UnsupportedAlgorithm(_)) => {
                 "eds.error_bad_signature"
             }
-            Self::Pki(PkiError::CertificateInvalid(_) | PkiError::CertificateInvalidAtSigningTime) => {
-                "eds.error_certificate"
+            Self::Pki(PkiError::CertificateInvalid(_)) => "eds.error_certificate",
+            Self::Pki(PkiError::CertificateInvalidAtSigningTime) => "eds.error_invalid_at_signing_time",
+            Self::Pki(PkiError::CertificateExpired(date)) => return t.f("eds.error_expired", &[("date", date)]),
+            Self::Pki(PkiError::CertificateNotYetValid(date)) => {
+                return t.f("eds.error_not_yet_valid", &[("date", date)])
             }
+            Self::Pki(PkiError::CertificateUntrusted) => "eds.error_untrusted",
             Self::Pki(PkiError::Revoked(date)) => return t.f("eds.error_revoked", &[("date", date)]),
             Self::Pki(PkiError::BadSigningTime) => "eds.error_signing_time",
             Self::Pki(PkiError::StatusCheckFailed) => "eds.error_status",
@@ -359,7 +363,7 @@ pub(super) fn certificate_rows<'a>(t: Tr<'a>, signer: &SignerIdentity) -> Vec<(&
     }
     rows.push((t.t("eds.serial"), signer.serial_number.clone()));
     rows.push((t.t("eds.issuer"), signer.issuer.clone()));
-    rows.push((t.t("eds.valid_until"), pages::show_time(signer.valid_to)));
+    rows.push((t.t("eds.valid_until"), pages::day(t, signer.valid_to)));
     rows
 }
 

@@ -148,10 +148,13 @@ fn replace_page<'a>(
     let rows = vec![
         (t.t("legal.current_head"), current.masked_name.clone()),
         (t.t("legal.current_title"), m.title.clone().unwrap_or_else(unknown)),
-        (t.t("legal.current_since"), pages::show_time(m.granted_at)),
-        (t.t("legal.current_certificate"), m.certificate_valid_from.map(pages::show_time).unwrap_or_else(unknown)),
+        (t.t("legal.current_since"), pages::when(t, m.granted_at)),
+        (
+            t.t("legal.current_certificate"),
+            m.certificate_valid_from.map(|at| pages::day(t, at)).unwrap_or_else(unknown),
+        ),
         (t.t("legal.your_title"), head.title.clone()),
-        (t.t("legal.your_certificate"), pages::show_time(head.valid_from)),
+        (t.t("legal.your_certificate"), pages::day(t, head.valid_from)),
     ];
     let company = format!("{} ({})", head.entity.name, head.entity.tin);
     LegalReplacePage {
@@ -195,9 +198,14 @@ pub async fn act_as_page(req: HttpRequest, state: State, query: Query<ActAsQuery
         Ok(Some((person, choices))) => {
             let options = choices
                 .into_iter()
-                .map(|(choice, label)| {
-                    let label =
-                        if label.is_empty() { t.f("legal.as_individual", &[("person", &person)]) } else { label };
+                .map(|(choice, _)| {
+                    // The label in the page's language (the role's name translated).
+                    let label = match &choice {
+                        yagona_oidc::ActingAs::LegalEntity { tin, name, role, .. } => {
+                            format!("{name} ({tin}) · {}", pages::role_name(t, role))
+                        }
+                        _ => t.f("legal.as_individual", &[("person", &person)]),
+                    };
                     (choice.form_value(), label)
                 })
                 .collect();

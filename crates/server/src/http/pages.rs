@@ -287,6 +287,32 @@ pub struct RegisterConfirmPage<'a> {
     pub rows: Vec<(&'a str, String)>,
 }
 
+/// A role's name in the page's language: the catalogue's roles (`Common For Head`, `Accountant`,
+/// `Employee`) are translated (`role.common_for_head`); a role an operator added is shown as named.
+pub fn role_name(t: Tr<'_>, role: &str) -> String {
+    let key = format!("role.{}", role.trim().to_lowercase().replace(' ', "_"));
+    match t.t(&key) {
+        found if found == key => role.to_owned(),
+        found => found.to_owned(),
+    }
+}
+
+/// Scopes as the cabinet lists them, each named in the page's language (`scope_name.email`);
+/// a scope without a name is shown as it is.
+pub fn scope_names(t: Tr<'_>, scopes: &str) -> String {
+    scopes
+        .split_whitespace()
+        .map(|scope| {
+            let key = format!("scope_name.{scope}");
+            match t.t(&key) {
+                found if found == key => scope.to_owned(),
+                found => found.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One row of the cabinet's session list.
 pub struct SessionRow {
     pub sid: String,
@@ -303,11 +329,22 @@ pub struct ServiceRow {
     pub since: String,
 }
 
-/// A company the person heads, and its members: (account id, person, role, until).
+/// A company the person heads, and its members.
 pub struct HeadPanel {
     pub tin: String,
     pub name: String,
-    pub members: Vec<(String, String, String, String)>,
+    pub members: Vec<MemberRow>,
+}
+
+/// A member of a company the person heads.
+pub struct MemberRow {
+    pub account_id: String,
+    pub person: String,
+    /// The role as stored (the revoke form sends it back).
+    pub role: String,
+    /// The role in the page's language.
+    pub role_name: String,
+    pub until: String,
 }
 
 /// One row of the login history.
@@ -333,8 +370,8 @@ pub struct AccountPage<'a> {
     pub memberships: Vec<(String, String, String)>,
     /// The companies the person heads, with their members.
     pub heads: Vec<HeadPanel>,
-    /// The role catalogue.
-    pub roles: Vec<String>,
+    /// The role catalogue: (role, its name in the page's language).
+    pub roles: Vec<(String, String)>,
     pub status: &'a str,
     pub status_help: Option<&'a str>,
     pub password_fields: Vec<Field<'a>>,
@@ -346,7 +383,45 @@ pub struct AccountPage<'a> {
 pub const STYLESHEET: &str = include_str!("../../assets/style.css");
 pub const EDS_SCRIPT: &str = include_str!("../../assets/eds.js");
 
-/// A unix time as shown on pages (UTC).
+/// The time zone of the dates on pages (`ui.time_zone`), set once at start.
+static TIME_ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
+
+pub fn set_time_zone(zone: chrono_tz::Tz) {
+    let _ = TIME_ZONE.set(zone);
+}
+
+fn zone() -> chrono_tz::Tz {
+    *TIME_ZONE.get_or_init(|| chrono_tz::Asia::Tashkent)
+}
+
+fn local(unix: i64) -> Option<chrono::DateTime<chrono_tz::Tz>> {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.with_timezone(&zone()))
+}
+
+/// A day as people read it in the page's language: `12 May 2026`, `12 мая 2026`, `12-may 2026`.
+pub fn day(t: Tr<'_>, unix: i64) -> String {
+    local(unix).map(|at| day_of(t, at)).unwrap_or_default()
+}
+
+/// The calendar day of a UTC day boundary (a role's expiry is the end of the chosen day, UTC).
+pub fn utc_day(t: Tr<'_>, unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|at| day_of(t, at)).unwrap_or_default()
+}
+
+fn day_of<Z: chrono::TimeZone>(t: Tr<'_>, at: chrono::DateTime<Z>) -> String {
+    use chrono::Datelike as _;
+    let month = t.t("time.months").split(',').nth(at.month0() as usize).unwrap_or_default().trim().to_owned();
+    t.f("time.date", &[("day", &at.day().to_string()), ("month", &month), ("year", &at.year().to_string())])
+}
+
+/// A moment as people read it: the day in the page's language and the time of day (24 h) in
+/// `ui.time_zone`.
+pub fn when(t: Tr<'_>, unix: i64) -> String {
+    let Some(at) = local(unix) else { return String::new() };
+    t.f("time.date_time", &[("date", &day(t, unix)), ("time", &at.format("%H:%M").to_string())])
+}
+
+/// A unix time as the command line shows it (UTC, ISO 8601).
 pub fn show_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
