@@ -48,10 +48,16 @@ pub enum AuditKind {
     KeyRotated,
     /// A spent refresh token (or code) was presented again: its whole grant was revoked.
     TokenReuseDetected,
+    /// A person proved their e-mail address with a link (detail: the address).
+    EmailVerified,
+    /// A recovery link was sent (detail: by, the masked address) or refused (detail: reason).
+    RecoveryRequested,
+    /// A person set a new password with a recovery link: sessions ended, grants revoked.
+    PasswordRecovered,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 18] = [
+    pub const ALL: [AuditKind; 21] = [
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
         AuditKind::AccountCreated,
@@ -70,6 +76,9 @@ impl AuditKind {
         AuditKind::ClientRemoved,
         AuditKind::KeyRotated,
         AuditKind::TokenReuseDetected,
+        AuditKind::EmailVerified,
+        AuditKind::RecoveryRequested,
+        AuditKind::PasswordRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +101,9 @@ impl AuditKind {
             AuditKind::ClientRemoved => "client_removed",
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::TokenReuseDetected => "token_reuse_detected",
+            AuditKind::EmailVerified => "email_verified",
+            AuditKind::RecoveryRequested => "recovery_requested",
+            AuditKind::PasswordRecovered => "password_recovered",
         }
     }
 

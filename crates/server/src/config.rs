@@ -36,6 +36,24 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP server recovery and verification e-mails go through: `smtps://user:pass@host`
+    /// (TLS), `smtp://host:587?tls=required` (STARTTLS), `smtp://localhost:25` (a local relay).
+    /// Unset: no e-mail (with `serve --dev`, messages are written to the log).
+    pub smtp_url: Option<String>,
+    /// The sender: `Yagona <no-reply@id.example.uz>`.
+    pub from: String,
+    /// Seconds a link sent by e-mail stays usable.
+    pub link_ttl: i64,
+    /// Links asked for within `login.window_seconds`, per account and per client address, before
+    /// more are refused.
+    pub max_per_account: u32,
+    pub max_per_address: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -260,6 +278,13 @@ impl Default for Config {
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
             metrics: MetricsConfig { listen: "127.0.0.1:9464".into() },
             audit: AuditConfig { retention_days: 365 },
+            mail: MailConfig {
+                smtp_url: None,
+                from: "Yagona <no-reply@localhost>".into(),
+                link_ttl: 1800,
+                max_per_account: 3,
+                max_per_address: 20,
+            },
         }
     }
 }
@@ -296,6 +321,7 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// `audit.retention_days` in seconds; `None` keeps events for ever.
     pub audit_retention: Option<i64>,
+    pub mail: MailConfig,
 }
 
 impl Config {
@@ -420,6 +446,9 @@ impl Config {
                 format!("configuration key `metrics.listen`: {e} (expected host:port, or empty for no metrics)")
             })?),
         };
+        if !(60..=86_400).contains(&self.mail.link_ttl) {
+            return Err("configuration key `mail.link_ttl`: between 60 and 86400 seconds".into());
+        }
         let time_zone: chrono_tz::Tz = self.ui.time_zone.trim().parse().map_err(|_| {
             format!(
                 "configuration key `ui.time_zone`: {:?} is not an IANA time zone (for example Asia/Tashkent)",
@@ -460,6 +489,7 @@ impl Config {
             log: self.log,
             metrics_listen,
             audit_retention: (self.audit.retention_days > 0).then(|| self.audit.retention_days * 86_400),
+            mail: self.mail,
         })
     }
 }

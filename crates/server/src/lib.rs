@@ -10,6 +10,7 @@ mod eimzo;
 mod http;
 pub mod i18n;
 mod logging;
+mod mail;
 mod metrics;
 mod serve;
 mod state;

@@ -49,7 +49,9 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
         tracing::info!(anchors = trust.anchors.len(), crls = settings.eds.crls.len(), "EDS verification on");
         crate::trust::log_anchors(&trust, now(), true);
     }
-    let state = AppState::new(settings, store, kek)?;
+    let mailer = crate::mail::Mailer::from_config(&settings.mail, dev)?;
+    let mut state = AppState::new(settings, store, kek)?;
+    state.mailer = mailer;
     state.set_eds(trust.verifier);
     Ok(state)
 }

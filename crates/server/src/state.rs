@@ -34,6 +34,8 @@ pub struct AppState {
     eds: RwLock<Option<Arc<dyn yagona_pki::SignatureVerifier>>>,
     /// Set at SIGTERM: readiness answers 503 so the load balancer drains this node.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Outgoing e-mail (`mail.*`); `None`: off, and recovery by e-mail is not offered.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             discovery_json,
             eds: RwLock::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),
+            mailer: None,
         })
     }
 

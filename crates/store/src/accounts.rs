@@ -64,7 +64,11 @@ fn certificate_error(e: StoreError) -> AccountError {
 
 /// Ends every session of an account and revokes every grant it still has (offline ones too),
 /// and forgets its consents; returns how many sessions and grants.
-fn sign_out_everywhere_in(conn: &mut DbConnection, account: &str, now: i64) -> Result<(usize, usize), StoreError> {
+pub(crate) fn sign_out_everywhere_in(
+    conn: &mut DbConnection,
+    account: &str,
+    now: i64,
+) -> Result<(usize, usize), StoreError> {
     let hashes: Vec<String> =
         sessions::table.filter(sessions::account_id.eq(account)).select(sessions::id_hash).load(conn)?;
     for hash in &hashes {
@@ -349,7 +353,7 @@ fn unix_now() -> i64 {
 }
 
 /// A unique violation on insert names what is taken; anything else is a storage error.
-fn account_insert_error(e: StoreError) -> AccountError {
+pub(crate) fn account_insert_error(e: StoreError) -> AccountError {
     if e.is_unique_violation() {
         let message = e.database_message();
         if message.contains("pinfl") {

@@ -30,6 +30,10 @@ struct Cabinet {
     eimzo: String,
     min_length: usize,
     history: Vec<(i64, String, String, String)>,
+    /// The account's e-mail, if the person confirmed it.
+    verified_email: Option<String>,
+    /// E-mail can be sent (`mail.*`, or `--dev`).
+    mail: bool,
 }
 
 fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabinet>, OAuthError> {
@@ -85,7 +89,6 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
     }
     Ok(Some(Cabinet {
         session,
-        account,
         sessions,
         services,
         certificates,
@@ -96,6 +99,9 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         eds: s.eds().is_some(),
         eimzo: s.settings.eds.eimzo_urls.join(" "),
         min_length: s.settings.password_min_length,
+        verified_email: s.store.verified_email_of(&account.id).map_err(OAuthError::from)?,
+        mail: s.mailer.is_some(),
+        account,
     }))
 }
 
@@ -109,6 +115,9 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "legal" => Some("legal.linked"),
         "role" => Some("legal.role_granted"),
         "role_revoked" => Some("legal.role_revoked"),
+        "contacts" => Some("account.contacts_saved"),
+        "email_sent" => Some("account.email_link_sent"),
+        "email_confirmed" => Some("account.email_confirmed"),
         _ => None,
     }
 }
@@ -159,9 +168,28 @@ fn render_cabinet(
         Field::new("new_password_confirm", t.t("account.new_password_confirm"), "password", "")
             .autocomplete("new-password"),
     ]);
-    for field in &mut password_fields {
+    let mut contact_fields = vec![
+        Field::new("phone", t.t("register.phone"), "tel", a.phone.clone().unwrap_or_default())
+            .optional()
+            .autocomplete("tel")
+            .help(t.t("register.phone_help")),
+        Field::new("email", t.t("register.email"), "email", a.email.clone().unwrap_or_default())
+            .optional()
+            .autocomplete("email"),
+    ];
+    // The passport number is added once (an account made by EDS, or one taken over, has none);
+    // changing it afterwards is the service desk's.
+    if a.passport_number.is_none() {
+        contact_fields.push(Field::new("passport", t.t("register.passport"), "text", "").optional().help(format!(
+            "{} {}",
+            t.t("register.passport_help"),
+            t.t("account.passport_once")
+        )));
+    }
+    for field in password_fields.iter_mut().chain(contact_fields.iter_mut()) {
         field.error = password_errors.iter().find(|(name, _)| *name == field.name).map(|(_, m)| m.clone());
     }
+    let email_state = a.email.as_ref().map(|_| cabinet.verified_email.is_some());
     let page = AccountPage {
         frame: Frame::new(t, "/account"),
         csrf_token: &browser.csrf,
@@ -200,6 +228,10 @@ fn render_cabinet(
             .map(|c| (c.common_name.clone(), c.serial.clone(), pages::day(t, c.valid_to)))
             .collect(),
         status: t.t(status),
+        confirmed: a.status == AccountStatus::Confirmed,
+        contact_fields,
+        email_state,
+        mail: cabinet.mail,
         status_help: (a.status == AccountStatus::Unconfirmed).then(|| t.t("account.status_help")),
         password_fields,
         sessions: cabinet
@@ -207,6 +239,7 @@ fn render_cabinet(
             .iter()
             .map(|s| SessionRow {
                 sid: s.sid.clone(),
+                device: pages::device(t, s.user_agent.as_deref()),
                 started: pages::when(t, s.created_at),
                 address: s.address.clone(),
                 current: s.id_hash == cabinet.session.id_hash,
@@ -351,7 +384,13 @@ pub struct ActionForm<T> {
 
 /// Runs a cabinet action: checks the form and its CSRF token, then `act` for the signed-in
 /// person; returns to the cabinet with the notice `done`, or to the login page.
-async fn cabinet_action<T, F>(req: HttpRequest, state: State, body: Bytes, done: &'static str, act: F) -> HttpResponse
+pub(super) async fn cabinet_action<T, F>(
+    req: HttpRequest,
+    state: State,
+    body: Bytes,
+    done: &'static str,
+    act: F,
+) -> HttpResponse
 where
     T: serde::de::DeserializeOwned + Send + 'static,
     F: FnOnce(&AppState, &Account, T, i64) -> Result<(), OAuthError> + Send + 'static,
@@ -433,4 +472,82 @@ pub async fn cabinet_with_error(
 /// Whether the person signed in to this session with an EDS (`amr` `swk`).
 fn signed_with_eds(session: &Session) -> bool {
     session.auth.amr.iter().any(|m| m == "swk")
+}
+
+#[derive(Deserialize)]
+pub struct ContactsForm {
+    csrf_token: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    passport: String,
+}
+
+enum ContactsOutcome {
+    Saved,
+    Refused(Vec<(&'static str, yagona_account::AccountError)>),
+    SignedOut,
+}
+
+/// `POST /account/contacts`: phone and e-mail (either may be emptied), and a passport number
+/// where the account has none (an account created by EDS, one taken over). A changed e-mail is
+/// no longer confirmed.
+pub async fn save_contacts(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    use yagona_account::{AccountError, Email, PassportNumber, PhoneNumber};
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<ContactsForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let hash = browser.session_hash();
+    let outcome = blocking(&state, move |s| {
+        let Some((_, account)) = signed_in(s, hash.as_deref(), now())? else { return Ok(ContactsOutcome::SignedOut) };
+        let optional = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+        let mut errors = Vec::new();
+        let phone = optional(&form.phone).map(|p| PhoneNumber::try_from(p.as_str()).map(|p| p.as_str().to_owned()));
+        let email = optional(&form.email).map(|e| Email::try_from(e.as_str()).map(|e| e.as_str().to_owned()));
+        let passport = optional(&form.passport)
+            .filter(|_| account.passport_number.is_none())
+            .map(|p| PassportNumber::try_from(p.as_str()).map(|p| p.as_str().to_owned()));
+        let mut take = |name: &'static str, value: Option<Result<String, AccountError>>| match value {
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                errors.push((name, e));
+                None
+            }
+            None => None,
+        };
+        let (phone, email, passport) = (take("phone", phone), take("email", email), take("passport", passport));
+        if !errors.is_empty() {
+            return Ok(ContactsOutcome::Refused(errors));
+        }
+        match s.store.set_contacts(&account.id, phone.as_deref(), email.as_deref(), passport.as_deref()) {
+            Ok(()) => {}
+            Err(e @ AccountError::PassportTaken) => return Ok(ContactsOutcome::Refused(vec![("passport", e)])),
+            Err(e) => return Err(OAuthError::from(e)),
+        }
+        tracing::info!(account = %account.id, "contacts changed in the cabinet");
+        Ok(ContactsOutcome::Saved)
+    })
+    .await;
+    match outcome {
+        Ok(ContactsOutcome::Saved) => see_other("/account?done=contacts"),
+        Ok(ContactsOutcome::SignedOut) => see_other("/login"),
+        Ok(ContactsOutcome::Refused(errors)) => {
+            let messages: Vec<(&'static str, String)> =
+                errors.iter().map(|(field, e)| (*field, t.t(&format!("validation.{}", e.code())).to_owned())).collect();
+            let hash = browser.session_hash();
+            match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
+                Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, &messages),
+                Ok(None) => see_other("/login"),
+                Err(e) => PageError::from(e).page(t),
+            }
+        }
+        Err(e) => PageError::from(e).page(t),
+    }
 }

@@ -177,7 +177,8 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
         return browser.finish(PageError::bad_request("error.form_expired").page(t), &state);
     }
     let binding_hash = browser.binding();
-    let (address, old_session) = (browser.address.clone(), browser.session_hash());
+    let (address, user_agent, old_session) =
+        (browser.address.clone(), browser.user_agent.clone(), browser.session_hash());
     let interaction = form.interaction.clone().filter(|i| !i.is_empty());
     let outcome = blocking(&state, move |s| {
         let now = now();
@@ -242,7 +243,16 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             }
         };
         let client = pending.as_ref().map(|(_, c)| c);
-        let secret = start_session(s, &account, AuthContext::eds(now), old_session.as_deref(), client, &address, now)?;
+        let secret = start_session(
+            s,
+            &account,
+            AuthContext::eds(now),
+            old_session.as_deref(),
+            client,
+            &address,
+            user_agent.as_deref(),
+            now,
+        )?;
         super::acting::act_for_certificate_company(s, &secret, &account, &signer, now)?;
         if let Some((pending, _)) = &pending {
             s.store.mark_interaction(&pending.id_hash, true, false)?;
@@ -423,6 +433,7 @@ pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
     }
     let secret = req.cookie(SIGNUP_COOKIE).map(|c| c.value().to_owned());
     let (binding_hash, address, old_session) = (browser.binding(), browser.address.clone(), browser.session_hash());
+    let user_agent = browser.user_agent.clone();
     let outcome = blocking(&state, move |s| {
         let now = now();
         let Some(registration) = pending_signup(s, secret.as_deref(), &binding_hash)? else { return Ok(None) };
@@ -452,7 +463,16 @@ pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
         s.store.delete_registration(&registration.id_hash).map_err(storage)?;
         let account = account.into_account();
         tracing::info!(account = %account.id, "account created at a first EDS login");
-        sign_in_pending(s, &account, &registration, &binding_hash, old_session.as_deref(), &address, now).map(Some)
+        sign_in_pending(
+            s,
+            &account,
+            &registration,
+            &binding_hash,
+            old_session.as_deref(),
+            (&address, user_agent.as_deref()),
+            now,
+        )
+        .map(Some)
     })
     .await;
     match outcome {
@@ -474,7 +494,7 @@ pub(super) fn sign_in_pending(
     registration: &Registration,
     binding_hash: &str,
     old_session: Option<&str>,
-    address: &str,
+    (address, user_agent): (&str, Option<&str>),
     now: i64,
 ) -> Result<Result<(String, Option<String>), AccountError>, OAuthError> {
     let interaction = registration.draft.return_interaction.clone();
@@ -483,7 +503,7 @@ pub(super) fn sign_in_pending(
         None => None,
     };
     let client = pending.as_ref().map(|(_, c)| c);
-    let session = start_session(s, account, AuthContext::eds(now), old_session, client, address, now)?;
+    let session = start_session(s, account, AuthContext::eds(now), old_session, client, address, user_agent, now)?;
     if let Some((pending, _)) = &pending {
         s.store.mark_interaction(&pending.id_hash, true, false)?;
     }

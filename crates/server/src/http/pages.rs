@@ -133,6 +133,8 @@ pub struct LoginPage<'a> {
     /// Who this browser is signed in as, told on the EDS-only page before a step-up signs
     /// someone else in.
     pub signed_in_as: Option<String>,
+    /// Password recovery by e-mail is offered (e-mail is configured).
+    pub recover: bool,
 }
 
 #[derive(Template)]
@@ -231,13 +233,30 @@ pub struct Field<'a> {
     pub value: String,
     pub required: bool,
     pub autocomplete: &'static str,
+    /// `numeric` for numbers typed on a phone's digit keypad (PINFL, TIN); empty otherwise.
+    pub inputmode: &'static str,
     pub help: Option<String>,
     pub error: Option<String>,
 }
 
 impl<'a> Field<'a> {
     pub fn new(name: &'static str, label: &'a str, kind: &'static str, value: impl Into<String>) -> Self {
-        Self { name, label, kind, value: value.into(), required: true, autocomplete: "off", help: None, error: None }
+        Self {
+            name,
+            label,
+            kind,
+            value: value.into(),
+            required: true,
+            autocomplete: "off",
+            inputmode: "",
+            help: None,
+            error: None,
+        }
+    }
+    /// A number: phones show the digit keypad.
+    pub fn numeric(mut self) -> Self {
+        self.inputmode = "numeric";
+        self
     }
     pub fn optional(mut self) -> Self {
         self.required = false;
@@ -287,6 +306,23 @@ pub struct RegisterConfirmPage<'a> {
     pub rows: Vec<(&'a str, String)>,
 }
 
+/// The password-recovery forms: ask for a link, set the new password.
+#[derive(Template)]
+#[template(path = "recover_form.html")]
+pub struct RecoverFormPage<'a> {
+    pub frame: Frame<'a>,
+    pub title: &'a str,
+    pub intro: &'a str,
+    pub action: &'static str,
+    pub csrf_token: &'a str,
+    /// The link's secret, carried by the new-password form.
+    pub token: Option<&'a str>,
+    pub fields: Vec<Field<'a>>,
+    pub submit: &'a str,
+    pub error: Option<String>,
+    pub hint: Option<&'a str>,
+}
+
 /// A role's name in the page's language: the catalogue's roles (`Common For Head`, `Accountant`,
 /// `Employee`) are translated (`role.common_for_head`); a role an operator added is shown as named.
 pub fn role_name(t: Tr<'_>, role: &str) -> String {
@@ -313,9 +349,51 @@ pub fn scope_names(t: Tr<'_>, scopes: &str) -> String {
         .join(", ")
 }
 
+/// A browser and its system, read simply from a `User-Agent` ("Chrome on Android"), for the
+/// person to recognise their sessions; not for any decision.
+pub fn device(t: Tr<'_>, user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|ua| !ua.trim().is_empty()) else {
+        return t.t("account.device_unknown").to_owned();
+    };
+    let browser = [
+        ("YaBrowser/", "Yandex Browser"),
+        ("Edg/", "Edge"),
+        ("EdgA/", "Edge"),
+        ("OPR/", "Opera"),
+        ("SamsungBrowser/", "Samsung Internet"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("CrOS", "ChromeOS"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(browser), Some(os)) => t.f("account.device", &[("browser", browser), ("os", os)]),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) => t.t("account.device_unknown").to_owned(),
+    }
+}
+
 /// One row of the cabinet's session list.
 pub struct SessionRow {
     pub sid: String,
+    pub device: String,
     pub started: String,
     pub address: String,
     pub current: bool,
@@ -374,6 +452,15 @@ pub struct AccountPage<'a> {
     pub roles: Vec<(String, String)>,
     pub status: &'a str,
     pub status_help: Option<&'a str>,
+    /// Confirmed with an EDS: the EDS section offers a renewed certificate, the legal-entity
+    /// link form is shown (to an unconfirmed person it says why not).
+    pub confirmed: bool,
+    /// Phone, e-mail and (while the account has none) the passport number.
+    pub contact_fields: Vec<Field<'a>>,
+    /// With an e-mail: whether it is confirmed.
+    pub email_state: Option<bool>,
+    /// E-mail can be sent (a confirmation link can be asked for).
+    pub mail: bool,
     pub password_fields: Vec<Field<'a>>,
     pub sessions: Vec<SessionRow>,
     pub services: Vec<ServiceRow>,
