@@ -6,6 +6,7 @@
 mod audit;
 mod browser;
 mod browser_eds;
+mod browser_phone;
 mod cabinet;
 mod cli;
 mod cluster;
@@ -17,6 +18,7 @@ mod legal;
 mod legal_live;
 mod negative;
 mod operations;
+mod recovery;
 mod registration;
 mod revocation;
 mod rp;

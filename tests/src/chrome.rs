@@ -23,6 +23,15 @@ pub struct Chrome {
 
 impl Chrome {
     pub async fn start(language: &str) -> Chrome {
+        Self::start_sized(language, (480, 1000)).await
+    }
+
+    /// A phone-size browser: 390 x 844 CSS pixels, as an iPhone 12 to 15.
+    pub async fn phone(language: &str) -> Chrome {
+        Self::start_sized(language, (390, 844)).await
+    }
+
+    pub async fn start_sized(language: &str, (width, height): (u32, u32)) -> Chrome {
         for binary in [CHROMEDRIVER, CHROMIUM] {
             assert!(
                 std::path::Path::new(binary).exists(),
@@ -44,7 +53,7 @@ impl Chrome {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-                    "--disable-dev-shm-usage", "--window-size=480,1000",
+                    "--disable-dev-shm-usage", format!("--window-size={width},{height}"),
                     format!("--lang={language}"), format!("--user-data-dir={}", profile.display()),
                 ],
                 "prefs": { "intl.accept_languages": language },
@@ -138,6 +147,24 @@ impl Chrome {
             .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Fails when the page scrolls sideways: its content is wider than the viewport.
+    pub async fn assert_fits(&self, what: &str) {
+        let sizes = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth, window.innerWidth]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, client) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+        assert!(
+            scroll <= client,
+            "{what} at {}: scrolls sideways ({scroll} px of content in {client} px)",
+            self.path().await
+        );
     }
 
     pub async fn close(self) {

@@ -16,6 +16,7 @@ pub use openidconnect::reqwest;
 
 pub mod chrome;
 pub mod proxy;
+pub mod smtp;
 
 /// The database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

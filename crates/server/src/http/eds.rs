@@ -38,6 +38,8 @@ pub enum EdsFailure {
     Challenge,
     Account(AccountError),
     Disabled,
+    /// A company's certificate offered as the person's own in the cabinet.
+    CompanyCertificate,
 }
 
 impl EdsFailure {
@@ -62,6 +64,7 @@ impl EdsFailure {
             Self::Pki(PkiError::ChallengeUnknown) | Self::Challenge => "eds.error_challenge",
             Self::Account(e) => return t.t(&format!("validation.{}", e.code())).to_owned(),
             Self::Disabled => "eds.error_disabled",
+            Self::CompanyCertificate => "eds.company_certificate",
         };
         t.t(key).to_owned()
     }
@@ -569,6 +572,10 @@ async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -
             Ok(signer) => signer,
             Err(failure) => return Ok(CabinetOutcome::Failed(failure)),
         };
+        // A company's certificate links the company (below), it is not listed as the person's own.
+        if signer.legal_entity_tin.is_some() {
+            return Ok(CabinetOutcome::Failed(EdsFailure::CompanyCertificate));
+        }
         if let Err(e) = binding(&account.id, &account.pinfl, &signer, now) {
             return Ok(CabinetOutcome::Failed(EdsFailure::Account(e)));
         }
