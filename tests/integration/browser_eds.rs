@@ -95,6 +95,7 @@ async fn confirm_an_account_and_step_up_to_high_with_the_in_browser_signer() {
     let certificate = chrome.text("#certificate").await;
     assert!(certificate.contains("USMONOVA GULNORA"), "{certificate}");
     chrome.screenshot("eds-preview").await;
+    chrome.assert_fits_phone("eds-preview").await;
     chrome.submit("#eds-save").await;
     assert!(chrome.text("#notice").await.contains("the account is confirmed"));
     assert!(chrome.text("#status").await.contains("Confirmed with EDS"));
@@ -119,6 +120,7 @@ async fn confirm_an_account_and_step_up_to_high_with_the_in_browser_signer() {
     assert!(chrome.path().await.starts_with("/login?"));
     assert!(chrome.text("#eds-required").await.contains("requires sign-in with your electronic digital signature"));
     chrome.screenshot("eds-login").await;
+    chrome.assert_fits_phone("eds-login").await;
     sign_with_key_file(&chrome, &p12, "kalit-paroli").await;
     let landed = chrome.url().await;
     assert!(landed.starts_with(&redirect), "{landed}");
@@ -381,6 +383,7 @@ async fn a_head_links_the_company_and_logs_in_to_a_service_as_it() {
     let memberships = chrome.text("#memberships").await;
     assert!(memberships.contains("Farrux Invest") && memberships.contains("Common For Head"), "{memberships}");
     chrome.screenshot("cabinet-legal").await;
+    chrome.assert_fits_phone("cabinet-legal").await;
     chrome.goto(&server.url("/end_session")).await;
     chrome.submit("button[name=logout]").await;
 
@@ -410,6 +413,7 @@ async fn a_head_links_the_company_and_logs_in_to_a_service_as_it() {
             assert!(chrome.path().await.starts_with("/act_as?"), "{}", chrome.path().await);
             chrome.click(&format!("input[value='{choice}']")).await;
             chrome.screenshot("act-as").await;
+            chrome.assert_fits_phone("act-as").await;
             chrome.submit("#act-as-continue").await;
             let landed = chrome.url().await;
             assert!(landed.starts_with(redirect.as_str()), "{landed}");

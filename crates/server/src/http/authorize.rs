@@ -441,8 +441,7 @@ pub fn start_session(
     auth: AuthContext,
     old_session_hash: Option<&str>,
     client: Option<&Client>,
-    address: &str,
-    user_agent: Option<&str>,
+    (address, user_agent): (&str, Option<&str>),
     now: i64,
 ) -> Result<String, OAuthError> {
     let previous = match old_session_hash {
@@ -589,8 +588,7 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
             auth,
             old_session.as_deref(),
             client.as_ref(),
-            &address,
-            user_agent.as_deref(),
+            (&address, user_agent.as_deref()),
             now,
         )?;
         if let Some(hash) = &pending_hash {

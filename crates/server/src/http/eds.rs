@@ -252,8 +252,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             AuthContext::eds(now),
             old_session.as_deref(),
             client,
-            &address,
-            user_agent.as_deref(),
+            (&address, user_agent.as_deref()),
             now,
         )?;
         super::acting::act_for_certificate_company(s, &secret, &account, &signer, now)?;
@@ -506,7 +505,7 @@ pub(super) fn sign_in_pending(
         None => None,
     };
     let client = pending.as_ref().map(|(_, c)| c);
-    let session = start_session(s, account, AuthContext::eds(now), old_session, client, address, user_agent, now)?;
+    let session = start_session(s, account, AuthContext::eds(now), old_session, client, (address, user_agent), now)?;
     if let Some((pending, _)) = &pending {
         s.store.mark_interaction(&pending.id_hash, true, false)?;
     }

@@ -171,14 +171,13 @@ pub struct ActAsQuery {
     interaction: String,
 }
 
-/// The choices of the "act as" page: (choice, label; empty for the individual, labelled by the
-/// page).
+/// The choices of the "act as" page: the individual first, then the live memberships.
 fn choices(
     s: &crate::state::AppState,
     account: &yagona_account::AccountId,
     now: i64,
-) -> Result<Vec<(ActingAs, String)>, OAuthError> {
-    let mut choices = vec![(ActingAs::Individual, String::new())];
+) -> Result<Vec<ActingAs>, OAuthError> {
+    let mut choices = vec![ActingAs::Individual];
     choices.extend(live_choices(s, account, now)?);
     Ok(choices)
 }
@@ -198,7 +197,7 @@ pub async fn act_as_page(req: HttpRequest, state: State, query: Query<ActAsQuery
         Ok(Some((person, choices))) => {
             let options = choices
                 .into_iter()
-                .map(|(choice, _)| {
+                .map(|choice| {
                     // The label in the page's language (the role's name translated).
                     let label = match &choice {
                         yagona_oidc::ActingAs::LegalEntity { tin, name, role, .. } => {
@@ -245,7 +244,7 @@ pub async fn act_as_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
         let Some(_) = live_interaction(s, &id, &binding)? else { return Ok(None) };
         let Some((session, account)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(None) };
         // Only a choice the page offered: the person's own memberships, live now.
-        let Some((choice, _)) = choices(s, &account.id, now)?.into_iter().find(|(c, _)| c.form_value() == value) else {
+        let Some(choice) = choices(s, &account.id, now)?.into_iter().find(|c| c.form_value() == value) else {
             return Ok(Some(false));
         };
         s.store.choose_acting_as(&session.id_hash, &choice)?;

@@ -452,8 +452,7 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
             auth,
             old_session.as_deref(),
             client.as_ref().map(|(_, c)| c),
-            &address,
-            user_agent.as_deref(),
+            (&address, user_agent.as_deref()),
             now,
         )?;
         if let Some((pending, _)) = &client {
