@@ -62,7 +62,7 @@ impl Store {
             .select(accounts::all_columns)
             .limit(limit)
             .load::<AccountRow>(&mut *self.conn()?)?;
-        rows.into_iter().map(|r| Account::try_from(r).map_err(StoreError::from)).collect()
+        rows.into_iter().map(Account::try_from).collect()
     }
 
     /// Stores a new link for `account`; earlier links of the same purpose stop working.

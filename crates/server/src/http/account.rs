@@ -14,6 +14,9 @@ use super::{blocking, see_other, signed_in, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
+/// A member of a company the person heads: (account, person, role, until).
+type Member = (String, String, String, Option<i64>);
+
 /// Everything the cabinet shows.
 struct Cabinet {
     session: Session,
@@ -23,7 +26,7 @@ struct Cabinet {
     certificates: Vec<yagona_account::eds::BoundCertificate>,
     memberships: Vec<(String, String, String)>,
     /// The companies the person heads: (TIN, name, members as (account, person, role, until)).
-    heads: Vec<(String, String, Vec<(String, String, String, Option<i64>)>)>,
+    heads: Vec<(String, String, Vec<Member>)>,
     roles: Vec<String>,
     /// EDS is configured (the "Register EDS" section is shown).
     eds: bool,

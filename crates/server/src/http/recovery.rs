@@ -213,7 +213,7 @@ pub async fn reset_page(req: HttpRequest, state: State, query: Query<TokenQuery>
     let token = query.token.clone().unwrap_or_default();
     let hash = hash_token(&token);
     let live = blocking(&state, move |s| {
-        Ok(s.store.live_link(&hash, LinkPurpose::ResetPassword, now()).map_err(OAuthError::from)?)
+        s.store.live_link(&hash, LinkPurpose::ResetPassword, now()).map_err(OAuthError::from)
     })
     .await;
     let response = match live {
