@@ -125,3 +125,62 @@ async fn without_e_mail_recovery_says_how_else() {
     let login = b.get(server.url("/login")).send().await.unwrap().text().await.unwrap();
     assert!(!login.contains("id=\"recover-link\""), "not offered where it cannot work");
 }
+
+/// Issue 14, item 14: an account without a passport number (made by an EDS, or taken over) adds
+/// it and its phone in the cabinet; the number is then fixed, and a changed e-mail is
+/// unconfirmed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cabinet_adds_a_passport_once_and_edits_contacts() {
+    for backend in Backend::ALL {
+        // With EDS on, so the cabinet has its EDS and legal-entity sections.
+        let (mut server, _ca) = crate::eds::server_with_ca(backend);
+        server.set_env("YAGONA_MAIL__SMTP_URL", "smtp://127.0.0.1:9");
+        server.spawn().await;
+        let pinfl = crate::registration::pinfl(90);
+        let args = [
+            "account",
+            "add",
+            "--login",
+            "bobur",
+            "--password-stdin",
+            "--pinfl",
+            &pinfl,
+            "--surname",
+            "Aliyev",
+            "--first-name",
+            "Bobur",
+            "--birth-date",
+            "1990-05-12",
+        ];
+        server.cli_ok(&args, Some("Samarqand-Registon-1\n"));
+        let (b, csrf) = password_login(&server, "bobur", "Samarqand-Registon-1").await;
+        let cabinet = b.get(server.url("/account")).send().await.unwrap().text().await.unwrap();
+        assert!(cabinet.contains("id=\"passport\""), "a passport number can be added");
+        assert!(cabinet.contains("id=\"legal-confirm-first\""), "no legal-entity form for an unconfirmed account");
+        assert!(!cabinet.contains("id=\"legal-form\""));
+
+        // A bad phone is told, nothing is saved.
+        let bad = [("csrf_token", csrf.as_str()), ("phone", "12345"), ("email", ""), ("passport", "AB1234567")];
+        let r = post_form(&b, &server, "/account/contacts", &bad).await;
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("id=\"phone-error\""));
+        let good = [
+            ("csrf_token", csrf.as_str()),
+            ("phone", "+998 90 111 22 33"),
+            ("email", "bobur@example.uz"),
+            ("passport", "AB1234567"),
+        ];
+        let r = post_form(&b, &server, "/account/contacts", &good).await;
+        assert_eq!(location(&r), "/account?done=contacts");
+        let cabinet = b.get(server.url("/account")).send().await.unwrap().text().await.unwrap();
+        for shown in ["+998901112233", "bobur@example.uz", "AB1234567", "id=\"verify-email\""] {
+            assert!(cabinet.contains(shown), "{shown}: {cabinet}");
+        }
+        assert!(!cabinet.contains("id=\"passport\""), "the passport number is fixed once set");
+        // A passport number sent anyway is not changed.
+        let again = [("csrf_token", csrf.as_str()), ("phone", ""), ("email", ""), ("passport", "AC7654321")];
+        post_form(&b, &server, "/account/contacts", &again).await;
+        let cabinet = b.get(server.url("/account")).send().await.unwrap().text().await.unwrap();
+        assert!(cabinet.contains("AB1234567") && !cabinet.contains("AC7654321") && !cabinet.contains("+998901112233"));
+    }
+}

@@ -184,7 +184,12 @@ impl Store {
                     .set(accounts::passport_number.eq(passport))
                     .execute(conn)?;
             }
-            diesel::delete(ve::table.find(account.as_str()).filter(ve::email.nullable().ne(email))).execute(conn)?;
+            // The proof was for an address: another one (or none) is not proved.
+            let proved = ve::table.find(account.as_str());
+            match email {
+                Some(email) => diesel::delete(proved.filter(ve::email.ne(email))).execute(conn)?,
+                None => diesel::delete(proved).execute(conn)?,
+            };
             Ok(())
         })
         .map_err(account_insert_error)

@@ -142,7 +142,7 @@ fn render_cabinet(
     };
     let mut profile = vec![
         (t.t("account.full_name"), a.full_name()),
-        (t.t("register.birth_date"), a.birth_date.to_string()),
+        (t.t("register.birth_date"), pages::calendar_date(t, &a.birth_date.to_string())),
         (t.t("register.pinfl"), a.pinfl.to_string()),
         (t.t("login.login"), a.login.to_string()),
     ];

@@ -495,6 +495,14 @@ pub fn utc_day(t: Tr<'_>, unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map(|at| day_of(t, at)).unwrap_or_default()
 }
 
+/// A calendar date (`YYYY-MM-DD`, a birth date) in the page's language; as given if unreadable.
+pub fn calendar_date(t: Tr<'_>, date: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(d) => day_of(t, d.and_time(chrono::NaiveTime::MIN).and_utc()),
+        Err(_) => date.to_owned(),
+    }
+}
+
 fn day_of<Z: chrono::TimeZone>(t: Tr<'_>, at: chrono::DateTime<Z>) -> String {
     use chrono::Datelike as _;
     let month = t.t("time.months").split(',').nth(at.month0() as usize).unwrap_or_default().trim().to_owned();

@@ -311,7 +311,11 @@ pub async fn reset_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
                     account = %reset.account_id, sessions_ended = reset.sessions_ended,
                     grants_revoked = reset.grants_revoked, "password recovered by e-mail link"
                 );
-                let _ = s.store.clear_login_failures(&format!("account:{}", account.login.as_str()));
+                // The forgotten password's failures no longer lock the account out.
+                let key = format!("account:{}", account.login.as_str().to_lowercase());
+                if let Err(e) = s.store.clear_login_failures(&key) {
+                    tracing::warn!(detail = %e.description, "clearing the login throttle after a recovery failed");
+                }
                 Ok(Reset::Done)
             }
             None => Ok(Reset::Gone),
