@@ -520,3 +520,49 @@ pub fn when(t: Tr<'_>, unix: i64) -> String {
 pub fn show_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{Catalogues, Locale};
+
+    fn tr(locale: Locale) -> crate::i18n::Tr<'static> {
+        static CATALOGUES: std::sync::LazyLock<Catalogues> =
+            std::sync::LazyLock::new(|| Catalogues::load().expect("catalogues load"));
+        CATALOGUES.for_locale(locale)
+    }
+
+    #[test]
+    fn dates_are_written_in_the_language_and_in_tashkent() {
+        // 2026-05-11 20:30 UTC is 12 May, 01:30 in Tashkent (UTC+5).
+        let at = 1_778_531_400;
+        assert_eq!(super::when(tr(Locale::En), at), "12 May 2026, 01:30");
+        assert_eq!(super::when(tr(Locale::Ru), at), "12 мая 2026, 01:30");
+        assert_eq!(super::day(tr(Locale::UzLatn), at), "12-may 2026");
+        assert_eq!(super::calendar_date(tr(Locale::Ru), "1990-12-05"), "5 декабря 1990");
+        // A role's expiry, the end of a UTC day, stays that day.
+        assert_eq!(super::utc_day(tr(Locale::En), 1_778_543_999), "11 May 2026");
+    }
+
+    #[test]
+    fn devices_are_read_simply_from_the_user_agent() {
+        let t = tr(Locale::En);
+        let android =
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+        assert_eq!(super::device(t, Some(android)), "Chrome on Android");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+                      Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(super::device(t, Some(iphone)), "Safari on iPhone");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 \
+                    Safari/537.36 Edg/126.0";
+        assert_eq!(super::device(t, Some(edge)), "Edge on Windows");
+        assert_eq!(super::device(t, None), "an unknown browser");
+        assert_eq!(super::device(t, Some("curl/8.5")), "an unknown browser");
+    }
+
+    #[test]
+    fn roles_and_scopes_are_named_in_the_language() {
+        assert_eq!(super::role_name(tr(Locale::Ru), "Accountant"), "Бухгалтер");
+        assert_eq!(super::role_name(tr(Locale::Ru), "Cashier"), "Cashier", "an operator's own role as written");
+        assert_eq!(super::scope_names(tr(Locale::En), "openid email custom"), "Identifier, E-mail, custom");
+    }
+}
