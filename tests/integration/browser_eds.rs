@@ -95,6 +95,7 @@ async fn confirm_an_account_and_step_up_to_high_with_the_in_browser_signer() {
     let certificate = chrome.text("#certificate").await;
     assert!(certificate.contains("USMONOVA GULNORA"), "{certificate}");
     chrome.screenshot("eds-preview").await;
+    chrome.assert_fits_phone("eds-preview").await;
     chrome.submit("#eds-save").await;
     assert!(chrome.text("#notice").await.contains("the account is confirmed"));
     assert!(chrome.text("#status").await.contains("Confirmed with EDS"));
@@ -119,6 +120,7 @@ async fn confirm_an_account_and_step_up_to_high_with_the_in_browser_signer() {
     assert!(chrome.path().await.starts_with("/login?"));
     assert!(chrome.text("#eds-required").await.contains("requires sign-in with your electronic digital signature"));
     chrome.screenshot("eds-login").await;
+    chrome.assert_fits_phone("eds-login").await;
     sign_with_key_file(&chrome, &p12, "kalit-paroli").await;
     let landed = chrome.url().await;
     assert!(landed.starts_with(&redirect), "{landed}");
@@ -159,6 +161,27 @@ async fn a_foreign_citizens_first_eds_login_and_a_revoked_certificate() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(said.contains("password is wrong"), "{said}");
+    // An error, not a grey hint (issue 14, item 11).
+    assert_eq!(chrome.attribute("#eds-status", "class").await.as_deref(), Some("status error"));
+    assert_eq!(chrome.attribute("#eds-status", "role").await.as_deref(), Some("alert"));
+    // A file that is not a key file is told apart from a wrong password.
+    chrome.goto(&server.url("/login")).await;
+    let file = chrome.client.find(fantoccini_css("#eds-file")).await.unwrap();
+    file.send_keys(&foreigner.replace(".p12", ".crt")).await.unwrap();
+    chrome.fill("#eds-password", "kalit-paroli").await;
+    chrome.click("#eds-sign").await;
+    for _ in 0..100 {
+        said = chrome.text("#eds-status").await;
+        if said.contains("not a key file") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(said.contains("This is not a key file"), "{said}");
+    chrome.screenshot("eds-not-a-key-file").await;
+    chrome.goto(&server.url("/login")).await;
+    let file = chrome.client.find(fantoccini_css("#eds-file")).await.unwrap();
+    file.send_keys(&foreigner).await.unwrap();
 
     // The right password: no account has this PINFL, so the first-login page offers one.
     chrome.fill("#eds-password", "kalit-paroli").await;
@@ -189,6 +212,10 @@ struct EimzoStandIn {
     messages: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
+/// An E-IMZO key alias as E-IMZO lists it: the subject's fields, then the validity.
+const ALIAS: &str = "cn=usmonova gulnora,name=gulnora,surname=usmonova,uid=412345678,1.2.860.3.16.1.2=31205900260011,\
+                     validfrom=2025.01.01 00:00:00,validto=2099.12.31 23:59:59,serialnumber=7a1b";
+
 impl EimzoStandIn {
     async fn start(p12: String) -> EimzoStandIn {
         use futures_util::{SinkExt as _, StreamExt as _};
@@ -208,7 +235,7 @@ impl EimzoStandIn {
                     let answer = match (request["plugin"].as_str(), request["name"].as_str()) {
                         (Some("pfx"), Some("list_all_certificates")) => serde_json::json!({
                             "success": true,
-                            "certificates": [{"disk": "D:", "path": "DSKEYS", "name": "DS3120590026", "alias": "usmonova gulnora"}],
+                            "certificates": [{"disk": "D:", "path": "DSKEYS", "name": "DS3120590026", "alias": ALIAS}],
                         }),
                         (Some("pfx"), Some("load_key")) => serde_json::json!({"success": true, "keyId": "key-1"}),
                         (Some("pkcs7"), Some("create_pkcs7")) => {
@@ -264,7 +291,12 @@ async fn the_page_signs_with_e_imzo_when_it_answers() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(shown, "the E-IMZO key list is shown");
-    assert_eq!(chrome.text("#eds-eimzo-keys option").await, "usmonova gulnora");
+    // The key is listed by name, PINFL and validity, not by its raw alias; a key file stays a choice.
+    let listed = chrome.text("#eds-eimzo-keys option").await;
+    assert!(listed.starts_with("usmonova gulnora · PINFL 31205900260011 · valid until 2099-12-31"), "{listed}");
+    assert!(!listed.contains("cn="), "{listed}");
+    let choices = chrome.client.find_all(fantoccini_css("#eds-eimzo-keys option")).await.unwrap();
+    assert_eq!(choices.len(), 2, "the E-IMZO key and a key file");
     chrome.submit("#eds-sign").await;
     // The account was registered but never confirmed: the EDS offers to take it over.
     assert_eq!(chrome.path().await, "/login/eds/takeover");
@@ -278,7 +310,7 @@ async fn the_page_signs_with_e_imzo_when_it_answers() {
         messages.iter().map(|m| format!("{}.{}", m["plugin"].as_str().unwrap(), m["name"].as_str().unwrap())).collect();
     // (The cabinet's own EDS form asks for the key list again when it loads.)
     assert_eq!(names[..3], ["pfx.list_all_certificates", "pfx.load_key", "pkcs7.create_pkcs7"], "{messages:?}");
-    assert_eq!(messages[1]["arguments"], serde_json::json!(["D:", "DSKEYS", "DS3120590026", "usmonova gulnora"]));
+    assert_eq!(messages[1]["arguments"], serde_json::json!(["D:", "DSKEYS", "DS3120590026", ALIAS]));
     assert_eq!(messages[2]["arguments"][1], "key-1");
     assert_eq!(messages[2]["arguments"][2], "no");
     chrome.close().await;
@@ -351,6 +383,7 @@ async fn a_head_links_the_company_and_logs_in_to_a_service_as_it() {
     let memberships = chrome.text("#memberships").await;
     assert!(memberships.contains("Farrux Invest") && memberships.contains("Common For Head"), "{memberships}");
     chrome.screenshot("cabinet-legal").await;
+    chrome.assert_fits_phone("cabinet-legal").await;
     chrome.goto(&server.url("/end_session")).await;
     chrome.submit("button[name=logout]").await;
 
@@ -380,6 +413,7 @@ async fn a_head_links_the_company_and_logs_in_to_a_service_as_it() {
             assert!(chrome.path().await.starts_with("/act_as?"), "{}", chrome.path().await);
             chrome.click(&format!("input[value='{choice}']")).await;
             chrome.screenshot("act-as").await;
+            chrome.assert_fits_phone("act-as").await;
             chrome.submit("#act-as-continue").await;
             let landed = chrome.url().await;
             assert!(landed.starts_with(redirect.as_str()), "{landed}");

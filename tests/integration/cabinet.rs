@@ -21,8 +21,18 @@ async fn cabinet_password_sessions_services_history() {
     let rp = RelyingParty::discover(&server, "soliq", Some(&secret)).await;
 
     // Two browsers (a phone and a laptop), both signed in to the service.
-    let laptop = browser();
-    let phone = browser();
+    let with_agent = |agent: &str| {
+        yagona_tests::reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(yagona_tests::reqwest::redirect::Policy::none())
+            .user_agent(agent)
+            .build()
+            .unwrap()
+    };
+    let laptop = with_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0");
+    let phone = with_agent(
+        "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36",
+    );
     let mut refresh_tokens = Vec::new();
     for b in [&laptop, &phone] {
         let start = rp.start(&["profile"], &[]);
@@ -36,6 +46,14 @@ async fn cabinet_password_sessions_services_history() {
     assert_eq!(html.matches("class=\"secondary end-session\"").count(), 1, "one other session: {html}");
     assert!(html.contains("<strong>This session</strong>"));
     assert_eq!(html.matches("Login and password").count(), 2, "two logins in the history");
+    // Sessions name their browser and device; the other session's button does not say "this".
+    assert!(
+        html.contains("<strong>Firefox on Windows</strong>") && html.contains("<strong>Chrome on Android</strong>")
+    );
+    assert!(html.contains(">End session</button>") && !html.contains("End this session"), "{html}");
+    // Scopes by name, dates in words in ui.time_zone, not raw scope lists or UTC stamps.
+    assert!(html.contains("Identifier, Name, birth date and login"), "{html}");
+    assert!(!html.contains(" UTC") && !html.contains("openid profile"), "{html}");
 
     // End the phone's session from the laptop.
     let sid = html.split("name=\"sid\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();

@@ -244,6 +244,11 @@ async fn revoked_and_expired_certificates_are_refused_with_their_reason() {
     let (mut server, ca) = server_with_ca(Backend::Sqlite);
     let revoked = issue(&server, &ca, "REVOKED PERSON", &pinfl(501), &[]);
     let expired = issue(&server, &ca, "EXPIRED PERSON", &pinfl(502), &["--days", "-1", "--days-before", "30"]);
+    let early = issue(&server, &ca, "EARLY PERSON", &pinfl(503), &["--days-before", "-2"]);
+    // A certificate of a CA the server does not trust.
+    let foreign_ca = server.dir.join("foreign-ca");
+    server.cli_ok(&["pki", "dev-ca", "init", "--out", foreign_ca.to_str().unwrap()], None);
+    let untrusted = issue(&server, &foreign_ca, "FOREIGN PERSON", &pinfl(504), &[]);
     server.cli_ok(&["pki", "revoke", "--ca", ca.to_str().unwrap(), "--cert", &revoked.replace(".p12", ".crt")], None);
     // The CRL comes from its distribution point over HTTP.
     let crl_url = yagona_tests::chrome::serve_file(ca.join("crl.der")).await;
@@ -252,9 +257,13 @@ async fn revoked_and_expired_certificates_are_refused_with_their_reason() {
     let b = browser();
     let csrf = hidden_input(&page(&b, &server, "/login").await, "csrf_token").unwrap();
     let today = chrono_today();
-    for (p12, message) in
-        [(revoked.as_str(), format!("revoked on {today}")), (expired.as_str(), "not valid".to_owned())]
-    {
+    // Each reason has its own message (issue 14, item 11).
+    for (p12, message) in [
+        (revoked.as_str(), format!("revoked on {today}")),
+        (expired.as_str(), "The certificate expired on ".to_owned()),
+        (early.as_str(), "The certificate is valid only from ".to_owned()),
+        (untrusted.as_str(), "not issued by a certification authority this service trusts".to_owned()),
+    ] {
         let pkcs7 = sign_challenge(&server, &b, p12).await;
         let r = post_form(&b, &server, "/login/eds", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
         assert_eq!(r.status(), 401);

@@ -112,7 +112,7 @@ async fn a_head_links_the_company_and_acts_for_it() {
     for (p12, message) in [
         (&personal, "This is an individual"),
         (&foreign_company, "belongs to another person"),
-        (&expired_company, "The certificate is not valid"),
+        (&expired_company, "The certificate expired on"),
     ] {
         let (status, _, html) =
             post_signed(&b, &server, "/account/legal/link", &csrf, &sign(&server, &b, p12).await).await;

@@ -23,6 +23,32 @@ pub struct Chrome {
 
 impl Chrome {
     pub async fn start(language: &str) -> Chrome {
+        Self::start_sized(language, (480, 1000)).await
+    }
+
+    /// A phone-size browser: a 390 x 844 CSS-pixel viewport, as an iPhone 12 to 15. (Headless
+    /// Chromium's window is at least 500 px wide, so the viewport is emulated.)
+    pub async fn phone(language: &str) -> Chrome {
+        let chrome = Self::start(language).await;
+        chrome.emulate_phone(true).await;
+        chrome
+    }
+
+    /// Emulates a 390 x 844 phone viewport (Chrome DevTools `Emulation.setDeviceMetricsOverride`
+    /// through chromedriver), or ends the emulation.
+    pub async fn emulate_phone(&self, on: bool) {
+        let command = if on {
+            DevTools {
+                cmd: "Emulation.setDeviceMetricsOverride",
+                params: serde_json::json!({ "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true }),
+            }
+        } else {
+            DevTools { cmd: "Emulation.clearDeviceMetricsOverride", params: serde_json::json!({}) }
+        };
+        self.client.issue_cmd(command).await.unwrap();
+    }
+
+    async fn start_sized(language: &str, (width, height): (u32, u32)) -> Chrome {
         for binary in [CHROMEDRIVER, CHROMIUM] {
             assert!(
                 std::path::Path::new(binary).exists(),
@@ -44,7 +70,7 @@ impl Chrome {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-                    "--disable-dev-shm-usage", "--window-size=480,1000",
+                    "--disable-dev-shm-usage", format!("--window-size={width},{height}"),
                     format!("--lang={language}"), format!("--user-data-dir={}", profile.display()),
                 ],
                 "prefs": { "intl.accept_languages": language },
@@ -140,12 +166,58 @@ impl Chrome {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Fails when the page scrolls sideways: its content is wider than the viewport.
+    pub async fn assert_fits(&self, what: &str) {
+        let sizes = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth, window.innerWidth]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, client) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+        assert!(
+            scroll <= client,
+            "{what} at {}: scrolls sideways ({scroll} px of content in {client} px)",
+            self.path().await
+        );
+        // (A mobile viewport grows to the content: then innerWidth says so.)
+        assert!(sizes[2].as_i64().unwrap() <= 390, "{what}: the viewport is not a phone's: {sizes:?}");
+    }
+
+    /// Narrows the window to a phone's 390 x 844, checks the page fits (keeping a `phone-` screenshot
+    /// named `name`), and widens it again.
+    pub async fn assert_fits_phone(&self, name: &str) {
+        self.emulate_phone(true).await;
+        self.assert_fits(name).await;
+        self.screenshot(&format!("phone-{name}")).await;
+        self.emulate_phone(false).await;
+    }
+
     pub async fn close(self) {
         let Chrome { client, mut driver, profile } = self;
         let _ = client.close().await;
         let _ = driver.kill();
         let _ = driver.wait();
         let _ = std::fs::remove_dir_all(profile);
+    }
+}
+
+/// A Chrome DevTools command through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct DevTools {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(serde_json::json!({ "cmd": self.cmd, "params": self.params }).to_string()))
     }
 }
 

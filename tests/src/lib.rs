@@ -17,6 +17,7 @@ pub use openidconnect::reqwest;
 pub mod chrome;
 pub mod proxy;
 pub mod rp_node;
+pub mod smtp;
 
 /// The database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

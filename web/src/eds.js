@@ -1,8 +1,9 @@
 // Yagona's EDS signer for the login and cabinet pages.
 //
 // On every `form.eds-form`: when E-IMZO answers on its local WebSocket API, the person picks a
-// key from E-IMZO's list and E-IMZO signs (pkcs7.create_pkcs7); otherwise the person picks a
-// .pfx/.p12 key file and types its password, and the key is decrypted and used here, with
+// key from E-IMZO's list (name, PINFL or TIN, organisation, validity) and E-IMZO signs
+// (pkcs7.create_pkcs7); the list's last choice, or no E-IMZO at all, is a .pfx/.p12 key file
+// and its password, and the key is decrypted and used here, with
 // WebCrypto, without leaving the browser. Either way the page fetches a single-use challenge,
 // signs it into an attached CMS SignedData (base64), puts it in the form's `pkcs7` field and
 // submits the form.
@@ -34,7 +35,12 @@ export class SignerError extends Error {}
 export async function openPfx(buffer, password) {
   const asn1 = asn1js.fromBER(buffer);
   if (asn1.offset === -1) throw new SignerError("file");
-  const pfx = new pkijs.PFX({ schema: asn1.result });
+  let pfx;
+  try {
+    pfx = new pkijs.PFX({ schema: asn1.result });
+  } catch (e) {
+    throw new SignerError("file");
+  }
   const secret = Convert.FromUtf8String(password);
   try {
     await pfx.parseInternalValues({ password: secret, checkIntegrity: true });
@@ -185,10 +191,45 @@ function readFile(file) {
 }
 
 const MESSAGES = {
-  en: { password: "The key file's password is wrong.", file: "Choose a .pfx or .p12 key file.", algorithm: "This key's algorithm cannot be used in the browser.", challenge: "Could not start signing. Reload the page.", other: "Signing failed." },
-  ru: { password: "Неверный пароль файла ключа.", file: "Выберите файл ключа .pfx или .p12.", algorithm: "Алгоритм этого ключа нельзя использовать в браузере.", challenge: "Не удалось начать подписание. Обновите страницу.", other: "Подписание не удалось." },
-  "uz-Latn": { password: "Kalit faylining paroli notoʻgʻri.", file: ".pfx yoki .p12 kalit faylini tanlang.", algorithm: "Bu kalit algoritmidan brauzerda foydalanib boʻlmaydi.", challenge: "Imzolashni boshlab boʻlmadi. Sahifani yangilang.", other: "Imzolab boʻlmadi." },
+  en: { password: "The key file's password is wrong.", file: "This is not a key file: choose a .pfx or .p12 key file.", nofile: "Choose your key file (.pfx or .p12).", algorithm: "This key's algorithm cannot be used in the browser.", challenge: "Could not start signing. Reload the page.", eimzo: "E-IMZO could not sign with this key. Check the key's password in E-IMZO, or choose a key file.", other: "Signing failed.", pinfl: "PINFL", tin: "TIN", until: "valid until", expired: "expired", keyfile: "A key file (.pfx or .p12)" },
+  ru: { password: "Неверный пароль файла ключа.", file: "Это не файл ключа: выберите файл ключа .pfx или .p12.", nofile: "Выберите файл ключа (.pfx или .p12).", algorithm: "Алгоритм этого ключа нельзя использовать в браузере.", challenge: "Не удалось начать подписание. Обновите страницу.", eimzo: "E-IMZO не смог подписать этим ключом. Проверьте пароль ключа в E-IMZO или выберите файл ключа.", other: "Подписание не удалось.", pinfl: "ПИНФЛ", tin: "ИНН", until: "действителен до", expired: "истёк", keyfile: "Файл ключа (.pfx или .p12)" },
+  "uz-Latn": { password: "Kalit faylining paroli notoʻgʻri.", file: "Bu kalit fayli emas: .pfx yoki .p12 kalit faylini tanlang.", nofile: "Kalit faylingizni tanlang (.pfx yoki .p12).", algorithm: "Bu kalit algoritmidan brauzerda foydalanib boʻlmaydi.", challenge: "Imzolashni boshlab boʻlmadi. Sahifani yangilang.", eimzo: "E-IMZO bu kalit bilan imzolay olmadi. E-IMZO-da kalit parolini tekshiring yoki kalit faylini tanlang.", other: "Imzolab boʻlmadi.", pinfl: "JShShIR", tin: "STIR", until: "amal qilish muddati", expired: "muddati oʻtgan", keyfile: "Kalit fayli (.pfx yoki .p12)" },
 };
+
+/** The fields of an E-IMZO key's alias (`cn=...,name=...,1.2.860.3.16.1.2=...,validto=...`), read
+ * as E-IMZO's own client reads them. */
+export function describeKey(certificate) {
+  const alias = String(certificate.alias || "");
+  const fields = {};
+  for (const part of alias.split(",")) {
+    const at = part.indexOf("=");
+    if (at > 0) fields[part.slice(0, at).trim().toLowerCase()] = part.slice(at + 1).trim();
+  }
+  const date = (text) => {
+    const parsed = text ? new Date(text.replace(/\./g, "-").replace(" ", "T")) : null;
+    return parsed && !Number.isNaN(parsed.getTime()) ? parsed : null;
+  };
+  return {
+    name: fields.cn || certificate.name || alias,
+    pinfl: fields["1.2.860.3.16.1.2"] || "",
+    tin: fields["1.2.860.3.16.1.1"] || "",
+    organisation: fields.o || "",
+    validTo: date(fields.validto),
+  };
+}
+
+/** One line for a key in the list: name, PINFL or company TIN, organisation, validity. */
+export function keyLabel(key, messages, now = new Date()) {
+  const parts = [key.name];
+  if (key.tin) parts.push(`${messages.tin} ${key.tin}`);
+  else if (key.pinfl) parts.push(`${messages.pinfl} ${key.pinfl}`);
+  if (key.organisation) parts.push(key.organisation);
+  if (key.validTo) {
+    const day = key.validTo.toISOString().slice(0, 10);
+    parts.push(key.validTo < now ? `${messages.expired} ${day}` : `${messages.until} ${day}`);
+  }
+  return parts.join(" · ");
+}
 
 function setup(form) {
   const status = form.querySelector("[id$='-status']");
@@ -200,6 +241,8 @@ function setup(form) {
   const messages = MESSAGES[document.documentElement.lang] || MESSAGES.en;
   const urls = (form.dataset.eimzo || EIMZO_URLS.join(" ")).split(" ").filter(Boolean);
   let eimzo = null;
+  // The key-file fields stay available while E-IMZO runs: its list ends with "a key file".
+  const usingFile = () => !eimzo || select.value === "file";
 
   eimzoKeys(urls).then((found) => {
     if (!found || found.certificates.length === 0) return;
@@ -207,17 +250,25 @@ function setup(form) {
     found.certificates.forEach((certificate, index) => {
       const option = document.createElement("option");
       option.value = String(index);
-      option.textContent = certificate.alias || certificate.name;
+      option.textContent = keyLabel(describeKey(certificate), messages);
       select.appendChild(option);
     });
+    const file = document.createElement("option");
+    file.value = "file";
+    file.textContent = messages.keyfile;
+    select.appendChild(file);
     eimzoBox.hidden = false;
     local.hidden = true;
+    select.addEventListener("change", () => {
+      local.hidden = !usingFile();
+    });
   });
 
   const fail = (error) => {
-    const key = error instanceof SignerError && messages[error.message] ? error.message : "other";
+    const key = error instanceof SignerError && messages[error.message] ? error.message : eimzo && !usingFile() ? "eimzo" : "other";
     status.textContent = messages[key];
     status.setAttribute("role", "alert");
+    status.classList.add("error");
     button.disabled = false;
   };
 
@@ -225,6 +276,7 @@ function setup(form) {
     if (output.value) return; // signed: let the form go
     event.preventDefault();
     status.removeAttribute("role");
+    status.classList.remove("error");
     status.textContent = button.dataset.signing || "…";
     button.disabled = true;
     try {
@@ -233,13 +285,13 @@ function setup(form) {
         if (!response.ok) throw new SignerError("challenge");
         return (await response.json()).challenge;
       };
-      if (eimzo) {
+      if (!usingFile()) {
         const certificate = eimzo.certificates[Number(select.value) || 0];
         output.value = await eimzoSign(eimzo.url, certificate, await challenge());
       } else {
         // Open the key file first: a wrong password should not spend a challenge.
         const file = form.querySelector("input[type=file]").files[0];
-        if (!file) throw new SignerError("file");
+        if (!file) throw new SignerError("nofile");
         const opened = await openPfx(await readFile(file), form.querySelector("input[type=password]").value);
         const der = await signAttached(opened, Convert.FromUtf8String(await challenge()));
         output.value = Convert.ToBase64(der);

@@ -51,10 +51,16 @@ pub enum AuditKind {
     /// A session ended by logout (detail: how: `end_session`, `legacy_log_out`, `legacy_slo`;
     /// the client; the session's `sid`).
     LoggedOut,
+    /// A person proved their e-mail address with a link (detail: the address).
+    EmailVerified,
+    /// A recovery link was sent (detail: by, the masked address) or refused (detail: reason).
+    RecoveryRequested,
+    /// A person set a new password with a recovery link: sessions ended, grants revoked.
+    PasswordRecovered,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 19] = [
+    pub const ALL: [AuditKind; 22] = [
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
         AuditKind::AccountCreated,
@@ -74,6 +80,9 @@ impl AuditKind {
         AuditKind::KeyRotated,
         AuditKind::TokenReuseDetected,
         AuditKind::LoggedOut,
+        AuditKind::EmailVerified,
+        AuditKind::RecoveryRequested,
+        AuditKind::PasswordRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +106,9 @@ impl AuditKind {
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::TokenReuseDetected => "token_reuse_detected",
             AuditKind::LoggedOut => "logged_out",
+            AuditKind::EmailVerified => "email_verified",
+            AuditKind::RecoveryRequested => "recovery_requested",
+            AuditKind::PasswordRecovered => "password_recovered",
         }
     }
 

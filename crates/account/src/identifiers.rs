@@ -61,6 +61,8 @@ impl TryFrom<&str> for Pinfl {
     type Error = AccountError;
 
     fn try_from(value: &str) -> Result<Self, Self::Error> {
+        // People copy the number as printed, in groups: spaces (also no-break ones) are dropped.
+        let value: String = value.chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}')).collect();
         let value = value.trim();
         if value.len() != 14 || !value.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AccountError::PinflFormat);
@@ -270,6 +272,14 @@ impl fmt::Display for BirthDate {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_pinfl_typed_in_groups_is_accepted() {
+        let plain = Pinfl::try_from("31205900260011").unwrap();
+        assert_eq!(Pinfl::try_from("3120 5900 2600 11").unwrap(), plain);
+        assert_eq!(Pinfl::try_from(" 312059\u{a0}00260011 ").unwrap(), plain);
+        assert_eq!(Pinfl::try_from("3120-5900-2600-11"), Err(AccountError::PinflFormat));
+    }
+
     use super::*;
 
     #[test]

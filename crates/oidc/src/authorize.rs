@@ -414,6 +414,7 @@ mod tests {
             acting_as: None,
             created_at: auth_time,
             expires_at: auth_time + 3600,
+            user_agent: None,
         }
     }
 

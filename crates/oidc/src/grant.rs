@@ -71,6 +71,8 @@ pub struct Session {
     pub acting_as: Option<ActingAs>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The browser's `User-Agent` at login (at most 256 characters), for the person's session list.
+    pub user_agent: Option<String>,
 }
 
 /// A successful login, for the person's history in the cabinet.

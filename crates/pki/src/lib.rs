@@ -29,6 +29,15 @@ pub enum PkiError {
     BadSignature,
     #[error("the certificate is not valid: {0}")]
     CertificateInvalid(String),
+    /// A certificate of the chain expired on this day (`YYYY-MM-DD`).
+    #[error("the certificate is not valid: expired on {0}")]
+    CertificateExpired(String),
+    /// A certificate of the chain is valid only from this day (`YYYY-MM-DD`).
+    #[error("the certificate is not valid: not valid before {0}")]
+    CertificateNotYetValid(String),
+    /// The chain leads to no configured trust anchor.
+    #[error("the certificate is not valid: not issued by a trusted authority")]
+    CertificateUntrusted,
     #[error("the certificate was not valid at signing time")]
     CertificateInvalidAtSigningTime,
     #[error("the certificate status could not be checked")]
@@ -55,7 +64,10 @@ impl PkiError {
             Self::StatusCheckFailed | Self::NoRevocationSource(_) | Self::Revoked(_) => -1,
             Self::BadSigningTime => -5,
             Self::Malformed(_) | Self::BadSignature | Self::WeakAlgorithm(_) | Self::UnsupportedAlgorithm(_) => -10,
-            Self::CertificateInvalid(_) => -11,
+            Self::CertificateInvalid(_)
+            | Self::CertificateExpired(_)
+            | Self::CertificateNotYetValid(_)
+            | Self::CertificateUntrusted => -11,
             Self::CertificateInvalidAtSigningTime => -12,
             Self::ChallengeUnknown => -20,
         }

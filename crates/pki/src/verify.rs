@@ -316,7 +316,7 @@ impl Verifier {
                 .cloned();
             match next {
                 Some(next) => chain.push(next),
-                None => return Err(PkiError::CertificateInvalid("not issued by a trusted authority".into())),
+                None => return Err(PkiError::CertificateUntrusted),
             }
         }
         Err(PkiError::CertificateInvalid("the certificate chain is too long".into()))
@@ -328,10 +328,10 @@ impl Verifier {
             let tbs = &cert.tbs_certificate;
             let (not_before, not_after) = (unix(&tbs.validity.not_before), unix(&tbs.validity.not_after));
             if at < not_before {
-                return Err(PkiError::CertificateInvalid(format!("not valid before {}", day(not_before))));
+                return Err(PkiError::CertificateNotYetValid(day(not_before)));
             }
             if at > not_after {
-                return Err(PkiError::CertificateInvalid(format!("expired on {}", day(not_after))));
+                return Err(PkiError::CertificateExpired(day(not_after)));
             }
             let key_usage = tbs.get::<KeyUsage>().map_err(malformed)?.map(|(_, k)| k);
             if index == 0 {

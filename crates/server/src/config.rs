@@ -40,6 +40,24 @@ pub struct Config {
     pub clients: ClientsConfig,
     pub dpop: DpopConfig,
     pub subjects: SubjectsConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP server recovery and verification e-mails go through: `smtps://user:pass@host`
+    /// (TLS), `smtp://host:587?tls=required` (STARTTLS), `smtp://localhost:25` (a local relay).
+    /// Unset: no e-mail (with `serve --dev`, messages are written to the log).
+    pub smtp_url: Option<String>,
+    /// The sender: `Yagona <no-reply@id.example.uz>`.
+    pub from: String,
+    /// Seconds a link sent by e-mail stays usable.
+    pub link_ttl: i64,
+    /// Links asked for within `login.window_seconds`, per account and per client address, before
+    /// more are refused.
+    pub max_per_account: u32,
+    pub max_per_address: u32,
 }
 
 /// Rules for every client's requests (issue 15).
@@ -124,6 +142,8 @@ pub struct UiConfig {
     /// The language when neither the relying party, the person nor the browser names one:
     /// `uz-Latn`, `ru` or `en`.
     pub default_locale: Locale,
+    /// The IANA time zone the pages show dates and times in (`Asia/Tashkent`).
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -292,7 +312,7 @@ impl Default for Config {
                 min_length: 10,
                 breached_list: None,
             },
-            ui: UiConfig { default_locale: Locale::UzLatn },
+            ui: UiConfig { default_locale: Locale::UzLatn, time_zone: "Asia/Tashkent".into() },
             registration: RegistrationConfig {
                 enabled: true,
                 offer_file: None,
@@ -323,6 +343,13 @@ impl Default for Config {
             audit: AuditConfig { retention_days: 365 },
             dpop: DpopConfig { require_nonce: false },
             subjects: SubjectsConfig { default_type: Default::default(), pairwise_secret_file: None },
+            mail: MailConfig {
+                smtp_url: None,
+                from: "Yagona <no-reply@localhost>".into(),
+                link_ttl: 1800,
+                max_per_account: 3,
+                max_per_address: 20,
+            },
         }
     }
 }
@@ -352,6 +379,8 @@ pub struct Settings {
     /// `password.breached_list`, read at start.
     pub breached_passwords: Option<std::sync::Arc<yagona_account::BreachedPasswords>>,
     pub default_locale: Locale,
+    /// `ui.time_zone`.
+    pub time_zone: chrono_tz::Tz,
     pub registration: RegistrationConfig,
     pub eds: EdsConfig,
     pub legal: LegalConfig,
@@ -367,6 +396,7 @@ pub struct Settings {
     pub subjects: SubjectsConfig,
     /// `subjects.pairwise_secret_file`, read and decoded.
     pub pairwise_secret: Option<Vec<u8>>,
+    pub mail: MailConfig,
 }
 
 impl Config {
@@ -512,6 +542,15 @@ impl Config {
             }
             None => None,
         };
+        if !(60..=86_400).contains(&self.mail.link_ttl) {
+            return Err("configuration key `mail.link_ttl`: between 60 and 86400 seconds".into());
+        }
+        let time_zone: chrono_tz::Tz = self.ui.time_zone.trim().parse().map_err(|_| {
+            format!(
+                "configuration key `ui.time_zone`: {:?} is not an IANA time zone (for example Asia/Tashkent)",
+                self.ui.time_zone
+            )
+        })?;
         let mut offer_texts = Vec::new();
         if let Some(pattern) = self.registration.offer_file.as_deref().filter(|p| !p.is_empty()) {
             for locale in Locale::ALL {
@@ -547,6 +586,7 @@ impl Config {
             password_min_length: self.password.min_length,
             breached_passwords,
             default_locale: self.ui.default_locale,
+            time_zone,
             registration: self.registration,
             eds: self.eds,
             legal: self.legal,
@@ -558,6 +598,7 @@ impl Config {
             dpop: self.dpop,
             pairwise_secret,
             subjects: self.subjects,
+            mail: self.mail,
         })
     }
 }

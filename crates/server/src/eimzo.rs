@@ -170,7 +170,7 @@ impl SignatureVerifier for Dispatch {
         }
         match &self.local {
             Some(local) => local.verify_attached(cms_der, at),
-            None => Err(PkiError::CertificateInvalid("not issued by a trusted authority".into())),
+            None => Err(PkiError::CertificateUntrusted),
         }
     }
 }

@@ -12,6 +12,7 @@ mod eimzo;
 mod http;
 pub mod i18n;
 mod logging;
+mod mail;
 mod metrics;
 mod sector;
 mod serve;

@@ -94,7 +94,10 @@ pub fn pki_outcome(e: &yagona_pki::PkiError) -> &'static str {
     match e {
         E::Malformed(_) => "malformed",
         E::BadSignature | E::WeakAlgorithm(_) | E::UnsupportedAlgorithm(_) => "bad_signature",
-        E::CertificateInvalid(_) => "certificate_invalid",
+        E::CertificateInvalid(_)
+        | E::CertificateExpired(_)
+        | E::CertificateNotYetValid(_)
+        | E::CertificateUntrusted => "certificate_invalid",
         E::CertificateInvalidAtSigningTime => "certificate_invalid_at_signing_time",
         E::Revoked(_) => "revoked",
         E::StatusCheckFailed | E::NoRevocationSource(_) => "status_unknown",

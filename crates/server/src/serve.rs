@@ -67,6 +67,7 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
     }
     crate::http::pages::set_eimzo_sources(&settings.eds.eimzo_urls);
     let _ = crate::http::error::CLIENT_AUTH_RETRY_AFTER.set(settings.client_auth.window_seconds);
+    crate::http::pages::set_time_zone(settings.time_zone);
     let (trust, loads) = crate::trust::load(&settings.eds);
     crate::trust::record_loads(&store, &loads, now());
     let trust = trust?;
@@ -74,7 +75,9 @@ pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
         tracing::info!(anchors = trust.anchors.len(), crls = settings.eds.crls.len(), "EDS verification on");
         crate::trust::log_anchors(&trust, now(), true);
     }
-    let state = AppState::new(settings, store, kek)?;
+    let mailer = crate::mail::Mailer::from_config(&settings.mail, dev)?;
+    let mut state = AppState::new(settings, store, kek)?;
+    state.mailer = mailer;
     state.set_eds(trust.verifier);
     Ok(state)
 }

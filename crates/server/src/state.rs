@@ -40,6 +40,8 @@ pub struct AppState {
     pub dpop_nonces: yagona_oidc::dpop::DpopNonces,
     /// Public or pairwise subjects (OIDC Core 8).
     pub subjects: yagona_oidc::subject::Subjects,
+    /// Outgoing e-mail (`mail.*`); `None`: off, and recovery by e-mail is not offered.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             discovery_json,
             eds: RwLock::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),
+            mailer: None,
         })
     }
 

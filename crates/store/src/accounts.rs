@@ -13,7 +13,9 @@ use crate::audit::record_audit_in;
 use crate::connection::per_backend;
 use crate::oidc::{end_session_in, revoke_grant_in};
 use crate::rows::{AccountRow, CertificateRow, RegistrationRow};
-use crate::schema::{accounts, certificates, consents, grants, registrations, sessions};
+use crate::schema::{
+    accounts, certificates, consents, grants, recovery_tokens, registrations, sessions, verified_emails,
+};
 use crate::{DbConnection, Store, StoreError};
 
 /// The account columns a certificate's holder data sets: the verified name and birth date.
@@ -64,7 +66,11 @@ fn certificate_error(e: StoreError) -> AccountError {
 
 /// Ends every session of an account and revokes every grant it still has (offline ones too),
 /// and forgets its consents; returns how many sessions and grants.
-fn sign_out_everywhere_in(conn: &mut DbConnection, account: &str, now: i64) -> Result<(usize, usize), StoreError> {
+pub(crate) fn sign_out_everywhere_in(
+    conn: &mut DbConnection,
+    account: &str,
+    now: i64,
+) -> Result<(usize, usize), StoreError> {
     let hashes: Vec<String> =
         sessions::table.filter(sessions::account_id.eq(account)).select(sessions::id_hash).load(conn)?;
     for hash in &hashes {
@@ -267,6 +273,9 @@ impl AccountRepository for Store {
                 return Err(StoreError::Conflict("takeover_stale".into()));
             }
             insert_certificate_in(conn, &row)?;
+            // The squatter's confirmed address and recovery links go with the contacts.
+            diesel::delete(verified_emails::table.find(id)).execute(conn)?;
+            diesel::delete(recovery_tokens::table.filter(recovery_tokens::account_id.eq(id))).execute(conn)?;
             let (sessions_ended, grants_revoked) = sign_out_everywhere_in(conn, id, takeover.at)?;
             let event = AuditEvent {
                 at: takeover.at,
@@ -349,7 +358,7 @@ fn unix_now() -> i64 {
 }
 
 /// A unique violation on insert names what is taken; anything else is a storage error.
-fn account_insert_error(e: StoreError) -> AccountError {
+pub(crate) fn account_insert_error(e: StoreError) -> AccountError {
     if e.is_unique_violation() {
         let message = e.database_message();
         if message.contains("pinfl") {

@@ -20,6 +20,7 @@ mod legal;
 mod migrations;
 mod oidc;
 mod prepared;
+mod recovery;
 mod revocation;
 mod rows;
 mod schema;
@@ -28,6 +29,7 @@ mod throttle;
 
 pub use connection::{Backend, Checkpoints, DatabaseUrl, DbConnection};
 pub use error::StoreError;
+pub use recovery::{LinkPurpose, PasswordReset};
 pub use revocation::CrlSourceRecord;
 
 use diesel::r2d2::{Pool, PooledConnection};

@@ -270,6 +270,7 @@ pub struct SessionRow {
     pub acting_as: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    pub user_agent: Option<String>,
 }
 
 impl From<&Session> for SessionRow {
@@ -285,6 +286,7 @@ impl From<&Session> for SessionRow {
             acting_as: s.acting_as.as_ref().map(json),
             created_at: s.created_at,
             expires_at: s.expires_at,
+            user_agent: s.user_agent.clone(),
         }
     }
 }
@@ -301,6 +303,7 @@ impl TryFrom<SessionRow> for Session {
             acting_as: r.acting_as.map(|a| from_json("session", &a)).transpose()?,
             created_at: r.created_at,
             expires_at: r.expires_at,
+            user_agent: r.user_agent,
         })
     }
 }

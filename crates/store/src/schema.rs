@@ -100,6 +100,26 @@ diesel::table! {
         acting_as -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    verified_emails (account_id) {
+        account_id -> Text,
+        email -> Text,
+        verified_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_tokens (hash) {
+        hash -> Text,
+        account_id -> Text,
+        purpose -> Text,
+        email -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -319,3 +339,4 @@ diesel::table! {
         jkt -> Text,
     }
 }
+diesel::allow_tables_to_appear_in_same_query!(accounts, verified_emails);

@@ -348,6 +348,7 @@ fn grants_follow_their_membership() {
             acting_as: None,
             created_at: 100,
             expires_at: 10_000,
+            user_agent: None,
         };
         store.insert_session(&session).unwrap();
         assert!(store.choose_acting_as("session-1", &acting("Accountant")).unwrap());
@@ -543,6 +544,7 @@ fn codes_and_refresh_tokens_are_spent_once() {
             acting_as: None,
             created_at: 100,
             expires_at: 500,
+            user_agent: None,
         };
         store.insert_session(&session).unwrap();
         store.insert_grant_with_code(&online("g6", "s6"), &code("c6", "g6", 200)).unwrap();

@@ -15,6 +15,9 @@ use super::{blocking, see_other, signed_in, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
+/// A member of a company the person heads: (account, person, role, until).
+type Member = (String, String, String, Option<i64>);
+
 /// Everything the cabinet shows.
 struct Cabinet {
     session: Session,
@@ -23,13 +26,18 @@ struct Cabinet {
     services: Vec<(ClientId, String, String, i64)>,
     certificates: Vec<yagona_account::eds::BoundCertificate>,
     memberships: Vec<(String, String, String)>,
-    heads: Vec<pages::HeadPanel>,
+    /// The companies the person heads: (TIN, name, members as (account, person, role, until)).
+    heads: Vec<(String, String, Vec<Member>)>,
     roles: Vec<String>,
     /// EDS is configured (the "Register EDS" section is shown).
     eds: bool,
     eimzo: String,
     min_length: usize,
     history: Vec<(i64, String, String, String)>,
+    /// The account's e-mail, if the person confirmed it.
+    verified_email: Option<String>,
+    /// E-mail can be sent (`mail.*`, or `--dev`).
+    mail: bool,
 }
 
 fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabinet>, OAuthError> {
@@ -78,15 +86,13 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
                     .map_err(OAuthError::from)?
                     .map(|a| a.full_name())
                     .unwrap_or_default();
-                let until = m.expires_at.map(pages::show_time).unwrap_or_default();
-                members.push((m.account_id.to_string(), person, m.role, until));
+                members.push((m.account_id.to_string(), person, m.role, m.expires_at));
             }
-            heads.push(pages::HeadPanel { tin: entity.tin.to_string(), name: entity.name, members });
+            heads.push((entity.tin.to_string(), entity.name, members));
         }
     }
     Ok(Some(Cabinet {
         session,
-        account,
         sessions,
         services,
         certificates,
@@ -97,6 +103,9 @@ fn load_cabinet(s: &AppState, session_hash: Option<&str>) -> Result<Option<Cabin
         eds: s.eds().is_some(),
         eimzo: s.settings.eds.eimzo_urls.join(" "),
         min_length: s.settings.password_min_length,
+        verified_email: s.store.verified_email_of(&account.id).map_err(OAuthError::from)?,
+        mail: s.mailer.is_some(),
+        account,
     }))
 }
 
@@ -110,6 +119,9 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "legal" => Some("legal.linked"),
         "role" => Some("legal.role_granted"),
         "role_revoked" => Some("legal.role_revoked"),
+        "contacts" => Some("account.contacts_saved"),
+        "email_sent" => Some("account.email_link_sent"),
+        "email_confirmed" => Some("account.email_confirmed"),
         _ => None,
     }
 }
@@ -131,7 +143,7 @@ fn render_cabinet(
     };
     let mut profile = vec![
         (t.t("account.full_name"), a.full_name()),
-        (t.t("register.birth_date"), a.birth_date.to_string()),
+        (t.t("register.birth_date"), pages::calendar_date(t, &a.birth_date.to_string())),
         (t.t("register.pinfl"), a.pinfl.to_string()),
         (t.t("login.login"), a.login.to_string()),
     ];
@@ -160,9 +172,28 @@ fn render_cabinet(
         Field::new("new_password_confirm", t.t("account.new_password_confirm"), "password", "")
             .autocomplete("new-password"),
     ]);
-    for field in &mut password_fields {
+    let mut contact_fields = vec![
+        Field::new("phone", t.t("register.phone"), "tel", a.phone.clone().unwrap_or_default())
+            .optional()
+            .autocomplete("tel")
+            .help(t.t("register.phone_help")),
+        Field::new("email", t.t("register.email"), "email", a.email.clone().unwrap_or_default())
+            .optional()
+            .autocomplete("email"),
+    ];
+    // The passport number is added once (an account made by EDS, or one taken over, has none);
+    // changing it afterwards is the service desk's.
+    if a.passport_number.is_none() {
+        contact_fields.push(Field::new("passport", t.t("register.passport"), "text", "").optional().help(format!(
+            "{} {}",
+            t.t("register.passport_help"),
+            t.t("account.passport_once")
+        )));
+    }
+    for field in password_fields.iter_mut().chain(contact_fields.iter_mut()) {
         field.error = password_errors.iter().find(|(name, _)| *name == field.name).map(|(_, m)| m.clone());
     }
+    let email_state = a.email.as_ref().map(|_| cabinet.verified_email.is_some());
     let page = AccountPage {
         frame: Frame::new(t, "/account"),
         csrf_token: &browser.csrf,
@@ -171,15 +202,40 @@ fn render_cabinet(
         profile,
         eds: eds_enabled,
         eimzo: cabinet.eimzo.clone(),
-        memberships: cabinet.memberships.clone(),
-        heads: cabinet.heads,
-        roles: cabinet.roles.clone(),
+        memberships: cabinet
+            .memberships
+            .iter()
+            .map(|(name, tin, role)| (name.clone(), tin.clone(), pages::role_name(t, role)))
+            .collect(),
+        heads: cabinet
+            .heads
+            .into_iter()
+            .map(|(tin, name, members)| pages::HeadPanel {
+                tin,
+                name,
+                members: members
+                    .into_iter()
+                    .map(|(account_id, person, role, until)| pages::MemberRow {
+                        account_id,
+                        person,
+                        role_name: pages::role_name(t, &role),
+                        role,
+                        until: until.map(|at| pages::utc_day(t, at)).unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        roles: cabinet.roles.iter().map(|r| (r.clone(), pages::role_name(t, r))).collect(),
         certificates: cabinet
             .certificates
             .iter()
-            .map(|c| (c.common_name.clone(), c.serial.clone(), pages::show_time(c.valid_to)))
+            .map(|c| (c.common_name.clone(), c.serial.clone(), pages::day(t, c.valid_to)))
             .collect(),
         status: t.t(status),
+        confirmed: a.status == AccountStatus::Confirmed,
+        contact_fields,
+        email_state,
+        mail: cabinet.mail,
         status_help: (a.status == AccountStatus::Unconfirmed).then(|| t.t("account.status_help")),
         password_fields,
         sessions: cabinet
@@ -187,7 +243,8 @@ fn render_cabinet(
             .iter()
             .map(|s| SessionRow {
                 sid: s.sid.clone(),
-                started: pages::show_time(s.created_at),
+                device: pages::device(t, s.user_agent.as_deref()),
+                started: pages::when(t, s.created_at),
                 address: s.address.clone(),
                 current: s.id_hash == cabinet.session.id_hash,
             })
@@ -198,16 +255,20 @@ fn render_cabinet(
             .map(|(id, name, scopes, since)| ServiceRow {
                 client_id: id.to_string(),
                 name,
-                scopes,
-                since: pages::show_time(since),
+                scopes: pages::scope_names(t, &scopes),
+                since: pages::day(t, since),
             })
             .collect(),
         history: cabinet
             .history
             .into_iter()
             .map(|(at, method, client, address)| HistoryRow {
-                time: pages::show_time(at),
-                method: if method == "password" { t.t("account.method_password").to_owned() } else { method },
+                time: pages::when(t, at),
+                method: match method.as_str() {
+                    "password" => t.t("account.method_password").to_owned(),
+                    "eds" => t.t("account.method_eds").to_owned(),
+                    _ => method,
+                },
                 client,
                 address,
             })
@@ -350,7 +411,13 @@ pub struct ActionForm<T> {
 
 /// Runs a cabinet action: checks the form and its CSRF token, then `act` for the signed-in
 /// person; returns to the cabinet with the notice `done`, or to the login page.
-async fn cabinet_action<T, F>(req: HttpRequest, state: State, body: Bytes, done: &'static str, act: F) -> HttpResponse
+pub(super) async fn cabinet_action<T, F>(
+    req: HttpRequest,
+    state: State,
+    body: Bytes,
+    done: &'static str,
+    act: F,
+) -> HttpResponse
 where
     T: serde::de::DeserializeOwned + Send + 'static,
     F: FnOnce(&AppState, &Account, T, i64) -> Result<(), OAuthError> + Send + 'static,
@@ -433,4 +500,82 @@ pub async fn cabinet_with_error(
 /// Whether the person signed in to this session with an EDS (`amr` `swk`).
 fn signed_with_eds(session: &Session) -> bool {
     session.auth.amr.iter().any(|m| m == "swk")
+}
+
+#[derive(Deserialize)]
+pub struct ContactsForm {
+    csrf_token: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    passport: String,
+}
+
+enum ContactsOutcome {
+    Saved,
+    Refused(Vec<(&'static str, yagona_account::AccountError)>),
+    SignedOut,
+}
+
+/// `POST /account/contacts`: phone and e-mail (either may be emptied), and a passport number
+/// where the account has none (an account created by EDS, one taken over). A changed e-mail is
+/// no longer confirmed.
+pub async fn save_contacts(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    use yagona_account::{AccountError, Email, PassportNumber, PhoneNumber};
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let Ok(form) = serde_urlencoded::from_bytes::<ContactsForm>(&body) else {
+        return PageError::bad_request("error.form_incomplete").page(t);
+    };
+    if !browser.csrf_matches(&form.csrf_token) {
+        return PageError::bad_request("error.form_expired").page(t);
+    }
+    let hash = browser.session_hash();
+    let outcome = blocking(&state, move |s| {
+        let Some((_, account)) = signed_in(s, hash.as_deref(), now())? else { return Ok(ContactsOutcome::SignedOut) };
+        let optional = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+        let mut errors = Vec::new();
+        let phone = optional(&form.phone).map(|p| PhoneNumber::try_from(p.as_str()).map(|p| p.as_str().to_owned()));
+        let email = optional(&form.email).map(|e| Email::try_from(e.as_str()).map(|e| e.as_str().to_owned()));
+        let passport = optional(&form.passport)
+            .filter(|_| account.passport_number.is_none())
+            .map(|p| PassportNumber::try_from(p.as_str()).map(|p| p.as_str().to_owned()));
+        let mut take = |name: &'static str, value: Option<Result<String, AccountError>>| match value {
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                errors.push((name, e));
+                None
+            }
+            None => None,
+        };
+        let (phone, email, passport) = (take("phone", phone), take("email", email), take("passport", passport));
+        if !errors.is_empty() {
+            return Ok(ContactsOutcome::Refused(errors));
+        }
+        match s.store.set_contacts(&account.id, phone.as_deref(), email.as_deref(), passport.as_deref()) {
+            Ok(()) => {}
+            Err(e @ AccountError::PassportTaken) => return Ok(ContactsOutcome::Refused(vec![("passport", e)])),
+            Err(e) => return Err(OAuthError::from(e)),
+        }
+        tracing::info!(account = %account.id, "contacts changed in the cabinet");
+        Ok(ContactsOutcome::Saved)
+    })
+    .await;
+    match outcome {
+        Ok(ContactsOutcome::Saved) => see_other("/account?done=contacts"),
+        Ok(ContactsOutcome::SignedOut) => see_other("/login"),
+        Ok(ContactsOutcome::Refused(errors)) => {
+            let messages: Vec<(&'static str, String)> =
+                errors.iter().map(|(field, e)| (*field, t.t(&format!("validation.{}", e.code())).to_owned())).collect();
+            let hash = browser.session_hash();
+            match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
+                Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, &messages),
+                Ok(None) => see_other("/login"),
+                Err(e) => PageError::from(e).page(t),
+            }
+        }
+        Err(e) => PageError::from(e).page(t),
+    }
 }

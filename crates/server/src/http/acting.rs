@@ -15,21 +15,17 @@ pub(super) fn storage(e: AccountError) -> OAuthError {
     OAuthError::from(e)
 }
 
-/// The person's live memberships as "act as" choices, with their labels (company, TIN, role).
-pub(super) fn live_choices(s: &AppState, account: &AccountId, now: i64) -> Result<Vec<(ActingAs, String)>, OAuthError> {
+/// The person's live memberships as "act as" choices (the page labels them in its language).
+pub(super) fn live_choices(s: &AppState, account: &AccountId, now: i64) -> Result<Vec<ActingAs>, OAuthError> {
     Ok(s.store
         .memberships_of(account, now)
         .map_err(storage)?
         .into_iter()
-        .map(|(entity, membership)| {
-            let label = format!("{} ({}) · {}", entity.name, entity.tin, membership.role);
-            let choice = ActingAs::LegalEntity {
-                tin: entity.tin.to_string(),
-                name: entity.name,
-                short_name: entity.short_name,
-                role: membership.role,
-            };
-            (choice, label)
+        .map(|(entity, membership)| ActingAs::LegalEntity {
+            tin: entity.tin.to_string(),
+            name: entity.name,
+            short_name: entity.short_name,
+            role: membership.role,
         })
         .collect())
 }
@@ -49,9 +45,9 @@ pub(super) fn act_for_certificate_company(
         return Ok(());
     }
     let head = live_choices(s, &account.id, now)?.into_iter().find(
-        |(choice, _)| matches!(choice, ActingAs::LegalEntity { tin: t, role, .. } if t == tin.as_str() && role == HEAD_ROLE),
+        |choice| matches!(choice, ActingAs::LegalEntity { tin: t, role, .. } if t == tin.as_str() && role == HEAD_ROLE),
     );
-    if let Some((acting, _)) = head {
+    if let Some(acting) = head {
         s.store.choose_acting_as(&yagona_oidc::secrets::hash_token(session_secret), &acting)?;
     }
     Ok(())
@@ -63,7 +59,7 @@ pub(super) fn act_for_certificate_company(
 pub(super) fn forget_ended_choice(s: &AppState, session: &mut Session, now: i64) -> Result<(), OAuthError> {
     let Some(chosen @ ActingAs::LegalEntity { .. }) = &session.acting_as else { return Ok(()) };
     let value = chosen.form_value();
-    if live_choices(s, &session.account_id, now)?.iter().any(|(c, _)| c.form_value() == value) {
+    if live_choices(s, &session.account_id, now)?.iter().any(|c| c.form_value() == value) {
         return Ok(());
     }
     s.store.forget_acting_as(&session.id_hash)?;

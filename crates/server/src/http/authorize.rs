@@ -317,6 +317,7 @@ fn login_page_response(
             step_up_substantial: view.step_up == Some(Loa::Substantial),
             can_decline: view.step_up.is_some() && view.interaction.is_some(),
             signed_in_as: view.signed_in_as,
+            recover: state.mailer.is_some(),
         },
     );
     match view.client {
@@ -419,7 +420,7 @@ pub fn start_session(
     auth: AuthContext,
     old_session_hash: Option<&str>,
     client: Option<&Client>,
-    address: &str,
+    (address, user_agent): (&str, Option<&str>),
     now: i64,
 ) -> Result<String, OAuthError> {
     let previous = match old_session_hash {
@@ -437,6 +438,7 @@ pub fn start_session(
         acting_as: None,
         created_at: now,
         expires_at: now + s.settings.lifetimes.session,
+        user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
     };
     match previous {
         Some(previous) if previous.account_id == account.id => {
@@ -486,7 +488,7 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         return browser.finish(PageError::bad_request("error.form_expired").page(t), &state);
     }
     let binding = browser.binding();
-    let address = browser.address.clone();
+    let (address, user_agent) = (browser.address.clone(), browser.user_agent.clone());
     let old_session = browser.session_hash();
     let interaction = form.interaction.clone().filter(|i| !i.is_empty());
     let login_text = form.login.clone();
@@ -573,7 +575,15 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         s.store.clear_login_failures(&account_key)?;
         crate::metrics::login("password", "success");
         let auth = AuthContext::password(&account, now);
-        let secret = start_session(s, &account, auth, old_session.as_deref(), client.as_ref(), &address, now)?;
+        let secret = start_session(
+            s,
+            &account,
+            auth,
+            old_session.as_deref(),
+            client.as_ref(),
+            (&address, user_agent.as_deref()),
+            now,
+        )?;
         if let Some(hash) = &pending_hash {
             s.store.mark_interaction(hash, true, false)?;
         }

@@ -38,6 +38,8 @@ pub enum EdsFailure {
     Challenge,
     Account(AccountError),
     Disabled,
+    /// A company's certificate offered as the person's own in the cabinet.
+    CompanyCertificate,
 }
 
 impl EdsFailure {
@@ -48,9 +50,13 @@ impl EdsFailure {
             Self::Pki(PkiError::BadSignature | PkiError::WeakAlgorithm(_) | PkiError::UnsupportedAlgorithm(_)) => {
                 "eds.error_bad_signature"
             }
-            Self::Pki(PkiError::CertificateInvalid(_) | PkiError::CertificateInvalidAtSigningTime) => {
-                "eds.error_certificate"
+            Self::Pki(PkiError::CertificateInvalid(_)) => "eds.error_certificate",
+            Self::Pki(PkiError::CertificateInvalidAtSigningTime) => "eds.error_invalid_at_signing_time",
+            Self::Pki(PkiError::CertificateExpired(date)) => return t.f("eds.error_expired", &[("date", date)]),
+            Self::Pki(PkiError::CertificateNotYetValid(date)) => {
+                return t.f("eds.error_not_yet_valid", &[("date", date)])
             }
+            Self::Pki(PkiError::CertificateUntrusted) => "eds.error_untrusted",
             Self::Pki(PkiError::Revoked(date)) => return t.f("eds.error_revoked", &[("date", date)]),
             Self::Pki(PkiError::BadSigningTime) => "eds.error_signing_time",
             Self::Pki(PkiError::StatusCheckFailed) => "eds.error_status",
@@ -58,6 +64,7 @@ impl EdsFailure {
             Self::Pki(PkiError::ChallengeUnknown) | Self::Challenge => "eds.error_challenge",
             Self::Account(e) => return t.t(&format!("validation.{}", e.code())).to_owned(),
             Self::Disabled => "eds.error_disabled",
+            Self::CompanyCertificate => "eds.company_certificate",
         };
         t.t(key).to_owned()
     }
@@ -175,7 +182,8 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
         return browser.finish(PageError::bad_request("error.form_expired").page(t), &state);
     }
     let binding_hash = browser.binding();
-    let (address, old_session) = (browser.address.clone(), browser.session_hash());
+    let (address, user_agent, old_session) =
+        (browser.address.clone(), browser.user_agent.clone(), browser.session_hash());
     let interaction = form.interaction.clone().filter(|i| !i.is_empty());
     let outcome = blocking(&state, move |s| {
         let now = now();
@@ -240,7 +248,15 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             }
         };
         let client = pending.as_ref().map(|(_, c)| c);
-        let secret = start_session(s, &account, AuthContext::eds(now), old_session.as_deref(), client, &address, now)?;
+        let secret = start_session(
+            s,
+            &account,
+            AuthContext::eds(now),
+            old_session.as_deref(),
+            client,
+            (&address, user_agent.as_deref()),
+            now,
+        )?;
         super::acting::act_for_certificate_company(s, &secret, &account, &signer, now)?;
         if let Some((pending, _)) = &pending {
             s.store.mark_interaction(&pending.id_hash, true, false)?;
@@ -361,7 +377,7 @@ pub(super) fn certificate_rows<'a>(t: Tr<'a>, signer: &SignerIdentity) -> Vec<(&
     }
     rows.push((t.t("eds.serial"), signer.serial_number.clone()));
     rows.push((t.t("eds.issuer"), signer.issuer.clone()));
-    rows.push((t.t("eds.valid_until"), pages::show_time(signer.valid_to)));
+    rows.push((t.t("eds.valid_until"), pages::day(t, signer.valid_to)));
     rows
 }
 
@@ -448,6 +464,7 @@ pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
     }
     let secret = req.cookie(SIGNUP_COOKIE).map(|c| c.value().to_owned());
     let (binding_hash, address, old_session) = (browser.binding(), browser.address.clone(), browser.session_hash());
+    let user_agent = browser.user_agent.clone();
     let outcome = blocking(&state, move |s| {
         let now = now();
         let Some(registration) = pending_signup(s, secret.as_deref(), &binding_hash)? else { return Ok(None) };
@@ -477,7 +494,16 @@ pub async fn signup_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
         s.store.delete_registration(&registration.id_hash).map_err(storage)?;
         let account = account.into_account();
         tracing::info!(account = %account.id, "account created at a first EDS login");
-        sign_in_pending(s, &account, &registration, &binding_hash, old_session.as_deref(), &address, now).map(Some)
+        sign_in_pending(
+            s,
+            &account,
+            &registration,
+            &binding_hash,
+            old_session.as_deref(),
+            (&address, user_agent.as_deref()),
+            now,
+        )
+        .map(Some)
     })
     .await;
     match outcome {
@@ -499,7 +525,7 @@ pub(super) fn sign_in_pending(
     registration: &Registration,
     binding_hash: &str,
     old_session: Option<&str>,
-    address: &str,
+    (address, user_agent): (&str, Option<&str>),
     now: i64,
 ) -> Result<Result<(String, Option<String>), AccountError>, OAuthError> {
     let interaction = registration.draft.return_interaction.clone();
@@ -508,7 +534,7 @@ pub(super) fn sign_in_pending(
         None => None,
     };
     let client = pending.as_ref().map(|(_, c)| c);
-    let session = start_session(s, account, AuthContext::eds(now), old_session, client, address, now)?;
+    let session = start_session(s, account, AuthContext::eds(now), old_session, client, (address, user_agent), now)?;
     if let Some((pending, _)) = &pending {
         s.store.mark_interaction(&pending.id_hash, true, false)?;
     }
@@ -575,6 +601,10 @@ async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -
             Ok(signer) => signer,
             Err(failure) => return Ok(CabinetOutcome::Failed(failure)),
         };
+        // A company's certificate links the company (below), it is not listed as the person's own.
+        if signer.legal_entity_tin.is_some() {
+            return Ok(CabinetOutcome::Failed(EdsFailure::CompanyCertificate));
+        }
         if let Err(e) = binding(&account.id, &account.pinfl, &signer, now) {
             return Ok(CabinetOutcome::Failed(EdsFailure::Account(e)));
         }

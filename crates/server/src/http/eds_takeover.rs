@@ -130,6 +130,7 @@ pub async fn takeover_submit(req: HttpRequest, state: State, body: Bytes) -> Htt
     }
     let secret = req.cookie(TAKEOVER_COOKIE).map(|c| c.value().to_owned());
     let (binding_hash, address, old_session) = (browser.binding(), browser.address.clone(), browser.session_hash());
+    let user_agent = browser.user_agent.clone();
     let outcome = blocking(&state, move |s| {
         let now = now();
         let Some((registration, signer, account)) = pending_takeover(s, secret.as_deref(), &binding_hash)? else {
@@ -161,7 +162,16 @@ pub async fn takeover_submit(req: HttpRequest, state: State, body: Bytes) -> Htt
         s.store.delete_registration(&registration.id_hash).map_err(OAuthError::from)?;
         tracing::info!(account = %account.id, "account taken over by the EDS of its PINFL");
         let Some(account) = s.store.find_account(&account.id).map_err(OAuthError::from)? else { return Ok(None) };
-        sign_in_pending(s, &account, &registration, &binding_hash, old_session.as_deref(), &address, now).map(Some)
+        sign_in_pending(
+            s,
+            &account,
+            &registration,
+            &binding_hash,
+            old_session.as_deref(),
+            (&address, user_agent.as_deref()),
+            now,
+        )
+        .map(Some)
     })
     .await;
     match outcome {

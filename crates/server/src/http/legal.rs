@@ -149,10 +149,13 @@ fn replace_page<'a>(
     let rows = vec![
         (t.t("legal.current_head"), current.masked_name.clone()),
         (t.t("legal.current_title"), m.title.clone().unwrap_or_else(unknown)),
-        (t.t("legal.current_since"), pages::show_time(m.granted_at)),
-        (t.t("legal.current_certificate"), m.certificate_valid_from.map(pages::show_time).unwrap_or_else(unknown)),
+        (t.t("legal.current_since"), pages::when(t, m.granted_at)),
+        (
+            t.t("legal.current_certificate"),
+            m.certificate_valid_from.map(|at| pages::day(t, at)).unwrap_or_else(unknown),
+        ),
         (t.t("legal.your_title"), head.title.clone()),
-        (t.t("legal.your_certificate"), pages::show_time(head.valid_from)),
+        (t.t("legal.your_certificate"), pages::day(t, head.valid_from)),
     ];
     let company = format!("{} ({})", head.entity.name, head.entity.tin);
     LegalReplacePage {
@@ -169,14 +172,13 @@ pub struct ActAsQuery {
     interaction: String,
 }
 
-/// The choices of the "act as" page: (choice, label; empty for the individual, labelled by the
-/// page).
+/// The choices of the "act as" page: the individual first, then the live memberships.
 fn choices(
     s: &crate::state::AppState,
     account: &yagona_account::AccountId,
     now: i64,
-) -> Result<Vec<(ActingAs, String)>, OAuthError> {
-    let mut choices = vec![(ActingAs::Individual, String::new())];
+) -> Result<Vec<ActingAs>, OAuthError> {
+    let mut choices = vec![ActingAs::Individual];
     choices.extend(live_choices(s, account, now)?);
     Ok(choices)
 }
@@ -197,9 +199,14 @@ pub async fn act_as_page(req: HttpRequest, state: State, query: Query<ActAsQuery
         Ok(Some((person, choices, redirect_uri))) => {
             let options = choices
                 .into_iter()
-                .map(|(choice, label)| {
-                    let label =
-                        if label.is_empty() { t.f("legal.as_individual", &[("person", &person)]) } else { label };
+                .map(|choice| {
+                    // The label in the page's language (the role's name translated).
+                    let label = match &choice {
+                        yagona_oidc::ActingAs::LegalEntity { tin, name, role, .. } => {
+                            format!("{name} ({tin}) · {}", pages::role_name(t, role))
+                        }
+                        _ => t.f("legal.as_individual", &[("person", &person)]),
+                    };
                     (choice.form_value(), label)
                 })
                 .collect();
@@ -241,7 +248,7 @@ pub async fn act_as_submit(req: HttpRequest, state: State, body: Bytes) -> HttpR
         let Some(_) = live_interaction(s, &id, &binding)? else { return Ok(None) };
         let Some((session, account)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(None) };
         // Only a choice the page offered: the person's own memberships, live now.
-        let Some((choice, _)) = choices(s, &account.id, now)?.into_iter().find(|(c, _)| c.form_value() == value) else {
+        let Some(choice) = choices(s, &account.id, now)?.into_iter().find(|c| c.form_value() == value) else {
             return Ok(Some(false));
         };
         s.store.choose_acting_as(&session.id_hash, &choice)?;

@@ -198,7 +198,22 @@ pub(super) fn invalid_logout(e: OAuthError) -> PageError {
     PageError::new(StatusCode::BAD_REQUEST, "error.logout_title", "error.form_incomplete").with_detail(e.description)
 }
 
-pub(super) fn finish_logout(state: &State, t: Tr<'static>, after: AfterLogout) -> HttpResponse {
+/// `GET /logout/done`: where a sign-out without a relying party to return to lands (after a
+/// redirect, so Back never resubmits the sign-out form).
+pub async fn done_page(req: HttpRequest, state: State) -> HttpResponse {
+    let t = crate::http::translator(&req, &state, None);
+    pages::render(
+        StatusCode::OK,
+        &MessagePage {
+            frame: Frame::new(t, "/logout/done"),
+            title: t.t("logout.done_title"),
+            message: t.t("logout.done"),
+            links: vec![("/login".to_owned(), t.t("logout.sign_in_again"))],
+        },
+    )
+}
+
+pub(super) fn finish_logout(state: &State, _t: Tr<'static>, after: AfterLogout) -> HttpResponse {
     let mut response = match after.redirect.as_deref().map(url::Url::parse) {
         Some(Ok(mut url)) => {
             if let Some(st) = &after.state {
@@ -206,15 +221,7 @@ pub(super) fn finish_logout(state: &State, t: Tr<'static>, after: AfterLogout) -
             }
             see_other(url.as_str())
         }
-        _ => pages::render(
-            StatusCode::OK,
-            &MessagePage {
-                frame: Frame::new(t, "/"),
-                title: t.t("logout.done_title"),
-                message: t.t("logout.done"),
-                links: vec![],
-            },
-        ),
+        _ => see_other("/logout/done"),
     };
     if let Err(e) = response.add_cookie(&session_removal_cookie(state)) {
         tracing::error!(detail = %e, "removing the session cookie failed");

@@ -19,6 +19,7 @@ pub use pages::show_time;
 mod dpop;
 pub mod pages;
 mod par;
+mod recovery;
 mod register;
 pub mod return_to;
 mod step_up;
@@ -89,6 +90,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/register/done", web::get().to(register::done_page))
         .route("/account", web::get().to(account::cabinet))
         .route("/account/password", web::post().to(account::change_password))
+        .route("/account/contacts", web::post().to(account::save_contacts))
+        .route("/account/email/verify", web::post().to(recovery::send_verification))
+        .route("/email/verify", web::get().to(recovery::verify_email))
+        .route("/recover", web::get().to(recovery::request_page))
+        .route("/recover", web::post().to(recovery::request_submit))
+        .route("/recover/sent", web::get().to(recovery::sent_page))
+        .route("/recover/reset", web::get().to(recovery::reset_page))
+        .route("/recover/reset", web::post().to(recovery::reset_submit))
+        .route("/recover/done", web::get().to(recovery::done_page))
+        .route("/logout/done", web::get().to(logout::done_page))
         .route("/account/sessions/end", web::post().to(account::end_session))
         .route("/account/services/revoke", web::post().to(account::revoke_service))
         .route("/account/eds/preview", web::post().to(eds::cabinet_preview))
@@ -269,6 +280,8 @@ pub struct Browser {
     csrf_is_new: bool,
     pub session_secret: Option<String>,
     pub address: String,
+    /// The `User-Agent` header, kept with a new session for the person's session list.
+    pub user_agent: Option<String>,
 }
 
 impl Browser {
@@ -277,7 +290,18 @@ impl Browser {
         let csrf = req.cookie(names.csrf).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
         let session_secret = req.cookie(names.session).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
         let address = client_address::client_address(req, &state.settings.trusted_proxies);
-        Self { csrf_is_new: csrf.is_none(), csrf: csrf.unwrap_or_else(random_token), session_secret, address }
+        let user_agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().filter(|c| !c.is_control()).take(256).collect());
+        Self {
+            csrf_is_new: csrf.is_none(),
+            csrf: csrf.unwrap_or_else(random_token),
+            session_secret,
+            address,
+            user_agent,
+        }
     }
 
     /// The hash an interaction stores to stay bound to this browser.

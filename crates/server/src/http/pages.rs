@@ -161,6 +161,8 @@ pub struct LoginPage<'a> {
     /// Who this browser is signed in as, told on the EDS-only page before a step-up signs
     /// someone else in.
     pub signed_in_as: Option<String>,
+    /// Password recovery by e-mail is offered (e-mail is configured).
+    pub recover: bool,
 }
 
 #[derive(Template)]
@@ -259,13 +261,30 @@ pub struct Field<'a> {
     pub value: String,
     pub required: bool,
     pub autocomplete: &'static str,
+    /// `numeric` for numbers typed on a phone's digit keypad (PINFL, TIN); empty otherwise.
+    pub inputmode: &'static str,
     pub help: Option<String>,
     pub error: Option<String>,
 }
 
 impl<'a> Field<'a> {
     pub fn new(name: &'static str, label: &'a str, kind: &'static str, value: impl Into<String>) -> Self {
-        Self { name, label, kind, value: value.into(), required: true, autocomplete: "off", help: None, error: None }
+        Self {
+            name,
+            label,
+            kind,
+            value: value.into(),
+            required: true,
+            autocomplete: "off",
+            inputmode: "",
+            help: None,
+            error: None,
+        }
+    }
+    /// A number: phones show the digit keypad.
+    pub fn numeric(mut self) -> Self {
+        self.inputmode = "numeric";
+        self
     }
     pub fn optional(mut self) -> Self {
         self.required = false;
@@ -315,9 +334,94 @@ pub struct RegisterConfirmPage<'a> {
     pub rows: Vec<(&'a str, String)>,
 }
 
+/// The password-recovery forms: ask for a link, set the new password.
+#[derive(Template)]
+#[template(path = "recover_form.html")]
+pub struct RecoverFormPage<'a> {
+    pub frame: Frame<'a>,
+    pub title: &'a str,
+    pub intro: &'a str,
+    pub action: &'static str,
+    pub csrf_token: &'a str,
+    /// The link's secret, carried by the new-password form.
+    pub token: Option<&'a str>,
+    pub fields: Vec<Field<'a>>,
+    pub submit: &'a str,
+    pub error: Option<String>,
+    pub hint: Option<&'a str>,
+}
+
+/// A role's name in the page's language: the catalogue's roles (`Common For Head`, `Accountant`,
+/// `Employee`) are translated (`role.common_for_head`); a role an operator added is shown as named.
+pub fn role_name(t: Tr<'_>, role: &str) -> String {
+    let key = format!("role.{}", role.trim().to_lowercase().replace(' ', "_"));
+    match t.t(&key) {
+        found if found == key => role.to_owned(),
+        found => found.to_owned(),
+    }
+}
+
+/// Scopes as the cabinet lists them, each named in the page's language (`scope_name.email`);
+/// a scope without a name is shown as it is.
+pub fn scope_names(t: Tr<'_>, scopes: &str) -> String {
+    scopes
+        .split_whitespace()
+        .map(|scope| {
+            let key = format!("scope_name.{scope}");
+            match t.t(&key) {
+                found if found == key => scope.to_owned(),
+                found => found.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A browser and its system, read simply from a `User-Agent` ("Chrome on Android"), for the
+/// person to recognise their sessions; not for any decision.
+pub fn device(t: Tr<'_>, user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|ua| !ua.trim().is_empty()) else {
+        return t.t("account.device_unknown").to_owned();
+    };
+    let browser = [
+        ("YaBrowser/", "Yandex Browser"),
+        ("Edg/", "Edge"),
+        ("EdgA/", "Edge"),
+        ("OPR/", "Opera"),
+        ("SamsungBrowser/", "Samsung Internet"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("CrOS", "ChromeOS"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(browser), Some(os)) => t.f("account.device", &[("browser", browser), ("os", os)]),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) => t.t("account.device_unknown").to_owned(),
+    }
+}
+
 /// One row of the cabinet's session list.
 pub struct SessionRow {
     pub sid: String,
+    pub device: String,
     pub started: String,
     pub address: String,
     pub current: bool,
@@ -331,11 +435,22 @@ pub struct ServiceRow {
     pub since: String,
 }
 
-/// A company the person heads, and its members: (account id, person, role, until).
+/// A company the person heads, and its members.
 pub struct HeadPanel {
     pub tin: String,
     pub name: String,
-    pub members: Vec<(String, String, String, String)>,
+    pub members: Vec<MemberRow>,
+}
+
+/// A member of a company the person heads.
+pub struct MemberRow {
+    pub account_id: String,
+    pub person: String,
+    /// The role as stored (the revoke form sends it back).
+    pub role: String,
+    /// The role in the page's language.
+    pub role_name: String,
+    pub until: String,
 }
 
 /// One row of the login history.
@@ -361,10 +476,19 @@ pub struct AccountPage<'a> {
     pub memberships: Vec<(String, String, String)>,
     /// The companies the person heads, with their members.
     pub heads: Vec<HeadPanel>,
-    /// The role catalogue.
-    pub roles: Vec<String>,
+    /// The role catalogue: (role, its name in the page's language).
+    pub roles: Vec<(String, String)>,
     pub status: &'a str,
     pub status_help: Option<&'a str>,
+    /// Confirmed with an EDS: the EDS section offers a renewed certificate, the legal-entity
+    /// link form is shown (to an unconfirmed person it says why not).
+    pub confirmed: bool,
+    /// Phone, e-mail and (while the account has none) the passport number.
+    pub contact_fields: Vec<Field<'a>>,
+    /// With an e-mail: whether it is confirmed.
+    pub email_state: Option<bool>,
+    /// E-mail can be sent (a confirmation link can be asked for).
+    pub mail: bool,
     pub password_fields: Vec<Field<'a>>,
     pub sessions: Vec<SessionRow>,
     pub services: Vec<ServiceRow>,
@@ -374,7 +498,99 @@ pub struct AccountPage<'a> {
 pub const STYLESHEET: &str = include_str!("../../assets/style.css");
 pub const EDS_SCRIPT: &str = include_str!("../../assets/eds.js");
 
-/// A unix time as shown on pages (UTC).
+/// The time zone of the dates on pages (`ui.time_zone`), set once at start.
+static TIME_ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
+
+pub fn set_time_zone(zone: chrono_tz::Tz) {
+    let _ = TIME_ZONE.set(zone);
+}
+
+fn zone() -> chrono_tz::Tz {
+    *TIME_ZONE.get_or_init(|| chrono_tz::Asia::Tashkent)
+}
+
+fn local(unix: i64) -> Option<chrono::DateTime<chrono_tz::Tz>> {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.with_timezone(&zone()))
+}
+
+/// A day as people read it in the page's language: `12 May 2026`, `12 мая 2026`, `12-may 2026`.
+pub fn day(t: Tr<'_>, unix: i64) -> String {
+    local(unix).map(|at| day_of(t, at)).unwrap_or_default()
+}
+
+/// The calendar day of a UTC day boundary (a role's expiry is the end of the chosen day, UTC).
+pub fn utc_day(t: Tr<'_>, unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|at| day_of(t, at)).unwrap_or_default()
+}
+
+/// A calendar date (`YYYY-MM-DD`, a birth date) in the page's language; as given if unreadable.
+pub fn calendar_date(t: Tr<'_>, date: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(d) => day_of(t, d.and_time(chrono::NaiveTime::MIN).and_utc()),
+        Err(_) => date.to_owned(),
+    }
+}
+
+fn day_of<Z: chrono::TimeZone>(t: Tr<'_>, at: chrono::DateTime<Z>) -> String {
+    use chrono::Datelike as _;
+    let month = t.t("time.months").split(',').nth(at.month0() as usize).unwrap_or_default().trim().to_owned();
+    t.f("time.date", &[("day", &at.day().to_string()), ("month", &month), ("year", &at.year().to_string())])
+}
+
+/// A moment as people read it: the day in the page's language and the time of day (24 h) in
+/// `ui.time_zone`.
+pub fn when(t: Tr<'_>, unix: i64) -> String {
+    let Some(at) = local(unix) else { return String::new() };
+    t.f("time.date_time", &[("date", &day(t, unix)), ("time", &at.format("%H:%M").to_string())])
+}
+
+/// A unix time as the command line shows it (UTC, ISO 8601).
 pub fn show_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{Catalogues, Locale};
+
+    fn tr(locale: Locale) -> crate::i18n::Tr<'static> {
+        static CATALOGUES: std::sync::LazyLock<Catalogues> =
+            std::sync::LazyLock::new(|| Catalogues::load().expect("catalogues load"));
+        CATALOGUES.for_locale(locale)
+    }
+
+    #[test]
+    fn dates_are_written_in_the_language_and_in_tashkent() {
+        // 2026-05-11 20:30 UTC is 12 May, 01:30 in Tashkent (UTC+5).
+        let at = 1_778_531_400;
+        assert_eq!(super::when(tr(Locale::En), at), "12 May 2026, 01:30");
+        assert_eq!(super::when(tr(Locale::Ru), at), "12 мая 2026, 01:30");
+        assert_eq!(super::day(tr(Locale::UzLatn), at), "12-may 2026");
+        assert_eq!(super::calendar_date(tr(Locale::Ru), "1990-12-05"), "5 декабря 1990");
+        // A role's expiry, the end of a UTC day, stays that day.
+        assert_eq!(super::utc_day(tr(Locale::En), 1_778_543_999), "11 May 2026");
+    }
+
+    #[test]
+    fn devices_are_read_simply_from_the_user_agent() {
+        let t = tr(Locale::En);
+        let android =
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+        assert_eq!(super::device(t, Some(android)), "Chrome on Android");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+                      Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(super::device(t, Some(iphone)), "Safari on iPhone");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 \
+                    Safari/537.36 Edg/126.0";
+        assert_eq!(super::device(t, Some(edge)), "Edge on Windows");
+        assert_eq!(super::device(t, None), "an unknown browser");
+        assert_eq!(super::device(t, Some("curl/8.5")), "an unknown browser");
+    }
+
+    #[test]
+    fn roles_and_scopes_are_named_in_the_language() {
+        assert_eq!(super::role_name(tr(Locale::Ru), "Accountant"), "Бухгалтер");
+        assert_eq!(super::role_name(tr(Locale::Ru), "Cashier"), "Cashier", "an operator's own role as written");
+        assert_eq!(super::scope_names(tr(Locale::En), "openid email custom"), "Identifier, E-mail, custom");
+    }
 }

@@ -198,7 +198,7 @@ fn person_fields<'a>(t: Tr<'a>, form: &PersonForm) -> Vec<Field<'a>> {
             .optional()
             .autocomplete("additional-name"),
         Field::new("birth_date", t.t("register.birth_date"), "date", &form.birth_date).autocomplete("bday"),
-        Field::new("pinfl", t.t("register.pinfl"), "text", &form.pinfl).help(t.t("register.pinfl_help")),
+        Field::new("pinfl", t.t("register.pinfl"), "text", &form.pinfl).numeric().help(t.t("register.pinfl_help")),
         Field::new("passport", t.t("register.passport"), "text", &form.passport).help(t.t("register.passport_help")),
     ]
 }
@@ -437,7 +437,8 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
         Err(response) => return response,
     };
     let checked = form.clone();
-    let (address, old_session) = (r.browser.address.clone(), r.browser.session_hash());
+    let (address, user_agent, old_session) =
+        (r.browser.address.clone(), r.browser.user_agent.clone(), r.browser.session_hash());
     let binding = r.browser.binding();
     let result = blocking(&state, move |s| {
         let storage = OAuthError::from;
@@ -480,8 +481,15 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
             None => None,
         };
         let auth = AuthContext::password(&account, now);
-        let session_secret =
-            start_session(s, &account, auth, old_session.as_deref(), client.as_ref().map(|(_, c)| c), &address, now)?;
+        let session_secret = start_session(
+            s,
+            &account,
+            auth,
+            old_session.as_deref(),
+            client.as_ref().map(|(_, c)| c),
+            (&address, user_agent.as_deref()),
+            now,
+        )?;
         if let Some((pending, _)) = &client {
             s.store.mark_interaction(&pending.id_hash, true, false)?;
         }
@@ -529,7 +537,10 @@ pub async fn done_page(req: HttpRequest, state: State, query: Query<DoneQuery>) 
     let links = match (&client, &query.interaction) {
         (Some((_, client)), Some(id)) => {
             continue_text = t.f("register.continue", &[("client", &client.name)]);
-            vec![(format!("/authorize/resume?interaction={id}"), continue_text.as_str())]
+            vec![
+                (format!("/authorize/resume?interaction={id}"), continue_text.as_str()),
+                ("/account".to_owned(), t.t("register.to_cabinet")),
+            ]
         }
         _ => vec![("/account".to_owned(), t.t("register.to_cabinet"))],
     };
