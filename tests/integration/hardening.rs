@@ -203,6 +203,9 @@ async fn registration_lookups_are_throttled_per_address() {
         assert_eq!(r.status(), 400);
         let html = r.text().await.unwrap();
         assert!(html.contains("Log in to it") && html.contains("recover it with your EDS"), "{html}");
+        // A way on (issue 14, item 12): the login page (password or EDS) and password recovery.
+        assert!(html.contains(r#"id="taken-login" href="/login""#), "{html}");
+        assert!(html.contains(r#"id="taken-recover" href="/recover""#), "{html}");
         let mut statuses = vec![];
         for serial in 500..510 {
             statuses.push(registrant.post("/register/person", &person_form(&pinfl(serial))).await.status().as_u16());

@@ -323,6 +323,9 @@ pub struct RegisterFormPage<'a> {
     pub submit: &'a str,
     pub back: Option<&'static str>,
     pub error: Option<String>,
+    /// The PINFL has an account: offer the way on (log in, with the password or the EDS, or
+    /// recover the password) instead of a dead end.
+    pub pinfl_taken: bool,
 }
 
 #[derive(Template)]

@@ -215,6 +215,7 @@ fn person_response(r: &Request, state: &AppState, form: &PersonForm, errors: &Fi
         submit: t.t("register.next"),
         back: Some("/register"),
         error: None,
+        pinfl_taken: errors.iter().any(|(field, e)| *field == "pinfl" && matches!(e, AccountError::PinflTaken)),
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     r.browser.finish(pages::render(status, &page), state)
@@ -348,6 +349,7 @@ fn credentials_response(
     form: &CredentialsForm,
     errors: &FieldErrors,
     page_error: Option<String>,
+    pinfl_taken: bool,
 ) -> HttpResponse {
     let t = r.t;
     let min = state.settings.password_min_length;
@@ -375,6 +377,7 @@ fn credentials_response(
         submit: t.t("register.create"),
         back: Some("/register/confirm"),
         error: page_error,
+        pinfl_taken,
     };
     let status = if failed { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     r.browser.finish(pages::render(status, &page), state)
@@ -385,7 +388,7 @@ pub async fn credentials_page(req: HttpRequest, state: State) -> HttpResponse {
     if let Err(response) = load(&state, &r, Step::Credentials).await {
         return response;
     }
-    credentials_response(&r, &state, &CredentialsForm::default(), &Vec::new(), None)
+    credentials_response(&r, &state, &CredentialsForm::default(), &Vec::new(), None, false)
 }
 
 enum Finish {
@@ -512,8 +515,11 @@ pub async fn credentials_submit(req: HttpRequest, state: State, body: Bytes) -> 
             }
             response
         }
-        Ok(Finish::Invalid(errors)) => credentials_response(&r, &state, &form, &errors, None),
-        Ok(Finish::Taken(e)) => credentials_response(&r, &state, &form, &Vec::new(), Some(message(r.t, &e, 0))),
+        Ok(Finish::Invalid(errors)) => credentials_response(&r, &state, &form, &errors, None, false),
+        Ok(Finish::Taken(e)) => {
+            let pinfl_taken = matches!(e, AccountError::PinflTaken);
+            credentials_response(&r, &state, &form, &Vec::new(), Some(message(r.t, &e, 0)), pinfl_taken)
+        }
         Ok(Finish::Throttled) => throttled_page(r.t),
         Err(e) => PageError::from(e).page(r.t),
     }
