@@ -164,6 +164,12 @@ async fn the_cabinet_adds_a_passport_once_and_edits_contacts() {
         let r = post_form(&b, &server, "/account/contacts", &bad).await;
         assert_eq!(r.status(), 400);
         assert!(r.text().await.unwrap().contains("id=\"phone-error\""));
+        // A control character (NUL: PostgreSQL refuses it in text) is refused as in every page
+        // form (issue 14, item 2), readably and before the database is asked.
+        let nul = [("csrf_token", csrf.as_str()), ("phone", ""), ("email", "a\0b@example.uz"), ("passport", "")];
+        let r = post_form(&b, &server, "/account/contacts", &nul).await;
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("control characters"));
         let good = [
             ("csrf_token", csrf.as_str()),
             ("phone", "+998 90 111 22 33"),

@@ -526,8 +526,9 @@ pub async fn save_contacts(req: HttpRequest, state: State, body: Bytes) -> HttpR
     use yagona_account::{AccountError, Email, PassportNumber, PhoneNumber};
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let Ok(form) = serde_urlencoded::from_bytes::<ContactsForm>(&body) else {
-        return PageError::bad_request("error.form_incomplete").page(t);
+    let form = match super::page_form::<ContactsForm>(&body) {
+        Ok(form) => form,
+        Err(e) => return e.page(t),
     };
     if !browser.csrf_matches(&form.csrf_token) {
         return PageError::bad_request("error.form_expired").page(t);
