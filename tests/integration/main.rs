@@ -8,6 +8,7 @@ mod backchannel;
 mod browser;
 mod browser_eds;
 mod cabinet;
+mod claims;
 mod cli;
 mod client_auth;
 mod cluster;
