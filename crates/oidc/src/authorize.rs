@@ -51,6 +51,9 @@ pub struct AuthorizationRequest {
     /// `claims` was read has none: it could not have asked).
     #[serde(default)]
     pub essential_acr: Option<Loa>,
+    /// The resources named (RFC 8707), each registered for the client; the grant keeps them.
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// The `claims` parameter (OIDC Core 5.5), for the `acr` reported and a requested `sub`.
     #[serde(default)]
     pub claims: Option<ClaimsRequest>,
@@ -249,6 +252,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
         ui_locales,
         acr_values,
         essential_acr,
+        resources: resources.into_iter().map(str::to_owned).collect(),
         claims,
     })
 }

@@ -162,6 +162,7 @@ pub fn browser_request(params: &LegacyParams, client: &Client) -> Result<Authori
         acr_values: None,
         essential_acr: None,
         claims: None,
+        resources: vec![],
     })
 }
 

@@ -219,6 +219,7 @@ fn issue_code(
         scopes: request.scopes.clone(),
         auth: reported_auth(request, session),
         acting_as: session.acting_as.clone(),
+        resources: request.resources.clone(),
         created_at: now,
         revoked_at: None,
     };
