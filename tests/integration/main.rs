@@ -9,6 +9,7 @@ mod browser;
 mod browser_eds;
 mod browser_phone;
 mod cabinet;
+mod claims;
 mod cli;
 mod client_auth;
 mod cluster;

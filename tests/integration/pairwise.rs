@@ -11,7 +11,7 @@ use yagona_tests::{browser, free_port, sign_in, Backend, TestServer};
 use crate::rp::RelyingParty;
 
 /// Serves `body` (JSON) to every request on loopback, as a relying party's sector document.
-async fn serve_json(body: String) -> u16 {
+pub(crate) async fn serve_json(body: String) -> u16 {
     let port = free_port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     tokio::spawn(async move {

@@ -71,3 +71,76 @@ async fn access_tokens_are_for_the_resource_named() {
         assert_eq!(decode_jwt_payload(tokens.access_token().secret())["aud"], TAX);
     }
 }
+
+/// RFC 8707 2.2: the resources named at /authorize are remembered with the grant; a token
+/// request (code or refresh) may name only those, another registered one is `invalid_target`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_request_names_only_resources_of_the_authorization() {
+    for backend in Backend::ALL {
+        let server = TestServer::start(backend).await;
+        let secret = server.add_client("res-grant", &["--resource", REPORTS, "--resource", TAX, "--first-party"]);
+        let (login, password) = server.add_person("res-grant-person");
+        let rp = RelyingParty::discover(&server, "res-grant", Some(&secret)).await;
+        let b = browser();
+        let redirect_uri = TestServer::redirect_uri("res-grant");
+        let code_form = |code: &str, verifier: &str, resource: Option<&'static str>| {
+            let mut form = vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code.to_owned()),
+                ("redirect_uri", redirect_uri.clone()),
+                ("code_verifier", verifier.to_owned()),
+            ];
+            form.extend(resource.map(|r| ("resource", r.to_owned())));
+            form
+        };
+        let redeem = |form: Vec<(&'static str, String)>| {
+            let (server, secret) = (&server, &secret);
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                token(server, "res-grant", secret, &form).await
+            }
+        };
+
+        // Authorized for TAX: a code redeemed for REPORTS (registered, but not named) is refused.
+        let start = rp.start(&["openid"], &[("resource", TAX)]);
+        let callback = sign_in(&b, &server.base_url, &start.url, &login, &password).await;
+        let code = query_param(&callback, "code").unwrap();
+        let (status, body) = redeem(code_form(&code, start.verifier.secret(), Some(REPORTS))).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_target")), "{backend:?}: {body}");
+
+        // Named at /authorize: the token is for it, and so is a refresh; REPORTS still refused.
+        let start = rp.start(&["openid"], &[("resource", TAX)]);
+        let callback = crate::step_up::follow(&b, &server, &start.url).await;
+        let code = query_param(&callback, "code").unwrap();
+        let (status, body) = redeem(code_form(&code, start.verifier.secret(), Some(TAX))).await;
+        assert_eq!(status, 200, "{backend:?}: {body}");
+        assert_eq!(decode_jwt_payload(body["access_token"].as_str().unwrap())["aud"], TAX);
+        let refresh_token = body["refresh_token"].as_str().expect("a refresh token").to_owned();
+        let refresh = |resource: &'static str| {
+            vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh_token.clone()),
+                ("resource", resource.to_owned()),
+            ]
+        };
+        let (status, body) = redeem(refresh(REPORTS)).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_target")), "{backend:?}: {body}");
+        // The refused refresh did not spend the token.
+        let (status, body) = redeem(refresh(TAX)).await;
+        assert_eq!(status, 200, "{backend:?}: {body}");
+        assert_eq!(decode_jwt_payload(body["access_token"].as_str().unwrap())["aud"], TAX);
+
+        // Authorized for no resource: the token request may name none.
+        let start = rp.start(&["openid"], &[]);
+        let callback = crate::step_up::follow(&b, &server, &start.url).await;
+        let code = query_param(&callback, "code").unwrap();
+        let (status, body) = redeem(code_form(&code, start.verifier.secret(), Some(TAX))).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_target")), "{backend:?}: {body}");
+        let start = rp.start(&["openid"], &[]);
+        let callback = crate::step_up::follow(&b, &server, &start.url).await;
+        let code = query_param(&callback, "code").unwrap();
+        let (status, body) = redeem(code_form(&code, start.verifier.secret(), None)).await;
+        assert_eq!(status, 200, "{backend:?}: {body}");
+        assert_eq!(decode_jwt_payload(body["access_token"].as_str().unwrap())["aud"], "res-grant");
+    }
+}

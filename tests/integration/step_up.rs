@@ -15,7 +15,7 @@ const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 /// Follows the browser from an authorization URL to the first page of Yagona it stops at, or to
 /// the client's callback; returns that location.
-async fn follow(b: &yagona_tests::reqwest::Client, server: &TestServer, url: &str) -> String {
+pub(crate) async fn follow(b: &yagona_tests::reqwest::Client, server: &TestServer, url: &str) -> String {
     let mut next = url.to_owned();
     for _ in 0..5 {
         let r = b.get(&next).send().await.unwrap();

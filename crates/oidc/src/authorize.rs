@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::assurance::{essential_acr, required_loa, Loa};
+use crate::assurance::{required_loa, Loa};
+use crate::claims_request::ClaimsRequest;
 use crate::grant::Session;
 use crate::{
     Client, ClientId, CodeChallenge, Consent, ErrorCode, GrantType, OAuthError, Prompt, RedirectUri, ResponseMode,
@@ -50,6 +51,12 @@ pub struct AuthorizationRequest {
     /// `claims` was read has none: it could not have asked).
     #[serde(default)]
     pub essential_acr: Option<Loa>,
+    /// The resources named (RFC 8707), each registered for the client; the grant keeps them.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The `claims` parameter (OIDC Core 5.5), for the `acr` reported and a requested `sub`.
+    #[serde(default)]
+    pub claims: Option<ClaimsRequest>,
 }
 
 impl AuthorizationRequest {
@@ -62,6 +69,19 @@ impl AuthorizationRequest {
     /// page then asks for it, and the person may say they cannot.
     pub fn step_up_level(&self) -> Option<Loa> {
         self.required_loa().filter(|level| *level > Loa::Low)
+    }
+
+    /// The `sub` a `claims` parameter asks the ID token for (OIDC Core 5.5.1): like an
+    /// `id_token_hint`, it names the person who must be logged in.
+    pub fn requested_subject(&self) -> Option<&str> {
+        self.claims.as_ref().and_then(ClaimsRequest::subject)
+    }
+
+    /// The `acr` a grant made for a login that reached `reached` reports: one of the values an
+    /// essential `acr` claim asked for, if it named any (see
+    /// [`ClaimsRequest::acr_to_report`]).
+    pub fn acr_to_report(&self, reached: Loa) -> Option<&'static str> {
+        self.claims.as_ref().and_then(|claims| claims.acr_to_report(reached))
     }
 }
 
@@ -209,8 +229,9 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     let ui_locales = text("ui_locales", 256)?;
     let acr_values = text("acr_values", 512)?;
     let claims = text("claims", 4096)?;
-    let essential_acr = match claims {
-        Some(claims) => essential_acr(&claims).map_err(fail)?,
+    let claims = claims.map(|text| ClaimsRequest::parse(&text)).transpose().map_err(fail)?;
+    let essential_acr = match &claims {
+        Some(claims) => claims.essential_acr().map_err(fail)?,
         None => None,
     };
     if state.as_deref().is_some_and(|s| s.len() > 2048) {
@@ -231,6 +252,8 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
         ui_locales,
         acr_values,
         essential_acr,
+        resources: resources.into_iter().map(str::to_owned).collect(),
+        claims,
     })
 }
 

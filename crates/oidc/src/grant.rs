@@ -108,6 +108,9 @@ pub struct Grant {
     pub auth: AuthContext,
     /// Whom the person acted for when granting (from the session).
     pub acting_as: Option<ActingAs>,
+    /// The resources named at /authorize (RFC 8707): the only ones a token request of this grant
+    /// may name.
+    pub resources: Vec<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }

@@ -161,6 +161,8 @@ pub fn browser_request(params: &LegacyParams, client: &Client) -> Result<Authori
         ui_locales: params.get("ui_locales").filter(|v| v.len() <= 256).map(str::to_owned),
         acr_values: None,
         essential_acr: None,
+        claims: None,
+        resources: vec![],
     })
 }
 

@@ -12,6 +12,7 @@ pub mod assertion;
 pub mod assurance;
 pub mod authorize;
 pub mod claims;
+pub mod claims_request;
 pub mod client;
 pub mod client_metadata;
 pub mod dpop;

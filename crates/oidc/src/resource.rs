@@ -43,6 +43,18 @@ pub fn audience<'a>(client: &Client, resources: &[&'a str]) -> Result<Option<&'a
     }
 }
 
+/// Checks the audience of a token request of a person's grant: a resource it names must have
+/// been named at /authorize (RFC 8707 2.2: the token request's resource is one the grant was
+/// given for; a grant given for none may name none).
+pub fn check_granted(grant: &crate::Grant, audience: Option<&str>) -> Result<(), OAuthError> {
+    match audience {
+        Some(resource) if !grant.resources.iter().any(|r| r == resource) => {
+            Err(invalid_target(format!("resource {resource} was not named in the authorization request")))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,7 +52,7 @@ pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
         "acr_values_supported": [ACR_LOW, ACR_SUBSTANTIAL, ACR_HIGH],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["uz-Latn", "ru", "en"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         // Request objects by value (RFC 9101) and pushed requests (RFC 9126); request_uri only
         // as PAR gives it (Yagona fetches no request object from a client's URL).
         "request_parameter_supported": true,

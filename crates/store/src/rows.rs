@@ -401,6 +401,8 @@ pub struct GrantRow {
     /// memberships").
     pub acting_tin: Option<String>,
     pub acting_role: Option<String>,
+    /// The resources named at /authorize (RFC 8707), a JSON array.
+    pub resources: String,
 }
 
 impl GrantRow {
@@ -420,6 +422,7 @@ impl GrantRow {
             revoked_at: g.revoked_at,
             acting_tin: g.acting_membership().map(|(tin, _)| tin.to_owned()),
             acting_role: g.acting_membership().map(|(_, role)| role.to_owned()),
+            resources: json(&g.resources),
         }
     }
 }
@@ -435,6 +438,7 @@ impl TryFrom<GrantRow> for Grant {
             scopes: Scopes::try_from(r.scopes).map_err(|e| corrupt("grant", e))?,
             auth: AuthContext { auth_time: r.auth_time, acr: r.acr, amr: from_json("grant", &r.amr)? },
             acting_as: r.acting_as.map(|a| from_json("grant", &a)).transpose()?,
+            resources: from_json("grant", &r.resources)?,
             created_at: r.created_at,
             revoked_at: r.revoked_at,
         })

@@ -160,6 +160,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         acting_tin -> Nullable<Text>,
         acting_role -> Nullable<Text>,
+        resources -> Text,
     }
 }
 

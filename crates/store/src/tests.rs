@@ -292,6 +292,7 @@ fn grants_follow_their_membership() {
             acting_as: Some(acting(role)),
             created_at: 100,
             revoked_at: None,
+            resources: vec![],
         };
         let issue = |id: &str, account: &yagona_account::AccountId, role: &str| {
             let code = AuthorizationCode {
@@ -421,6 +422,7 @@ fn codes_and_refresh_tokens_are_spent_once() {
             acting_as: None,
             created_at: 100,
             revoked_at: None,
+            resources: vec![],
         };
         let code = |hash: &str, grant_id: &str, expires_at| AuthorizationCode {
             hash: hash.into(),

@@ -16,19 +16,19 @@ use yagona_oidc::assurance::Loa;
 use yagona_oidc::authorize::{next_step, AuthorizationRequest, ErrorRedirect, NextStep, Progress};
 use yagona_oidc::secrets::{hash_token, random_id, random_token};
 use yagona_oidc::{
-    AuthContext, AuthorizationCode, Client, Consent, ErrorCode, Grant, Interaction, LoginEvent, OAuthError,
-    OidcRepository as _, ResponseMode, Scopes, Session,
+    AuthContext, AuthorizationCode, Client, ErrorCode, Grant, Interaction, LoginEvent, OAuthError, OidcRepository as _,
+    ResponseMode, Session,
 };
 
 use super::error::PageError;
-use super::pages::{self, ConsentPage, Frame, LoginPage};
-use super::{blocking, here, see_other, session_cookie, translator, Browser, State};
+use super::pages::{self, Frame, LoginPage};
+use super::{blocking, see_other, session_cookie, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
 #[derive(Deserialize)]
 pub struct InteractionQuery {
-    interaction: String,
+    pub interaction: String,
 }
 
 /// Where the login and consent pages return.
@@ -53,7 +53,7 @@ pub async fn resume(req: HttpRequest, state: State, query: actix_web::web::Query
 enum Outcome {
     Error(ErrorRedirect),
     Interact { page: &'static str, id: String },
-    Code { request: AuthorizationRequest, code: String },
+    Code { request: Box<AuthorizationRequest>, code: String },
 }
 
 /// Decides and acts on the next step; `interaction` is the pending one (its id and record) when
@@ -80,20 +80,22 @@ pub(super) async fn proceed(
             super::acting::forget_ended_choice(s, session, now)?;
         }
         let fail = |error: OAuthError| Outcome::Error(error_of(&request, error));
-        let hint_subject = match &request.id_token_hint {
+        // The person the request names: an `id_token_hint`'s `sub`, else a `sub` asked for with
+        // a value in `claims` (OIDC Core 5.5.1). Either is the `sub` this client knows (pairwise,
+        // perhaps): the session's account when it is that account's subject for the client.
+        let named_subject = match &request.id_token_hint {
             Some(hint) => match s.with_issuer(|i| i.verify_id_token_hint(hint)) {
-                // The hint's `sub` is the one this client knows (pairwise, perhaps): the
-                // session's account when it is that account's subject for the client.
-                Ok(hint) => Some(match &session {
-                    Some(session) if s.subjects.subject(&client, session.account_id.as_str()) == hint.sub => {
-                        session.account_id.as_str().to_owned()
-                    }
-                    _ => hint.sub,
-                }),
+                Ok(hint) => Some(hint.sub),
                 Err(e) => return Ok(fail(e)),
             },
-            None => None,
+            None => request.requested_subject().map(str::to_owned),
         };
+        let hint_subject = named_subject.map(|sub| match &session {
+            Some(session) if s.subjects.subject(&client, session.account_id.as_str()) == sub => {
+                session.account_id.as_str().to_owned()
+            }
+            _ => sub,
+        });
         let consent = match &session {
             Some(session) => s.store.find_consent(&session.account_id, &client.id)?,
             None => None,
@@ -124,7 +126,7 @@ pub(super) async fn proceed(
                     s.store.delete_interaction(&pending.id_hash)?;
                 }
                 let code = issue_code(s, &client, &request, &session, now)?;
-                return Ok(Outcome::Code { request, code });
+                return Ok(Outcome::Code { request: Box::new(request), code });
             }
         };
         // From one page to the next the interaction stays the same.
@@ -190,6 +192,17 @@ pub(super) fn error_of(request: &AuthorizationRequest, error: OAuthError) -> Err
     }
 }
 
+/// The login as the grant reports it: the session's, with the `acr` one of the values an
+/// essential `acr` claim asked for when it named some (OIDC Core 5.5.1.1; the login met it, or
+/// the request would not be here).
+fn reported_auth(request: &AuthorizationRequest, session: &Session) -> AuthContext {
+    let mut auth = session.auth.clone();
+    if let Some(acr) = request.acr_to_report(auth.loa()) {
+        auth.acr = acr.to_owned();
+    }
+    auth
+}
+
 /// Stores a grant and a single-use code for it; returns the code.
 fn issue_code(
     s: &AppState,
@@ -204,8 +217,9 @@ fn issue_code(
         account_id: session.account_id.clone(),
         sid: session.sid.clone(),
         scopes: request.scopes.clone(),
-        auth: session.auth.clone(),
+        auth: reported_auth(request, session),
         acting_as: session.acting_as.clone(),
+        resources: request.resources.clone(),
         created_at: now,
         revoked_at: None,
     };
@@ -617,135 +631,4 @@ pub async fn login_submit(req: HttpRequest, state: State, body: Bytes) -> HttpRe
         Err(e) => PageError::from(e).page(t),
     };
     browser.finish(response, &state)
-}
-
-pub async fn consent_page(
-    req: HttpRequest,
-    state: State,
-    query: actix_web::web::Query<InteractionQuery>,
-) -> HttpResponse {
-    let browser = Browser::from_request(&req, &state);
-    let binding = browser.binding();
-    let session_hash = browser.session_hash();
-    let id = query.interaction.clone();
-    let found = blocking(&state, move |s| {
-        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else { return Ok(None) };
-        let Some((_, account)) = super::signed_in(s, session_hash.as_deref(), now())? else { return Ok(None) };
-        Ok(Some((interaction, client, account.full_name())))
-    })
-    .await;
-    let response = match found {
-        Ok(Some((interaction, client, person))) => {
-            let t = translator(&req, &state, interaction.request.ui_locales.as_deref());
-            let scopes = interaction.request.scopes.iter().filter_map(scope_key).map(|k| t.t(k)).collect();
-            let page = pages::render(
-                StatusCode::OK,
-                &ConsentPage {
-                    frame: Frame::new(t, here(&req)),
-                    csrf_token: &browser.csrf,
-                    interaction: &query.interaction,
-                    question: t.f("consent.question", &[("client", &client.name)]),
-                    intro: t.f("consent.signed_in_as", &[("person", &person), ("client", &client.name)]),
-                    scopes,
-                },
-            );
-            pages::allow_form_target(page, interaction.request.redirect_uri.as_str())
-        }
-        Ok(None) => PageError::expired_interaction().page(translator(&req, &state, None)),
-        Err(e) => PageError::from(e).page(translator(&req, &state, None)),
-    };
-    browser.finish(response, &state)
-}
-
-/// The message key describing a scope on the consent page.
-fn scope_key(scope: &str) -> Option<&'static str> {
-    Some(match scope {
-        "openid" => "scope.openid",
-        "profile" => "scope.profile",
-        "email" => "scope.email",
-        "phone" => "scope.phone",
-        "pinfl" => "scope.pinfl",
-        "legal" => "scope.legal",
-        "offline_access" => "scope.offline_access",
-        _ => return None,
-    })
-}
-
-#[derive(Deserialize)]
-pub struct ConsentForm {
-    decision: String,
-    csrf_token: String,
-    interaction: String,
-}
-
-pub async fn consent_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
-    let browser = Browser::from_request(&req, &state);
-    let t = translator(&req, &state, None);
-    let form = match super::page_form::<ConsentForm>(&body) {
-        Ok(form) => form,
-        Err(e) => return e.page(t),
-    };
-    if !browser.csrf_matches(&form.csrf_token) {
-        return PageError::bad_request("error.form_expired").page(t);
-    }
-    let allow = match form.decision.as_str() {
-        "allow" => true,
-        "deny" => false,
-        _ => return PageError::bad_request("consent.choose").page(t),
-    };
-    let binding = browser.binding();
-    let session_hash = browser.session_hash();
-    let id = form.interaction.clone();
-    let outcome = blocking(&state, move |s| {
-        let now = now();
-        let Some((interaction, client)) = live_interaction(s, &id, &binding)? else { return Ok(None) };
-        let Some((session, _)) = super::signed_in(s, session_hash.as_deref(), now)? else { return Ok(None) };
-        if !allow {
-            s.store.delete_interaction(&interaction.id_hash)?;
-            tracing::info!(client_id = %client.id, "consent denied");
-            return Ok(Some(Err(error_of(
-                &interaction.request,
-                OAuthError::new(ErrorCode::AccessDenied, "the person denied access"),
-            ))));
-        }
-        // Remember what was allowed, together with what was allowed before.
-        let previous = s.store.find_consent(&session.account_id, &client.id)?;
-        let mut scopes: Vec<String> = interaction.request.scopes.iter().map(str::to_owned).collect();
-        if let Some(previous) = previous {
-            scopes.extend(previous.scopes.iter().map(str::to_owned));
-        }
-        s.store.save_consent(&Consent {
-            account_id: session.account_id.clone(),
-            client_id: client.id.clone(),
-            scopes: Scopes::try_from(scopes.join(" ").as_str())?,
-            granted_at: now,
-        })?;
-        s.store.mark_interaction(&interaction.id_hash, false, true)?;
-        tracing::info!(client_id = %client.id, "consent given");
-        let detail =
-            serde_json::json!({ "client": client.id.as_str(), "scopes": interaction.request.scopes.to_string() });
-        let event = AuditEvent::new(AuditKind::ConsentGranted, now, detail);
-        crate::audit_log::record(&s.store, event.by(&session.account_id).about(&session.account_id));
-        Ok(Some(Ok(())))
-    })
-    .await;
-    let response = match outcome {
-        Ok(Some(Ok(()))) => see_other(&format!("/authorize/resume?interaction={}", form.interaction)),
-        Ok(Some(Err(redirect))) => error_redirect(&state, t, redirect),
-        Ok(None) => PageError::expired_interaction().page(t),
-        Err(e) => PageError::from(e).page(t),
-    };
-    browser.finish(response, &state)
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every scope a person can be asked for is named on the consent page (issue 14: `legal`,
-    /// the company and role, was left out).
-    #[test]
-    fn every_supported_scope_is_described() {
-        for scope in yagona_oidc::types_export::SUPPORTED_SCOPES {
-            assert!(super::scope_key(scope).is_some(), "{scope}");
-        }
-    }
 }

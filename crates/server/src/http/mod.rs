@@ -7,6 +7,7 @@ mod authorize;
 mod authorize_request;
 mod client_address;
 mod client_auth;
+mod consent;
 mod dynamic_registration;
 mod eds;
 mod eds_takeover;
@@ -60,8 +61,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/authorize/decline", web::post().to(step_up::decline))
         .route("/login", web::get().to(authorize::login_page))
         .route("/login", web::post().to(authorize::login_submit))
-        .route("/consent", web::get().to(authorize::consent_page))
-        .route("/consent", web::post().to(authorize::consent_submit))
+        .route("/consent", web::get().to(consent::consent_page))
+        .route("/consent", web::post().to(consent::consent_submit))
         .route(TOKEN_PATH, web::post().to(token::token))
         .route(INTROSPECT_PATH, web::post().to(token::introspect))
         .route(REVOKE_PATH, web::post().to(token::revoke))

@@ -142,6 +142,8 @@ pub(super) fn redeem(
     if code.client_id != client.id {
         return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
     }
+    // RFC 8707 2.2: only a resource the authorization request named.
+    yagona_oidc::resource::check_granted(&grant, binding.audience)?;
     if redirect_uri.is_some_and(|uri| code.redirect_uri.as_str() != uri) {
         return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request"));
     }
@@ -298,6 +300,9 @@ fn prepare_refresh(
     binding: AccessTokenBinding<'_>,
     now: i64,
 ) -> Result<Value, OAuthError> {
+    // RFC 8707 2.2: only a resource the authorization request named (checked before the
+    // rotation, so a refused request does not spend the token).
+    yagona_oidc::resource::check_granted(grant, binding.audience)?;
     if client.is_public() {
         check_refresh_binding(s, grant, binding.dpop_jkt)?;
     }

@@ -76,7 +76,7 @@ fn rotate_refresh_token_pg(
          ) \
          SELECT true AS is_live, live.* FROM live \
          UNION ALL \
-         SELECT false, spent.grant_id, '', '', '', '', 0, '', '', NULL, 0, 0, NULL, NULL, NULL FROM spent \
+         SELECT false, spent.grant_id, '', '', '', '', 0, '', '', NULL, 0, 0, NULL, NULL, NULL, '[]' FROM spent \
          WHERE NOT EXISTS (SELECT 1 FROM live)"
         ),
         &[
