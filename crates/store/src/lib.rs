@@ -191,6 +191,8 @@ impl Store {
 }
 
 #[cfg(test)]
+mod query_plans;
+#[cfg(test)]
 mod tests;
 
 /// The SQLite database holds password hashes, sealed keys and personal data: it is created
