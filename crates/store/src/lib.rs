@@ -23,6 +23,7 @@ mod prepared;
 mod revocation;
 mod rows;
 mod schema;
+pub mod seed;
 mod signals;
 mod throttle;
 
