@@ -52,6 +52,16 @@ bench-quick: ## The one-minute benchmark (SQLite and the peer, short windows)
 	cd bench && npm ci --no-audit --no-fund
 	python3 bench/run.py --quick
 
+SEED_ACCOUNTS ?= 1000000
+SEED_PG ?= postgres://postgres@127.0.0.1:5432/yagona_seed
+.PHONY: bench-seed
+bench-seed: ## Seed SEED_ACCOUNTS (1 M) people into target/bench/seed.db and SEED_PG, fresh (docs/performance.md)
+	$(CARGO) build --release --features bench-seed --bin yagona -p yagona-server
+	mkdir -p target/bench && rm -f target/bench/seed.db target/bench/seed.db-wal target/bench/seed.db-shm
+	target/release/yagona bench seed --accounts $(SEED_ACCOUNTS) --database sqlite://target/bench/seed.db
+	psql "$(dir $(SEED_PG))test" -qc "DROP DATABASE IF EXISTS $(notdir $(SEED_PG)) WITH (FORCE)" -c "CREATE DATABASE $(notdir $(SEED_PG))"
+	target/release/yagona bench seed --accounts $(SEED_ACCOUNTS) --database $(SEED_PG)
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## A 20-second fuzz run of the CMS verifier: cargo-fuzz on nightly, else the stable smoke fuzzer
 	@if cargo +nightly --version >/dev/null 2>&1; then \

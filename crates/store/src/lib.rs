@@ -24,6 +24,7 @@ mod recovery;
 mod revocation;
 mod rows;
 mod schema;
+pub mod seed;
 mod signals;
 mod throttle;
 
@@ -192,6 +193,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod query_plans;
 #[cfg(test)]
 mod tests;
 

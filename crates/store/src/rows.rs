@@ -29,8 +29,11 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
+// `treat_none_as_default_value = false`: `None` is written as NULL (no nullable column has
+// another default), which lets PostgreSQL's `COPY` take these rows (the bench seeder,
+// `seed.rs`) and SQLite batch them into one multi-row INSERT.
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = accounts)]
+#[diesel(table_name = accounts, treat_none_as_default_value = false)]
 pub struct AccountRow {
     pub id: String,
     pub login: String,
@@ -94,7 +97,7 @@ impl TryFrom<AccountRow> for Account {
 }
 
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = clients)]
+#[diesel(table_name = clients, treat_none_as_default_value = false)]
 pub struct ClientRow {
     pub id: String,
     pub name: String,
@@ -258,7 +261,7 @@ impl TryFrom<KeyRow> for StoredKey {
 }
 
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = sessions)]
+#[diesel(table_name = sessions, treat_none_as_default_value = false)]
 pub struct SessionRow {
     pub id_hash: String,
     pub sid: String,
@@ -350,7 +353,7 @@ impl TryFrom<InteractionRow> for Interaction {
 }
 
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = consents)]
+#[diesel(table_name = consents, treat_none_as_default_value = false)]
 pub struct ConsentRow {
     pub account_id: String,
     pub client_id: String,
@@ -382,7 +385,7 @@ impl TryFrom<ConsentRow> for Consent {
 }
 
 #[derive(Queryable, QueryableByName, Insertable)]
-#[diesel(table_name = grants)]
+#[diesel(table_name = grants, treat_none_as_default_value = false)]
 pub struct GrantRow {
     pub id: String,
     pub client_id: String,
@@ -490,7 +493,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
 }
 
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = refresh_tokens)]
+#[diesel(table_name = refresh_tokens, treat_none_as_default_value = false)]
 pub struct RefreshRow {
     pub hash: String,
     pub grant_id: String,
@@ -562,7 +565,7 @@ impl TryFrom<RegistrationRow> for Registration {
 }
 
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = login_events)]
+#[diesel(table_name = login_events, treat_none_as_default_value = false)]
 pub struct LoginEventRow {
     pub id: String,
     pub account_id: String,
@@ -586,7 +589,7 @@ impl TryFrom<LoginEventRow> for LoginEvent {
 }
 
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = certificates)]
+#[diesel(table_name = certificates, treat_none_as_default_value = false)]
 pub struct CertificateRow {
     pub serial: String,
     pub issuer: String,

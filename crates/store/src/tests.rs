@@ -12,25 +12,25 @@ use crate::{DatabaseUrl, DbConnection, Store};
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-fn random_name() -> String {
+pub(crate) fn random_name() -> String {
     let bytes: [u8; 6] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A PostgreSQL database of its own, dropped afterwards.
-struct PgDatabase {
+pub(crate) struct PgDatabase {
     name: String,
 }
 
 impl PgDatabase {
-    fn create() -> Self {
+    pub(crate) fn create() -> Self {
         let name = format!("yagona_store_{}", random_name());
         let mut admin = PgConnection::establish(PG_ADMIN).expect("PostgreSQL at 127.0.0.1:5432");
         admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         Self { name }
     }
 
-    fn url(&self) -> DatabaseUrl {
+    pub(crate) fn url(&self) -> DatabaseUrl {
         DatabaseUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{}", self.name)).unwrap()
     }
 }

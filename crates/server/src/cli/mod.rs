@@ -23,6 +23,8 @@ macro_rules! out {
 
 mod account;
 mod audit;
+#[cfg(feature = "bench-seed")]
+mod bench;
 mod client;
 mod keys;
 mod legal;
@@ -80,6 +82,10 @@ enum Command {
     /// EDS tools: a development CA, key files, CRLs and signatures, to try EDS without a real CA.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Benchmark tools: fill a database with made-up people (built with `--features bench-seed`).
+    #[cfg(feature = "bench-seed")]
+    #[command(subcommand, hide = true)]
+    Bench(bench::BenchCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -132,6 +138,8 @@ fn run_cli(cli: Cli) -> Result<(), String> {
         Command::Audit(command) => audit_command(&settings, command),
         Command::Throttle(command) => throttle_command(&settings, command),
         Command::Pki(_) => Err("handled above".into()),
+        #[cfg(feature = "bench-seed")]
+        Command::Bench(command) => bench::bench_command(&settings, command),
     }
 }
 

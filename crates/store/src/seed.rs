@@ -1,0 +1,450 @@
+//! Bulk seeding for the scale benchmark (issue 16, item 1; docs/performance.md, "Seeding a
+//! large database"): N people with everything a national deployment accumulates around them.
+//!
+//! Reached only through `yagona bench seed`, which exists only in a build with the server's
+//! `bench-seed` feature: a production build cannot fill its database with made-up people.
+//!
+//! The rows are made in Rust, a block of people at a time, and written by each backend's bulk
+//! path: `COPY ... FROM STDIN (FORMAT binary)` on PostgreSQL (diesel's `copy_from`), multi-row
+//! `INSERT`s in one transaction on SQLite. The ids are derived from the person's number, so a
+//! run is repeatable; seed into a fresh database (a second run collides with the first).
+
+use std::time::Instant;
+
+use diesel::prelude::*;
+use yagona_account::legal::HEAD_ROLE;
+
+use crate::rows::{AccountRow, CertificateRow, ClientRow, ConsentRow, GrantRow, LoginEventRow, RefreshRow, SessionRow};
+use crate::schema::*;
+use crate::{DbConnection, Store, StoreError};
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct SeedPlan {
+    pub accounts: u64,
+    /// Relying parties the grants and consents are spread over.
+    pub clients: u64,
+    /// One stored argon2 hash used for every account (made once by the caller).
+    pub password_hash: String,
+    /// The clock of the seeded data (unix seconds).
+    pub now: i64,
+}
+
+/// What a seeding run wrote.
+#[derive(Debug, Clone, Default)]
+pub struct SeedReport {
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+impl SeedReport {
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// People per block: the rows of one block are made, then written, then dropped.
+const BLOCK: u64 = 20_000;
+/// One in this many people is EDS-confirmed (a certificate bound).
+const CONFIRMED_EVERY: u64 = 5;
+/// One legal entity per this many people, its head the first of them and an accountant the next.
+const ENTITY_EVERY: u64 = 100;
+
+#[derive(Insertable)]
+#[diesel(table_name = opaque_access_tokens, treat_none_as_default_value = false)]
+struct OpaqueRow {
+    hash: String,
+    jti: String,
+    claims: String,
+    expires_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
+struct AuditRow {
+    id: String,
+    at: i64,
+    kind: String,
+    actor: Option<String>,
+    subject: Option<String>,
+    detail: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = legal_entities, treat_none_as_default_value = false)]
+struct EntityRow {
+    tin: String,
+    name: String,
+    short_name: String,
+    linked_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = memberships, treat_none_as_default_value = false)]
+struct MembershipRow {
+    tin: String,
+    account_id: String,
+    role: String,
+    title: Option<String>,
+    granted_by: Option<String>,
+    granted_at: i64,
+    expires_at: Option<i64>,
+    ended_at: Option<i64>,
+    certificate_valid_from: Option<i64>,
+}
+
+/// The rows of one block of people.
+#[derive(Default)]
+struct Block {
+    accounts: Vec<AccountRow>,
+    certificates: Vec<CertificateRow>,
+    sessions: Vec<SessionRow>,
+    entities: Vec<EntityRow>,
+    memberships: Vec<MembershipRow>,
+    grants: Vec<GrantRow>,
+    refresh: Vec<RefreshRow>,
+    opaque: Vec<OpaqueRow>,
+    consents: Vec<ConsentRow>,
+    logins: Vec<LoginEventRow>,
+    audit: Vec<AuditRow>,
+}
+
+/// A valid PINFL for person `i`, unique for `i` below 3.36e10: century-and-sex digit 3 or 4
+/// (1900s), a birth date `DDMMYY` from `i % 33600`, six digits of `i / 33600` (region and
+/// serial), and the check digit (digits weighted 7, 3, 1, ...). Also the birth date, ISO.
+pub fn pinfl_of(i: u64) -> (String, String) {
+    let date = i % 33_600;
+    let (day, month, year) = (1 + date % 28, 1 + (date / 28) % 12, date / 336);
+    let body = format!("{}{day:02}{month:02}{year:02}{:06}", 3 + i % 2, (i / 33_600) % 1_000_000);
+    const WEIGHTS: [u64; 3] = [7, 3, 1];
+    let sum: u64 = body.bytes().enumerate().map(|(k, b)| u64::from(b - b'0') * WEIGHTS[k % 3]).sum();
+    (format!("{body}{}", sum % 10), format!("19{year:02}-{month:02}-{day:02}"))
+}
+
+/// A token-hash-like hex string of 64 digits, distinct per `(kind, i)`.
+fn hash_of(kind: u64, i: u64) -> String {
+    format!("{:016x}{:016x}{:032x}", kind, i, i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind)
+}
+
+const SURNAMES: [&str; 8] =
+    ["Karimov", "Rashidova", "Tursunov", "Yusupova", "Abdullayev", "Saidova", "Ergashev", "Nazarova"];
+const NAMES: [&str; 8] = ["Aziz", "Dilnoza", "Jasur", "Malika", "Sardor", "Nodira", "Bekzod", "Gulnora"];
+
+fn block(plan: &SeedPlan, from: u64, to: u64) -> Block {
+    let now = plan.now;
+    let mut b = Block::default();
+    for i in from..to {
+        let id = format!("seed-a{i}");
+        let (pinfl, birth_date) = pinfl_of(i);
+        let confirmed = i % CONFIRMED_EVERY == 0;
+        let created_at = now - 86_400 * 365 + (i % 86_400) as i64;
+        let letters = [b'A' + ((i / 10_000_000) / 26 % 26) as u8, b'A' + ((i / 10_000_000) % 26) as u8];
+        b.accounts.push(AccountRow {
+            id: id.clone(),
+            login: format!("seed{i}"),
+            pinfl: pinfl.clone(),
+            password_hash: plan.password_hash.clone(),
+            surname: SURNAMES[(i % 8) as usize].into(),
+            first_name: NAMES[(i / 8 % 8) as usize].into(),
+            middle_name: Some(format!("{}ovich", NAMES[(i / 64 % 8) as usize])),
+            birth_date,
+            passport_number: Some(format!("{}{:07}", String::from_utf8_lossy(&letters), i % 10_000_000)),
+            email: (i % 3 == 0).then(|| format!("seed{i}@example.uz")),
+            phone: (i % 2 == 0).then(|| format!("+99890{:07}", i % 10_000_000)),
+            status: if confirmed { "confirmed" } else { "unconfirmed" }.into(),
+            created_at,
+        });
+        if confirmed {
+            b.certificates.push(CertificateRow {
+                serial: format!("{i:016x}"),
+                issuer: "CN=Seed CA,O=Yagona bench,C=UZ".into(),
+                account_id: id.clone(),
+                pinfl: pinfl.clone(),
+                common_name: format!("{} {}", SURNAMES[(i % 8) as usize], NAMES[(i / 8 % 8) as usize]),
+                valid_to: now + 86_400 * 365,
+                bound_at: created_at,
+            });
+        }
+        // Half of the sessions are live, half expired (not yet purged).
+        let live = i % 2 == 0;
+        let session_end = if live { now + 3_600 } else { now - 3_600 };
+        let sid = format!("seed-sid{i}");
+        b.sessions.push(SessionRow {
+            id_hash: hash_of(1, i),
+            sid: sid.clone(),
+            account_id: id.clone(),
+            auth_time: now - 600,
+            acr: if confirmed { "eds" } else { "password" }.into(),
+            amr: if confirmed { "[\"eds\"]" } else { "[\"pwd\"]" }.into(),
+            address: format!("10.{}.{}.{}", i % 256, i / 256 % 256, i / 65_536 % 256),
+            acting_as: None,
+            created_at: now - 600,
+            expires_at: session_end,
+        });
+        let head = i % ENTITY_EVERY == 0;
+        let tin = format!("3{:08}", i / ENTITY_EVERY);
+        if head {
+            b.entities.push(EntityRow {
+                tin: tin.clone(),
+                name: format!("Seed enterprise {} MChJ", i / ENTITY_EVERY),
+                short_name: format!("Seed {}", i / ENTITY_EVERY),
+                linked_at: created_at,
+            });
+        }
+        if head || (i % ENTITY_EVERY == 1 && i + 1 < plan.accounts.max(2) + 1) {
+            b.memberships.push(MembershipRow {
+                tin: tin.clone(),
+                account_id: id.clone(),
+                role: if head { HEAD_ROLE.to_owned() } else { "Accountant".to_owned() },
+                title: None,
+                granted_by: (!head).then(|| format!("seed-a{}", i - 1)),
+                granted_at: created_at,
+                expires_at: None,
+                ended_at: None,
+                certificate_valid_from: None,
+            });
+        }
+        let client = format!("seed-client-{}", i % plan.clients.max(1));
+        let offline = i % 4 == 0;
+        let grant = format!("seed-g{i}");
+        b.grants.push(GrantRow {
+            id: grant.clone(),
+            client_id: client.clone(),
+            account_id: id.clone(),
+            sid,
+            scopes: if offline { "openid profile offline_access" } else { "openid profile" }.into(),
+            auth_time: now - 600,
+            acr: if confirmed { "eds" } else { "password" }.into(),
+            amr: if confirmed { "[\"eds\"]" } else { "[\"pwd\"]" }.into(),
+            acting_as: None,
+            created_at: now - 600,
+            expires_at: now + 86_400,
+            revoked_at: None,
+            acting_tin: head.then(|| tin.clone()),
+            acting_role: head.then(|| HEAD_ROLE.to_owned()),
+        });
+        // Per grant: a spent refresh token (rotated), an expired one, and the live one.
+        for (k, (expires_at, used_at)) in
+            [(now + 86_400, Some(now - 300)), (now - 60, None), (now + 86_400, None)].into_iter().enumerate()
+        {
+            b.refresh.push(RefreshRow {
+                hash: hash_of(10 + k as u64, i),
+                grant_id: grant.clone(),
+                client_id: client.clone(),
+                created_at: now - 600,
+                expires_at,
+                used_at,
+            });
+        }
+        // Two opaque access tokens: an expired one and a live one.
+        for (k, expires_at) in [now - 60, now + 300].into_iter().enumerate() {
+            b.opaque.push(OpaqueRow {
+                hash: hash_of(20 + k as u64, i),
+                jti: hash_of(30 + k as u64, i),
+                claims: format!("{{\"sub\":\"{id}\",\"client_id\":\"{client}\",\"exp\":{expires_at}}}"),
+                expires_at,
+            });
+        }
+        b.consents.push(ConsentRow {
+            account_id: id.clone(),
+            client_id: client.clone(),
+            scopes: "openid profile".into(),
+            granted_at: now - 600,
+        });
+        for k in 0..2 {
+            b.logins.push(LoginEventRow {
+                id: format!("seed-le{i}-{k}"),
+                account_id: id.clone(),
+                at: now - 600 - 86_400 * k,
+                method: if confirmed { "eds" } else { "password" }.into(),
+                client_id: Some(client.clone()),
+                address: "10.0.0.1".into(),
+            });
+        }
+        b.audit.push(AuditRow {
+            id: format!("seed-ae{i}"),
+            at: created_at,
+            kind: "account_created".into(),
+            actor: None,
+            subject: Some(id),
+            detail: "{\"via\":\"seed\"}".into(),
+        });
+    }
+    b
+}
+
+/// Writes `$rows` (a `Vec` of one table's insertable rows) with the backend's bulk path; the
+/// number of rows.
+macro_rules! write_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = std::mem::take(&mut $rows);
+        let n = rows.len() as u64;
+        match $conn {
+            DbConnection::Postgres(pg) => {
+                if !rows.is_empty() {
+                    diesel::copy_from($table).from_insertable(rows).execute(pg)?;
+                }
+            }
+            // Multi-row INSERTs within SQLite's 32766 bound variables.
+            DbConnection::Sqlite(sqlite) => {
+                for chunk in rows.chunks(1_000) {
+                    diesel::insert_into($table).values(chunk).execute(sqlite)?;
+                }
+            }
+        }
+        n
+    }};
+}
+
+fn write_block(conn: &mut DbConnection, mut b: Block) -> Result<u64, StoreError> {
+    Ok(write_rows!(conn, accounts::table, b.accounts)
+        + write_rows!(conn, certificates::table, b.certificates)
+        + write_rows!(conn, sessions::table, b.sessions)
+        + write_rows!(conn, legal_entities::table, b.entities)
+        + write_rows!(conn, memberships::table, b.memberships)
+        + write_rows!(conn, grants::table, b.grants)
+        + write_rows!(conn, refresh_tokens::table, b.refresh)
+        + write_rows!(conn, opaque_access_tokens::table, b.opaque)
+        + write_rows!(conn, consents::table, b.consents)
+        + write_rows!(conn, login_events::table, b.logins)
+        + write_rows!(conn, audit_events::table, b.audit))
+}
+
+fn clients(plan: &SeedPlan) -> Vec<ClientRow> {
+    (0..plan.clients.max(1))
+        .map(|k| ClientRow {
+            id: format!("seed-client-{k}"),
+            name: format!("Seed service {k}"),
+            secret_hash: None,
+            redirect_uris: format!("[\"https://rp{k}.example.uz/cb\"]"),
+            post_logout_redirect_uris: "[]".into(),
+            grant_types: "[\"authorization_code\",\"refresh_token\"]".into(),
+            first_party: false,
+            id_token_signing_alg: "RS256".into(),
+            created_at: plan.now,
+            access_token_format: "jwt".into(),
+            scopes: "openid profile offline_access".into(),
+            legacy: false,
+            token_endpoint_auth_method: "none".into(),
+            sealed_secret: None,
+            registration_access_token_hash: None,
+            metadata: "{}".into(),
+        })
+        .collect()
+}
+
+impl Store {
+    /// Seeds `plan` (the database migrated first); `progress` is told the rows written so far
+    /// after each block. PostgreSQL commits each block (a `COPY` per table); SQLite writes all in
+    /// one transaction. Ends with `ANALYZE`.
+    pub fn seed(&self, plan: &SeedPlan, mut progress: impl FnMut(&SeedReport)) -> Result<SeedReport, StoreError> {
+        use diesel::connection::SimpleConnection as _;
+        let started = Instant::now();
+        let mut conn = self.conn()?;
+        let conn: &mut DbConnection = &mut conn;
+        let sqlite = matches!(conn, DbConnection::Sqlite(_));
+        if sqlite {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+        }
+        let result = (|| {
+            let mut report = SeedReport { rows: write_rows!(&mut *conn, clients::table, clients(plan)), seconds: 0.0 };
+            let mut from = 0;
+            while from < plan.accounts {
+                let to = (from + BLOCK).min(plan.accounts);
+                report.rows += write_block(conn, block(plan, from, to))?;
+                report.seconds = started.elapsed().as_secs_f64();
+                progress(&report);
+                from = to;
+            }
+            Ok::<_, StoreError>(report)
+        })();
+        match result {
+            Ok(mut report) => {
+                if sqlite {
+                    conn.batch_execute("COMMIT")?;
+                }
+                conn.batch_execute("ANALYZE")?;
+                report.seconds = started.elapsed().as_secs_f64();
+                Ok(report)
+            }
+            Err(e) => {
+                if sqlite {
+                    let _ = conn.batch_execute("ROLLBACK");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{random_name, PgDatabase};
+    use crate::DatabaseUrl;
+    use yagona_account::AccountRepository as _;
+    use yagona_oidc::OidcRepository as _;
+
+    /// Seeds 2500 people (one block is 20000: a partial block, the rest exercised by the
+    /// command) and reads them back through the repositories: the rows are valid domain data.
+    fn seeds_and_reads_back(url: &DatabaseUrl) {
+        let store = Store::open(url, 2).unwrap();
+        store.migrate().unwrap();
+        let now = 1_800_000_000;
+        let plan = SeedPlan {
+            accounts: 2500,
+            clients: 10,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+                .into(),
+            now,
+        };
+        let mut reports = 0;
+        let report = store.seed(&plan, |_| reports += 1).unwrap();
+        assert_eq!(reports, 1);
+        // Per person: account, session, grant, 3 refresh tokens, 2 access tokens, consent,
+        // 2 login events, audit event = 12; a fifth have a certificate; one in a hundred heads
+        // an entity (2 rows) and one in a hundred is its accountant; plus the clients.
+        assert_eq!(report.rows, 2500 * 12 + 500 + 25 * 3 + 10);
+        let (pinfl, _) = pinfl_of(1234);
+        let person = store.find_account_by_pinfl(&yagona_account::Pinfl::try_from(pinfl.as_str()).unwrap()).unwrap();
+        assert_eq!(person.expect("seeded").id.as_str(), "seed-a1234");
+        let live = store.find_live_refresh_token(&hash_of(12, 1234), &yagona_oidc::Lifetimes::default(), now).unwrap();
+        assert_eq!(live.expect("the live refresh token").1.id, "seed-g1234");
+        assert!(
+            store
+                .find_live_refresh_token(&hash_of(11, 1234), &yagona_oidc::Lifetimes::default(), now)
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        let session = store.find_session(&hash_of(1, 1234), now).unwrap();
+        assert!(session.is_some(), "even people have a live session");
+        assert!(store.find_session(&hash_of(1, 1235), now).unwrap().is_none(), "odd people's expired");
+        // A head's grant acts for the entity, and the membership is live.
+        assert!(store.find_live_access("any-jti", "seed-g1200", now).unwrap().is_some());
+    }
+
+    #[test]
+    fn seeding_sqlite_writes_valid_people() {
+        let dir = std::env::temp_dir().join(format!("yagona-seed-{}", random_name()));
+        seeds_and_reads_back(&DatabaseUrl::Sqlite(dir.join("seed.db")));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn seeding_postgres_writes_valid_people() {
+        let db = PgDatabase::create();
+        seeds_and_reads_back(&db.url());
+    }
+
+    #[test]
+    fn seeded_pinfls_are_valid_unique_and_match_the_birth_date() {
+        let mut seen = std::collections::HashSet::new();
+        for i in (0..200_000).chain([9_999_999, 10_000_000, 33_600_000_000 - 1]) {
+            let (pinfl, birth) = pinfl_of(i);
+            let parsed = yagona_account::Pinfl::try_from(pinfl.as_str()).expect("a valid PINFL");
+            parsed.check_birth_date(&yagona_account::BirthDate::try_from(birth.as_str()).unwrap()).unwrap();
+            assert!(seen.insert(pinfl), "PINFL of {i} repeats");
+        }
+    }
+}
