@@ -43,6 +43,9 @@ impl SeedReport {
     }
 }
 
+/// The browser every seeded session was opened in.
+const SEED_USER_AGENT: &str =
+    "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36";
 /// People per block: the rows of one block are made, then written, then dropped.
 const BLOCK: u64 = 20_000;
 /// One in this many people is EDS-confirmed (a certificate bound).
@@ -180,6 +183,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Block {
             acting_as: None,
             created_at: now - 600,
             expires_at: session_end,
+            user_agent: Some(SEED_USER_AGENT.into()),
         });
         let head = i % ENTITY_EVERY == 0;
         let tin = format!("3{:08}", i / ENTITY_EVERY);
@@ -222,6 +226,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Block {
             revoked_at: None,
             acting_tin: head.then(|| tin.clone()),
             acting_role: head.then(|| HEAD_ROLE.to_owned()),
+            resources: "[]".into(),
         });
         // Per grant: a spent refresh token (rotated), an expired one, and the live one.
         for (k, (expires_at, used_at)) in
