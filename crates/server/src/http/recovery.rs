@@ -358,6 +358,10 @@ pub async fn send_verification(req: HttpRequest, state: State, body: Bytes) -> H
     let t = translator(&req, &state, None);
     super::account::cabinet_action(req, state, body, "email_sent", move |s, account, _: NoFields, now| {
         let Some(email) = account.email.clone() else { return Ok(()) };
+        // Without a mail server there is nothing to send: refused before a link is written.
+        if s.mailer.is_none() {
+            return Err(OAuthError::invalid_request("e-mail is not configured on this server"));
+        }
         let window_start = now - s.settings.login.window_seconds;
         let key = format!("verify:account:{}", account.id);
         if s.store.record_login_failure(&key, now, window_start)? > s.settings.mail.max_per_account {
