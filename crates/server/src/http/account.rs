@@ -390,13 +390,24 @@ pub async fn change_password(req: HttpRequest, state: State, body: Bytes) -> Htt
                     (*field, text)
                 })
                 .collect();
-            let hash = browser.session_hash();
-            match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
-                Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, &messages),
-                Ok(None) => see_other("/login"),
-                Err(e) => PageError::from(e).page(t),
-            }
+            cabinet_with_errors(t, browser, &state, &messages).await
         }
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+/// The cabinet again, with the refused form's messages under its fields (a form that fails
+/// validation is shown again; one that succeeds redirects).
+async fn cabinet_with_errors(
+    t: Tr<'static>,
+    browser: Browser,
+    state: &State,
+    messages: &[(&'static str, String)],
+) -> HttpResponse {
+    let hash = browser.session_hash();
+    match blocking(state, move |s| load_cabinet(s, hash.as_deref())).await {
+        Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, messages),
+        Ok(None) => see_other("/login"),
         Err(e) => PageError::from(e).page(t),
     }
 }
@@ -570,12 +581,7 @@ pub async fn save_contacts(req: HttpRequest, state: State, body: Bytes) -> HttpR
         Ok(ContactsOutcome::Refused(errors)) => {
             let messages: Vec<(&'static str, String)> =
                 errors.iter().map(|(field, e)| (*field, t.t(&format!("validation.{}", e.code())).to_owned())).collect();
-            let hash = browser.session_hash();
-            match blocking(&state, move |s| load_cabinet(s, hash.as_deref())).await {
-                Ok(Some(cabinet)) => render_cabinet(t, &browser, cabinet, None, None, &messages),
-                Ok(None) => see_other("/login"),
-                Err(e) => PageError::from(e).page(t),
-            }
+            cabinet_with_errors(t, browser, &state, &messages).await
         }
         Err(e) => PageError::from(e).page(t),
     }
