@@ -42,16 +42,24 @@ async fn register_then_log_in_to_a_relying_party_change_password_and_end_a_sessi
     chrome.submit("#next").await;
     assert_eq!(chrome.path().await, "/register/person");
 
-    // Step 2: personal data, first with a PINFL whose check digit is wrong.
-    let good_pinfl = pinfl(42);
-    let bad_pinfl = format!("{}{}", &good_pinfl[..13], (good_pinfl.as_bytes()[13] - b'0' + 1) % 10);
+    // Step 2: personal data, first with the PINFL of an existing account: the ways in to it.
+    server.add_person("olim");
     chrome.fill("#surname", "Yuldasheva").await;
     chrome.fill("#first_name", "Madina").await;
     chrome.fill("#middle_name", "Rustamovna").await;
     // A date input takes the date in the browser's locale order; typing digits fills it.
     chrome.fill("#birth_date", "05121990").await;
-    chrome.fill("#pinfl", &bad_pinfl).await;
+    chrome.fill("#pinfl", &yagona_tests::person_pinfl("olim")).await;
     chrome.fill("#passport", "AC1234567").await;
+    chrome.submit("#next").await;
+    assert_eq!(chrome.path().await, "/register/person");
+    assert!(chrome.text("#pinfl-taken-ways").await.contains("Recover the password"));
+    chrome.screenshot("register-2-person-taken").await;
+    chrome.assert_fits_phone("register-person-taken").await;
+    // Then a PINFL whose check digit is wrong.
+    let good_pinfl = pinfl(42);
+    let bad_pinfl = format!("{}{}", &good_pinfl[..13], (good_pinfl.as_bytes()[13] - b'0' + 1) % 10);
+    chrome.fill("#pinfl", &bad_pinfl).await;
     chrome.submit("#next").await;
     assert_eq!(chrome.path().await, "/register/person");
     let error = chrome.text("#pinfl-error").await;

@@ -45,6 +45,29 @@ fn issue(server: &TestServer, ca: &std::path::Path, name: &str, pinfl: &str, alg
     out
 }
 
+/// Issues a certificate of the head of "Farrux Invest" (TIN 307777777), valid from
+/// `days_before` days ago; returns its key file.
+fn issue_company(
+    server: &TestServer,
+    ca: &std::path::Path,
+    file: &str,
+    pinfl: &str,
+    name: &str,
+    days_before: &str,
+) -> String {
+    let out = ca.join(format!("{file}.p12")).to_str().unwrap().to_owned();
+    let ca = ca.to_str().unwrap();
+    server.cli_ok(
+        &["pki", "issue", "--ca", ca, "--pinfl", pinfl, "--name", name, "--tin", "307777777"]
+            .into_iter()
+            .chain(["--org", "\"Farrux Invest\" MChJ", "--title", "Direktor", "--days-before", days_before])
+            .chain(["--out", &out, "--password-stdin"])
+            .collect::<Vec<_>>(),
+        Some("kalit-paroli\n"),
+    );
+    out
+}
+
 /// Picks the key file, types its password and signs.
 async fn sign_with_key_file(chrome: &Chrome, p12: &str, password: &str) {
     let file = chrome.client.find(fantoccini_css("#eds-file")).await.unwrap();
@@ -91,14 +114,31 @@ async fn confirm_an_account_and_step_up_to_high_with_the_in_browser_signer() {
 
     // Register EDS: sign in the page, see the certificate, save.
     sign_with_key_file(&chrome, &p12, "kalit-paroli").await;
-    assert_eq!(chrome.path().await, "/account/eds/preview");
+    // The signing form's POST was answered with a redirect: the preview is a GET page.
+    let preview = chrome.path().await;
+    assert!(preview.starts_with("/account/eds/preview?pending="), "{preview}");
     let certificate = chrome.text("#certificate").await;
     assert!(certificate.contains("USMONOVA GULNORA"), "{certificate}");
+    // Reload, Back and Forward load it again without resubmitting anything.
+    chrome.client.refresh().await.unwrap();
+    assert_eq!((chrome.path().await, chrome.text("#certificate").await), (preview.clone(), certificate.clone()));
+    chrome.client.back().await.unwrap();
+    assert_eq!(chrome.path().await, "/account", "Back leads to the cabinet, not to a form's POST");
+    chrome.client.forward().await.unwrap();
+    assert_eq!((chrome.path().await, chrome.text("#certificate").await), (preview.clone(), certificate));
     chrome.screenshot("eds-preview").await;
     chrome.assert_fits_phone("eds-preview").await;
     chrome.submit("#eds-save").await;
     assert!(chrome.text("#notice").await.contains("the account is confirmed"));
     assert!(chrome.text("#status").await.contains("Confirmed with EDS"));
+    // Back to the preview once saved (the browser may show it from its back/forward cache),
+    // and reloaded: a GET, never a resubmission; the page says it is done with, and leads on.
+    chrome.client.back().await.unwrap();
+    assert_eq!(chrome.path().await, preview);
+    chrome.client.refresh().await.unwrap();
+    assert!(chrome.text("h1").await.contains("This page has expired"));
+    chrome.submit("#error-way-on").await;
+    assert_eq!(chrome.path().await, "/account");
 
     // A service asks for `high`: the password session is not enough; the EDS login is.
     let http = yagona_tests::http_client();
@@ -343,29 +383,7 @@ async fn a_head_links_the_company_and_logs_in_to_a_service_as_it() {
     let (login, password) = server.add_person("farrux");
     let pinfl = yagona_tests::person_pinfl("farrux");
     let personal = issue(&server, &ca, "TOSHMATOV FARRUX", &pinfl, "ecdsa");
-    let company = ca.join("company.p12").to_str().unwrap().to_owned();
-    server.cli_ok(
-        &[
-            "pki",
-            "issue",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--pinfl",
-            &pinfl,
-            "--name",
-            "TOSHMATOV FARRUX",
-            "--tin",
-            "307777777",
-            "--org",
-            "\"Farrux Invest\" MChJ",
-            "--title",
-            "Direktor",
-            "--out",
-            &company,
-            "--password-stdin",
-        ],
-        Some("kalit-paroli\n"),
-    );
+    let company = issue_company(&server, &ca, "company", &pinfl, "TOSHMATOV FARRUX", "1");
 
     let chrome = Chrome::start("en").await;
     chrome.goto(&server.url("/login")).await;
@@ -439,5 +457,32 @@ async fn a_head_links_the_company_and_logs_in_to_a_service_as_it() {
     let claims = log_in_as("individual").await;
     assert_eq!(claims["user_type"], "individual");
     assert!(claims.get("legal_entity").is_none() && claims.get("roles").is_none());
+
+    // A newer head (confirmed, her company certificate issued after Farrux's) signs in the
+    // cabinet: the question of replacing him is a page of its own (post/redirect/get).
+    let (_, _, her_pinfl) = crate::legal_live::confirmed(&server, &ca, "nodira").await;
+    let newer = issue_company(&server, &ca, "newer-company", &her_pinfl, "SOLIYEVA NODIRA", "0");
+    chrome.goto(&server.url("/login")).await;
+    chrome.fill("#login", "nodira").await;
+    chrome.fill("#password", "Samarqand-Registon-1").await;
+    chrome.submit("form[action='/login'] button[type=submit]").await;
+    let file = chrome.client.find(fantoccini_css("#legal-file")).await.unwrap();
+    file.send_keys(&newer).await.unwrap();
+    chrome.fill("#legal-password", "kalit-paroli").await;
+    chrome.submit("#legal-sign").await;
+    let question = chrome.path().await;
+    assert!(question.starts_with("/account/legal/replace?pending="), "{question}");
+    let current = chrome.text("#current-head").await;
+    assert!(current.contains("T******** F*****"), "{current}");
+    chrome.client.refresh().await.unwrap();
+    assert_eq!((chrome.path().await, chrome.text("#current-head").await), (question.clone(), current));
+    chrome.screenshot("legal-replace").await;
+    chrome.assert_fits_phone("legal-replace").await;
+    chrome.submit("#legal-replace").await;
+    assert!(chrome.text("#notice").await.contains("The legal entity is linked"));
+    chrome.client.back().await.unwrap();
+    assert_eq!(chrome.path().await, question);
+    chrome.client.refresh().await.unwrap();
+    assert!(chrome.text("h1").await.contains("This page has expired"));
     chrome.close().await;
 }

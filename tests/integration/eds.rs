@@ -148,11 +148,13 @@ async fn the_cabinet_registers_an_eds_with_the_same_pinfl() {
     let pkcs7 = sign_challenge(&server, &b, &mine).await;
     let r = post_form(&b, &server, "/account/eds/preview", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())])
         .await;
-    assert_eq!(r.status(), 200);
-    let preview = r.text().await.unwrap();
+    assert_eq!(r.status(), 303, "the preview is a page of its own");
+    let preview = page(&b, &server, &location(&r)).await;
     assert!(preview.contains("TOSHEV BAHROM") && preview.contains(&yagona_tests::person_pinfl("bahrom")), "{preview}");
+    let pending = hidden_input(&preview, "pending").unwrap();
     let r =
-        post_form(&b, &server, "/account/eds/bind", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
+        post_form(&b, &server, "/account/eds/bind", &[("csrf_token", csrf.as_str()), ("pending", pending.as_str())])
+            .await;
     assert_eq!(location(&r), "/account?done=eds");
     let cabinet = page(&b, &server, "/account?done=eds").await;
     assert!(cabinet.contains("Confirmed with EDS") && cabinet.contains("id=\"certificates\""), "{cabinet}");

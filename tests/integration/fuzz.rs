@@ -106,6 +106,7 @@ const NAMES: &[&str] = &[
     "member",
     "account",
     "replace",
+    "pending",
     "post_logout_redirect_uri",
     "done",
     "x",
@@ -140,6 +141,7 @@ const FORM_NAMES: &[&str] = &[
     "until",
     "member",
     "replace",
+    "pending",
 ];
 
 /// A form every page would accept as far as its fields go (a valid value for each field any page
@@ -170,6 +172,7 @@ fn one_bad_field(rng: &mut StdRng, known: &Known) -> Vec<u8> {
         ("role", "Accountant".into()),
         ("until", "2030-01-01".into()),
         ("replace", "no".into()),
+        ("pending", "not-a-kept-signature".into()),
     ];
     let bad = rng.gen_range(0..valid.len());
     let mut out = Vec::new();

@@ -144,13 +144,16 @@ async fn confirming_writes_the_certificates_name_and_shows_the_differences() {
     let csrf = hidden_input(&cabinet, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(&server, &person.browser, &p12).await;
     let form = [("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())];
-    let preview = post_form(&person.browser, &server, "/account/eds/preview", &form).await.text().await.unwrap();
+    let r = post_form(&person.browser, &server, "/account/eds/preview", &form).await;
+    let preview = page(&person.browser, &server, &location(&r)).await;
     assert!(preview.contains("id=\"differences\""), "{preview}");
     assert!(
         preview.contains("Rashidova") && preview.contains("RASHIDOVA"),
         "entered and certificate values: {preview}"
     );
     assert!(preview.contains("SHAVKATOVNA"), "the patronymic the account lacked: {preview}");
+    let pending = hidden_input(&preview, "pending").unwrap();
+    let form = [("csrf_token", csrf.as_str()), ("pending", pending.as_str())];
     let r = post_form(&person.browser, &server, "/account/eds/bind", &form).await;
     assert_eq!(location(&r), "/account?done=eds");
 
@@ -246,9 +249,8 @@ async fn a_disabled_account_is_refused_on_every_path() {
     assert_eq!(location(&password_login(&server, &b, &login, &password).await), "/account");
     let csrf = hidden_input(&page(&b, &server, "/account").await, "csrf_token").unwrap();
     let pkcs7 = sign_challenge(&server, &b, &personal).await;
-    let r =
-        post_form(&b, &server, "/account/eds/bind", &[("csrf_token", csrf.as_str()), ("pkcs7", pkcs7.as_str())]).await;
-    assert_eq!(location(&r), "/account?done=eds");
+    let (_, to, _) = crate::legal::bind_signed(&b, &server, &csrf, &pkcs7).await;
+    assert_eq!(to, "/account?done=eds");
     let start = rp.start(&["offline_access"], &[("prompt", "consent")]);
     let callback = yagona_tests::sign_in(&b, &server.base_url, &start.url, &login, &password).await;
     let offline = rp.redeem(&callback, start.verifier).await.refresh_token().expect("a refresh token").clone();

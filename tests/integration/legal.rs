@@ -51,16 +51,39 @@ pub(crate) async fn password_login(server: &TestServer, login: &str, password: &
 }
 
 /// Confirms the replacement of a company's head on the page `html` that showed the current head
-/// (its signature posted again with `replace=yes`).
+/// (`GET /account/legal/replace`: its form names the kept signature, never carries it).
 pub(crate) async fn confirm_replacement(
     b: &reqwest::Client,
     server: &TestServer,
     csrf: &str,
     html: &str,
 ) -> reqwest::Response {
-    let pkcs7 = hidden_input(html, "pkcs7").expect("the confirmation carries the signature");
-    post_form(b, server, "/account/legal/link", &[("csrf_token", csrf), ("pkcs7", pkcs7.as_str()), ("replace", "yes")])
-        .await
+    assert!(hidden_input(html, "pkcs7").is_none(), "the signature does not travel through the page");
+    let pending = hidden_input(html, "pending").expect("the confirmation names the kept signature");
+    post_form(b, server, "/account/legal/replace", &[("csrf_token", csrf), ("pending", pending.as_str())]).await
+}
+
+/// Registers the certificate that signed `pkcs7` in the cabinet, as a person does: the signing
+/// form's POST (303 to the preview page), the preview, and its confirmation. The confirmation's
+/// (status, location, body), or the signing form's when it was refused.
+pub(crate) async fn bind_signed(
+    b: &reqwest::Client,
+    server: &TestServer,
+    csrf: &str,
+    pkcs7: &str,
+) -> (u16, String, String) {
+    let (status, to, body) = post_signed(b, server, "/account/eds/preview", csrf, pkcs7).await;
+    if status != 303 {
+        return (status, to, body);
+    }
+    assert!(to.starts_with("/account/eds/preview?pending="), "{to}");
+    let html = b.get(server.url(&to)).send().await.unwrap().text().await.unwrap();
+    assert!(hidden_input(&html, "pkcs7").is_none(), "the signature does not travel through the page");
+    let pending = hidden_input(&html, "pending").unwrap_or_else(|| panic!("the preview confirms: {html}"));
+    let r = post_form(b, server, "/account/eds/bind", &[("csrf_token", csrf), ("pending", pending.as_str())]).await;
+    let status = r.status().as_u16();
+    let to = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, to, r.text().await.unwrap())
 }
 
 pub(crate) async fn post_signed(
@@ -106,7 +129,7 @@ async fn a_head_links_the_company_and_acts_for_it() {
     assert!(html.contains("Confirm your account with your EDS first."), "{html}");
     // Confirm with the personal certificate.
     let pkcs7 = sign(&server, &b, &personal).await;
-    let (_, to, _) = post_signed(&b, &server, "/account/eds/bind", &csrf, &pkcs7).await;
+    let (_, to, _) = bind_signed(&b, &server, &csrf, &pkcs7).await;
     assert_eq!(to, "/account?done=eds");
     // An individual's certificate, another person's company certificate and an expired one are refused.
     for (p12, message) in [
@@ -205,10 +228,12 @@ async fn a_head_links_the_company_and_acts_for_it() {
     // certificate and confirms that she replaces the current head.
     let (b3, csrf3) = password_login(&server, &other_login, &other_password).await;
     let her_personal = issue(&server, &ca, "her-personal", &theirs, &[]);
-    post_signed(&b3, &server, "/account/eds/bind", &csrf3, &sign(&server, &b3, &her_personal).await).await;
-    let (status, _, html) =
+    bind_signed(&b3, &server, &csrf3, &sign(&server, &b3, &her_personal).await).await;
+    let (status, to, _) =
         post_signed(&b3, &server, "/account/legal/link", &csrf3, &sign(&server, &b3, &foreign_company).await).await;
-    assert_eq!(status, 200, "the current head is shown first: {html}");
+    assert_eq!(status, 303, "the current head is shown first, on a page of its own");
+    assert!(to.starts_with("/account/legal/replace?pending="), "{to}");
+    let html = b3.get(server.url(&to)).send().await.unwrap().text().await.unwrap();
     let r = confirm_replacement(&b3, &server, &csrf3, &html).await;
     assert_eq!(location(&r), "/account?done=legal");
     let members = server.cli_ok(&["legal", "members", TIN], None);
@@ -232,7 +257,7 @@ async fn an_eds_login_with_the_company_certificate_acts_for_it() {
     let company =
         issue(&server, &ca, "company", &mine, &["--tin", "209876543", "--org", "Bobur Tech", "--title", "Direktor"]);
     let (b, csrf) = password_login(&server, &login, &password).await;
-    post_signed(&b, &server, "/account/eds/bind", &csrf, &sign(&server, &b, &personal).await).await;
+    bind_signed(&b, &server, &csrf, &sign(&server, &b, &personal).await).await;
     let (_, to, _) = post_signed(&b, &server, "/account/legal/link", &csrf, &sign(&server, &b, &company).await).await;
     assert_eq!(to, "/account?done=legal");
 
@@ -274,14 +299,7 @@ async fn the_head_gives_and_takes_back_roles() {
     let head_pinfl = yagona_tests::person_pinfl("jamshid");
     let staff_pinfl = yagona_tests::person_pinfl("dilnoza");
     let (b, csrf) = password_login(&server, &head_login, &head_password).await;
-    post_signed(
-        &b,
-        &server,
-        "/account/eds/bind",
-        &csrf,
-        &sign(&server, &b, &issue(&server, &ca, "h", &head_pinfl, &[])).await,
-    )
-    .await;
+    bind_signed(&b, &server, &csrf, &sign(&server, &b, &issue(&server, &ca, "h", &head_pinfl, &[])).await).await;
     let company =
         issue(&server, &ca, "c", &head_pinfl, &["--tin", "305555555", "--org", "Jamshid Savdo", "--title", "Direktor"]);
     post_signed(&b, &server, "/account/legal/link", &csrf, &sign(&server, &b, &company).await).await;
@@ -311,14 +329,7 @@ async fn the_head_gives_and_takes_back_roles() {
     assert_eq!(status, 400);
     assert!(html.contains("Confirm your account with your EDS first."), "{html}");
     let (sb, scsrf) = password_login(&server, &staff_login, &staff_password).await;
-    post_signed(
-        &sb,
-        &server,
-        "/account/eds/bind",
-        &scsrf,
-        &sign(&server, &sb, &issue(&server, &ca, "s", &staff_pinfl, &[])).await,
-    )
-    .await;
+    bind_signed(&sb, &server, &scsrf, &sign(&server, &sb, &issue(&server, &ca, "s", &staff_pinfl, &[])).await).await;
     // Not in the catalogue.
     let (status, _, html) = grant(b.clone(), csrf.clone(), staff_pinfl.clone(), "Owner").await;
     assert_eq!(status, 400);

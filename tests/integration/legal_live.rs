@@ -10,7 +10,7 @@ use yagona_tests::{
 };
 
 use crate::flow::decode_jwt_payload;
-use crate::legal::{confirm_replacement, issue, password_login, post_signed, server_with_ca, sign};
+use crate::legal::{bind_signed, confirm_replacement, issue, password_login, post_signed, server_with_ca, sign};
 use crate::rp::RelyingParty;
 
 const TIN: &str = "307777777";
@@ -27,7 +27,7 @@ pub(crate) async fn confirmed(
     let pinfl = yagona_tests::person_pinfl(&login);
     let (b, csrf) = password_login(server, &login, &password).await;
     let personal = issue(server, ca, &format!("{login}-personal"), &pinfl, &[]);
-    let (_, to, _) = post_signed(&b, server, "/account/eds/bind", &csrf, &sign(server, &b, &personal).await).await;
+    let (_, to, _) = bind_signed(&b, server, &csrf, &sign(server, &b, &personal).await).await;
     assert_eq!(to, "/account?done=eds");
     (b, csrf, pinfl)
 }
@@ -298,9 +298,12 @@ async fn only_a_head_with_a_later_certificate_replaces_the_head(backend: Backend
     assert_eq!(status, 400, "{html}");
     assert!(html.contains("issued before"), "{html}");
 
-    // A later certificate: the current head is shown first, nothing changes yet.
-    let (status, _, html) = link(&server, &second, &second_csrf, &second_head).await;
-    assert_eq!(status, 200, "{html}");
+    // A later certificate: the current head is shown first, on a page of its own (a 303 to it),
+    // nothing changes yet.
+    let (status, to, html) = link(&server, &second, &second_csrf, &second_head).await;
+    assert_eq!(status, 303, "{html}");
+    assert!(to.starts_with("/account/legal/replace?pending="), "{to}");
+    let html = second.get(server.url(&to)).send().await.unwrap().text().await.unwrap();
     // The current head's name is the one their certificate confirmed ("HEAD PERSON"), masked.
     assert!(html.contains("H*** P*****") && html.contains("DIREKTOR") && html.contains("Chorsu Savdo"), "{html}");
     let members = server.cli_ok(&["legal", "members", TIN], None);

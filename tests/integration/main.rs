@@ -17,6 +17,7 @@ mod concurrency;
 mod dpop;
 mod dynamic_registration;
 mod eds;
+mod eds_confirmations;
 mod flow;
 mod fuzz;
 mod hardening;

@@ -58,7 +58,9 @@ pub struct Draft {
     pub takeover_account: Option<AccountId>,
 }
 
-/// The parts of a verified EDS certificate a first EDS login keeps until the offer is accepted.
+/// A verified EDS certificate's data as kept server-side between pages: a first EDS login's until
+/// the offer is accepted, a takeover's until it is confirmed, and a cabinet signature's until the
+/// person confirms it (registering the certificate, replacing a company's head).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdsSigner {
     pub pinfl: Option<String>,
@@ -71,6 +73,15 @@ pub struct EdsSigner {
     pub issuer: String,
     pub valid_from: i64,
     pub valid_to: i64,
+    /// A company certificate's fields (absent from records kept before they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_tin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_entity_tin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 impl From<&yagona_pki::SignerIdentity> for EdsSigner {
@@ -84,6 +95,10 @@ impl From<&yagona_pki::SignerIdentity> for EdsSigner {
             issuer: s.issuer.clone(),
             valid_from: s.valid_from,
             valid_to: s.valid_to,
+            personal_tin: s.personal_tin.clone(),
+            legal_entity_tin: s.legal_entity_tin.clone(),
+            organisation: s.organisation.clone(),
+            title: s.title.clone(),
         }
     }
 }
@@ -92,13 +107,13 @@ impl From<&EdsSigner> for yagona_pki::SignerIdentity {
     fn from(s: &EdsSigner) -> Self {
         Self {
             pinfl: s.pinfl.clone(),
-            personal_tin: None,
-            legal_entity_tin: None,
+            personal_tin: s.personal_tin.clone(),
+            legal_entity_tin: s.legal_entity_tin.clone(),
             common_name: s.common_name.clone(),
             surname: s.surname.clone(),
             given_name: s.given_name.clone(),
-            organisation: None,
-            title: None,
+            organisation: s.organisation.clone(),
+            title: s.title.clone(),
             serial_number: s.serial.clone(),
             issuer: s.issuer.clone(),
             valid_from: s.valid_from,

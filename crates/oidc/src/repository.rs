@@ -120,8 +120,6 @@ pub trait OidcRepository {
     /// Spends a live challenge of this browser exactly once; `false` when it is unknown, expired,
     /// already used or another browser's.
     fn consume_challenge(&self, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError>;
-    /// Whether a challenge of this browser is live (without spending it).
-    fn challenge_is_live(&self, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError>;
 
     // consent
     fn find_consent(&self, account: &AccountId, client: &ClientId) -> Result<Option<Consent>, OAuthError>;

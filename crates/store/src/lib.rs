@@ -19,6 +19,7 @@ mod error;
 mod legal;
 mod migrations;
 mod oidc;
+mod pending_signatures;
 mod prepared;
 mod recovery;
 mod revocation;
@@ -30,6 +31,7 @@ mod throttle;
 
 pub use connection::{Backend, Checkpoints, DatabaseUrl, DbConnection};
 pub use error::StoreError;
+pub use pending_signatures::{PendingKey, SignaturePurpose};
 pub use recovery::{LinkPurpose, PasswordReset};
 pub use revocation::CrlSourceRecord;
 

@@ -341,3 +341,17 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(accounts, verified_emails);
+
+// Issue 14, item 12: signatures waiting for the person's confirmation
+// (2026-12-03-000100_pending_signatures).
+diesel::table! {
+    pending_signatures (id_hash) {
+        id_hash -> Text,
+        browser_hash -> Text,
+        account_id -> Text,
+        purpose -> Text,
+        signer -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}

@@ -1,5 +1,7 @@
-//! Electronic digital signature (EDS) in the browser flows: challenges, EDS login (with the
-//! first-login account creation), and binding a certificate in the cabinet (user guide step 7).
+//! Electronic digital signature (EDS) in the browser flows: challenges, and the EDS login with
+//! the first-login account creation. Binding a certificate in the cabinet (user guide step 7) is
+//! in `eds_cabinet.rs`, the takeover of an unproven account in `eds_takeover.rs`; verification
+//! is in `signature.rs`.
 //!
 //! The protocol (domain.md, "EDS certificates and E-IMZO"): the page asks `/eds/challenge` for a
 //! single-use challenge bound to this browser; E-IMZO or the in-browser signer signs it into an
@@ -9,7 +11,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
-use base64::Engine as _;
 use serde::Deserialize;
 use yagona_account::eds::{
     account_from_certificate, binding, certified_person, differences, first_login, signer_pinfl,
@@ -18,57 +19,18 @@ use yagona_account::registration::{Draft, EdsSigner, Registration};
 use yagona_account::{Account, AccountError, AccountRepository as _, AccountStatus, PasswordHash};
 use yagona_oidc::secrets::{hash_token, random_token};
 use yagona_oidc::{AuthContext, OAuthError, OidcRepository as _};
-use yagona_pki::{PkiError, SignerIdentity};
+use yagona_pki::SignerIdentity;
 
 use super::authorize::{live_interaction, start_session};
 use super::error::PageError;
-use super::pages::{self, EdsPreviewPage, EdsSignupPage, Frame};
-use super::{blocking, browser_cookie, see_other, session_cookie, signed_in, translator, Browser, State};
+use super::pages::{self, EdsSignupPage, Frame};
+use super::signature::{verify, EdsFailure, SignedForm};
+use super::{blocking, browser_cookie, see_other, session_cookie, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};
 
 const SIGNUP_COOKIE: &str = "yagona_eds_signup";
 pub(super) const TAKEOVER_COOKIE: &str = "yagona_eds_takeover";
-
-/// Why an EDS step failed, as a message for the person.
-#[derive(Debug)]
-pub enum EdsFailure {
-    NotAvailable,
-    Pki(PkiError),
-    Challenge,
-    Account(AccountError),
-    Disabled,
-    /// A company's certificate offered as the person's own in the cabinet.
-    CompanyCertificate,
-}
-
-impl EdsFailure {
-    pub fn message(&self, t: Tr<'_>) -> String {
-        let key = match self {
-            Self::NotAvailable => "eds.not_available",
-            Self::Pki(PkiError::Malformed(_)) => "eds.error_malformed",
-            Self::Pki(PkiError::BadSignature | PkiError::WeakAlgorithm(_) | PkiError::UnsupportedAlgorithm(_)) => {
-                "eds.error_bad_signature"
-            }
-            Self::Pki(PkiError::CertificateInvalid(_)) => "eds.error_certificate",
-            Self::Pki(PkiError::CertificateInvalidAtSigningTime) => "eds.error_invalid_at_signing_time",
-            Self::Pki(PkiError::CertificateExpired(date)) => return t.f("eds.error_expired", &[("date", date)]),
-            Self::Pki(PkiError::CertificateNotYetValid(date)) => {
-                return t.f("eds.error_not_yet_valid", &[("date", date)])
-            }
-            Self::Pki(PkiError::CertificateUntrusted) => "eds.error_untrusted",
-            Self::Pki(PkiError::Revoked(date)) => return t.f("eds.error_revoked", &[("date", date)]),
-            Self::Pki(PkiError::BadSigningTime) => "eds.error_signing_time",
-            Self::Pki(PkiError::StatusCheckFailed) => "eds.error_status",
-            Self::Pki(PkiError::NoRevocationSource(_)) => "eds.error_no_revocation_source",
-            Self::Pki(PkiError::ChallengeUnknown) | Self::Challenge => "eds.error_challenge",
-            Self::Account(e) => return t.t(&format!("validation.{}", e.code())).to_owned(),
-            Self::Disabled => "eds.error_disabled",
-            Self::CompanyCertificate => "eds.company_certificate",
-        };
-        t.t(key).to_owned()
-    }
-}
 
 /// `POST /eds/challenge`: a new challenge for this browser, `{challenge, ttl}`.
 pub async fn challenge(req: HttpRequest, state: State) -> HttpResponse {
@@ -99,55 +61,8 @@ pub async fn challenge(req: HttpRequest, state: State) -> HttpResponse {
     browser.finish(response, &state)
 }
 
-/// Verifies a base64 attached CMS at `now`, and that it signs a live challenge of this browser;
-/// with `spend`, the challenge is used up.
-pub(super) fn verify(
-    s: &AppState,
-    pkcs7: &str,
-    browser_hash: &str,
-    spend: bool,
-    now: i64,
-) -> Result<Result<SignerIdentity, EdsFailure>, OAuthError> {
-    let Some(verifier) = s.eds() else { return Ok(Err(EdsFailure::NotAvailable)) };
-    let compact: String = pkcs7.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(compact.trim_end_matches('='))
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('=')))
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')));
-    let Ok(der) = der else { return Ok(Err(EdsFailure::Pki(PkiError::Malformed("not base64".into())))) };
-    let verified = match verifier.verify_attached(&der, now) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::info!(error = %e, eimzo_status = e.eimzo_status(), "EDS signature refused");
-            crate::metrics::eds_verification(crate::metrics::pki_outcome(&e));
-            return Ok(Err(EdsFailure::Pki(e)));
-        }
-    };
-    let Ok(challenge) = std::str::from_utf8(&verified.content) else { return Ok(Err(EdsFailure::Challenge)) };
-    let hash = hash_token(challenge.trim());
-    let live = if spend {
-        s.store.consume_challenge(&hash, browser_hash, now)?
-    } else {
-        s.store.challenge_is_live(&hash, browser_hash, now)?
-    };
-    if !live {
-        tracing::info!("EDS signature over an unknown, used, expired or foreign challenge");
-        crate::metrics::eds_verification("challenge");
-        return Ok(Err(EdsFailure::Challenge));
-    }
-    crate::metrics::eds_verification("ok");
-    Ok(Ok(verified.signer))
-}
-
 fn storage(e: AccountError) -> OAuthError {
     OAuthError::from(e)
-}
-
-#[derive(Deserialize)]
-pub struct SignedForm {
-    csrf_token: String,
-    pkcs7: String,
-    interaction: Option<String>,
 }
 
 enum LoginOutcome {
@@ -195,7 +110,7 @@ pub async fn login(req: HttpRequest, state: State, body: Bytes) -> HttpResponse 
             None => None,
         };
         let client_name = pending.as_ref().map(|(i, c)| (c.name.clone(), i.request.redirect_uri.as_str().to_owned()));
-        let signer = match verify(s, &form.pkcs7, &binding_hash, true, now)? {
+        let signer = match verify(s, &form.pkcs7, &binding_hash, now)? {
             Ok(signer) => signer,
             Err(failure) => return Ok(LoginOutcome::Failed(failure, client_name)),
         };
@@ -335,7 +250,7 @@ pub(super) fn keep_pending(s: &AppState, draft: Draft, binding_hash: &str, now: 
 
 /// Binds `signer`'s certificate to `account` (same PINFL), confirming it with the certificate's
 /// name and birth date; the account as it now is.
-fn confirm_with(
+pub(super) fn confirm_with(
     s: &AppState,
     account: &Account,
     signer: &SignerIdentity,
@@ -561,79 +476,4 @@ pub(super) fn signed_in_response(
         }
     }
     response
-}
-
-/// `POST /account/eds/preview`: shows the signing certificate's data before it is saved.
-pub async fn cabinet_preview(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
-    cabinet_step(req, state, body, false).await
-}
-
-/// `POST /account/eds/bind`: binds the certificate (same PINFL) and confirms the account.
-pub async fn cabinet_bind(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
-    cabinet_step(req, state, body, true).await
-}
-
-enum CabinetOutcome {
-    /// The account, the signer and the signature to save.
-    Preview(Box<(Account, SignerIdentity, String)>),
-    Bound,
-    Failed(EdsFailure),
-    SignedOut,
-}
-
-async fn cabinet_step(req: HttpRequest, state: State, body: Bytes, save: bool) -> HttpResponse {
-    let browser = Browser::from_request(&req, &state);
-    let t = translator(&req, &state, None);
-    let form = match super::page_form::<SignedForm>(&body) {
-        Ok(form) => form,
-        Err(e) => return e.page(t),
-    };
-    if !browser.csrf_matches(&form.csrf_token) {
-        return PageError::bad_request("error.form_expired").page(t);
-    }
-    let (session_hash, binding_hash) = (browser.session_hash(), browser.binding());
-    let outcome = blocking(&state, move |s| {
-        let now = now();
-        let Some((_, account)) = signed_in(s, session_hash.as_deref(), now)? else {
-            return Ok(CabinetOutcome::SignedOut);
-        };
-        let signer = match verify(s, &form.pkcs7, &binding_hash, save, now)? {
-            Ok(signer) => signer,
-            Err(failure) => return Ok(CabinetOutcome::Failed(failure)),
-        };
-        // A company's certificate links the company (below), it is not listed as the person's own.
-        if signer.legal_entity_tin.is_some() {
-            return Ok(CabinetOutcome::Failed(EdsFailure::CompanyCertificate));
-        }
-        if let Err(e) = binding(&account.id, &account.pinfl, &signer, now) {
-            return Ok(CabinetOutcome::Failed(EdsFailure::Account(e)));
-        }
-        if !save {
-            return Ok(CabinetOutcome::Preview(Box::new((account, signer, form.pkcs7))));
-        }
-        Ok(match confirm_with(s, &account, &signer, now)? {
-            Ok(_) => CabinetOutcome::Bound,
-            Err(e) => CabinetOutcome::Failed(EdsFailure::Account(e)),
-        })
-    })
-    .await;
-    match outcome {
-        Ok(CabinetOutcome::Preview(preview)) => {
-            let (account, signer, pkcs7) = *preview;
-            let page = EdsPreviewPage {
-                frame: Frame::new(t, "/account"),
-                csrf_token: &browser.csrf,
-                rows: certificate_rows(t, &signer),
-                differences: difference_rows(t, &account, &signer),
-                pkcs7: &pkcs7,
-            };
-            pages::render(StatusCode::OK, &page)
-        }
-        Ok(CabinetOutcome::Bound) => see_other("/account?done=eds"),
-        Ok(CabinetOutcome::Failed(failure)) => {
-            super::account::cabinet_with_error(&req, &state, t, &browser, failure.message(t)).await
-        }
-        Ok(CabinetOutcome::SignedOut) => see_other("/login"),
-        Err(e) => PageError::from(e).page(t),
-    }
 }

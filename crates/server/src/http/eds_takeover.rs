@@ -20,9 +20,10 @@ use yagona_oidc::secrets::hash_token;
 use yagona_oidc::OAuthError;
 use yagona_pki::SignerIdentity;
 
-use super::eds::{certificate_rows, difference_rows, sign_in_pending, signed_in_response, EdsFailure, TAKEOVER_COOKIE};
+use super::eds::{certificate_rows, difference_rows, sign_in_pending, signed_in_response, TAKEOVER_COOKIE};
 use super::error::PageError;
 use super::pages::{self, EdsTakeoverPage, Frame};
+use super::signature::EdsFailure;
 use super::{blocking, translator, Browser, State};
 use crate::i18n::Tr;
 use crate::state::{now, AppState};

@@ -143,11 +143,13 @@ pub struct PageError {
     pub title: &'static str,
     pub message: &'static str,
     pub detail: Option<String>,
+    /// A way on besides the start page: (address, message key of its label).
+    pub way_on: Option<(&'static str, &'static str)>,
 }
 
 impl PageError {
     pub fn new(status: StatusCode, title: &'static str, message: &'static str) -> Self {
-        Self { status, title, message, detail: None }
+        Self { status, title, message, detail: None, way_on: None }
     }
 
     pub fn bad_request(message: &'static str) -> Self {
@@ -175,6 +177,12 @@ impl PageError {
         self
     }
 
+    /// Offers `href` (labelled by the message key `label`) as the way on.
+    pub fn with_way_on(mut self, href: &'static str, label: &'static str) -> Self {
+        self.way_on = Some((href, label));
+        self
+    }
+
     /// The page, in the language of `t`.
     pub fn page(&self, t: Tr<'_>) -> HttpResponse {
         let mut response = pages::render(
@@ -184,6 +192,7 @@ impl PageError {
                 title: t.t(self.title),
                 message: t.t(self.message),
                 detail: self.detail.as_deref(),
+                way_on: self.way_on.map(|(href, label)| (href, t.t(label))),
             },
         );
         if self.status == StatusCode::SERVICE_UNAVAILABLE {

@@ -1,31 +1,31 @@
 //! Legal entities in the flows (user guide step 8): linking a company with its EDS in the
-//! cabinet, and the "act as" page that fixes, for the session, whom the person acts for.
+//! cabinet (with the head-replacement question, post/redirect/get like every signing form:
+//! `signature.rs`), the "act as" page that fixes, for the session, whom the person acts for, and
+//! the roles a head gives.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use yagona_account::legal::{head_certificate, HeadCertificate, LegalRepository as _, Linked, Membership, HEAD_ROLE};
-use yagona_account::{AccountError, AccountRepository as _, AccountStatus};
+use yagona_account::{Account, AccountError, AccountRepository as _, AccountStatus};
 use yagona_oidc::{ActingAs, OAuthError, OidcRepository as _};
+use yagona_pki::SignerIdentity;
+use yagona_store::SignaturePurpose;
 
 use super::acting::{live_choices, storage};
 use super::authorize::live_interaction;
-use super::eds::{verify, EdsFailure};
 use super::error::PageError;
 use super::pages::{self, ActAsPage, Frame, LegalReplacePage};
+use super::signature::{
+    checked_form, confirmation_expired, keep_signature, spend_kept, verify, with_kept, EdsFailure, PendingQuery,
+    SignedForm,
+};
 use super::{blocking, see_other, signed_in, translator, Browser, State};
 use crate::i18n::Tr;
-use crate::state::now;
+use crate::state::{now, AppState};
 
-#[derive(Deserialize)]
-pub struct LinkForm {
-    csrf_token: String,
-    pkcs7: String,
-    /// `yes` once the person confirmed replacing the current head.
-    #[serde(default)]
-    replace: String,
-}
+const PURPOSE: SignaturePurpose = SignaturePurpose::ReplaceHead;
 
 /// Who heads the company now, as the confirmation page shows them.
 struct CurrentHead {
@@ -35,10 +35,14 @@ struct CurrentHead {
 
 enum LinkOutcome {
     Linked,
-    /// Another person heads the company: shown first, replaced only on confirmation.
-    Confirm(Box<(CurrentHead, HeadCertificate)>),
+    /// Another person heads the company: the signature is kept under this id for the page that
+    /// shows them first; they are replaced only on confirmation.
+    Confirm(String),
     NotAHeadTitle(String),
     Failed(EdsFailure),
+    /// No such kept signature for this browser and account (spent, expired, foreign), or the
+    /// question no longer stands (nobody else heads the company now).
+    Expired,
     SignedOut,
 }
 
@@ -53,94 +57,165 @@ fn masked(name: &str) -> String {
         .join(" ")
 }
 
+/// What `signer`'s certificate proves for `account` as a company's head, or the outcome that
+/// refuses it (an unconfirmed account, a title that is not a head's, another person's or an
+/// expired certificate).
+fn head_of(s: &AppState, account: &Account, signer: &SignerIdentity, now: i64) -> Result<HeadCertificate, LinkOutcome> {
+    if account.status != AccountStatus::Confirmed {
+        return Err(LinkOutcome::Failed(EdsFailure::Account(AccountError::NotConfirmed)));
+    }
+    match head_certificate(signer, &account.pinfl, &s.settings.legal.head_titles, now) {
+        Ok(head) => Ok(head),
+        Err(AccountError::NotAHeadTitle) => {
+            tracing::info!(account = %account.id, title = ?signer.title, "link refused: not a head's title");
+            Err(LinkOutcome::NotAHeadTitle(signer.title.clone().unwrap_or_default()))
+        }
+        Err(e) => Err(LinkOutcome::Failed(EdsFailure::Account(e))),
+    }
+}
+
+/// The company's head now, when it is someone other than `account`.
+fn other_head(
+    s: &AppState,
+    account: &Account,
+    head: &HeadCertificate,
+    now: i64,
+) -> Result<Option<Membership>, OAuthError> {
+    Ok(s.store.current_head(&head.entity.tin, now).map_err(storage)?.filter(|current| current.account_id != account.id))
+}
+
+/// Records `account` as the head of `head`'s company (`replace`: in place of the current head).
+fn record_link(
+    s: &AppState,
+    account: &Account,
+    head: &HeadCertificate,
+    replace: bool,
+    now: i64,
+) -> Result<LinkOutcome, OAuthError> {
+    match s.store.link_legal_entity(head, &account.id, replace, now) {
+        Ok(Linked::Replaced { previous }) => {
+            tracing::info!(account = %account.id, previous = %previous, tin = %head.entity.tin, "head replaced")
+        }
+        Ok(_) => tracing::info!(account = %account.id, tin = %head.entity.tin, "legal entity linked"),
+        Err(e @ (AccountError::CertificateNotLater | AccountError::ReplacementNotConfirmed)) => {
+            return Ok(LinkOutcome::Failed(EdsFailure::Account(e)))
+        }
+        Err(e) => return Err(storage(e)),
+    }
+    Ok(LinkOutcome::Linked)
+}
+
 /// `POST /account/legal/link`: a confirmed person signs with their company's EDS certificate,
 /// issued to them with a head's title (`legal.head_titles`); the company and their membership
-/// as its head are recorded. When someone else heads it, the page shows who first, and a
-/// certificate issued later than theirs replaces them on confirmation (`replace=yes`, the same
-/// signature posted again while its challenge lives).
+/// as its head are recorded. When someone else heads it, the verified signature is kept and the
+/// browser is sent to `GET /account/legal/replace`, which shows who first (post/redirect/get);
+/// a certificate issued later than theirs replaces them when the person confirms there.
 pub async fn link(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let form = match super::page_form::<LinkForm>(&body) {
+    let form = match checked_form(&browser, &body, |f: &SignedForm| &f.csrf_token) {
         Ok(form) => form,
-        Err(e) => return e.page(t),
+        Err(refused) => return refused.page(t),
     };
-    if !browser.csrf_matches(&form.csrf_token) {
-        return PageError::bad_request("error.form_expired").page(t);
-    }
     let (session_hash, binding) = (browser.session_hash(), browser.binding());
-    let (pkcs7, replace) = (form.pkcs7.clone(), form.replace == "yes");
     let outcome = blocking(&state, move |s| {
         let now = now();
         let Some((_, account)) = signed_in(s, session_hash.as_deref(), now)? else { return Ok(LinkOutcome::SignedOut) };
-        if account.status != AccountStatus::Confirmed {
-            return Ok(LinkOutcome::Failed(EdsFailure::Account(AccountError::NotConfirmed)));
-        }
-        // The challenge is spent only when the link is made (the confirmation page posts the
-        // same signature again).
-        let signer = match verify(s, &pkcs7, &binding, false, now)? {
+        let signer = match verify(s, &form.pkcs7, &binding, now)? {
             Ok(signer) => signer,
             Err(failure) => return Ok(LinkOutcome::Failed(failure)),
         };
-        let head = match head_certificate(&signer, &account.pinfl, &s.settings.legal.head_titles, now) {
+        let head = match head_of(s, &account, &signer, now) {
             Ok(head) => head,
-            Err(AccountError::NotAHeadTitle) => {
-                tracing::info!(account = %account.id, title = ?signer.title, "link refused: not a head's title");
-                return Ok(LinkOutcome::NotAHeadTitle(signer.title.unwrap_or_default()));
-            }
-            Err(e) => return Ok(LinkOutcome::Failed(EdsFailure::Account(e))),
+            Err(refused) => return Ok(refused),
         };
-        if !replace {
-            if let Some(current) = s.store.current_head(&head.entity.tin, now).map_err(storage)? {
-                if current.account_id != account.id {
-                    if !current.is_replaced_by_certificate_from(head.valid_from) {
-                        return Ok(LinkOutcome::Failed(EdsFailure::Account(AccountError::CertificateNotLater)));
-                    }
-                    let name = s.store.find_account(&current.account_id).map_err(storage)?.map(|a| a.full_name());
-                    let current = CurrentHead { masked_name: masked(&name.unwrap_or_default()), membership: current };
-                    return Ok(LinkOutcome::Confirm(Box::new((current, head))));
-                }
+        if let Some(current) = other_head(s, &account, &head, now)? {
+            if !current.is_replaced_by_certificate_from(head.valid_from) {
+                return Ok(LinkOutcome::Failed(EdsFailure::Account(AccountError::CertificateNotLater)));
             }
+            let id = keep_signature(s, PURPOSE, &account.id, &binding, &signer, now)?;
+            return Ok(LinkOutcome::Confirm(id));
         }
-        if let Err(failure) = verify(s, &pkcs7, &binding, true, now)? {
-            return Ok(LinkOutcome::Failed(failure));
+        record_link(s, &account, &head, false, now)
+    })
+    .await;
+    finish_link(&req, &state, t, &browser, outcome).await
+}
+
+/// `GET /account/legal/replace?pending=ID`: who heads the company now, and the form that
+/// replaces them with the kept certificate.
+pub async fn replace_page(req: HttpRequest, state: State, query: Query<PendingQuery>) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let found = with_kept(&state, &browser, PURPOSE, query.pending.clone(), false, |s, account, signer, now| {
+        let head = match head_of(s, &account, &signer, now) {
+            Ok(head) => head,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        // Nobody else heads the company now: the question no longer stands.
+        let Some(current) = other_head(s, &account, &head, now)? else { return Ok(Err(LinkOutcome::Expired)) };
+        let name = s.store.find_account(&current.account_id).map_err(storage)?.map(|a| a.full_name());
+        Ok(Ok((CurrentHead { masked_name: masked(&name.unwrap_or_default()), membership: current }, head)))
+    })
+    .await
+    .map(|kept| kept.or(Err(LinkOutcome::Expired), Err(LinkOutcome::SignedOut)));
+    match found {
+        Ok(Ok((current, head))) => {
+            let page = question(t, &browser, &query.pending, &current, &head);
+            browser.finish(pages::render(StatusCode::OK, &page), &state)
         }
-        match s.store.link_legal_entity(&head, &account.id, replace, now) {
-            Ok(Linked::Replaced { previous }) => {
-                tracing::info!(account = %account.id, previous = %previous, tin = %head.entity.tin, "head replaced")
-            }
-            Ok(_) => tracing::info!(account = %account.id, tin = %head.entity.tin, "legal entity linked"),
-            Err(e @ (AccountError::CertificateNotLater | AccountError::ReplacementNotConfirmed)) => {
-                return Ok(LinkOutcome::Failed(EdsFailure::Account(e)))
-            }
-            Err(e) => return Err(storage(e)),
+        Ok(Err(outcome)) => finish_link(&req, &state, t, &browser, Ok(outcome)).await,
+        Err(e) => PageError::from(e).page(t),
+    }
+}
+
+/// `POST /account/legal/replace`: spends the kept certificate and links the company with it in
+/// place of its current head.
+pub async fn replace_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
+    let browser = Browser::from_request(&req, &state);
+    let t = translator(&req, &state, None);
+    let outcome = spend_kept(&state, &browser, &body, PURPOSE, |s, account, signer, now| {
+        match head_of(s, &account, &signer, now) {
+            Ok(head) => record_link(s, &account, &head, true, now),
+            Err(refused) => Ok(refused),
         }
-        Ok(LinkOutcome::Linked)
     })
     .await;
     match outcome {
-        Ok(LinkOutcome::Linked) => see_other("/account?done=legal"),
-        Ok(LinkOutcome::Confirm(found)) => {
-            let (current, head) = *found;
-            browser
-                .finish(pages::render(StatusCode::OK, &replace_page(t, &browser, &form.pkcs7, &current, &head)), &state)
+        Ok(kept) => {
+            finish_link(&req, &state, t, &browser, Ok(kept.or(LinkOutcome::Expired, LinkOutcome::SignedOut))).await
         }
+        Err(refused) => refused.page(t),
+    }
+}
+
+async fn finish_link(
+    req: &HttpRequest,
+    state: &State,
+    t: Tr<'static>,
+    browser: &Browser,
+    outcome: Result<LinkOutcome, OAuthError>,
+) -> HttpResponse {
+    match outcome {
+        Ok(LinkOutcome::Linked) => see_other("/account?done=legal"),
+        Ok(LinkOutcome::Confirm(id)) => see_other(&format!("/account/legal/replace?pending={id}")),
         Ok(LinkOutcome::NotAHeadTitle(title)) => {
             let message = t.f("legal.not_head_title", &[("title", &title)]);
-            super::account::cabinet_with_error(&req, &state, t, &browser, message).await
+            super::account::cabinet_with_error(req, state, t, browser, message).await
         }
         Ok(LinkOutcome::Failed(failure)) => {
-            super::account::cabinet_with_error(&req, &state, t, &browser, failure.message(t)).await
+            super::account::cabinet_with_error(req, state, t, browser, failure.message(t)).await
         }
+        Ok(LinkOutcome::Expired) => confirmation_expired().page(t),
         Ok(LinkOutcome::SignedOut) => see_other("/login"),
         Err(e) => PageError::from(e).page(t),
     }
 }
 
-fn replace_page<'a>(
+fn question<'a>(
     t: Tr<'a>,
     browser: &'a Browser,
-    pkcs7: &'a str,
+    pending: &'a str,
     current: &CurrentHead,
     head: &HeadCertificate,
 ) -> LegalReplacePage<'a> {
@@ -159,11 +234,11 @@ fn replace_page<'a>(
     ];
     let company = format!("{} ({})", head.entity.name, head.entity.tin);
     LegalReplacePage {
-        frame: Frame::new(t, "/account"),
+        frame: Frame::new(t, format!("/account/legal/replace?pending={pending}")),
         csrf_token: &browser.csrf,
         explain: t.f("legal.replace_explain", &[("company", &company)]),
         rows,
-        pkcs7,
+        pending,
     }
 }
 

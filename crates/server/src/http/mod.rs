@@ -10,6 +10,7 @@ mod client_auth;
 mod consent;
 mod dynamic_registration;
 mod eds;
+mod eds_cabinet;
 mod eds_takeover;
 pub mod error;
 mod legacy;
@@ -23,6 +24,7 @@ mod par;
 mod recovery;
 mod register;
 pub mod return_to;
+mod signature;
 mod step_up;
 mod token;
 mod userinfo;
@@ -103,10 +105,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout/done", web::get().to(logout::done_page))
         .route("/account/sessions/end", web::post().to(account::end_session))
         .route("/account/services/revoke", web::post().to(account::revoke_service))
-        .route("/account/eds/preview", web::post().to(eds::cabinet_preview))
-        .route("/account/eds/bind", web::post().to(eds::cabinet_bind))
+        .route("/account/eds/preview", web::post().to(eds_cabinet::cabinet_preview))
+        .route("/account/eds/preview", web::get().to(eds_cabinet::cabinet_preview_page))
+        .route("/account/eds/bind", web::post().to(eds_cabinet::cabinet_bind))
         .route("/eds/challenge", web::post().to(eds::challenge))
         .route("/account/legal/link", web::post().to(legal::link))
+        .route("/account/legal/replace", web::get().to(legal::replace_page))
+        .route("/account/legal/replace", web::post().to(legal::replace_submit))
         .route("/account/legal/grant", web::post().to(legal::grant))
         .route("/account/legal/revoke", web::post().to(legal::revoke))
         .route("/act_as", web::get().to(legal::act_as_page))

@@ -127,6 +127,8 @@ pub struct ErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
     pub detail: Option<&'a str>,
+    /// A way on besides the start page: (address, label).
+    pub way_on: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]
@@ -184,7 +186,8 @@ pub struct LegalReplacePage<'a> {
     pub csrf_token: &'a str,
     pub explain: String,
     pub rows: Vec<(&'a str, String)>,
-    pub pkcs7: &'a str,
+    /// The id of the kept signature the form confirms.
+    pub pending: &'a str,
 }
 
 #[derive(Template)]
@@ -195,7 +198,8 @@ pub struct EdsPreviewPage<'a> {
     pub rows: Vec<(&'a str, String)>,
     /// (field, entered, certificate) where confirming changes the account's data.
     pub differences: Vec<(String, String, String)>,
-    pub pkcs7: &'a str,
+    /// The id of the kept signature the form confirms.
+    pub pending: &'a str,
 }
 
 #[derive(Template)]

@@ -76,14 +76,3 @@ pub(super) fn consume_challenge(store: &Store, hash: &str, browser_hash: &str, n
     .map_err(StoreError::from)?;
     Ok(n == 1)
 }
-
-pub(super) fn challenge_is_live(store: &Store, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError> {
-    let n: i64 = eds_challenges::table
-        .find(hash)
-        .filter(eds_challenges::browser_hash.eq(browser_hash))
-        .filter(eds_challenges::expires_at.gt(now))
-        .count()
-        .get_result(&mut *store.conn()?)
-        .map_err(StoreError::from)?;
-    Ok(n > 0)
-}

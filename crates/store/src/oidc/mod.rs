@@ -212,10 +212,6 @@ impl OidcRepository for Store {
         interactions::consume_challenge(self, hash, browser_hash, now)
     }
 
-    fn challenge_is_live(&self, hash: &str, browser_hash: &str, now: i64) -> Result<bool, OAuthError> {
-        interactions::challenge_is_live(self, hash, browser_hash, now)
-    }
-
     fn list_consents(&self, account: &AccountId) -> Result<Vec<Consent>, OAuthError> {
         consents::list_consents(self, account)
     }

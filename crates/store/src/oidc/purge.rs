@@ -25,6 +25,7 @@ pub(super) fn purge_expired(store: &Store, now: i64) -> Result<u64, OAuthError> 
         n += diesel::delete(interactions::table.filter(interactions::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(eds_challenges::table.filter(eds_challenges::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(registrations::table.filter(registrations::expires_at.le(now))).execute(conn)?;
+        n += diesel::delete(pending_signatures::table.filter(pending_signatures::expires_at.le(now))).execute(conn)?;
         n += diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.le(now)))
             .execute(conn)?;
         n += diesel::delete(opaque_access_tokens::table.filter(opaque_access_tokens::expires_at.le(now)))
