@@ -38,7 +38,7 @@ assets: ## Rebuild the in-browser EDS signer (web/) into crates/server/assets/ed
 .PHONY: screenshots
 screenshots: ## Refresh the page screenshots in docs/images (runs the browser tests)
 	$(CARGO) build --bin yagona
-	YAGONA_SCREENSHOTS=$(CURDIR)/docs/images $(CARGO) test -p yagona-tests --test integration browser::
+	YAGONA_SCREENSHOTS=$(CURDIR)/docs/images $(CARGO) test -p yagona-tests --test integration -- browser:: browser_eds:: browser_phone::
 
 .PHONY: bench
 bench: ## Benchmark Yagona (SQLite, PostgreSQL) and oidc-provider side by side (docs/performance.md)
