@@ -101,9 +101,14 @@ async fn the_eds_preview_is_a_page_confirmed_once(backend: Backend) {
     assert_eq!(location(&r), "/account");
     assert_eq!(confirm_bind(&b, &server, "forged", &pending).await.status(), 400);
 
-    // The owner confirms, once.
-    let r = confirm_bind(&b, &server, &csrf, &pending).await;
-    assert_eq!(location(&r), "/account?done=eds");
+    // The owner confirms, once: of five confirmations at the same moment, one binds.
+    let attempts = futures_util::future::join_all((0..5).map(|_| confirm_bind(&b, &server, &csrf, &pending))).await;
+    let (bound, refused): (Vec<_>, Vec<_>) = attempts.into_iter().partition(|r| r.status() == 303);
+    assert_eq!(bound.len(), 1, "one confirmation binds");
+    assert_eq!(location(&bound[0]), "/account?done=eds");
+    for r in refused {
+        assert_expired_page(r, "a concurrent confirmation").await;
+    }
     assert!(server.cli_ok(&["account", "show", &login], None).contains("status:      confirmed"));
     assert_eq!(certificates(&b, &server).await, 1);
     assert_expired_page(confirm_bind(&b, &server, &csrf, &pending).await, "a replay").await;

@@ -2,9 +2,11 @@
 //! was refused ([`EdsFailure`]), and keeping a verified signature server-side while the person
 //! is asked to confirm it ([`keep_signature`], [`take_signature`]).
 //!
-//! `legal.rs` used `eds.rs`'s verification and messages while both pages went through the
-//! cabinet (`account.rs`): a small knot between the EDS and legal-entity pages. Both now depend
-//! on this module and not on each other (the project guide: no dependency loops).
+//! The EDS and legal-entity pages were said to form a dependency loop; what the code had was
+//! one edge: `legal.rs` reached into `eds.rs` for `verify` and `EdsFailure` (both pages also
+//! return to the cabinet through `account.rs`, which uses neither). Those now live here, so
+//! `eds.rs`, `eds_cabinet.rs`, `eds_takeover.rs` and `legal.rs` depend on this module and
+//! `legal.rs` on no EDS page: no loop can grow between them.
 //!
 //! Post/redirect/get (issue 14, item 12): the signing form's POST verifies the signature and
 //! spends its challenge; what the person must confirm (the certificate to register, the head to
