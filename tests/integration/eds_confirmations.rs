@@ -215,7 +215,27 @@ async fn the_head_replacement_question_is_a_page_confirmed_once(backend: Backend
     assert_expired_page(confirm_replace(&second, &server, &second_csrf, &pending).await, "a replay").await;
     assert_expired_page(second.get(server.url(&question_url)).send().await.unwrap(), "the spent page").await;
 
-    // An expired question: Alisher, with a newer certificate, asks to replace Sevara, too late.
+    // A question overtaken: Alisher, with the newest certificate, is asked about Sevara; before he
+    // answers, Bobur (a certificate later than Sevara's) replaces her. Alisher's answer was about
+    // Sevara: it must not replace Bobur, whom he was never shown.
+    let (third, third_csrf, third_pinfl) = confirmed(&server, &ca, "bobur").await;
+    let newest = company(&server, &ca, "newest-head", &first_pinfl, "0");
+    let (_, overtaken_url, _) =
+        post_signed(&first, &server, "/account/legal/link", &first_csrf, &sign(&server, &first, &newest).await).await;
+    let overtaken = hidden_input(&page(&first, &server, &overtaken_url).await, "pending").unwrap();
+    let third_head = company(&server, &ca, "third-head", &third_pinfl, "5");
+    let (_, third_url, _) =
+        post_signed(&third, &server, "/account/legal/link", &third_csrf, &sign(&server, &third, &third_head).await)
+            .await;
+    let third_pending = hidden_input(&page(&third, &server, &third_url).await, "pending").unwrap();
+    assert_eq!(location(&confirm_replace(&third, &server, &third_csrf, &third_pending).await), "/account?done=legal");
+    assert!(members(&server).contains("bobur") && !members(&server).contains("sevara"));
+    assert_expired_page(first.get(server.url(&overtaken_url)).send().await.unwrap(), "a question overtaken").await;
+    let answer = confirm_replace(&first, &server, &first_csrf, &overtaken).await;
+    assert!(answer.status().is_client_error() || answer.status().is_success(), "{}", answer.status());
+    assert!(members(&server).contains("bobur") && !members(&server).contains("alisher"), "{}", members(&server));
+
+    // An expired question: Alisher, with a newer certificate, asks to replace Bobur, too late.
     let newer = company(&server, &ca, "newer-head", &first_pinfl, "0");
     let (status, question_url, _) =
         post_signed(&first, &server, "/account/legal/link", &first_csrf, &sign(&server, &first, &newer).await).await;
@@ -224,6 +244,6 @@ async fn the_head_replacement_question_is_a_page_confirmed_once(backend: Backend
     server.sql("UPDATE pending_signatures SET expires_at = 0");
     assert_expired_page(first.get(server.url(&question_url)).send().await.unwrap(), "an expired page").await;
     assert_expired_page(confirm_replace(&first, &server, &first_csrf, &pending).await, "expired").await;
-    assert!(members(&server).contains("sevara") && !members(&server).contains("alisher"), "nothing changed");
+    assert!(members(&server).contains("bobur") && !members(&server).contains("alisher"), "nothing changed");
     assert!(!server.log().contains("status=500"), "no server error");
 }

@@ -259,7 +259,8 @@ pub enum Linked {
 /// The storage port for legal entities and memberships; each method is one transaction.
 pub trait LegalRepository {
     /// Records (or renames) the entity and the head's membership. If another person heads it,
-    /// they are replaced only when `replace` (the person confirmed it) and the certificate was
+    /// they are replaced only when they are `replace` (the head the person was shown and
+    /// confirmed replacing: never one who took the company in between) and the certificate was
     /// issued later than theirs ([`Membership::is_replaced_by_certificate_from`]); their
     /// membership then ends, which revokes the grants that carry it, and their roles granted to
     /// others are kept. Otherwise `ReplacementNotConfirmed` or `CertificateNotLater`.
@@ -267,7 +268,7 @@ pub trait LegalRepository {
         &self,
         head: &HeadCertificate,
         account: &AccountId,
-        replace: bool,
+        replace: Option<&AccountId>,
         now: i64,
     ) -> Result<Linked, AccountError>;
     /// The live head membership of an entity.

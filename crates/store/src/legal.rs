@@ -185,7 +185,7 @@ impl LegalRepository for Store {
         &self,
         head: &HeadCertificate,
         account: &AccountId,
-        replace: bool,
+        replace: Option<&AccountId>,
         now: i64,
     ) -> Result<Linked, AccountError> {
         let (e, tin, account) = (&head.entity, head.entity.tin.as_str(), account.as_str());
@@ -216,7 +216,9 @@ impl LegalRepository for Store {
                 Some(current) if !current.is_replaced_by_certificate_from(head.valid_from) => {
                     return Err(StoreError::Refused(AccountError::CertificateNotLater))
                 }
-                Some(_) if !replace => return Err(StoreError::Refused(AccountError::ReplacementNotConfirmed)),
+                Some(current) if replace != Some(&current.account_id) => {
+                    return Err(StoreError::Refused(AccountError::ReplacementNotConfirmed))
+                }
                 Some(current) => {
                     let previous = current.account_id.as_str();
                     let revoked = end(conn, tin, previous, HEAD_ROLE, now)?.unwrap_or(0);

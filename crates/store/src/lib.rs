@@ -31,7 +31,7 @@ mod throttle;
 
 pub use connection::{Backend, Checkpoints, DatabaseUrl, DbConnection};
 pub use error::StoreError;
-pub use pending_signatures::{PendingKey, SignaturePurpose};
+pub use pending_signatures::{KeptSignature, PendingKey, SignaturePurpose};
 pub use recovery::{LinkPurpose, PasswordReset};
 pub use revocation::CrlSourceRecord;
 

@@ -39,15 +39,24 @@ pub struct PendingKey<'a> {
     pub purpose: SignaturePurpose,
 }
 
+/// A kept signature: the verified certificate's data, and for [`SignaturePurpose::ReplaceHead`]
+/// the head the person is asked to replace (the confirmation replaces that head only).
+#[derive(Debug, Clone)]
+pub struct KeptSignature {
+    pub signer: EdsSigner,
+    pub replaces: Option<AccountId>,
+}
+
 impl Store {
-    /// Keeps `signer` under `key` until `expires_at`.
+    /// Keeps `kept` under `key` until `expires_at`.
     pub fn keep_pending_signature(
         &self,
         key: PendingKey<'_>,
-        signer: &EdsSigner,
+        kept: &KeptSignature,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
+        let (signer, replaces) = (&kept.signer, kept.replaces.as_ref().map(AccountId::as_str));
         let signer = serde_json::to_string(signer).map_err(|e| StoreError::Corrupt(format!("signer: {e}")))?;
         diesel::insert_into(ps::table)
             .values((
@@ -56,6 +65,7 @@ impl Store {
                 ps::account_id.eq(key.account.as_str()),
                 ps::purpose.eq(key.purpose.as_str()),
                 ps::signer.eq(signer),
+                ps::replaces.eq(replaces),
                 ps::created_at.eq(now),
                 ps::expires_at.eq(expires_at),
             ))
@@ -64,22 +74,22 @@ impl Store {
     }
 
     /// The live signature under `key` (for the page that asks), left in place.
-    pub fn pending_signature(&self, key: PendingKey<'_>, now: i64) -> Result<Option<EdsSigner>, StoreError> {
+    pub fn pending_signature(&self, key: PendingKey<'_>, now: i64) -> Result<Option<KeptSignature>, StoreError> {
         let found = ps::table
             .find(key.id_hash)
             .filter(ps::browser_hash.eq(key.browser_hash))
             .filter(ps::account_id.eq(key.account.as_str()))
             .filter(ps::purpose.eq(key.purpose.as_str()))
             .filter(ps::expires_at.gt(now))
-            .select(ps::signer)
-            .get_result::<String>(&mut *self.conn()?)
+            .select((ps::signer, ps::replaces))
+            .get_result::<(String, Option<String>)>(&mut *self.conn()?)
             .optional()?;
-        found.map(|text| parse(&text)).transpose()
+        found.map(parse).transpose()
     }
 
     /// Spends the live signature under `key`: one conditional `DELETE ... RETURNING`. A row of
     /// another browser or account is neither returned nor spent.
-    pub fn take_pending_signature(&self, key: PendingKey<'_>, now: i64) -> Result<Option<EdsSigner>, StoreError> {
+    pub fn take_pending_signature(&self, key: PendingKey<'_>, now: i64) -> Result<Option<KeptSignature>, StoreError> {
         let found = diesel::delete(
             ps::table
                 .find(key.id_hash)
@@ -88,13 +98,14 @@ impl Store {
                 .filter(ps::purpose.eq(key.purpose.as_str()))
                 .filter(ps::expires_at.gt(now)),
         )
-        .returning(ps::signer)
-        .get_result::<String>(&mut *self.conn()?)
+        .returning((ps::signer, ps::replaces))
+        .get_result::<(String, Option<String>)>(&mut *self.conn()?)
         .optional()?;
-        found.map(|text| parse(&text)).transpose()
+        found.map(parse).transpose()
     }
 }
 
-fn parse(text: &str) -> Result<EdsSigner, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("pending signature: {e}")))
+fn parse((signer, replaces): (String, Option<String>)) -> Result<KeptSignature, StoreError> {
+    let signer = serde_json::from_str(&signer).map_err(|e| StoreError::Corrupt(format!("pending signature: {e}")))?;
+    Ok(KeptSignature { signer, replaces: replaces.map(AccountId::from_stored) })
 }

@@ -351,6 +351,7 @@ diesel::table! {
         account_id -> Text,
         purpose -> Text,
         signer -> Text,
+        replaces -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
     }

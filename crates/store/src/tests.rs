@@ -235,8 +235,8 @@ fn roles_expire_and_end() {
     let head = add_person(&store, "head", "31205900260011");
     let staff = add_person(&store, "staff", "31205900260028");
     let tin = Tin::try_from("301234567").unwrap();
-    assert_eq!(store.link_legal_entity(&head_certificate("301234567", 50), &head, false, 100).unwrap(), Linked::New);
-    assert_eq!(store.link_legal_entity(&head_certificate("301234567", 40), &head, false, 101).unwrap(), Linked::Again);
+    assert_eq!(store.link_legal_entity(&head_certificate("301234567", 50), &head, None, 100).unwrap(), Linked::New);
+    assert_eq!(store.link_legal_entity(&head_certificate("301234567", 40), &head, None, 101).unwrap(), Linked::Again);
     let role = |expires_at| staff_role(&tin, &staff, &head, expires_at);
     store.grant_role(&role(Some(200)), 100).unwrap();
     assert_eq!(store.memberships_of(&staff, 150).unwrap().len(), 1);
@@ -271,7 +271,7 @@ fn grants_follow_their_membership() {
         let head = add_person(store, "head", "31205900260011");
         let staff = add_person(store, "staff", "31205900260028");
         let tin = Tin::try_from("301234567").unwrap();
-        store.link_legal_entity(&head_certificate("301234567", 50), &head, false, 100).unwrap();
+        store.link_legal_entity(&head_certificate("301234567", 50), &head, None, 100).unwrap();
         store.grant_role(&staff_role(&tin, &staff, &head, Some(500)), 100).unwrap();
         let (client_id, redirect) = insert_public_client(store);
         let acting = |role: &str| ActingAs::LegalEntity {
@@ -359,16 +359,21 @@ fn grants_follow_their_membership() {
 
         // Replacing the head: a later certificate, confirmed; the former head's grants end.
         issue("g3", &head, HEAD_ROLE);
-        let refused = store.link_legal_entity(&head_certificate("301234567", 50), &staff, true, 800);
+        let refused = store.link_legal_entity(&head_certificate("301234567", 50), &staff, Some(&head), 800);
         assert_eq!(refused, Err(AccountError::CertificateNotLater));
-        let unconfirmed = store.link_legal_entity(&head_certificate("301234567", 60), &staff, false, 800);
+        let unconfirmed = store.link_legal_entity(&head_certificate("301234567", 60), &staff, None, 800);
         assert_eq!(unconfirmed, Err(AccountError::ReplacementNotConfirmed));
+        // Confirmed for another head than the one heading it now (someone took the company
+        // between the question and the answer): not replaced.
+        let someone_else = yagona_account::AccountId::from_stored("someone-else".into());
+        let stale = store.link_legal_entity(&head_certificate("301234567", 60), &staff, Some(&someone_else), 800);
+        assert_eq!(stale, Err(AccountError::ReplacementNotConfirmed));
         assert!(store.find_live_access("j", "g3", 800).unwrap().is_some(), "refusals change nothing");
-        let replaced = store.link_legal_entity(&head_certificate("301234567", 60), &staff, true, 800).unwrap();
+        let replaced = store.link_legal_entity(&head_certificate("301234567", 60), &staff, Some(&head), 800).unwrap();
         assert_eq!(replaced, Linked::Replaced { previous: head.clone() });
         assert!(store.find_grant("g3").unwrap().unwrap().revoked_at.is_some());
         assert_eq!(store.current_head(&tin, 810).unwrap().unwrap().account_id, staff);
-        let back = store.link_legal_entity(&head_certificate("301234567", 50), &head, true, 820);
+        let back = store.link_legal_entity(&head_certificate("301234567", 50), &head, Some(&staff), 820);
         assert_eq!(back, Err(AccountError::CertificateNotLater), "not back with the older certificate");
         let events = store.audit_events(Some(&head), 0, 10).unwrap();
         let replaced = events.iter().find(|e| e.kind.as_str() == "head_replaced").unwrap();

@@ -60,7 +60,7 @@ pub async fn cabinet_preview(req: HttpRequest, state: State, body: Bytes) -> Htt
         if let Err(failure) = bindable(&account, &signer, now) {
             return Ok(CabinetOutcome::Failed(failure));
         }
-        Ok(CabinetOutcome::Kept(keep_signature(s, PURPOSE, &account.id, &binding_hash, &signer, now)?))
+        Ok(CabinetOutcome::Kept(keep_signature(s, PURPOSE, &account.id, &binding_hash, &signer, None, now)?))
     })
     .await;
     finish(&req, &state, t, &browser, outcome).await
@@ -71,7 +71,7 @@ pub async fn cabinet_preview(req: HttpRequest, state: State, body: Bytes) -> Htt
 pub async fn cabinet_preview_page(req: HttpRequest, state: State, query: Query<PendingQuery>) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let found = with_kept(&state, &browser, PURPOSE, query.pending.clone(), false, |_, account, signer, _| {
+    let found = with_kept(&state, &browser, PURPOSE, query.pending.clone(), false, |_, account, signer, _, _| {
         Ok((account, signer))
     })
     .await;
@@ -97,7 +97,7 @@ pub async fn cabinet_preview_page(req: HttpRequest, state: State, query: Query<P
 pub async fn cabinet_bind(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let outcome = spend_kept(&state, &browser, &body, PURPOSE, |s, account, signer, now| {
+    let outcome = spend_kept(&state, &browser, &body, PURPOSE, |s, account, signer, _, now| {
         Ok(match confirm_with(s, &account, &signer, now)? {
             Ok(_) => CabinetOutcome::Bound,
             Err(e) => CabinetOutcome::Failed(EdsFailure::Account(e)),

@@ -8,7 +8,7 @@ use actix_web::web::{Bytes, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use yagona_account::legal::{head_certificate, HeadCertificate, LegalRepository as _, Linked, Membership, HEAD_ROLE};
-use yagona_account::{Account, AccountError, AccountRepository as _, AccountStatus};
+use yagona_account::{Account, AccountError, AccountId, AccountRepository as _, AccountStatus};
 use yagona_oidc::{ActingAs, OAuthError, OidcRepository as _};
 use yagona_pki::SignerIdentity;
 use yagona_store::SignaturePurpose;
@@ -84,12 +84,13 @@ fn other_head(
     Ok(s.store.current_head(&head.entity.tin, now).map_err(storage)?.filter(|current| current.account_id != account.id))
 }
 
-/// Records `account` as the head of `head`'s company (`replace`: in place of the current head).
+/// Records `account` as the head of `head`'s company (`replace`: in place of that head, the one
+/// the person was shown, if they still head it).
 fn record_link(
     s: &AppState,
     account: &Account,
     head: &HeadCertificate,
-    replace: bool,
+    replace: Option<&AccountId>,
     now: i64,
 ) -> Result<LinkOutcome, OAuthError> {
     match s.store.link_legal_entity(head, &account.id, replace, now) {
@@ -133,10 +134,10 @@ pub async fn link(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
             if !current.is_replaced_by_certificate_from(head.valid_from) {
                 return Ok(LinkOutcome::Failed(EdsFailure::Account(AccountError::CertificateNotLater)));
             }
-            let id = keep_signature(s, PURPOSE, &account.id, &binding, &signer, now)?;
+            let id = keep_signature(s, PURPOSE, &account.id, &binding, &signer, Some(&current.account_id), now)?;
             return Ok(LinkOutcome::Confirm(id));
         }
-        record_link(s, &account, &head, false, now)
+        record_link(s, &account, &head, None, now)
     })
     .await;
     finish_link(&req, &state, t, &browser, outcome).await
@@ -147,18 +148,24 @@ pub async fn link(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
 pub async fn replace_page(req: HttpRequest, state: State, query: Query<PendingQuery>) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let found = with_kept(&state, &browser, PURPOSE, query.pending.clone(), false, |s, account, signer, now| {
-        let head = match head_of(s, &account, &signer, now) {
-            Ok(head) => head,
-            Err(refused) => return Ok(Err(refused)),
-        };
-        // Nobody else heads the company now: the question no longer stands.
-        let Some(current) = other_head(s, &account, &head, now)? else { return Ok(Err(LinkOutcome::Expired)) };
-        let name = s.store.find_account(&current.account_id).map_err(storage)?.map(|a| a.full_name());
-        Ok(Ok((CurrentHead { masked_name: masked(&name.unwrap_or_default()), membership: current }, head)))
-    })
-    .await
-    .map(|kept| kept.or(Err(LinkOutcome::Expired), Err(LinkOutcome::SignedOut)));
+    let found =
+        with_kept(&state, &browser, PURPOSE, query.pending.clone(), false, |s, account, signer, replaces, now| {
+            let head = match head_of(s, &account, &signer, now) {
+                Ok(head) => head,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            // Nobody else heads the company now: the question no longer stands.
+            let Some(current) = other_head(s, &account, &head, now)? else { return Ok(Err(LinkOutcome::Expired)) };
+            // Someone else took the company since the signature: the person was asked about another
+            // head and must sign again to be asked about this one.
+            if replaces.as_ref() != Some(&current.account_id) {
+                return Ok(Err(LinkOutcome::Expired));
+            }
+            let name = s.store.find_account(&current.account_id).map_err(storage)?.map(|a| a.full_name());
+            Ok(Ok((CurrentHead { masked_name: masked(&name.unwrap_or_default()), membership: current }, head)))
+        })
+        .await
+        .map(|kept| kept.or(Err(LinkOutcome::Expired), Err(LinkOutcome::SignedOut)));
     match found {
         Ok(Ok((current, head))) => {
             let page = question(t, &browser, &query.pending, &current, &head);
@@ -174,9 +181,9 @@ pub async fn replace_page(req: HttpRequest, state: State, query: Query<PendingQu
 pub async fn replace_submit(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
     let browser = Browser::from_request(&req, &state);
     let t = translator(&req, &state, None);
-    let outcome = spend_kept(&state, &browser, &body, PURPOSE, |s, account, signer, now| {
+    let outcome = spend_kept(&state, &browser, &body, PURPOSE, |s, account, signer, replaces, now| {
         match head_of(s, &account, &signer, now) {
-            Ok(head) => record_link(s, &account, &head, true, now),
+            Ok(head) => record_link(s, &account, &head, replaces.as_ref(), now),
             Err(refused) => Ok(refused),
         }
     })

@@ -23,7 +23,7 @@ use yagona_account::{Account, AccountError, AccountId};
 use yagona_oidc::secrets::{hash_token, random_token};
 use yagona_oidc::{OAuthError, OidcRepository as _};
 use yagona_pki::{PkiError, SignerIdentity};
-use yagona_store::{PendingKey, SignaturePurpose};
+use yagona_store::{KeptSignature, PendingKey, SignaturePurpose};
 
 use super::error::PageError;
 use super::{blocking, signed_in, Browser, State};
@@ -132,19 +132,22 @@ pub(super) fn verify(
 }
 
 /// Keeps a verified `signer` for `account` in this browser until the person confirms `purpose`
-/// (at most [`PENDING_TTL`]); returns the id the confirmation page's address carries.
+/// (at most [`PENDING_TTL`]), with the head it `replaces` when that is the question; returns the
+/// id the confirmation page's address carries.
 pub(super) fn keep_signature(
     s: &AppState,
     purpose: SignaturePurpose,
     account: &AccountId,
     browser_hash: &str,
     signer: &SignerIdentity,
+    replaces: Option<&AccountId>,
     now: i64,
 ) -> Result<String, OAuthError> {
     let id = random_token();
     let id_hash = hash_token(&id);
     let key = PendingKey { id_hash: &id_hash, browser_hash, account, purpose };
-    s.store.keep_pending_signature(key, &EdsSigner::from(signer), now, now + PENDING_TTL)?;
+    let kept = KeptSignature { signer: EdsSigner::from(signer), replaces: replaces.cloned() };
+    s.store.keep_pending_signature(key, &kept, now, now + PENDING_TTL)?;
     Ok(id)
 }
 
@@ -181,7 +184,7 @@ pub(super) async fn with_kept<T, F>(
 ) -> Result<Kept<T>, OAuthError>
 where
     T: Send + 'static,
-    F: FnOnce(&AppState, Account, SignerIdentity, i64) -> Result<T, OAuthError> + Send + 'static,
+    F: FnOnce(&AppState, Account, SignerIdentity, Option<AccountId>, i64) -> Result<T, OAuthError> + Send + 'static,
 {
     let (session_hash, browser_hash) = (browser.session_hash(), browser.binding());
     blocking(state, move |s| {
@@ -191,11 +194,11 @@ where
         let key = PendingKey { id_hash: &id_hash, browser_hash: &browser_hash, account: &account.id, purpose };
         let kept =
             if spend { s.store.take_pending_signature(key, now)? } else { s.store.pending_signature(key, now)? };
-        let Some(signer) = kept else {
+        let Some(KeptSignature { signer, replaces }) = kept else {
             tracing::info!(account = %account.id, purpose = purpose.as_str(), spend, "no such kept signature");
             return Ok(Kept::Missing);
         };
-        Ok(Kept::Found(act(s, account, SignerIdentity::from(&signer), now)?))
+        Ok(Kept::Found(act(s, account, SignerIdentity::from(&signer), replaces, now)?))
     })
     .await
 }
@@ -225,7 +228,7 @@ pub(super) async fn spend_kept<T, F>(
 ) -> Result<Kept<T>, PageError>
 where
     T: Send + 'static,
-    F: FnOnce(&AppState, Account, SignerIdentity, i64) -> Result<T, OAuthError> + Send + 'static,
+    F: FnOnce(&AppState, Account, SignerIdentity, Option<AccountId>, i64) -> Result<T, OAuthError> + Send + 'static,
 {
     let form = checked_form(browser, body, |f: &ConfirmForm| &f.csrf_token)?;
     Ok(with_kept(state, browser, purpose, form.pending, true, act).await?)
