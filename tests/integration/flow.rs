@@ -241,7 +241,7 @@ async fn discovery_document_and_json_logs() {
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(doc["response_modes_supported"], serde_json::json!(["query", "form_post"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-    assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+    assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256", "PS256", "EdDSA"]));
     assert!(doc["scopes_supported"].as_array().unwrap().contains(&Value::from("pinfl")));
     assert!(doc["claims_supported"].as_array().unwrap().contains(&Value::from("account_verified")));
 
