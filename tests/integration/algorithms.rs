@@ -284,3 +284,44 @@ async fn a_database_from_before_the_new_algorithms_gets_their_keys_at_start() {
         assert_eq!(eddsa_rows, 3, "{listed}");
     }
 }
+
+/// openid-client names an Ed25519 key `Ed25519` (RFC 9864) in its client assertions and DPoP
+/// proofs, and jose exports the key's JWK with that `alg`: Yagona reads it as `EdDSA`.
+#[tokio::test(flavor = "multi_thread")]
+async fn ed25519_assertions_and_dpop_proofs_from_openid_client_are_accepted() {
+    for backend in Backend::ALL {
+        let server = TestServer::start(backend).await;
+        let (key, public) = yagona_tests::rp_node::key_pair("Ed25519", "ed");
+        assert_eq!(public["alg"], "Ed25519");
+        let file = server.dir.join("ed-jwks.json");
+        std::fs::write(&file, yagona_tests::rp_node::jwks(&[&public])).unwrap();
+        server.cli_ok(
+            &[
+                "client",
+                "add",
+                "--id",
+                "ed-machine",
+                "--redirect-uri",
+                "https://rp.example/cb",
+                "--grant-type",
+                "client_credentials",
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-file",
+                file.to_str().unwrap(),
+            ],
+            None,
+        );
+        let discovery = server.discovery().await;
+        for field in ["dpop_signing_alg_values_supported", "token_endpoint_auth_signing_alg_values_supported"] {
+            assert!(discovery[field].as_array().unwrap().contains(&"Ed25519".into()), "{field}: {discovery}");
+        }
+        let result =
+            node(&server.base_url, "ed25519.mjs", &[], &[("CLIENT_ID", "ed-machine"), ("KEY", &key.to_string())]);
+        assert_eq!(result["assertion_alg"], "Ed25519", "{result}");
+        assert_eq!(result["dpop_alg"], "Ed25519", "{result}");
+        assert_eq!(result["grant"], json!({ "ok": true, "token_type": "dpop" }), "{backend:?}: {result}");
+        assert_eq!(result["introspection"]["active"], true, "{result}");
+        assert_eq!(result["introspection"]["cnf"]["jkt"], result["jkt"], "bound to the Ed25519 proof key: {result}");
+    }
+}
