@@ -170,6 +170,19 @@ async fn ps256_and_eddsa_tokens_userinfo_and_introspection_verify_independently(
         );
         assert_eq!(mismatch["x"]["ok"], false, "{mismatch}");
 
+        // The resource server of docs/relying-parties.md, in Node: asks, verifies, reads.
+        let env = [
+            ("CLIENT_ID", "ed-rp"),
+            ("SECRET", ed_secret.as_str()),
+            ("TOKEN", ed.access_token().secret().as_str()),
+            ("ALG", "RS256"),
+        ];
+        let documented = node(&server.base_url, "introspect-jwt.mjs", &[], &env);
+        assert_eq!(documented["content_type"], INTROSPECTION_JWT, "{documented}");
+        assert_eq!(documented["typ"], "token-introspection+jwt");
+        assert_eq!(documented["token_introspection"]["active"], true, "{documented}");
+        assert_eq!(documented["token_introspection"]["scope"], "openid profile", "{documented}");
+
         // A failed introspection stays an RFC 7662 JSON error, whatever was asked.
         let refused = http_client()
             .post(server.url("/introspect"))
