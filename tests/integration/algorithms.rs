@@ -338,3 +338,44 @@ async fn ed25519_assertions_and_dpop_proofs_from_openid_client_are_accepted() {
         assert_eq!(result["introspection"]["cnf"]["jkt"], result["jkt"], "bound to the Ed25519 proof key: {result}");
     }
 }
+
+/// What else a client's ID token algorithm signs or reads: an EdDSA (or PS256) ID token is an
+/// `id_token_hint` Yagona verifies (RP-initiated logout ends the session without asking), and
+/// the back-channel logout token that follows is signed with the client's algorithm.
+#[tokio::test(flavor = "multi_thread")]
+async fn id_token_hints_and_logout_tokens_follow_the_clients_algorithm() {
+    for backend in Backend::ALL {
+        let server = TestServer::start(backend).await;
+        let person = server.add_person("hint-person");
+        for (client_id, alg, crate_alg) in [
+            ("ed-hint", "EdDSA", CoreJwsSigningAlgorithm::EdDsa),
+            ("ps-hint", "PS256", CoreJwsSigningAlgorithm::RsaSsaPssSha256),
+        ] {
+            let mut endpoint = crate::backchannel::receiver(vec![]).await;
+            let secret =
+                server.add_client(client_id, &["--id-token-alg", alg, "--backchannel-logout-uri", &endpoint.url]);
+            // The browser whose session the ID token names: the hint identifies it, so no confirmation.
+            let b = browser();
+            let rp = RelyingParty::discover(&server, client_id, Some(&secret)).await;
+            let start = rp.start(&["openid"], &[]);
+            let callback = sign_in(&b, &server.base_url, &start.url, &person.0, &person.1).await;
+            let tokens = rp.redeem(&callback, start.verifier).await;
+            let verifier: CoreIdTokenVerifier<'_> = rp.client.id_token_verifier().set_allowed_algs(vec![crate_alg]);
+            tokens.id_token().unwrap().claims(&verifier, &start.nonce).expect("the ID token verifies");
+            let id_token = tokens.id_token().unwrap().to_string();
+            let post_logout = TestServer::post_logout_uri(client_id);
+            let logout = b
+                .get(server.url("/end_session"))
+                .query(&[("id_token_hint", id_token.as_str()), ("post_logout_redirect_uri", post_logout.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert!(logout.status().is_redirection(), "{alg}: {}", logout.status());
+            assert_eq!(yagona_tests::location(&logout), post_logout, "{alg}: sent on at once");
+            let logout_token = endpoint.next().await;
+            let verdict =
+                verified_by_jose(&server, &[to_verify("logout", &logout_token, alg, "logout+jwt", client_id)]);
+            assert!(verdict["logout"]["payload"]["events"].is_object(), "{verdict}");
+        }
+    }
+}
