@@ -16,12 +16,12 @@ use crate::rp::RelyingParty;
 
 /// A relying party's back-channel logout endpoint on loopback: answers the statuses in `plan`
 /// in turn (then 200) and hands over every `logout_token` it was sent.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     tokens: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
-async fn receiver(plan: Vec<u16>) -> Receiver {
+pub(crate) async fn receiver(plan: Vec<u16>) -> Receiver {
     let port = free_port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -73,7 +73,7 @@ async fn receiver(plan: Vec<u16>) -> Receiver {
 
 impl Receiver {
     /// The next logout token sent (waiting for the server's worker and its retries).
-    async fn next(&mut self) -> String {
+    pub(crate) async fn next(&mut self) -> String {
         tokio::time::timeout(Duration::from_secs(60), self.tokens.recv())
             .await
             .expect("a logout token arrives")

@@ -125,7 +125,8 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
     let old_kid = decode_jwt_header(&old_id_token.to_string())["kid"].as_str().unwrap().to_owned();
 
     let before = server.cli_ok(&["keys", "list"], None);
-    assert_eq!(before.lines().filter(|l| l.contains("\tactive\t")).count(), 2, "{before}");
+    // One active key per algorithm: RS256, ES256, PS256, EdDSA.
+    assert_eq!(before.lines().filter(|l| l.contains("\tactive\t")).count(), 4, "{before}");
     // `--now`: the compromised-key path, active at once (the scheduled path: cluster.rs).
     server.cli_ok(&["keys", "rotate", "--now"], None);
     let after = server.cli_ok(&["keys", "list"], None);
@@ -185,8 +186,8 @@ async fn replicas_starting_together_do_not_race() {
         let _ = child.wait();
     }
     let keys = server.cli_ok(&["keys", "list"], None);
-    assert_eq!(keys.lines().filter(|l| l.contains("\tactive\t")).count(), 2, "{keys}");
-    assert_eq!(keys.lines().count(), 2, "no extra keys were made: {keys}");
+    assert_eq!(keys.lines().filter(|l| l.contains("\tactive\t")).count(), 4, "one per algorithm: {keys}");
+    assert_eq!(keys.lines().count(), 4, "no extra keys were made: {keys}");
 }
 
 /// Clients are read through a one-second cache (docs/architecture.md): a client removed with the

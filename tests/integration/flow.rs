@@ -241,15 +241,15 @@ async fn discovery_document_and_json_logs() {
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(doc["response_modes_supported"], serde_json::json!(["query", "form_post"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-    assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+    assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256", "PS256", "EdDSA"]));
     assert!(doc["scopes_supported"].as_array().unwrap().contains(&Value::from("pinfl")));
     assert!(doc["claims_supported"].as_array().unwrap().contains(&Value::from("account_verified")));
 
     let jwks: Value = http.get(server.url("/jwks")).json_answer().await;
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 2);
-    let rsa = keys.iter().find(|k| k["kty"] == "RSA").unwrap();
-    assert_eq!(rsa["alg"], "RS256");
+    assert_eq!(keys.len(), 4, "one key per algorithm (algorithms.rs checks each)");
+    let rsa = keys.iter().find(|k| k["alg"] == "RS256").unwrap();
+    assert_eq!(rsa["kty"], "RSA");
     assert_eq!(rsa["use"], "sig");
     assert!(rsa.get("d").is_none(), "no private parts are published");
     let ec = keys.iter().find(|k| k["kty"] == "EC").unwrap();

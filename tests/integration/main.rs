@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod algorithms;
 mod audit;
 mod backchannel;
 mod browser;

@@ -17,7 +17,8 @@ async fn es256_id_tokens_and_signed_userinfo() {
         let plain = server.add_client("plain-rp", &[]);
         let discovery: serde_json::Value =
             http_client().get(server.url("/.well-known/openid-configuration")).json_answer().await;
-        assert_eq!(discovery["userinfo_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+        let algs = serde_json::json!(["RS256", "ES256", "PS256", "EdDSA"]);
+        assert_eq!(discovery["userinfo_signing_alg_values_supported"], algs);
 
         let b = browser();
         let rp = RelyingParty::discover(&server, "sig-rp", Some(&secret)).await;

@@ -4,7 +4,7 @@
 //! claims by the rules here, with `now` passed in.
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -14,8 +14,8 @@ use crate::{ErrorCode, OAuthError};
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Algorithms accepted for JWTs signed with a client's registered keys.
-pub const ASYMMETRIC_ALGS: [&str; 9] =
-    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+pub const ASYMMETRIC_ALGS: [&str; 10] =
+    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", crate::jws::ED25519];
 
 /// Algorithms accepted for JWTs signed with the client secret (`client_secret_jwt`).
 pub const HMAC_ALGS: [&str; 3] = ["HS256", "HS384", "HS512"];
@@ -62,11 +62,16 @@ fn invalid(why: impl Into<String>) -> JwtRejection {
 
 /// Parses a registered JWK Set; `what` names it in the error (`jwks`, `jwks_uri`).
 pub fn parse_jwks(text: &str, what: &str) -> Result<JwkSet, String> {
-    let raw: Value = serde_json::from_str(text).map_err(|e| format!("{what} is not JSON: {e}"))?;
+    let mut raw: Value = serde_json::from_str(text).map_err(|e| format!("{what} is not JSON: {e}"))?;
     // The parsed keys drop private members, so they are looked for in the JSON itself.
     let private = raw["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()));
     if private {
         return Err(format!("{what} holds a private key: register only the public part"));
+    }
+    // A key registered for `Ed25519` (RFC 9864) verifies EdDSA signatures, as jsonwebtoken
+    // calls them.
+    if let Some(keys) = raw.get_mut("keys").and_then(Value::as_array_mut) {
+        keys.iter_mut().for_each(crate::jws::normalise_alg);
     }
     let set: JwkSet = serde_json::from_value(raw).map_err(|e| format!("{what} is not a JWK Set: {e}"))?;
     if set.keys.is_empty() {
@@ -91,22 +96,16 @@ pub fn verify_signature(
     key: &ClientKey<'_>,
     allowed: &[&str],
 ) -> Result<Map<String, Value>, JwtRejection> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("not a signed JWT ({e})")))?;
-    let alg_name = format!("{:?}", header.alg);
+    let crate::jws::SentHeader { header, alg: alg_name } =
+        crate::jws::decode_header(token).ok_or_else(|| invalid("not a signed JWT"))?;
     if !allowed.contains(&alg_name.as_str()) {
         return Err(invalid(format!("algorithm {alg_name} is not accepted here (accepted: {})", allowed.join(", "))));
     }
-    let mut validation = Validation::new(header.alg);
-    // Claims are checked by the callers with their `now`; this checks the signature only.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let decode = |key: &DecodingKey| jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation);
+    let decode = |key: &DecodingKey| crate::jws::verify::<Map<String, Value>>(token, key, header.alg);
     match key {
-        ClientKey::Secret(secret) => decode(&DecodingKey::from_secret(secret))
-            .map(|d| d.claims)
-            .map_err(|_| invalid("the signature does not verify")),
+        ClientKey::Secret(secret) => {
+            decode(&DecodingKey::from_secret(secret)).ok_or_else(|| invalid("the signature does not verify"))
+        }
         ClientKey::Jwks(set) => {
             let candidates: Vec<&Jwk> = match &header.kid {
                 Some(kid) => set.keys.iter().filter(|k| k.common.key_id.as_deref() == Some(kid)).collect(),
@@ -118,8 +117,7 @@ pub fn verify_signature(
             }
             usable
                 .into_iter()
-                .find_map(|jwk| DecodingKey::from_jwk(jwk).ok().and_then(|k| decode(&k).ok()))
-                .map(|d| d.claims)
+                .find_map(|jwk| DecodingKey::from_jwk(jwk).ok().and_then(|k| decode(&k)))
                 .ok_or_else(|| invalid("the signature does not verify with the client's registered keys"))
         }
     }

@@ -203,6 +203,10 @@ pub struct TokenMetadata {
     /// algorithm (`application/jwt`, with `iss` and `aud`); absent, plain JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// RFC 9701 6: introspection answers this client as a JWT signed with this algorithm
+    /// (`application/token-introspection+jwt`) even when the request does not ask for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_signed_response_alg: Option<SigningAlg>,
     /// RFC 8707: the resources (APIs, absolute URIs) the client may name with `resource`; an
     /// access token requested for one has it as `aud`.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -18,6 +18,7 @@ pub mod client_metadata;
 pub mod dpop;
 mod error;
 pub mod grant;
+pub mod jws;
 pub mod keys;
 pub mod legacy;
 pub mod logout;

@@ -8,6 +8,8 @@ use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::keys::SigningAlg;
+
 /// A new random token: 32 bytes from the OS, base64url without padding (43 characters).
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -37,10 +39,17 @@ pub fn s256(input: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(input.as_bytes()))
 }
 
-/// `at_hash` (OIDC Core 3.1.3.6): the left half of SHA-256 of the access token, base64url.
-pub fn left_half_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// `at_hash` (OIDC Core 3.1.3.6): the left half of the access token's hash, base64url, with the
+/// hash of the ID token's algorithm: SHA-256 for RS256, PS256 and ES256; SHA-512 for EdDSA with
+/// Ed25519 (the hash Ed25519 uses inside, as the OpenID Foundation's certified libraries, e.g.
+/// the `openidconnect` crate, take it).
+pub fn left_half_hash(token: &str, alg: SigningAlg) -> String {
+    match alg {
+        SigningAlg::Rs256 | SigningAlg::Ps256 | SigningAlg::Es256 => {
+            URL_SAFE_NO_PAD.encode(&Sha256::digest(token.as_bytes())[..16])
+        }
+        SigningAlg::EdDsa => URL_SAFE_NO_PAD.encode(&sha2::Sha512::digest(token.as_bytes())[..32]),
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +68,16 @@ mod tests {
     #[test]
     fn pkce_s256_matches_rfc7636_appendix_b() {
         assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    /// OIDC Core A.3's access token and at_hash (RS256); the EdDSA one is SHA-512's left half.
+    #[test]
+    fn at_hash_follows_the_algorithms_hash() {
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(left_half_hash(token, SigningAlg::Rs256), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(left_half_hash(token, SigningAlg::Ps256), "77QmUPtjPfzWtF2AnpK9RQ");
+        let eddsa = left_half_hash(token, SigningAlg::EdDsa);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&eddsa).unwrap(), sha2::Sha512::digest(token.as_bytes())[..32].to_vec());
     }
 
     #[test]

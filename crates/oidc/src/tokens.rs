@@ -20,6 +20,9 @@ use crate::{AccessTokenFormat, Client, ClientId, Lifetimes, OAuthError, Scopes};
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 pub const ID_TOKEN_TYP: &str = "JWT";
+/// RFC 9701 5: the `typ` of a signed introspection response, and its media type.
+pub const INTROSPECTION_TYP: &str = "token-introspection+jwt";
+pub const INTROSPECTION_MEDIA_TYPE: &str = "application/token-introspection+jwt";
 
 /// The claims of a JWT access token (RFC 9068 2.2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -233,13 +236,12 @@ impl TokenIssuer<'_> {
         claims.insert("acr".into(), grant.auth.acr.clone().into());
         claims.insert("amr".into(), grant.auth.amr.clone().into());
         claims.insert("sid".into(), grant.sid.clone().into());
-        claims.insert("at_hash".into(), left_half_hash(access_token).into());
+        claims.insert("at_hash".into(), left_half_hash(access_token, client.id_token_signing_alg).into());
         if let Some(nonce) = nonce {
             claims.insert("nonce".into(), nonce.into());
         }
         claims.extend(user_claims(account, scopes));
         claims.extend(crate::claims::acting_claims(grant.acting_as.as_ref(), scopes));
-        // ES256 hashes with SHA-256 too, so at_hash is the same for both algorithms.
         self.keys.sign(client.id_token_signing_alg, ID_TOKEN_TYP, &claims)
     }
 
@@ -254,6 +256,22 @@ impl TokenIssuer<'_> {
         claims.insert("iss".into(), self.issuer.into());
         claims.insert("aud".into(), client.id.as_str().into());
         self.keys.sign(alg, ID_TOKEN_TYP, &claims)
+    }
+
+    /// A signed introspection response (RFC 9701 5): the RFC 7662 `response` as the
+    /// `token_introspection` claim, for the calling client (`aud`), signed with `alg`. It has no
+    /// `sub` or `exp` of its own, so it cannot pass for an access token (RFC 9701 8.1).
+    pub fn signed_introspection(
+        &self,
+        client: &Client,
+        response: Value,
+        alg: SigningAlg,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let claims = serde_json::json!({
+            "iss": self.issuer, "aud": client.id.as_str(), "iat": now, "token_introspection": response,
+        });
+        self.keys.sign(alg, INTROSPECTION_TYP, &claims)
     }
 
     /// Verifies an access token Yagona issued: signature, issuer, expiry and `typ`. Revocation is

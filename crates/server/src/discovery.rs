@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 use yagona_oidc::assertion::{ASYMMETRIC_ALGS, HMAC_ALGS};
 use yagona_oidc::assurance::{ACR_HIGH, ACR_LOW, ACR_SUBSTANTIAL};
 use yagona_oidc::claims::SUPPORTED_CLAIMS;
+use yagona_oidc::keys::SigningAlg;
 use yagona_oidc::types_export::SUPPORTED_SCOPES;
 use yagona_oidc::AuthMethod;
 
@@ -39,8 +40,9 @@ pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public", "pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "userinfo_signing_alg_values_supported": ["RS256", "ES256"],
+        "id_token_signing_alg_values_supported": SigningAlg::names(),
+        "userinfo_signing_alg_values_supported": SigningAlg::names(),
+        "introspection_signing_alg_values_supported": SigningAlg::names(),
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": confidential_methods,

@@ -74,7 +74,7 @@ pub(super) struct ClientAdd {
     /// The operator's own service: skip the consent page.
     #[arg(long)]
     pub(super) first_party: bool,
-    /// The algorithm that signs this client's ID tokens: RS256 (default) or ES256.
+    /// The algorithm that signs this client's ID tokens: RS256 (default), ES256, PS256 or EdDSA.
     #[arg(long, default_value = "RS256")]
     pub(super) id_token_alg: String,
     /// Access tokens: `jwt` (default; RFC 9068, RS256, verifiable offline with the JWKS) or
@@ -128,9 +128,15 @@ pub(super) struct ClientAdd {
     /// whose redirect URIs name several hosts.
     #[arg(long)]
     pub(super) sector_identifier_uri: Option<String>,
-    /// Sign userinfo responses (`application/jwt`) with RS256 or ES256; default: plain JSON.
+    /// Sign userinfo responses (`application/jwt`) with RS256, ES256, PS256 or EdDSA; default:
+    /// plain JSON.
     #[arg(long)]
     pub(super) userinfo_alg: Option<String>,
+    /// Answer this client's introspection requests as signed JWTs (RFC 9701,
+    /// `application/token-introspection+jwt`) with RS256, ES256, PS256 or EdDSA; default: JSON
+    /// unless the request asks for a JWT.
+    #[arg(long)]
+    pub(super) introspection_alg: Option<String>,
     /// A resource (API, absolute URI) the client may ask access tokens for (RFC 8707
     /// `resource`; the token's `aud`); repeat for several.
     #[arg(long = "resource")]
@@ -271,12 +277,8 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
                 .transpose()
                 .map_err(|e| format!("--subject-type: {}", e.description))?,
             sector_identifier_uri: args.sector_identifier_uri,
-            userinfo_signed_response_alg: args
-                .userinfo_alg
-                .as_deref()
-                .map(SigningAlg::try_from)
-                .transpose()
-                .map_err(|e| format!("--userinfo-alg: {}", e.description))?,
+            userinfo_signed_response_alg: signing_alg("--userinfo-alg", args.userinfo_alg.as_deref())?,
+            introspection_signed_response_alg: signing_alg("--introspection-alg", args.introspection_alg.as_deref())?,
             allowed_resources: args.resources,
         },
         ..ClientMetadata::default()
@@ -301,11 +303,17 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
     Ok((client, secret))
 }
 
+/// An optional signing algorithm given as `option`.
+fn signing_alg(option: &str, value: Option<&str>) -> Result<Option<SigningAlg>, String> {
+    value.map(SigningAlg::try_from).transpose().map_err(|e| format!("{option}: {}", e.description))
+}
+
 /// A registration error in the command line's words: metadata field names become options.
 fn option_named(description: &str) -> String {
     // Longer names first, each through a marker, so `jwks` never rewrites inside `jwks_uri`.
-    const NAMES: [(&str, &str); 15] = [
+    const NAMES: [(&str, &str); 16] = [
         ("backchannel_logout_session_required", "--backchannel-logout-session-required"),
+        ("introspection_signed_response_alg", "--introspection-alg"),
         ("require_signed_request_object", "--require-signed-request-object"),
         ("userinfo_signed_response_alg", "--userinfo-alg"),
         ("backchannel_logout_uri", "--backchannel-logout-uri"),

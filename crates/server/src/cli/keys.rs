@@ -14,8 +14,8 @@ pub(super) enum KeysCommand {
     /// List signing keys: kid, alg, state (next, active, retired), published or not, and when
     /// the key signs (RFC 3339).
     List,
-    /// Measure how many RS256 and ES256 JWT signatures one core makes per second with Yagona's
-    /// signing code (the bound `make bench` compares client_credentials with).
+    /// Measure how many JWT signatures one core makes per second with Yagona's signing code, for
+    /// each algorithm (RS256 is the bound `make bench` compares client_credentials with).
     Bench {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
@@ -24,7 +24,7 @@ pub(super) enum KeysCommand {
     /// signs from `keys.publish_delay` seconds on (every node switches by itself); the old key
     /// stays published until its tokens expire.
     Rotate {
-        /// Only this algorithm (RS256 or ES256); default both.
+        /// Only this algorithm (RS256, ES256, PS256 or EdDSA); default every one.
         #[arg(long)]
         alg: Option<String>,
         /// Sign with the new key at once (a compromised key): relying parties that cached the

@@ -189,6 +189,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
                 subject_type: None,
                 sector_identifier_uri: None,
                 userinfo_alg: None,
+                introspection_alg: None,
                 resources: vec![],
             },
             None,

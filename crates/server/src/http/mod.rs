@@ -13,6 +13,7 @@ mod eds;
 mod eds_cabinet;
 mod eds_takeover;
 pub mod error;
+mod introspect;
 mod legacy;
 mod legal;
 mod logout;
@@ -66,7 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::get().to(consent::consent_page))
         .route("/consent", web::post().to(consent::consent_submit))
         .route(TOKEN_PATH, web::post().to(token::token))
-        .route(INTROSPECT_PATH, web::post().to(token::introspect))
+        .route(INTROSPECT_PATH, web::post().to(introspect::introspect))
         .route(REVOKE_PATH, web::post().to(token::revoke))
         .route(PAR_PATH, web::post().to(par::push))
         .route(REGISTRATION_PATH, web::post().to(dynamic_registration::register_client))

@@ -17,7 +17,7 @@ use yagona_oidc::{
 use super::client_auth::{authenticate, client_address, credentials};
 use super::error::ProtocolError;
 use super::{blocking, dpop, parse_pairs, State};
-use crate::discovery::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
+use crate::discovery::{REVOKE_PATH, TOKEN_PATH};
 use crate::state::{now, AppState};
 
 fn token_response(body: Value) -> HttpResponse {
@@ -355,7 +355,7 @@ fn client_credentials(
 }
 
 /// A token Yagona issued, as found by introspection or revocation.
-enum KnownToken {
+pub(super) enum KnownToken {
     Access(AccessTokenClaims),
     Refresh(RefreshToken, Grant),
 }
@@ -388,7 +388,7 @@ fn access_token_is_live(s: &AppState, claims: &AccessTokenClaims) -> Result<bool
 
 /// Finds a live token: an access token (a JWT or an opaque one, not revoked, grant live) or a
 /// refresh token.
-fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAuthError> {
+pub(super) fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAuthError> {
     match access_token_claims(s, token) {
         Ok(claims) => return Ok(access_token_is_live(s, &claims)?.then_some(KnownToken::Access(claims))),
         // Not an access token Yagona stands by: perhaps a refresh token.
@@ -398,51 +398,6 @@ fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAut
     Ok(s.store
         .find_live_refresh_token(&hash_token(token), &s.settings.lifetimes, now())?
         .map(|(t, g)| KnownToken::Refresh(t, g)))
-}
-
-pub async fn introspect(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {
-    let params = parse_pairs(&body)?;
-    let p = Params(&params);
-    let credentials = credentials(&req, &p)?;
-    let address = client_address(&req, &state);
-    let token = p.require("token")?.to_owned();
-    let body = blocking(&state, move |s| {
-        let client = authenticate(s, credentials, INTROSPECT_PATH, &address)?;
-        if client.is_public() {
-            return Err(OAuthError::invalid_client("public clients cannot introspect tokens"));
-        }
-        // A client learns only about its own tokens; anything else is simply inactive.
-        Ok(match find_live_token(s, &token)? {
-            Some(KnownToken::Access(c)) if c.client_id == client.id.as_str() => {
-                let mut body = json!({
-                    "active": true, "token_type": c.token_type(), "scope": c.scope, "client_id": c.client_id,
-                    "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti,
-                });
-                if let Some(v) = c.auth_time {
-                    body["auth_time"] = v.into();
-                }
-                if let Some(v) = c.acr {
-                    body["acr"] = v.into();
-                }
-                if let Some(cnf) = c.cnf {
-                    body["cnf"] = json!({ "jkt": cnf.jkt });
-                }
-                for (k, v) in c.acting {
-                    body[k] = v;
-                }
-                body
-            }
-            Some(KnownToken::Refresh(t, g)) if t.client_id == client.id => json!({
-                "active": true, "token_type": "refresh_token", "scope": g.scopes.to_string(),
-                "client_id": t.client_id.as_str(), "sub": s.subjects.subject(&client, g.account_id.as_str()),
-                "iss": s.settings.issuer,
-                "exp": t.expires_at, "iat": t.created_at, "auth_time": g.auth.auth_time, "acr": g.auth.acr,
-            }),
-            _ => json!({ "active": false }),
-        })
-    })
-    .await?;
-    Ok(token_response(body))
 }
 
 pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpResponse, ProtocolError> {

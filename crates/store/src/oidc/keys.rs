@@ -8,12 +8,23 @@ use crate::rows::*;
 use crate::schema::*;
 use crate::{Store, StoreError};
 
+/// Whether this version signs with `alg`. A key of another algorithm (written by a later
+/// version during a rolling upgrade, or left after a rollback) is left aside, not an error: the
+/// node keeps serving with the keys it knows.
+fn known(kid: &str, alg: &str) -> bool {
+    let known = SigningAlg::try_from(alg).is_ok();
+    if !known {
+        tracing::warn!(kid, alg, "a signing key of an algorithm this version does not know is left aside");
+    }
+    known
+}
+
 pub(super) fn list_signing_keys(store: &Store) -> Result<Vec<StoredKey>, OAuthError> {
     let rows = signing_keys::table
         .order(signing_keys::created_at.asc())
         .load::<KeyRow>(&mut *store.conn()?)
         .map_err(StoreError::from)?;
-    Ok(rows.into_iter().map(StoredKey::try_from).collect::<Result<_, _>>()?)
+    Ok(rows.into_iter().filter(|r| known(&r.kid, &r.alg)).map(StoredKey::try_from).collect::<Result<_, _>>()?)
 }
 
 pub(super) fn activate_signing_key(
@@ -97,8 +108,45 @@ pub(super) fn activate_due_keys(store: &Store, now: i64) -> Result<usize, OAuthE
 pub(super) fn active_key_algs(store: &Store) -> Result<Vec<SigningAlg>, OAuthError> {
     let algs = signing_keys::table
         .filter(signing_keys::state.eq(KeyState::Active.as_str()))
-        .select(signing_keys::alg)
-        .load::<String>(&mut *store.conn()?)
+        .select((signing_keys::kid, signing_keys::alg))
+        .load::<(String, String)>(&mut *store.conn()?)
         .map_err(StoreError::from)?;
-    algs.iter().map(|a| SigningAlg::try_from(a.as_str())).collect()
+    algs.iter().filter(|(kid, alg)| known(kid, alg)).map(|(_, alg)| SigningAlg::try_from(alg.as_str())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection as _;
+    use yagona_oidc::keys::{KeyEncryptionKey, StoredKey};
+    use yagona_oidc::OidcRepository as _;
+
+    use super::SigningAlg;
+    use crate::tests::on_both_backends;
+    use crate::DbConnection;
+
+    /// A key row of an algorithm this version does not know (a later version wrote it) neither
+    /// breaks loading the keys nor the start's check for missing ones.
+    #[test]
+    fn keys_of_an_unknown_algorithm_are_left_aside() {
+        on_both_backends(|store| {
+            let kek = KeyEncryptionKey::generate();
+            let key = StoredKey::generate(SigningAlg::EdDsa, &kek, 10).unwrap();
+            assert!(store.activate_signing_key(&key, 10, true).unwrap());
+            let blob = match &*store.conn().unwrap() {
+                DbConnection::Postgres(_) => "'\\x00'",
+                DbConnection::Sqlite(_) => "X'00'",
+            };
+            store
+                .conn()
+                .unwrap()
+                .batch_execute(&format!(
+                    "INSERT INTO signing_keys (kid, alg, state, sealed_private_key, kek_id, public_jwk, created_at, activates_at) \
+                     VALUES ('future', 'ML-DSA-44', 'active', {blob}, 'k', '{{}}', 11, 11)"
+                ))
+                .unwrap();
+            let listed = store.list_signing_keys().unwrap();
+            assert_eq!(listed.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), [key.kid.as_str()]);
+            assert_eq!(store.active_key_algs().unwrap(), [SigningAlg::EdDsa]);
+        });
+    }
 }
