@@ -15,6 +15,7 @@ mod client_auth;
 mod cluster;
 mod concurrency;
 mod dpop;
+mod dpop_jkt;
 mod dynamic_registration;
 mod eds;
 mod flow;
