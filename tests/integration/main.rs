@@ -19,6 +19,7 @@ mod dpop_jkt;
 mod dynamic_registration;
 mod eds;
 mod flow;
+mod frontchannel;
 mod fuzz;
 mod hardening;
 mod identity;

@@ -119,6 +119,13 @@ pub(super) struct ClientAdd {
     /// The client needs `sid` in logout tokens (always sent).
     #[arg(long, requires = "backchannel_logout_uri")]
     pub(super) backchannel_logout_session_required: bool,
+    /// Front-channel logout: the page loaded in a hidden iframe of the logged-out page when a
+    /// session it was part of ends in the browser (https; http only on loopback).
+    #[arg(long)]
+    pub(super) frontchannel_logout_uri: Option<String>,
+    /// Add `iss` and `sid` to the front-channel logout URL.
+    #[arg(long, requires = "frontchannel_logout_uri")]
+    pub(super) frontchannel_logout_session_required: bool,
     /// `public` (`sub` is the account id) or `pairwise` (a different, stable `sub` per sector);
     /// default: the server's `subjects.default_type`.
     #[arg(long)]
@@ -264,6 +271,8 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
             dpop_bound_access_tokens: args.dpop_bound_access_tokens,
             backchannel_logout_uri: args.backchannel_logout_uri,
             backchannel_logout_session_required: args.backchannel_logout_session_required,
+            frontchannel_logout_uri: args.frontchannel_logout_uri,
+            frontchannel_logout_session_required: args.frontchannel_logout_session_required,
             subject_type: args
                 .subject_type
                 .as_deref()
@@ -304,11 +313,13 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
 /// A registration error in the command line's words: metadata field names become options.
 fn option_named(description: &str) -> String {
     // Longer names first, each through a marker, so `jwks` never rewrites inside `jwks_uri`.
-    const NAMES: [(&str, &str); 15] = [
+    const NAMES: [(&str, &str); 17] = [
+        ("frontchannel_logout_session_required", "--frontchannel-logout-session-required"),
         ("backchannel_logout_session_required", "--backchannel-logout-session-required"),
         ("require_signed_request_object", "--require-signed-request-object"),
         ("userinfo_signed_response_alg", "--userinfo-alg"),
         ("backchannel_logout_uri", "--backchannel-logout-uri"),
+        ("frontchannel_logout_uri", "--frontchannel-logout-uri"),
         ("sector_identifier_uri", "--sector-identifier-uri"),
         ("allowed_resources", "--resource"),
         ("subject_type", "--subject-type"),

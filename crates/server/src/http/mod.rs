@@ -12,6 +12,7 @@ mod dynamic_registration;
 mod eds;
 mod eds_takeover;
 pub mod error;
+mod frontchannel;
 mod legacy;
 mod legal;
 mod logout;
