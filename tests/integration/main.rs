@@ -30,6 +30,7 @@ mod legal;
 mod legal_live;
 mod negative;
 mod operations;
+mod outbound;
 mod pairwise;
 mod par_jar;
 mod recovery;

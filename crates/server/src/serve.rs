@@ -50,7 +50,11 @@ fn kek_beside_database(settings: &Settings) -> Option<PathBuf> {
 }
 
 /// Builds the shared state: database, key-encryption key, signing keys.
-pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
+pub fn prepare(mut settings: Settings, dev: bool) -> Result<AppState, String> {
+    if dev {
+        // The demo relying party runs on this machine.
+        settings.outbound = settings.outbound.with_loopback();
+    }
     crate::i18n::check_catalogues()?;
     let store = open_store_with(&settings, Checkpoints::Background)?;
     let kek = resolve_kek(&settings, dev, &data_dir(&settings))?;

@@ -153,7 +153,7 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
                 Some("client_secret_jwt") => Some(resolve_kek(settings, false, &data_dir(settings))?),
                 _ => None,
             };
-            let (client, secret) = new_client(*args, kek.as_ref())?;
+            let (client, secret) = new_client(*args, kek.as_ref(), &settings.outbound)?;
             store.insert_client(&client).map_err(|e| e.description.into_owned())?;
             let detail = serde_json::json!({ "client": client.id.as_str(), "name": client.name });
             crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientAdded, now(), detail));
@@ -232,7 +232,11 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
 
 /// The client `client add` registers: its arguments as client metadata, validated by the same
 /// function as dynamic registration's; the secret to show once, if it has one.
-pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Result<(Client, Option<String>), String> {
+pub(super) fn new_client(
+    args: ClientAdd,
+    kek: Option<&KeyEncryptionKey>,
+    outbound: &crate::outbound::OutboundPolicy,
+) -> Result<(Client, Option<String>), String> {
     let text = |e: yagona_oidc::OAuthError| e.description.into_owned();
     let id = ClientId::try_from(args.id.as_str()).map_err(text)?;
     let jwks = match &args.jwks_file {
@@ -302,7 +306,7 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
         return Err("a --legacy client needs the refresh_token grant (the legacy token answer carries one)".into());
     }
     client.legacy = args.legacy;
-    crate::sector::check_sector_identifier(&client).map_err(|e| option_named(&e.description))?;
+    crate::sector::check_sector_identifier(outbound, &client).map_err(|e| option_named(&e.description))?;
     let secret = client.needs_secret().then(|| args.secret.unwrap_or_else(random_token));
     if let Some(secret) = &secret {
         client.provision_secret(secret, &yagona_oidc::ClientSecretVerifier::default(), kek).map_err(text)?;

@@ -194,6 +194,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
                 resources: vec![],
             },
             None,
+            &state.settings.outbound,
         )?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }
