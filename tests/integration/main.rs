@@ -14,6 +14,7 @@ mod cli;
 mod client_auth;
 mod cluster;
 mod concurrency;
+mod cors;
 mod dpop;
 mod dpop_jkt;
 mod dynamic_registration;

@@ -106,7 +106,11 @@ pub async fn run(state: AppState) -> Result<(), String> {
     let logouts = state.clone();
     actix_web::rt::spawn(async move { crate::backchannel::deliver_logouts(logouts).await });
     let mut server = HttpServer::new(move || {
-        App::new().app_data(state.clone()).wrap(middleware::from_fn(http::request_span)).configure(http::routes)
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::from_fn(http::cors::cors))
+            .wrap(middleware::from_fn(http::request_span))
+            .configure(http::routes)
     })
     .bind(listen)
     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

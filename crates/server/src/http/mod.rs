@@ -8,6 +8,7 @@ mod authorize_request;
 mod client_address;
 mod client_auth;
 mod consent;
+pub mod cors;
 mod dynamic_registration;
 mod eds;
 mod eds_takeover;

@@ -41,6 +41,7 @@ async fn token_request(
     let p = Params(&params);
     let grant_type = GrantType::try_from(p.require("grant_type")?)?;
     let credentials = credentials(req, &p)?;
+    super::cors::note_client(req, credentials.client_id());
     let address = client_address(req, state);
     let proof = proof?;
     let body = blocking(state, move |s| {
@@ -450,6 +451,7 @@ pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpR
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let credentials = credentials(&req, &p)?;
+    super::cors::note_client(&req, credentials.client_id());
     let address = client_address(&req, &state);
     let token = p.require("token")?.to_owned();
     if let Some(hint) = p.get("token_type_hint")? {
