@@ -95,7 +95,7 @@ async fn an_expired_initial_access_token_registers_nothing() {
 }
 
 /// Registers `metadata` with the initial access token `token`; the status and the answer.
-async fn register(server: &TestServer, token: &str, metadata: &Value) -> (u16, Value) {
+pub async fn register(server: &TestServer, token: &str, metadata: &Value) -> (u16, Value) {
     let r = yagona_tests::http_client()
         .post(server.url("/connect/register"))
         .bearer_auth(token)

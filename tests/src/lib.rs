@@ -122,6 +122,9 @@ impl TestServer {
             ("YAGONA_LOG__LEVEL".into(), "info".into()),
             // Pages in English unless a test asks for another language.
             ("YAGONA_UI__DEFAULT_LOCALE".into(), "en".into()),
+            // The tests' relying parties (JWKS, sector documents, back-channel receivers) listen
+            // on loopback, which requests to client URLs may not reach by default.
+            ("YAGONA_OUTBOUND__ALLOW".into(), r#"["127.0.0.0/8", "::1/128"]"#.into()),
         ];
         for (k, v) in extra_env {
             env.retain(|(key, _)| key != k);

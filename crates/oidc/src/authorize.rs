@@ -57,6 +57,11 @@ pub struct AuthorizationRequest {
     /// The `claims` parameter (OIDC Core 5.5), for the `acr` reported and a requested `sub`.
     #[serde(default)]
     pub claims: Option<ClaimsRequest>,
+    /// The DPoP key the code will be bound to (RFC 9449 10): `dpop_jkt`, or the key of the
+    /// proof that came with the pushed request. Only a token request with a proof of that key
+    /// redeems the code.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -237,6 +242,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
     if state.as_deref().is_some_and(|s| s.len() > 2048) {
         return Err(fail(OAuthError::invalid_request("state is too long")));
     }
+    let dpop_jkt = params.get("dpop_jkt").map_err(fail)?.map(crate::dpop::parse_jkt).transpose().map_err(fail)?;
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri,
@@ -254,6 +260,7 @@ pub fn parse(params: &Params<'_>, client: &Client) -> Result<AuthorizationReques
         essential_acr,
         resources: resources.into_iter().map(str::to_owned).collect(),
         claims,
+        dpop_jkt,
     })
 }
 

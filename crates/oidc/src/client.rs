@@ -192,6 +192,13 @@ pub struct TokenMetadata {
     /// The client needs `sid` in logout tokens (Yagona always sends it).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub backchannel_logout_session_required: bool,
+    /// OpenID Connect Front-Channel Logout 1.0: the page the logged-out page loads in a hidden
+    /// iframe, in the person's browser, so the client can clear its own session there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    /// The client needs `iss` and `sid` on the front-channel logout URL.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub frontchannel_logout_session_required: bool,
     /// OIDC Core 8: `public` or `pairwise`; absent, the server's default (`subjects.default_type`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<crate::subject::SubjectType>,

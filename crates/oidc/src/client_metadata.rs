@@ -195,12 +195,18 @@ pub fn register(metadata: &ClientMetadata, id: ClientId, now: i64) -> Result<Cli
     }
     client.descriptive = d.clone();
     let token = &metadata.token;
-    if let Some(uri) = &token.backchannel_logout_uri {
-        crate::logout::validate_backchannel_logout_uri(uri)
-            .map_err(|e| bad_metadata(format!("backchannel_logout_uri: {}", e.description)))?;
-    }
-    if token.backchannel_logout_session_required && token.backchannel_logout_uri.is_none() {
-        return Err(bad_metadata("backchannel_logout_session_required needs backchannel_logout_uri"));
+    for (field, uri, session_required) in [
+        ("backchannel_logout_uri", &token.backchannel_logout_uri, token.backchannel_logout_session_required),
+        ("frontchannel_logout_uri", &token.frontchannel_logout_uri, token.frontchannel_logout_session_required),
+    ] {
+        if let Some(uri) = uri {
+            crate::logout::validate_logout_uri(field, uri)
+                .map_err(|e| bad_metadata(format!("{field}: {}", e.description)))?;
+        }
+        if session_required && uri.is_none() {
+            let flag = field.replace("_uri", "_session_required");
+            return Err(bad_metadata(format!("{flag} needs {field}")));
+        }
     }
     if let Some(uri) = &token.sector_identifier_uri {
         web_url("sector_identifier_uri", uri)?;

@@ -99,6 +99,31 @@ pub fn access_token_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
 }
 
+/// Checks a `dpop_jkt` authorization request parameter (RFC 9449 10): a JWK SHA-256
+/// thumbprint, i.e. 32 bytes in unpadded base64url (43 characters). Anything else can never
+/// equal a proof's thumbprint, so it is `invalid_request` at once rather than a code no
+/// client can redeem.
+pub fn parse_jkt(value: &str) -> Result<String, OAuthError> {
+    let decoded = URL_SAFE_NO_PAD.decode(value.as_bytes()).ok();
+    if value.len() != 43 || decoded.is_none_or(|bytes| bytes.len() != 32) {
+        return Err(OAuthError::invalid_request(
+            "dpop_jkt must be a JWK SHA-256 thumbprint (RFC 7638): 43 characters of base64url",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Whether a code bound to `bound` (its `dpop_jkt`) may be redeemed with a proof of the key
+/// `proof_jkt` (RFC 9449 10): always when the code is not bound, else only with a proof of that
+/// very key.
+pub fn code_binding_holds(bound: Option<&str>, proof_jkt: Option<&str>) -> bool {
+    match (bound, proof_jkt) {
+        (None, _) => true,
+        (Some(bound), Some(jkt)) => constant_time_eq(bound.as_bytes(), jkt.as_bytes()),
+        (Some(_), None) => false,
+    }
+}
+
 /// Compares two URLs as `htu` (RFC 9449 4.3 step 9): scheme, host, port and path, without
 /// query and fragment, after the URL parser's normalisation (case of scheme and host, default
 /// port, percent-encoding).
@@ -328,5 +353,22 @@ mod tests {
         assert!(n.is_valid(&n.current(NOW), NOW + NONCE_STEP));
         assert!(!n.is_valid(&n.current(NOW), NOW + 2 * NONCE_STEP));
         assert!(!DpopNonces::new(&[8; 32]).is_valid(&n.current(NOW), NOW));
+    }
+
+    #[test]
+    fn dpop_jkt_is_a_thumbprint_and_binds_the_code_to_that_key() {
+        let jkt = test_key().jwk.thumbprint(ThumbprintHash::SHA256).unwrap();
+        assert_eq!(parse_jkt(&jkt).unwrap(), jkt);
+        for bad in
+            ["", "abc", &jkt[..42], &format!("{jkt}A"), &format!("{}=", &jkt[..42]), &jkt.replace(&jkt[..1], "+")]
+        {
+            assert_eq!(parse_jkt(bad).unwrap_err().code, ErrorCode::InvalidRequest, "{bad}");
+        }
+        let other = test_key().jwk.thumbprint(ThumbprintHash::SHA256).unwrap();
+        assert!(code_binding_holds(None, None));
+        assert!(code_binding_holds(None, Some(&other)));
+        assert!(code_binding_holds(Some(&jkt), Some(&jkt)));
+        assert!(!code_binding_holds(Some(&jkt), Some(&other)));
+        assert!(!code_binding_holds(Some(&jkt), None));
     }
 }

@@ -142,6 +142,8 @@ pub struct AuthorizationCode {
     pub code_challenge: Option<CodeChallenge>,
     pub nonce: Option<String>,
     pub expires_at: i64,
+    /// The DPoP key thumbprint the code is bound to (RFC 9449 10), if the request named one.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token as stored (hash only). Rotation marks it used; using a used one is reuse.

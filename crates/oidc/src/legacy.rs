@@ -163,6 +163,7 @@ pub fn browser_request(params: &LegacyParams, client: &Client) -> Result<Authori
         essential_acr: None,
         claims: None,
         resources: vec![],
+        dpop_jkt: None,
     })
 }
 

@@ -83,17 +83,28 @@ impl TokenIssuer<'_> {
     }
 }
 
-/// Checks a `backchannel_logout_uri` (Back-Channel Logout 1.0, 2.2): the rules of redirect URIs
-/// (absolute, no fragment, http only on a loopback host), and a web scheme.
-pub fn validate_backchannel_logout_uri(uri: &str) -> Result<(), OAuthError> {
-    let described = |e: OAuthError| {
-        OAuthError::invalid_request(e.description.replacen("redirect URI", "backchannel_logout_uri", 1))
-    };
+/// Checks a `backchannel_logout_uri` (Back-Channel Logout 1.0, 2.2) or a
+/// `frontchannel_logout_uri` (Front-Channel Logout 1.0, 2), named `field`: the rules of redirect
+/// URIs (absolute, no fragment, http only on a loopback host), and a web scheme.
+pub fn validate_logout_uri(field: &str, uri: &str) -> Result<(), OAuthError> {
+    let described = |e: OAuthError| OAuthError::invalid_request(e.description.replacen("redirect URI", field, 1));
     RedirectUri::try_from(uri).map_err(described)?;
     if !(uri.starts_with("https://") || uri.starts_with("http://")) {
-        return Err(OAuthError::invalid_request("backchannel_logout_uri must be an http(s) URL"));
+        return Err(OAuthError::invalid_request(format!("{field} must be an http(s) URL")));
     }
     Ok(())
+}
+
+/// The URL a logged-out page loads in a hidden iframe for `client` (Front-Channel Logout 1.0,
+/// 2-3): its `frontchannel_logout_uri`, with `iss` and `sid` added when it asked for them
+/// (`frontchannel_logout_session_required`); `None` for a client without one.
+pub fn frontchannel_logout_url(client: &Client, issuer: &str, sid: &str) -> Option<url::Url> {
+    let token = &client.token_metadata;
+    let mut url = url::Url::parse(token.frontchannel_logout_uri.as_deref()?).ok()?;
+    if token.frontchannel_logout_session_required {
+        url.query_pairs_mut().append_pair("iss", issuer).append_pair("sid", sid);
+    }
+    Some(url)
 }
 
 #[cfg(test)]
@@ -111,11 +122,25 @@ mod tests {
 
     #[test]
     fn logout_uris_are_checked() {
-        assert!(validate_backchannel_logout_uri("https://rp.example/logout").is_ok());
-        assert!(validate_backchannel_logout_uri("http://127.0.0.1:8000/logout").is_ok());
-        assert!(validate_backchannel_logout_uri("http://rp.example/logout").is_err());
-        assert!(validate_backchannel_logout_uri("https://rp.example/logout#x").is_err());
-        assert!(validate_backchannel_logout_uri("/logout").is_err());
-        assert!(validate_backchannel_logout_uri("com.example.app:/logout").is_err());
+        let valid = |uri| validate_logout_uri("backchannel_logout_uri", uri);
+        assert!(valid("https://rp.example/logout").is_ok());
+        assert!(valid("http://127.0.0.1:8000/logout").is_ok());
+        assert!(valid("http://rp.example/logout").is_err());
+        assert!(valid("https://rp.example/logout#x").is_err());
+        assert!(valid("/logout").is_err());
+        let refused = valid("com.example.app:/logout").unwrap_err();
+        assert_eq!(refused.description, "backchannel_logout_uri must be an http(s) URL");
+    }
+
+    #[test]
+    fn frontchannel_logout_urls_carry_iss_and_sid_when_asked() {
+        let mut client = Client::new(crate::ClientId::try_from("rp").unwrap(), 0);
+        assert_eq!(frontchannel_logout_url(&client, "https://id.example", "s1"), None);
+        client.token_metadata.frontchannel_logout_uri = Some("https://rp.example/fc?x=1".into());
+        let plain = frontchannel_logout_url(&client, "https://id.example", "s 1").unwrap();
+        assert_eq!(plain.as_str(), "https://rp.example/fc?x=1");
+        client.token_metadata.frontchannel_logout_session_required = true;
+        let with_session = frontchannel_logout_url(&client, "https://id.example", "s 1").unwrap();
+        assert_eq!(with_session.as_str(), "https://rp.example/fc?x=1&iss=https%3A%2F%2Fid.example&sid=s+1");
     }
 }

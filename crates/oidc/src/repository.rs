@@ -106,6 +106,9 @@ pub trait OidcRepository {
     fn end_sessions_of(&self, account: &AccountId, keep: Option<&str>, now: i64) -> Result<usize, OAuthError>;
     /// Ends a person's session named by its public `sid`; `false` if they have none such.
     fn end_session_by_sid(&self, account: &AccountId, sid: &str, now: i64) -> Result<bool, OAuthError>;
+    /// The clients that were given a grant in session `sid` (live or revoked, so also after the
+    /// session ended): the ones to tell of its end.
+    fn session_client_ids(&self, sid: &str) -> Result<Vec<ClientId>, OAuthError>;
     fn record_login(&self, event: &LoginEvent) -> Result<(), OAuthError>;
     fn recent_logins(&self, account: &AccountId, limit: i64) -> Result<Vec<LoginEvent>, OAuthError>;
     fn insert_interaction(&self, interaction: &Interaction) -> Result<(), OAuthError>;

@@ -20,12 +20,12 @@ const BATCH: i64 = 20;
 
 /// Every second: sends the notifications that are due.
 pub async fn deliver_logouts(state: web::Data<AppState>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
+    let agent = state.settings.outbound.agent(
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .max_redirects(0),
+    );
     let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;

@@ -30,14 +30,14 @@ pub struct ClientKeyStore {
     fetched: Mutex<HashMap<String, Fetched>>,
 }
 
-impl Default for ClientKeyStore {
-    fn default() -> Self {
+impl ClientKeyStore {
+    /// Fetches under the server's outbound policy (`crate::outbound`).
+    pub fn new(policy: &crate::outbound::OutboundPolicy) -> Self {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(5)))
             .http_status_as_error(false)
-            .max_redirects(0)
-            .build();
-        Self { agent: config.into(), fetched: Mutex::new(HashMap::new()) }
+            .max_redirects(0);
+        Self { agent: policy.agent(config), fetched: Mutex::new(HashMap::new()) }
     }
 }
 

@@ -41,6 +41,7 @@ pub struct Config {
     pub dpop: DpopConfig,
     pub subjects: SubjectsConfig,
     pub mail: MailConfig,
+    pub outbound: crate::outbound::OutboundConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -350,6 +351,7 @@ impl Default for Config {
                 max_per_account: 3,
                 max_per_address: 20,
             },
+            outbound: Default::default(),
         }
     }
 }
@@ -397,6 +399,8 @@ pub struct Settings {
     /// `subjects.pairwise_secret_file`, read and decoded.
     pub pairwise_secret: Option<Vec<u8>>,
     pub mail: MailConfig,
+    /// `[outbound]`: which addresses requests to client-chosen URLs may reach.
+    pub outbound: crate::outbound::OutboundPolicy,
 }
 
 impl Config {
@@ -599,6 +603,7 @@ impl Config {
             pairwise_secret,
             subjects: self.subjects,
             mail: self.mail,
+            outbound: self.outbound.policy()?,
         })
     }
 }

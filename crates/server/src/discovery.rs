@@ -68,5 +68,7 @@ pub fn document(issuer: &str, clients: &ClientsConfig) -> Value {
         "dpop_signing_alg_values_supported": yagona_oidc::dpop::SUPPORTED_ALGS,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
     })
 }

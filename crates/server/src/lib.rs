@@ -14,6 +14,7 @@ pub mod i18n;
 mod logging;
 mod mail;
 mod metrics;
+mod outbound;
 mod sector;
 mod serve;
 mod state;

@@ -6,13 +6,19 @@ use std::time::Duration;
 
 use yagona_oidc::{Client, ErrorCode, OAuthError};
 
+use crate::outbound::OutboundPolicy;
+
 /// Fetches the client's `sector_identifier_uri`, if it has one, and checks it lists every
 /// redirect URI. The URI's form was checked by `client_metadata::register`.
-pub fn check_sector_identifier(client: &Client) -> Result<(), OAuthError> {
+/// Before that, every URL of the client that Yagona will fetch must be allowed by the outbound
+/// policy (`crate::outbound`).
+pub fn check_sector_identifier(policy: &OutboundPolicy, client: &Client) -> Result<(), OAuthError> {
+    crate::outbound::check_client_urls(policy, client)?;
     let Some(uri) = &client.token_metadata.sector_identifier_uri else {
         return Ok(());
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+    let agent =
+        policy.agent(ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).max_redirects(0));
     let document = agent.get(uri).call().and_then(|mut r| r.body_mut().read_to_string()).map_err(|e| {
         OAuthError::new(ErrorCode::InvalidClientMetadata, format!("sector_identifier_uri: fetching {uri}: {e}"))
     })?;

@@ -50,7 +50,11 @@ fn kek_beside_database(settings: &Settings) -> Option<PathBuf> {
 }
 
 /// Builds the shared state: database, key-encryption key, signing keys.
-pub fn prepare(settings: Settings, dev: bool) -> Result<AppState, String> {
+pub fn prepare(mut settings: Settings, dev: bool) -> Result<AppState, String> {
+    if dev {
+        // The demo relying party runs on this machine.
+        settings.outbound = settings.outbound.with_loopback();
+    }
     crate::i18n::check_catalogues()?;
     let store = open_store_with(&settings, Checkpoints::Background)?;
     let kek = resolve_kek(&settings, dev, &data_dir(&settings))?;
@@ -102,7 +106,11 @@ pub async fn run(state: AppState) -> Result<(), String> {
     let logouts = state.clone();
     actix_web::rt::spawn(async move { crate::backchannel::deliver_logouts(logouts).await });
     let mut server = HttpServer::new(move || {
-        App::new().app_data(state.clone()).wrap(middleware::from_fn(http::request_span)).configure(http::routes)
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::from_fn(http::cors::cors))
+            .wrap(middleware::from_fn(http::request_span))
+            .configure(http::routes)
     })
     .bind(listen)
     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -53,6 +53,7 @@ impl AppState {
             settings.subjects.default_type,
             &settings.pairwise_secret.clone().unwrap_or_else(|| kek.derive("yagona pairwise subject").to_vec()),
         );
+        let client_keys = crate::client_keys::ClientKeyStore::new(&settings.outbound);
         Ok(Self {
             settings,
             store,
@@ -63,7 +64,7 @@ impl AppState {
             passwords,
             client_secrets: ClientSecretVerifier::default(),
             clients: Default::default(),
-            client_keys: Default::default(),
+            client_keys,
             discovery_json,
             eds: RwLock::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),

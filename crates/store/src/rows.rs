@@ -459,6 +459,7 @@ pub struct CodeRow {
     pub nonce: Option<String>,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
+    pub dpop_jkt: Option<String>,
 }
 
 impl From<&AuthorizationCode> for CodeRow {
@@ -472,6 +473,7 @@ impl From<&AuthorizationCode> for CodeRow {
             nonce: c.nonce.clone(),
             expires_at: c.expires_at,
             consumed_at: None,
+            dpop_jkt: c.dpop_jkt.clone(),
         }
     }
 }
@@ -488,6 +490,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             code_challenge: r.code_challenge.map(CodeChallenge::try_from).transpose().map_err(|e| corrupt(what, e))?,
             nonce: r.nonce,
             expires_at: r.expires_at,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }

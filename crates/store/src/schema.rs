@@ -174,6 +174,7 @@ diesel::table! {
         nonce -> Nullable<Text>,
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -303,6 +303,7 @@ fn grants_follow_their_membership() {
                 code_challenge: None,
                 nonce: None,
                 expires_at: 10_000,
+                dpop_jkt: None,
             };
             store.insert_grant_with_code(&grant(id, account, role), &code).unwrap();
             let refresh = RefreshToken {
@@ -437,6 +438,7 @@ fn codes_and_refresh_tokens_are_spent_once() {
             code_challenge: None,
             nonce: Some("n-0".into()),
             expires_at,
+            dpop_jkt: Some(format!("jkt-{hash}")),
         };
         store.insert_grant_with_code(&grant("g1"), &code("c1", "g1", 200)).unwrap();
         store.insert_grant_with_code(&grant("g2"), &code("c2", "g2", 150)).unwrap();
@@ -449,6 +451,7 @@ fn codes_and_refresh_tokens_are_spent_once() {
                 assert_eq!((code.hash.as_str(), code.grant_id.as_str()), ("c1", "g1"));
                 assert_eq!((code.client_id.as_str(), code.redirect_uri.as_str()), ("rp", "https://rp.example/cb"));
                 assert_eq!((code.nonce.as_deref(), code.expires_at), (Some("n-0"), 200));
+                assert_eq!(code.dpop_jkt.as_deref(), Some("jkt-c1"));
                 assert_eq!((grant.id.as_str(), grant.account_id.as_str()), ("g1", account_id.as_str()));
                 assert_eq!(grant.scopes.to_string(), "offline_access openid");
                 assert_eq!(grant.auth.amr, ["pwd"]);

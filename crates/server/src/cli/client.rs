@@ -119,6 +119,13 @@ pub(super) struct ClientAdd {
     /// The client needs `sid` in logout tokens (always sent).
     #[arg(long, requires = "backchannel_logout_uri")]
     pub(super) backchannel_logout_session_required: bool,
+    /// Front-channel logout: the page loaded in a hidden iframe of the logged-out page when a
+    /// session it was part of ends in the browser (https; http only on loopback).
+    #[arg(long)]
+    pub(super) frontchannel_logout_uri: Option<String>,
+    /// Add `iss` and `sid` to the front-channel logout URL.
+    #[arg(long, requires = "frontchannel_logout_uri")]
+    pub(super) frontchannel_logout_session_required: bool,
     /// `public` (`sub` is the account id) or `pairwise` (a different, stable `sub` per sector);
     /// default: the server's `subjects.default_type`.
     #[arg(long)]
@@ -152,7 +159,7 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
                 Some("client_secret_jwt") => Some(resolve_kek(settings, false, &data_dir(settings))?),
                 _ => None,
             };
-            let (client, secret) = new_client(*args, kek.as_ref())?;
+            let (client, secret) = new_client(*args, kek.as_ref(), &settings.outbound)?;
             store.insert_client(&client).map_err(|e| e.description.into_owned())?;
             let detail = serde_json::json!({ "client": client.id.as_str(), "name": client.name });
             crate::audit_log::record(&store, AuditEvent::new(AuditKind::ClientAdded, now(), detail));
@@ -231,7 +238,11 @@ pub(super) fn client_command(settings: &Settings, command: ClientCommand) -> Res
 
 /// The client `client add` registers: its arguments as client metadata, validated by the same
 /// function as dynamic registration's; the secret to show once, if it has one.
-pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Result<(Client, Option<String>), String> {
+pub(super) fn new_client(
+    args: ClientAdd,
+    kek: Option<&KeyEncryptionKey>,
+    outbound: &crate::outbound::OutboundPolicy,
+) -> Result<(Client, Option<String>), String> {
     let text = |e: yagona_oidc::OAuthError| e.description.into_owned();
     let id = ClientId::try_from(args.id.as_str()).map_err(text)?;
     let jwks = match &args.jwks_file {
@@ -270,6 +281,8 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
             dpop_bound_access_tokens: args.dpop_bound_access_tokens,
             backchannel_logout_uri: args.backchannel_logout_uri,
             backchannel_logout_session_required: args.backchannel_logout_session_required,
+            frontchannel_logout_uri: args.frontchannel_logout_uri,
+            frontchannel_logout_session_required: args.frontchannel_logout_session_required,
             subject_type: args
                 .subject_type
                 .as_deref()
@@ -295,7 +308,7 @@ pub(super) fn new_client(args: ClientAdd, kek: Option<&KeyEncryptionKey>) -> Res
         return Err("a --legacy client needs the refresh_token grant (the legacy token answer carries one)".into());
     }
     client.legacy = args.legacy;
-    crate::sector::check_sector_identifier(&client).map_err(|e| option_named(&e.description))?;
+    crate::sector::check_sector_identifier(outbound, &client).map_err(|e| option_named(&e.description))?;
     let secret = client.needs_secret().then(|| args.secret.unwrap_or_else(random_token));
     if let Some(secret) = &secret {
         client.provision_secret(secret, &yagona_oidc::ClientSecretVerifier::default(), kek).map_err(text)?;
@@ -311,12 +324,14 @@ fn signing_alg(option: &str, value: Option<&str>) -> Result<Option<SigningAlg>, 
 /// A registration error in the command line's words: metadata field names become options.
 fn option_named(description: &str) -> String {
     // Longer names first, each through a marker, so `jwks` never rewrites inside `jwks_uri`.
-    const NAMES: [(&str, &str); 16] = [
+    const NAMES: [(&str, &str); 18] = [
+        ("frontchannel_logout_session_required", "--frontchannel-logout-session-required"),
         ("backchannel_logout_session_required", "--backchannel-logout-session-required"),
         ("introspection_signed_response_alg", "--introspection-alg"),
         ("require_signed_request_object", "--require-signed-request-object"),
         ("userinfo_signed_response_alg", "--userinfo-alg"),
         ("backchannel_logout_uri", "--backchannel-logout-uri"),
+        ("frontchannel_logout_uri", "--frontchannel-logout-uri"),
         ("sector_identifier_uri", "--sector-identifier-uri"),
         ("allowed_resources", "--resource"),
         ("subject_type", "--subject-type"),

@@ -186,6 +186,8 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
                 dpop_bound_access_tokens: false,
                 backchannel_logout_uri: None,
                 backchannel_logout_session_required: false,
+                frontchannel_logout_uri: None,
+                frontchannel_logout_session_required: false,
                 subject_type: None,
                 sector_identifier_uri: None,
                 userinfo_alg: None,
@@ -193,6 +195,7 @@ fn seed_demo(state: &state::AppState) -> Result<(), String> {
                 resources: vec![],
             },
             None,
+            &state.settings.outbound,
         )?;
         store.insert_client(&client).map_err(|e| e.description.into_owned())?;
     }

@@ -234,6 +234,7 @@ fn issue_code(
             code_challenge: request.code_challenge.clone(),
             nonce: request.nonce.clone(),
             expires_at: now + s.settings.lifetimes.authorization_code,
+            dpop_jkt: request.dpop_jkt.clone(),
         },
     )?;
     tracing::info!(client_id = %client.id, grant_id = %grant.id, "authorization code issued");

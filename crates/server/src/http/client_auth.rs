@@ -38,7 +38,7 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    fn client_id(&self) -> &str {
+    pub(super) fn client_id(&self) -> &str {
         match self {
             Self::Secret { client_id, .. } | Self::Assertion { client_id, .. } | Self::Id { client_id } => client_id,
         }

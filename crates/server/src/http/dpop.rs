@@ -43,6 +43,20 @@ pub(super) fn check_proof(
     Ok(proof)
 }
 
+/// Runs an endpoint that takes an optional DPoP proof (the token and PAR endpoints) with the
+/// request's proof header, and adds the `DPoP-Nonce` when a proof came.
+pub(super) async fn with_proof<F, Fut, E>(req: &HttpRequest, s: &AppState, endpoint: F) -> HttpResponse
+where
+    F: FnOnce(Result<Option<String>, OAuthError>) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, E>>,
+    E: ResponseError,
+{
+    let proof = proof_header(req);
+    let carried_proof = !matches!(proof, Ok(None));
+    let result = endpoint(proof).await;
+    respond(s, carried_proof, false, result)
+}
+
 /// The response to a request that came with a DPoP proof: a fresh `DPoP-Nonce` (RFC 9449 8),
 /// which the client puts in its next proof (required with `dpop.require_nonce`). At a resource
 /// (`resource`), an error's challenge names the DPoP scheme and its algorithms (RFC 9449 7.1).

@@ -88,7 +88,7 @@ pub async fn register_client(req: HttpRequest, state: State, body: Bytes) -> Htt
         let metadata = metadata_of(&body)?;
         let now = now();
         let mut client = register(&metadata, ClientId::try_from(random_id().as_str())?, now)?;
-        crate::sector::check_sector_identifier(&client)?;
+        crate::sector::check_sector_identifier(&s.settings.outbound, &client)?;
         // The token is spent only by a registration that is otherwise good.
         if !s.store.use_registration_token(&hash_token(&token), now)? {
             return Err(OAuthError::invalid_token("the initial access token is unknown, expired or used up"));
@@ -148,7 +148,7 @@ pub async fn update_client(req: HttpRequest, state: State, id: Path<String>, bod
             return Err(OAuthError::invalid_request("client_id in the body is not this client's"));
         }
         let mut client = register(&metadata, old.id.clone(), old.created_at)?;
-        crate::sector::check_sector_identifier(&client)?;
+        crate::sector::check_sector_identifier(&s.settings.outbound, &client)?;
         let secret = provision(s, &mut client, Some(&old))?;
         client.registration_access_token_hash = old.registration_access_token_hash.clone();
         client.first_party = old.first_party;

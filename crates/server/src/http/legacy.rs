@@ -265,7 +265,9 @@ pub async fn single_logout(req: HttpRequest, state: State) -> HttpResponse {
             None => client.post_logout_redirect_uris.first().map(|u| u.as_str().to_owned()),
         };
         let now = now();
+        let mut frontchannel = Vec::new();
         if let Some(session) = session_hash.map(|hash| s.store.end_session(&hash, now)).transpose()?.flatten() {
+            frontchannel = super::frontchannel::logout_urls(s, &session.sid)?;
             tracing::info!(account = %session.account_id, client_id = %id, "logged out by legacy single logout");
             crate::audit_log::logged_out(
                 &s.store,
@@ -276,7 +278,8 @@ pub async fn single_logout(req: HttpRequest, state: State) -> HttpResponse {
                 now,
             );
         }
-        Ok(AfterLogout { client_id: Some(id.to_string()), redirect, state: p.get("state").map(str::to_owned) })
+        let state = p.get("state").map(str::to_owned);
+        Ok(AfterLogout { client_id: Some(id.to_string()), redirect, state, frontchannel })
     })
     .await;
     match result {

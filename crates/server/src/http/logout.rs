@@ -35,6 +35,8 @@ pub(super) struct AfterLogout {
     pub(super) client_id: Option<String>,
     pub(super) redirect: Option<String>,
     pub(super) state: Option<String>,
+    /// The front-channel logout URLs of the ended session's clients (Front-Channel Logout 1.0).
+    pub(super) frontchannel: Vec<url::Url>,
 }
 
 /// Checks `post_logout_redirect_uri` against the client's registered URIs (exact match).
@@ -56,7 +58,7 @@ fn after_logout(
             return Err(OAuthError::invalid_request("post_logout_redirect_uri is not registered for this client"));
         }
     }
-    Ok(AfterLogout { client_id, redirect, state })
+    Ok(AfterLogout { client_id, redirect, state, frontchannel: Vec::new() })
 }
 
 enum Decision {
@@ -93,7 +95,7 @@ async fn end_session(
                 _ => {}
             }
         }
-        let after = after_logout(
+        let mut after = after_logout(
             s,
             client_id,
             p.get("post_logout_redirect_uri")?.map(str::to_owned),
@@ -113,6 +115,7 @@ async fn end_session(
                     && hint.sid.as_deref() == Some(session.sid.as_str()) =>
             {
                 s.store.end_session(&session.id_hash, now)?;
+                after.frontchannel = super::frontchannel::logout_urls(s, &session.sid)?;
                 tracing::info!(account = %session.account_id, "logged out by relying party");
                 let client = after.client_id.as_deref();
                 crate::audit_log::logged_out(&s.store, &session.account_id, &session.sid, "end_session", client, now);
@@ -165,9 +168,10 @@ pub async fn end_session_confirm(req: HttpRequest, state: State, body: Bytes) ->
     }
     let session_hash = browser.session_hash();
     let result = blocking(&state, move |s| {
-        let after = after_logout(s, form.client_id, form.post_logout_redirect_uri, form.state)?;
+        let mut after = after_logout(s, form.client_id, form.post_logout_redirect_uri, form.state)?;
         if let Some(hash) = session_hash {
             if let Some(session) = s.store.end_session(&hash, now())? {
+                after.frontchannel = super::frontchannel::logout_urls(s, &session.sid)?;
                 tracing::info!(account = %session.account_id, "logged out");
                 let client = after.client_id.as_deref();
                 crate::audit_log::logged_out(&s.store, &session.account_id, &session.sid, "end_session", client, now());
@@ -213,15 +217,23 @@ pub async fn done_page(req: HttpRequest, state: State) -> HttpResponse {
     )
 }
 
-pub(super) fn finish_logout(state: &State, _t: Tr<'static>, after: AfterLogout) -> HttpResponse {
-    let mut response = match after.redirect.as_deref().map(url::Url::parse) {
+/// Where the person goes after logout: the relying party's post-logout redirect URI (with its
+/// `state`), else `/logout/done`; through the front-channel logout page first when clients of
+/// the ended session asked for it.
+pub(super) fn finish_logout(state: &State, t: Tr<'static>, after: AfterLogout) -> HttpResponse {
+    let next = match after.redirect.as_deref().map(url::Url::parse) {
         Some(Ok(mut url)) => {
             if let Some(st) = &after.state {
                 url.query_pairs_mut().append_pair("state", st);
             }
-            see_other(url.as_str())
+            url.to_string()
         }
-        _ => see_other("/logout/done"),
+        _ => "/logout/done".to_owned(),
+    };
+    let mut response = if after.frontchannel.is_empty() {
+        see_other(&next)
+    } else {
+        super::frontchannel::page(t, &after.frontchannel, &next)
     };
     if let Err(e) = response.add_cookie(&session_removal_cookie(state)) {
         tracing::error!(detail = %e, "removing the session cookie failed");

@@ -36,7 +36,7 @@ fn page_csp(urls: &[String]) -> String {
     )
 }
 
-fn current_csp() -> &'static str {
+pub(super) fn current_csp() -> &'static str {
     PAGE_CSP.get_or_init(|| page_csp(&[]))
 }
 
@@ -91,7 +91,7 @@ pub fn render(status: StatusCode, template: &impl Template) -> HttpResponse {
     render_with_csp(status, template, current_csp())
 }
 
-fn render_with_csp(status: StatusCode, template: &impl Template, csp: &str) -> HttpResponse {
+pub(super) fn render_with_csp(status: StatusCode, template: &impl Template, csp: &str) -> HttpResponse {
     match template.render() {
         Ok(body) => html_with_csp(status, body, csp),
         Err(e) => {

@@ -28,10 +28,7 @@ fn token_response(body: Value) -> HttpResponse {
 }
 
 pub async fn token(req: HttpRequest, state: State, body: Bytes) -> HttpResponse {
-    let proof = dpop::proof_header(&req);
-    let carried_proof = !matches!(proof, Ok(None));
-    let result = token_request(&req, &state, body, proof).await;
-    dpop::respond(&state, carried_proof, false, result)
+    dpop::with_proof(&req, &state, |proof| token_request(&req, &state, body, proof)).await
 }
 
 async fn token_request(
@@ -44,6 +41,7 @@ async fn token_request(
     let p = Params(&params);
     let grant_type = GrantType::try_from(p.require("grant_type")?)?;
     let credentials = credentials(req, &p)?;
+    super::cors::note_client(req, credentials.client_id());
     let address = client_address(req, state);
     let proof = proof?;
     let body = blocking(state, move |s| {
@@ -141,6 +139,10 @@ pub(super) fn redeem(
     };
     if code.client_id != client.id {
         return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+    }
+    // RFC 9449 10: a code bound to a DPoP key (dpop_jkt) is redeemed only with a proof of it.
+    if !yagona_oidc::dpop::code_binding_holds(code.dpop_jkt.as_deref(), binding.dpop_jkt) {
+        return Err(OAuthError::invalid_grant("the authorization code is bound to another DPoP key"));
     }
     // RFC 8707 2.2: only a resource the authorization request named.
     yagona_oidc::resource::check_granted(&grant, binding.audience)?;
@@ -404,6 +406,7 @@ pub async fn revoke(req: HttpRequest, state: State, body: Bytes) -> Result<HttpR
     let params = parse_pairs(&body)?;
     let p = Params(&params);
     let credentials = credentials(&req, &p)?;
+    super::cors::note_client(&req, credentials.client_id());
     let address = client_address(&req, &state);
     let token = p.require("token")?.to_owned();
     if let Some(hint) = p.get("token_type_hint")? {

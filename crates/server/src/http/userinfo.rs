@@ -83,10 +83,14 @@ async fn respond(
 ) -> HttpResponse {
     let proof = dpop::proof_header(&req);
     let dpop_request = !matches!(proof, Ok(None)) || matches!(request, Ok((Scheme::Dpop, _)));
+    let token_client = std::sync::Arc::new(std::sync::Mutex::new(None));
     let result = match (request, proof) {
-        (Ok((scheme, token)), Ok(proof)) => userinfo(&state, scheme, token, proof, method).await,
+        (Ok((scheme, token)), Ok(proof)) => userinfo(&state, scheme, token, proof, method, token_client.clone()).await,
         (Err(e), _) | (_, Err(e)) => Err(e.into()),
     };
+    if let Some(client_id) = token_client.lock().ok().and_then(|c| c.clone()) {
+        super::cors::note_client(&req, &client_id);
+    }
     dpop::respond(&state, dpop_request, true, result)
 }
 
@@ -96,9 +100,14 @@ async fn userinfo(
     token: String,
     proof: Option<String>,
     method: &'static str,
+    token_client: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 ) -> Result<HttpResponse, BearerError> {
     let body = blocking(state, move |s| {
         let claims = super::token::access_token_claims(s, &token)?;
+        // The token's client, whose web origins may read the answer (CORS), errors included.
+        if let Ok(mut slot) = token_client.lock() {
+            *slot = Some(claims.client_id.clone());
+        }
         // RFC 9449 7: a bound token only with a proof of its key; a proof only with a bound token.
         match (scheme, claims.dpop_jkt()) {
             (Scheme::Bearer, None) => {}

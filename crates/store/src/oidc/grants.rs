@@ -47,6 +47,8 @@ struct PgSpentCode {
     code_expires_at: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
     consumed_at: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    dpop_jkt: Option<String>,
     #[diesel(embed)]
     grant: GrantRow,
 }
@@ -66,7 +68,7 @@ fn spend_code_pg(conn: &mut DbConnection, hash: &str, now: i64) -> Result<Option
              RETURNING * \
          ) \
          SELECT spent.hash AS code_hash, spent.client_id AS code_client_id, spent.redirect_uri, \
-                spent.code_challenge, spent.nonce, spent.expires_at AS code_expires_at, spent.consumed_at, \
+                spent.code_challenge, spent.nonce, spent.expires_at AS code_expires_at, spent.consumed_at, spent.dpop_jkt, \
                 grants.* \
          FROM spent JOIN grants ON grants.id = spent.grant_id"
         ),
@@ -83,6 +85,7 @@ fn spend_code_pg(conn: &mut DbConnection, hash: &str, now: i64) -> Result<Option
             nonce: r.nonce,
             expires_at: r.code_expires_at,
             consumed_at: r.consumed_at,
+            dpop_jkt: r.dpop_jkt,
         };
         (code, r.grant)
     }))

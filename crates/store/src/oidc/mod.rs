@@ -172,6 +172,10 @@ impl OidcRepository for Store {
         sessions::end_session_by_sid(self, account, sid, now)
     }
 
+    fn session_client_ids(&self, sid: &str) -> Result<Vec<ClientId>, OAuthError> {
+        sessions::session_client_ids(self, sid)
+    }
+
     fn record_login(&self, event: &LoginEvent) -> Result<(), OAuthError> {
         sessions::record_login(self, event)
     }

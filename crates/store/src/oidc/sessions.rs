@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use yagona_account::AccountId;
 use yagona_oidc::secrets::random_id;
-use yagona_oidc::{LoginEvent, OAuthError, Session};
+use yagona_oidc::{ClientId, LoginEvent, OAuthError, Session};
 
 use super::grants::revoke_grant_in;
 use crate::rows::*;
@@ -67,6 +67,16 @@ pub(super) fn find_session(store: &Store, id_hash: &str, now: i64) -> Result<Opt
 pub(super) fn end_session(store: &Store, id_hash: &str, now: i64) -> Result<Option<Session>, OAuthError> {
     let row = store.transaction(|conn| end_session_in(conn, id_hash, now))?;
     Ok(row.map(Session::try_from).transpose()?)
+}
+
+pub(super) fn session_client_ids(store: &Store, sid: &str) -> Result<Vec<ClientId>, OAuthError> {
+    let ids: Vec<String> = grants::table
+        .filter(grants::sid.eq(sid))
+        .select(grants::client_id)
+        .distinct()
+        .load(&mut *store.conn()?)
+        .map_err(StoreError::from)?;
+    Ok(ids.into_iter().filter_map(|id| ClientId::try_from(id).ok()).collect())
 }
 
 pub(super) fn choose_acting_as(
