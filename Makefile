@@ -64,7 +64,7 @@ bench-seed: ## Seed SEED_ACCOUNTS (1 M) people into target/bench/seed.db and SEE
 
 SCALE_ARGS ?=
 .PHONY: bench-scale
-bench-scale: ## Cost as data grows: seed, bench and purge at SCALE_SIZES (1 k, 1 M) on SQLite and PostgreSQL; writes target/bench/scale.json and scale.svg (~25 min, docs/performance.md)
+bench-scale: ## Cost as data grows: seed, bench and purge at SCALE_SIZES (1 k, 1 M) on SQLite and PostgreSQL; writes target/bench/scale.json and scale.svg (~22 min plus the build, docs/performance.md)
 	$(CARGO) build --release --features yagona-server/bench-seed -p yagona-server -p yagona-loadgen
 	python3 bench/scale.py $(SCALE_ARGS)
 
