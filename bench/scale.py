@@ -207,6 +207,8 @@ def bench_backend(backend, sizes):
                     if row in PER_PERSON and not server.people:
                         continue
                     result = load(server, row)
+                    # The server's resident memory after this scenario: which one made the peak.
+                    result["rss_after_kib"] = run.rss_kib(server.proc.pid)[0]
                     entry["rounds"].setdefault(row, []).append(result)
                     shown = f"{result['rps']:.0f} req/s, p99 {result['p99_ms']:.2f} ms, {result['errors']} errors" \
                         if "rps" in result else f"failed: {result['error']}"
