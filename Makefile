@@ -62,6 +62,12 @@ bench-seed: ## Seed SEED_ACCOUNTS (1 M) people into target/bench/seed.db and SEE
 	psql "$(dir $(SEED_PG))test" -qc "DROP DATABASE IF EXISTS $(notdir $(SEED_PG)) WITH (FORCE)" -c "CREATE DATABASE $(notdir $(SEED_PG))"
 	target/release/yagona bench seed --accounts $(SEED_ACCOUNTS) --database $(SEED_PG)
 
+SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: ## Cost as data grows: seed, bench and purge at SCALE_SIZES (1 k, 1 M) on SQLite and PostgreSQL; writes target/bench/scale.json and scale.svg (~22 min plus the build, docs/performance.md)
+	$(CARGO) build --release --features yagona-server/bench-seed -p yagona-server -p yagona-loadgen
+	python3 bench/scale.py $(SCALE_ARGS)
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## A 20-second fuzz run of the CMS verifier: cargo-fuzz on nightly, else the stable smoke fuzzer
 	@if cargo +nightly --version >/dev/null 2>&1; then \

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
 use serde::Deserialize;
@@ -134,12 +134,25 @@ impl PasswordHasher {
     }
 
     pub fn hash(&self, password: &str) -> Result<PasswordHash, AccountError> {
+        let failed = |e: &dyn std::fmt::Display| AccountError::Hashing(e.to_string());
         let salt = SaltString::generate(&mut OsRng);
-        // Hashing is rare (registration, a new password); the pool serves the logins.
-        self.argon2
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| PasswordHash(h.to_string()))
-            .map_err(|e| AccountError::Hashing(e.to_string()))
+        let mut salt_bytes = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        // In the pool's memory like a verification: `hash_password` allocated 19 MiB per call
+        // and a burst of registrations left those blocks in the heap (80 -> 406 MiB in the
+        // scale bench's registration scenario).
+        self.pool
+            .run(|memory| self.argon2.hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, memory))
+            .map_err(|e| failed(&e))?;
+        let phc = argon2::PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: argon2::password_hash::ParamsString::try_from(self.argon2.params()).map_err(|e| failed(&e))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(argon2::password_hash::Output::new(&out).map_err(|e| failed(&e))?),
+        };
+        Ok(PasswordHash(phc.to_string()))
     }
 
     /// Verifies `password` against `hash` in constant time; a malformed hash (an account without
@@ -307,6 +320,20 @@ mod tests {
         assert!(!hasher.verify("wrong", &hash));
         assert!(!hasher.verify("x", &PasswordHash::from_phc("garbage".into())));
         assert_eq!(format!("{hash:?}"), "PasswordHash(..)");
+    }
+
+    /// Hashing runs in the pool's memory (no 19 MiB allocation per call) and still writes a
+    /// standard PHC string that argon2's own verifier accepts.
+    #[test]
+    fn hashing_uses_the_pool_and_writes_a_standard_hash() {
+        let hasher = cheap();
+        let runs = || hasher.pool.runs.load(std::sync::atomic::Ordering::Relaxed);
+        let before = runs();
+        let hash = hasher.hash("Buxoro-Ark-2026").unwrap();
+        assert_eq!(runs(), before + 1, "one argon2 run, in the pool");
+        let parsed = argon2::PasswordHash::new(hash.as_phc()).unwrap();
+        assert!(Argon2::default().verify_password(b"Buxoro-Ark-2026", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"Buxoro-Ark-2027", &parsed).is_err());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! `{scenario, requests, errors, rps, p50_ms, p99_ms}`.
 //!
 //! Scenarios that spend state (a code, a refresh token) prepare it before the window: codes by
-//! full logins beforehand, refresh tokens chained per worker.
+//! full logins beforehand, refresh tokens chained per worker. The `seeded_*` scenarios and
+//! `registration` (module `seeded`) are the scale bench's: random people of a database made by
+//! `yagona bench seed`, and the registration wizard.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use sha2::Digest as _;
+
+mod seeded;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -41,6 +45,8 @@ struct Options {
     batch: usize,
     /// Extra form parameters for client_credentials (oidc-provider wants `resource`).
     extra: Vec<(String, String)>,
+    /// The seeded database (`yagona bench seed` with the same values).
+    seed: seeded::SeedOptions,
 }
 
 fn options() -> Result<Options, Error> {
@@ -61,6 +67,7 @@ fn options() -> Result<Options, Error> {
         codes: 400,
         batch: 400,
         extra: Vec::new(),
+        seed: seeded::SeedOptions::default(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -86,6 +93,7 @@ fn options() -> Result<Options, Error> {
                 let (k, v) = value.split_once('=').ok_or("--extra takes key=value")?;
                 o.extra.push((k.into(), v.into()));
             }
+            other if o.seed.set(other, &value)? => {}
             other => return Err(format!("unknown option {other}").into()),
         }
         i += 2;
@@ -148,10 +156,27 @@ fn form_action(html: &str) -> Option<String> {
     Some(html[start..end].to_owned())
 }
 
+/// How a login proves the person.
+enum Credential<'a> {
+    Password {
+        login: &'a str,
+        password: &'a str,
+    },
+    /// A signed challenge (Yagona's `/login/eds`), with a certificate and key of the dev CA.
+    Eds(&'a yagona_pki::dev_ca::Issued),
+}
+
+impl Options {
+    /// The bench account's password.
+    fn credential(&self) -> Credential<'_> {
+        Credential::Password { login: &self.login, password: &self.password }
+    }
+}
+
 /// A full browser login through the provider's own pages: Yagona's login and consent forms, or
 /// oidc-provider's development interactions (`prompt=login|consent` forms). Returns a code and
 /// its PKCE verifier.
-async fn login_for_code(o: &Options, e: &Endpoints) -> Result<(String, String), Error> {
+async fn login_for_code(o: &Options, e: &Endpoints, who: &Credential<'_>) -> Result<(String, String), Error> {
     let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
     let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
@@ -194,29 +219,44 @@ async fn login_for_code(o: &Options, e: &Endpoints) -> Result<(String, String), 
         } else {
             let csrf = hidden(&html, "csrf_token").ok_or("no CSRF token on the page")?;
             let interaction = hidden(&html, "interaction").unwrap_or_default();
-            if html.contains("name=\"password\"") {
-                browser
-                    .post(format!("{}/login", o.base))
-                    .form(&[
-                        ("login", o.login.as_str()),
-                        ("password", o.password.as_str()),
-                        ("csrf_token", &csrf),
-                        ("interaction", &interaction),
-                    ])
-                    .send()
-                    .await?
-            } else {
-                browser
-                    .post(format!("{}/consent", o.base))
-                    .form(&[
-                        ("decision", "allow"),
-                        ("csrf_token", csrf.as_str()),
-                        ("interaction", interaction.as_str()),
-                    ])
-                    .send()
-                    .await?
+            let login_page = html.contains("name=\"password\"");
+            match who {
+                Credential::Password { login, password } if login_page => {
+                    browser
+                        .post(format!("{}/login", o.base))
+                        .form(&[
+                            ("login", *login),
+                            ("password", *password),
+                            ("csrf_token", &csrf),
+                            ("interaction", &interaction),
+                        ])
+                        .send()
+                        .await?
+                }
+                Credential::Eds(issued) if login_page => {
+                    let pkcs7 = seeded::sign_challenge(&browser, o, issued).await?;
+                    browser
+                        .post(format!("{}/login/eds", o.base))
+                        .form(&[("pkcs7", pkcs7.as_str()), ("csrf_token", &csrf), ("interaction", &interaction)])
+                        .send()
+                        .await?
+                }
+                _ => {
+                    browser
+                        .post(format!("{}/consent", o.base))
+                        .form(&[
+                            ("decision", "allow"),
+                            ("csrf_token", csrf.as_str()),
+                            ("interaction", interaction.as_str()),
+                        ])
+                        .send()
+                        .await?
+                }
             }
         };
+        if !r.status().is_redirection() {
+            return Err(format!("the login form answered {}", r.status()).into());
+        }
         let next = r.headers().get("location").ok_or("no location after the form")?.to_str()?.to_owned();
         location = absolute(&next);
     }
@@ -243,6 +283,10 @@ enum Work {
     Nothing,
     Token(String),
     Codes(tokio::sync::Mutex<Vec<(String, String)>>),
+    /// Seeded people with a certificate bound by a first EDS login.
+    Eds(Vec<yagona_pki::dev_ca::Issued>),
+    /// New people for the registration wizard.
+    Registrations(seeded::Registrar),
 }
 
 async fn one(
@@ -269,18 +313,7 @@ async fn one(
         }
         "introspection" => {
             let Work::Token(token) = work else { return Err("no token".into()) };
-            let r = http
-                .post(&e.introspection)
-                .basic_auth(&o.client_id, Some(&o.client_secret))
-                .form(&[("token", token)])
-                .send()
-                .await?;
-            let body: serde_json::Value = r.json().await?;
-            if body["active"] == true {
-                Ok(())
-            } else {
-                Err("inactive".into())
-            }
+            introspect_active(http, e, &o.client_id, &o.client_secret, token).await
         }
         "userinfo" => {
             let Work::Token(token) = work else { return Err("no token".into()) };
@@ -290,7 +323,7 @@ async fn one(
             let refresh = match state.take() {
                 Some(r) => r,
                 None => {
-                    let t = exchange_token(http, o, e).await?;
+                    let t = exchange_token(http, o, e, &o.credential()).await?;
                     t["refresh_token"].as_str().ok_or("no refresh token")?.to_owned()
                 }
             };
@@ -303,8 +336,26 @@ async fn one(
             let Some((code, verifier)) = codes.lock().await.pop() else { return Err(OUT_OF_WORK.into()) };
             redeem_code(http, o, e, &code, &verifier).await.map(|_| ())
         }
-        "login_flow" => exchange_token(http, o, e).await.map(|_| ()),
-        other => Err(format!("unknown scenario {other}").into()),
+        "login_flow" => exchange_token(http, o, e, &o.credential()).await.map(|_| ()),
+        other => seeded::one(o, e, http, work, other).await,
+    }
+}
+
+/// Introspects `token` as the client; an error unless it is active.
+async fn introspect_active(
+    http: &reqwest::Client,
+    e: &Endpoints,
+    client_id: &str,
+    client_secret: &str,
+    token: &str,
+) -> Result<(), Error> {
+    let r =
+        http.post(&e.introspection).basic_auth(client_id, Some(client_secret)).form(&[("token", token)]).send().await?;
+    let body: serde_json::Value = r.json().await?;
+    if body["active"] == true {
+        Ok(())
+    } else {
+        Err(format!("inactive: {body}").into())
     }
 }
 
@@ -317,7 +368,7 @@ async fn prepare_codes(o: &Arc<Options>, e: &Arc<Endpoints>, wanted: usize) -> R
         makers.push(tokio::spawn(async move {
             let mut codes = Vec::with_capacity(per_maker);
             for _ in 0..per_maker {
-                codes.push(login_for_code(&o, &e).await?);
+                codes.push(login_for_code(&o, &e, &o.credential()).await?);
             }
             Ok::<_, Error>(codes)
         }));
@@ -400,8 +451,13 @@ async fn measure(
 }
 
 /// A full login, then its code redeemed.
-async fn exchange_token(http: &reqwest::Client, o: &Options, e: &Endpoints) -> Result<serde_json::Value, Error> {
-    let (code, verifier) = login_for_code(o, e).await?;
+async fn exchange_token(
+    http: &reqwest::Client,
+    o: &Options,
+    e: &Endpoints,
+    who: &Credential<'_>,
+) -> Result<serde_json::Value, Error> {
+    let (code, verifier) = login_for_code(o, e, who).await?;
     redeem_code(http, o, e, &code, &verifier).await
 }
 
@@ -459,7 +515,10 @@ async fn main() -> Result<(), Error> {
                     form.extend(o.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                     token(token_request(&http, &o, &e, &form).await?)?
                 }
-                "userinfo" => token(exchange_token(&http, &o, &e).await?)?,
+                "userinfo" => token(exchange_token(&http, &o, &e, &o.credential()).await?)?,
+                "seeded_eds_login" => seeded::prepare_eds(&o, &e, &http).await?,
+                "seeded_introspection" => seeded::verify_clients_once(&o, &e, &http).await?,
+                "registration" => Work::Registrations(seeded::Registrar::new()),
                 _ => Work::Nothing,
             };
             measure(&o, &e, &http, work, o.warmup).await?

@@ -383,6 +383,11 @@ pub fn registered_scopes<S: AsRef<str>>(values: &[S]) -> Result<Scopes, OAuthErr
 /// once. Guessing is bounded by the server's client-authentication throttle, not here.
 pub struct ClientSecretVerifier {
     argon2: Argon2<'static>,
+    /// Verification in pooled memory (one argon2 buffer per core, reused), as for passwords:
+    /// `Argon2::verify_password` allocated 19 MiB per call, and each distinct client's first
+    /// verification left its block in the heap (100 clients verified one after the other grew
+    /// the server from 27 MiB to 1.9 GiB; docs/performance.md, "Cost as data grows").
+    pooled: Option<yagona_account::PasswordHasher>,
     verified: Mutex<HashMap<(String, String), [u8; 32]>>,
     /// Verifications under way, by client id and SHA-256 of the presented secret.
     in_flight: Mutex<HashMap<(String, [u8; 32]), SameSecretGate>>,
@@ -393,7 +398,14 @@ type SameSecretGate = Arc<Mutex<()>>;
 
 impl Default for ClientSecretVerifier {
     fn default() -> Self {
-        Self { argon2: Argon2::default(), verified: Mutex::new(HashMap::new()), in_flight: Mutex::new(HashMap::new()) }
+        Self {
+            argon2: Argon2::default(),
+            // Argon2's defaults, the parameters `hash` uses (19 MiB, 2 passes, 1 lane); valid, so
+            // `None` (argon2's own allocating path) is never taken in practice.
+            pooled: yagona_account::PasswordHasher::new(yagona_account::PasswordParams::default()).ok(),
+            verified: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -435,9 +447,12 @@ impl ClientSecretVerifier {
         let ok = {
             let _same_secret = gate.lock().unwrap_or_else(|p| p.into_inner());
             self.cached(client, stored, &presented) || {
-                let ok = match argon2::PasswordHash::new(stored) {
-                    Ok(parsed) => self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok(),
-                    Err(_) => false,
+                let ok = match (&self.pooled, argon2::PasswordHash::new(stored)) {
+                    (Some(pooled), Ok(_)) => {
+                        pooled.verify(secret, &yagona_account::PasswordHash::from_phc(stored.clone()))
+                    }
+                    (None, Ok(parsed)) => self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok(),
+                    (_, Err(_)) => false,
                 };
                 if ok {
                     if let Ok(mut cache) = self.verified.lock() {

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 use yagona_account::legal::HEAD_ROLE;
+use yagona_oidc::secrets::hash_token;
+use yagona_oidc::tokens::AccessTokenClaims;
 
 use crate::rows::{AccountRow, CertificateRow, ClientRow, ConsentRow, GrantRow, LoginEventRow, RefreshRow, SessionRow};
 use crate::schema::*;
@@ -28,6 +30,24 @@ pub struct SeedPlan {
     pub password_hash: String,
     /// The clock of the seeded data (unix seconds).
     pub now: i64,
+    /// One stored argon2 hash of the seeded relying parties' common secret (`client_secret_basic`),
+    /// so the scale bench can introspect their tokens; `None`: public clients.
+    pub client_secret_hash: Option<String>,
+    /// The issuer written into the seeded access tokens' claims.
+    pub issuer: String,
+    /// What the live access tokens' plaintexts derive from ([`seed_access_token`]).
+    pub token_seed: String,
+}
+
+/// How long a seeded live access token lives: a day, so that a bench run that starts after a
+/// long seeding (31 minutes for 10 M people) still finds them live.
+const SEED_ACCESS_TTL: i64 = 86_400;
+
+/// The plaintext of person `i`'s live opaque access token: base64url(SHA-256(`seed:i`)), 43
+/// characters like a real one. Tokens are stored hashed, so the scale bench's load generator
+/// (crates/loadgen, which repeats this formula) derives the plaintext from the same seed.
+pub fn seed_access_token(token_seed: &str, i: u64) -> String {
+    hash_token(&format!("{token_seed}:{i}"))
 }
 
 /// What a seeding run wrote.
@@ -133,7 +153,7 @@ const SURNAMES: [&str; 8] =
     ["Karimov", "Rashidova", "Tursunov", "Yusupova", "Abdullayev", "Saidova", "Ergashev", "Nazarova"];
 const NAMES: [&str; 8] = ["Aziz", "Dilnoza", "Jasur", "Malika", "Sardor", "Nodira", "Bekzod", "Gulnora"];
 
-fn block(plan: &SeedPlan, from: u64, to: u64) -> Block {
+fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
     let now = plan.now;
     let mut b = Block::default();
     for i in from..to {
@@ -241,12 +261,32 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Block {
                 used_at,
             });
         }
-        // Two opaque access tokens: an expired one and a live one.
-        for (k, expires_at) in [now - 60, now + 300].into_iter().enumerate() {
+        // Two opaque access tokens: an expired one, and a live one whose plaintext the bench
+        // can derive (it presents it at userinfo and introspection).
+        for (k, expires_at) in [now - 60, now + SEED_ACCESS_TTL].into_iter().enumerate() {
+            let jti = hash_of(30 + k as u64, i);
+            let claims = AccessTokenClaims {
+                iss: plan.issuer.clone(),
+                sub: id.clone(),
+                aud: client.clone(),
+                client_id: client.clone(),
+                exp: expires_at,
+                iat: now - 600,
+                jti: jti.clone(),
+                scope: "openid profile".into(),
+                auth_time: Some(now - 600),
+                acr: None,
+                amr: Some(vec![if confirmed { "eds" } else { "pwd" }.into()]),
+                sid: Some(format!("seed-sid{i}")),
+                gid: Some(grant.clone()),
+                cnf: None,
+                acting: Default::default(),
+            };
+            let hash = if k == 1 { hash_token(&seed_access_token(&plan.token_seed, i)) } else { hash_of(20, i) };
             b.opaque.push(OpaqueRow {
-                hash: hash_of(20 + k as u64, i),
-                jti: hash_of(30 + k as u64, i),
-                claims: format!("{{\"sub\":\"{id}\",\"client_id\":\"{client}\",\"exp\":{expires_at}}}"),
+                hash,
+                jti,
+                claims: serde_json::to_string(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 expires_at,
             });
         }
@@ -275,7 +315,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Block {
             detail: "{\"via\":\"seed\"}".into(),
         });
     }
-    b
+    Ok(b)
 }
 
 /// Writes `$rows` (a `Vec` of one table's insertable rows) with the backend's bulk path; the
@@ -320,7 +360,7 @@ fn clients(plan: &SeedPlan) -> Vec<ClientRow> {
         .map(|k| ClientRow {
             id: format!("seed-client-{k}"),
             name: format!("Seed service {k}"),
-            secret_hash: None,
+            secret_hash: plan.client_secret_hash.clone(),
             redirect_uris: format!("[\"https://rp{k}.example.uz/cb\"]"),
             post_logout_redirect_uris: "[]".into(),
             grant_types: "[\"authorization_code\",\"refresh_token\"]".into(),
@@ -330,7 +370,8 @@ fn clients(plan: &SeedPlan) -> Vec<ClientRow> {
             access_token_format: "jwt".into(),
             scopes: "openid profile offline_access".into(),
             legacy: false,
-            token_endpoint_auth_method: "none".into(),
+            token_endpoint_auth_method: if plan.client_secret_hash.is_some() { "client_secret_basic" } else { "none" }
+                .into(),
             sealed_secret: None,
             registration_access_token_hash: None,
             metadata: "{}".into(),
@@ -356,7 +397,7 @@ impl Store {
             let mut from = 0;
             while from < plan.accounts {
                 let to = (from + BLOCK).min(plan.accounts);
-                report.rows += write_block(conn, block(plan, from, to))?;
+                report.rows += write_block(conn, block(plan, from, to)?)?;
                 report.seconds = started.elapsed().as_secs_f64();
                 progress(&report);
                 from = to;
@@ -402,6 +443,11 @@ mod tests {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
                 .into(),
             now,
+            client_secret_hash: Some(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0".into(),
+            ),
+            issuer: "https://id.example.uz".into(),
+            token_seed: "test-seed".into(),
         };
         let mut reports = 0;
         let report = store.seed(&plan, |_| reports += 1).unwrap();
@@ -425,6 +471,16 @@ mod tests {
         let session = store.find_session(&hash_of(1, 1234), now).unwrap();
         assert!(session.is_some(), "even people have a live session");
         assert!(store.find_session(&hash_of(1, 1235), now).unwrap().is_none(), "odd people's expired");
+        // The live access token's plaintext derives from the seed, and its claims are whole.
+        let claims = store
+            .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", 1234)), now)
+            .unwrap()
+            .expect("the live access token");
+        assert_eq!((claims.sub.as_str(), claims.gid.as_deref()), ("seed-a1234", Some("seed-g1234")));
+        assert!(store.find_live_access(&claims.jti, "seed-g1234", now).unwrap().is_some());
+        assert!(store.find_opaque_access_token(&hash_token(&seed_access_token("other", 1234)), now).unwrap().is_none());
+        let client = store.find_client(&yagona_oidc::ClientId::try_from("seed-client-4").unwrap()).unwrap();
+        assert!(client.expect("a seeded client").secret_hash.is_some(), "confidential: it may introspect");
         // A head's grant acts for the entity, and the membership is live.
         assert!(store.find_live_access("any-jti", "seed-g1200", now).unwrap().is_some());
     }

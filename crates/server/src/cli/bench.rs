@@ -25,11 +25,18 @@ pub(super) enum BenchCommand {
         /// Every seeded person's password (hashed once).
         #[arg(long, default_value = "seed-password-1")]
         password: String,
+        /// The seeded relying parties' common secret (hashed once; `client_secret_basic`).
+        #[arg(long, default_value = "seed-client-secret-1")]
+        client_secret: String,
+        /// What each person's live access token derives from: base64url(SHA-256(`SEED:i`)) for
+        /// person i (the load generator's `--token-seed`).
+        #[arg(long, default_value = "yagona-bench")]
+        token_seed: String,
     },
 }
 
 pub(super) fn bench_command(settings: &Settings, command: BenchCommand) -> Result<(), String> {
-    let BenchCommand::Seed { accounts, database, clients, password } = command;
+    let BenchCommand::Seed { accounts, database, clients, password, client_secret, token_seed } = command;
     let url = match database {
         Some(url) => DatabaseUrl::parse(&url).map_err(|e| e.to_string())?,
         None => settings.database.clone(),
@@ -39,7 +46,17 @@ pub(super) fn bench_command(settings: &Settings, command: BenchCommand) -> Resul
     // One argon2 run for all: seeding must not spend N of them.
     let hasher = yagona_account::PasswordHasher::new(settings.password).map_err(|e| e.to_string())?;
     let password_hash = hasher.hash(&password).map_err(|e| e.to_string())?.as_phc().to_owned();
-    let plan = SeedPlan { accounts, clients, password_hash, now: now() };
+    let client_secret_hash =
+        yagona_oidc::ClientSecretVerifier::default().hash(&client_secret).map_err(|e| e.description.to_string())?;
+    let plan = SeedPlan {
+        accounts,
+        clients,
+        password_hash,
+        now: now(),
+        client_secret_hash: Some(client_secret_hash),
+        issuer: settings.issuer.clone(),
+        token_seed,
+    };
     let report = store
         .seed(&plan, |r| eprintln!("{:>12} rows  {:>8.1} s  {:>10.0} rows/s", r.rows, r.seconds, r.rows_per_second()))
         .map_err(|e| format!("seeding: {e}"))?;
