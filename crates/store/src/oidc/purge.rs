@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::connection::per_backend;
 use crate::schema::*;
 use crate::{DbConnection, Store, StoreError};
 
@@ -112,28 +111,40 @@ fn delete_all(conn: &mut DbConnection, table: &str, column: &str, cutoff: i64) -
     }
 }
 
-/// One batch of expired sessions, ended with their back-channel notifications in one
-/// transaction; the sessions deleted.
+#[derive(QueryableByName)]
+struct EndedSession {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    sid: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    account_id: String,
+}
+
+/// One batch of expired sessions, deleted (oldest first, through `sessions_expires_at`) with
+/// their back-channel notifications in one transaction; the sessions deleted. The `DELETE` comes
+/// first: a SQLite transaction that reads before it writes fails at once (`SQLITE_BUSY`, no busy
+/// wait) when another connection committed in between, as the server's requests do all along.
 fn end_sessions_batch(store: &Store, now: i64, limit: i64) -> Result<usize, StoreError> {
     store.transaction(|conn| {
-        let expired: Vec<(String, String, String)> = sessions::table
-            .filter(sessions::expires_at.le(now))
-            .select((sessions::id_hash, sessions::sid, sessions::account_id))
-            .order(sessions::expires_at)
-            .limit(limit)
-            .load(conn)?;
-        if expired.is_empty() {
-            return Ok(0);
-        }
+        let ended: Vec<EndedSession> = match conn {
+            DbConnection::Postgres(pg) => diesel::sql_query(
+                "DELETE FROM sessions WHERE ctid = ANY(ARRAY(SELECT ctid FROM sessions WHERE expires_at <= $1 \
+                 ORDER BY expires_at LIMIT $2)) RETURNING sid, account_id",
+            )
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::sql_query(
+                "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at <= ? \
+                 ORDER BY expires_at LIMIT ?) RETURNING sid, account_id",
+            )
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(sqlite)?,
+        };
         // An expired session ends here: its clients get back-channel logout notifications.
-        let ended: Vec<(String, String)> =
-            expired.iter().map(|(_, sid, account)| (sid.clone(), account.clone())).collect();
+        let ended: Vec<(String, String)> = ended.into_iter().map(|s| (s.sid, s.account_id)).collect();
         super::backchannel::enqueue_backchannel_logouts_for_in(conn, &ended, now)?;
-        let hashes: Vec<&String> = expired.iter().map(|(hash, ..)| hash).collect();
-        Ok(diesel::delete(
-            sessions::table.filter(sessions::id_hash.eq_any(hashes)).filter(sessions::expires_at.le(now)),
-        )
-        .execute(conn)?)
+        Ok(ended.len())
     })
 }
 
@@ -224,6 +235,7 @@ mod tests {
     use diesel::connection::SimpleConnection as _;
 
     use super::*;
+    use crate::connection::per_backend;
     use crate::tests::{random_name, PgDatabase};
     use crate::DatabaseUrl;
 
