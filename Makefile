@@ -62,6 +62,15 @@ bench-seed: ## Seed SEED_ACCOUNTS (1 M) people into target/bench/seed.db and SEE
 	psql "$(dir $(SEED_PG))test" -qc "DROP DATABASE IF EXISTS $(notdir $(SEED_PG)) WITH (FORCE)" -c "CREATE DATABASE $(notdir $(SEED_PG))"
 	target/release/yagona bench seed --accounts $(SEED_ACCOUNTS) --database $(SEED_PG)
 
+.PHONY: bench-purge
+bench-purge: ## After bench-seed: the index migration and the purge under load on both seeded databases (uses up their expired rows; docs/performance.md)
+	$(CARGO) build --release --features bench-seed --bin yagona -p yagona-server
+	$(CARGO) build --release -p yagona-loadgen
+	python3 bench/migration.py --database sqlite://target/bench/seed.db --json-out target/bench/migration-sqlite.json
+	python3 bench/purge.py --database sqlite://target/bench/seed.db --json-out target/bench/purge-sqlite.json
+	python3 bench/migration.py --database $(SEED_PG) --json-out target/bench/migration-pg.json
+	python3 bench/purge.py --database $(SEED_PG) --json-out target/bench/purge-pg.json
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## A 20-second fuzz run of the CMS verifier: cargo-fuzz on nightly, else the stable smoke fuzzer
 	@if cargo +nightly --version >/dev/null 2>&1; then \

@@ -34,7 +34,8 @@ const AFTER_SESSIONS: [(&str, &str); 10] = [
 ];
 /// How long a throttle counter outlives its last attempt.
 const THROTTLE_KEPT: i64 = 86_400;
-/// The most rows a batch deletes (SQLite binds one variable per session of a batch).
+/// The most rows a batch deletes (the back-channel query binds one variable per session of a
+/// batch, within SQLite's limit).
 pub const MAX_BATCH: i64 = 10_000;
 
 /// How a purge goes.
