@@ -68,6 +68,14 @@ bench-scale: ## Cost as data grows: seed, bench and purge at SCALE_SIZES (1 k, 1
 	$(CARGO) build --release --features yagona-server/bench-seed -p yagona-server -p yagona-loadgen
 	python3 bench/scale.py $(SCALE_ARGS)
 
+.PHONY: bench-purge
+bench-purge: ## After bench-seed: the index migration and the purge under load on both seeded databases (uses up their expired rows; docs/performance.md)
+	$(CARGO) build --release --features yagona-server/bench-seed -p yagona-server -p yagona-loadgen
+	python3 bench/migration.py --database sqlite://target/bench/seed.db --json-out target/bench/migration-sqlite.json
+	python3 bench/purge.py --database sqlite://target/bench/seed.db --json-out target/bench/purge-sqlite.json
+	python3 bench/migration.py --database $(SEED_PG) --json-out target/bench/migration-pg.json
+	python3 bench/purge.py --database $(SEED_PG) --json-out target/bench/purge-pg.json
+
 .PHONY: fuzz-smoke
 fuzz-smoke: ## A 20-second fuzz run of the CMS verifier: cargo-fuzz on nightly, else the stable smoke fuzzer
 	@if cargo +nightly --version >/dev/null 2>&1; then \

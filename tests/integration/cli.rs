@@ -47,6 +47,7 @@ async fn every_command_has_help() {
         vec!["--help"],
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
+        vec!["purge", "--help"],
         vec!["client", "add", "--help"],
         vec!["client", "list", "--help"],
         vec!["client", "remove", "--help"],
@@ -57,6 +58,28 @@ async fn every_command_has_help() {
     ] {
         let out = server.cli_ok(&args, None);
         assert!(out.contains("Usage:"), "{args:?}: {out}");
+    }
+}
+
+/// `yagona purge` runs one purge and says what it deleted, table by table; a batch size out of
+/// range is refused before anything is deleted (the purge itself: store `oidc::purge::tests`).
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_reports_every_table_and_refuses_a_bad_batch() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::new(backend, &[]);
+        server.cli_ok(&["migrate"], None);
+        let out = server.cli_ok(&["purge", "--json", "--batch", "100"], None);
+        let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(report["method"], "batches", "{out}");
+        assert_eq!(report["rows"], 0, "nothing has expired in a new database: {out}");
+        let tables = report["tables"].as_object().unwrap();
+        for table in ["authorization_codes", "refresh_tokens", "grants", "sessions", "opaque_access_tokens"] {
+            assert_eq!(tables[table], 0, "{table}: {out}");
+        }
+        assert_eq!(tables.len(), 14, "{out}");
+        let refused = server.cli(&["purge", "--batch", "0"], None);
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("--batch"), "{refused:?}");
     }
 }
 

@@ -47,6 +47,11 @@ struct Options {
     extra: Vec<(String, String)>,
     /// The seeded database (`yagona bench seed` with the same values).
     seed: seeded::SeedOptions,
+    /// The window also ends when this file exists (the purge bench ends it after its phases).
+    stop_file: Option<std::path::PathBuf>,
+    /// Every request of the window written here, one line each: when it ended (unix
+    /// milliseconds) and its latency in milliseconds, `-1` for an error.
+    samples: Option<std::path::PathBuf>,
 }
 
 fn options() -> Result<Options, Error> {
@@ -68,6 +73,8 @@ fn options() -> Result<Options, Error> {
         batch: 400,
         extra: Vec::new(),
         seed: seeded::SeedOptions::default(),
+        stop_file: None,
+        samples: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -89,6 +96,8 @@ fn options() -> Result<Options, Error> {
             "--resource" => o.resource = Some(value),
             "--codes" => o.codes = value.parse()?,
             "--batch" => o.batch = value.parse::<usize>()?.max(1),
+            "--stop-file" => o.stop_file = Some(value.into()),
+            "--samples" => o.samples = Some(value.into()),
             "--extra" => {
                 let (k, v) = value.split_once('=').ok_or("--extra takes key=value")?;
                 o.extra.push((k.into(), v.into()));
@@ -385,6 +394,9 @@ struct Window {
     latencies: Vec<Duration>,
     errors: u64,
     elapsed: Duration,
+    /// With `--samples`: each request's end (since `started`) and latency, `None` for an error.
+    samples: Vec<(Duration, Option<Duration>)>,
+    started: Option<std::time::SystemTime>,
 }
 
 /// Runs `o.concurrency` workers over keep-alive connections; counts a window of `o.duration`
@@ -397,6 +409,9 @@ async fn measure(
     warmup: Duration,
 ) -> Result<Window, Error> {
     let work = Arc::new(work);
+    let keep_samples = o.samples.is_some();
+    let origin = Instant::now();
+    let wall = std::time::SystemTime::now();
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
@@ -405,6 +420,7 @@ async fn measure(
             (o.clone(), e.clone(), http.clone(), work.clone(), measuring.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let (mut latencies, mut errors, mut state) = (Vec::new(), 0u64, None);
+            let mut samples = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 let result = one(&o, &e, &http, &work, &mut state).await;
@@ -412,6 +428,10 @@ async fn measure(
                     break;
                 }
                 if measuring.load(Ordering::Relaxed) {
+                    if keep_samples {
+                        let latency = result.is_ok().then(|| started.elapsed());
+                        samples.push((origin.elapsed(), latency));
+                    }
                     match result {
                         Ok(()) => latencies.push(started.elapsed()),
                         Err(err) => {
@@ -424,7 +444,7 @@ async fn measure(
                     }
                 }
             }
-            (latencies, errors)
+            (latencies, errors, samples)
         }));
     }
     let prepared = matches!(*work, Work::Codes(_));
@@ -436,16 +456,19 @@ async fn measure(
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     } else {
-        tokio::time::sleep(o.duration).await;
+        while window.elapsed() < o.duration && !o.stop_file.as_ref().is_some_and(|f| f.exists()) {
+            tokio::time::sleep(Duration::from_millis(20).min(o.duration)).await;
+        }
     }
     measuring.store(false, Ordering::Relaxed);
     let elapsed = window.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let mut measured = Window { latencies: Vec::new(), errors: 0, elapsed };
+    let mut measured = Window { latencies: Vec::new(), errors: 0, elapsed, samples: Vec::new(), started: Some(wall) };
     for w in workers {
-        let (l, e) = w.await?;
+        let (l, e, s) = w.await?;
         measured.latencies.extend(l);
         measured.errors += e;
+        measured.samples.extend(s);
     }
     Ok(measured)
 }
@@ -495,7 +518,13 @@ async fn main() -> Result<(), Error> {
             // Rounds of `batch` codes, each made beforehand and then redeemed in a window that
             // lasts until they are spent; the rounds' windows add up. A provider whose store
             // holds few entries (oidc-provider's in-memory LRU keeps 1000) gets smaller rounds.
-            let mut total = Window { latencies: Vec::new(), errors: 0, elapsed: Duration::ZERO };
+            let mut total = Window {
+                latencies: Vec::new(),
+                errors: 0,
+                elapsed: Duration::ZERO,
+                samples: Vec::new(),
+                started: None,
+            };
             let mut left = o.codes;
             while left > 0 {
                 let batch = left.min(o.batch);
@@ -524,7 +553,10 @@ async fn main() -> Result<(), Error> {
             measure(&o, &e, &http, work, o.warmup).await?
         }
     };
-    let Window { mut latencies, errors, elapsed } = total;
+    if let (Some(path), Some(started)) = (&o.samples, total.started) {
+        write_samples(path, started, &total.samples)?;
+    }
+    let Window { mut latencies, errors, elapsed, .. } = total;
     latencies.sort();
     let rps = latencies.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON);
     println!(
@@ -534,6 +566,23 @@ async fn main() -> Result<(), Error> {
             "rps": rps, "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0),
         })
     );
+    Ok(())
+}
+
+/// `--samples`: one line per request, its end in unix milliseconds and its latency (`-1`: error).
+fn write_samples(
+    path: &std::path::Path,
+    started: std::time::SystemTime,
+    samples: &[(Duration, Option<Duration>)],
+) -> Result<(), Error> {
+    use std::io::Write as _;
+    let origin = started.duration_since(std::time::UNIX_EPOCH)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for (end, latency) in samples {
+        let latency = latency.map_or(-1.0, |l| l.as_secs_f64() * 1000.0);
+        writeln!(out, "{:.1} {latency:.3}", (origin + *end).as_secs_f64() * 1000.0)?;
+    }
+    out.flush()?;
     Ok(())
 }
 

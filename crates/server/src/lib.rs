@@ -9,6 +9,7 @@ mod client_keys;
 pub mod config;
 mod discovery;
 mod eimzo;
+mod housekeeping;
 mod http;
 pub mod i18n;
 mod logging;

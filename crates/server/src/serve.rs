@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::{middleware, web, App, HttpServer};
-use yagona_oidc::OidcRepository as _;
 use yagona_store::{Checkpoints, Store};
 
 use crate::config::Settings;
@@ -228,20 +227,15 @@ async fn housekeeping(state: web::Data<AppState>) {
                 }
             }
             if purge {
-                // Expired roles end first (an event in the audit trail), revoking their grants:
-                // until then, every use of those grants checks the membership anyway.
-                use yagona_account::legal::LegalRepository as _;
-                let ended = s.store.end_expired_memberships(now()).map_err(|e| e.to_string())?;
-                if ended > 0 {
-                    tracing::info!(memberships = ended, "expired memberships ended");
+                let method = crate::housekeeping::PurgeMethod::Batches(Default::default());
+                let done = crate::housekeeping::purge(&s.store, &s.settings, now(), method)?;
+                if done.memberships_ended > 0 {
+                    tracing::info!(memberships = done.memberships_ended, "expired memberships ended");
                 }
-                let n = s.store.purge_expired(now()).map_err(|e| e.description.into_owned())?;
-                if let Some(retention) = s.settings.audit_retention {
-                    use yagona_account::audit::AuditRepository as _;
-                    let old = s.store.purge_audit(now() - retention).map_err(|e| e.to_string())?;
+                if let Some(old) = done.audit_events {
                     tracing::debug!(rows = old, "audit events past the retention deleted");
                 }
-                tracing::debug!(rows = n, "expired rows purged");
+                tracing::debug!(rows = done.expired.rows(), seconds = done.expired.seconds, "expired rows purged");
             }
             Ok::<_, String>(())
         })

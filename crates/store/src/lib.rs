@@ -31,6 +31,7 @@ mod throttle;
 
 pub use connection::{Backend, Checkpoints, DatabaseUrl, DbConnection};
 pub use error::StoreError;
+pub use oidc::purge::{PurgeBatches, PurgeReport, MAX_BATCH as MAX_PURGE_BATCH};
 pub use pending_signatures::{KeptSignature, PendingKey, SignaturePurpose};
 pub use recovery::{LinkPurpose, PasswordReset};
 pub use revocation::CrlSourceRecord;

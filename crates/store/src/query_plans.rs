@@ -144,6 +144,30 @@ fn seed_sql() -> String {
         format!(
             "{n}INSERT INTO eds_challenges (hash, browser_hash, expires_at) SELECT 'ch' || i, 'bh', {far} FROM n"
         ),
+        format!(
+            "{n}INSERT INTO pending_signatures (id_hash, browser_hash, account_id, purpose, signer, replaces, created_at, expires_at) \
+             SELECT 'ps' || i, 'bh', 'a' || i, 'bind_certificate', '{{}}', NULL, 0, {far} FROM n"
+        ),
+        format!(
+            "{n}INSERT INTO recovery_tokens (hash, account_id, purpose, email, created_at, expires_at) \
+             SELECT 'rec' || i, 'a' || i, 'reset', 'person@example.org', 0, {far} FROM n"
+        ),
+        // A few expired rows in each table the purge reads, so that each of its statements runs.
+        "UPDATE authorization_codes SET expires_at = 1000 WHERE hash IN ('code30', 'code31')".to_owned(),
+        "UPDATE refresh_tokens SET expires_at = 1000 WHERE hash IN ('rt30', 'rt31')".to_owned(),
+        "UPDATE grants SET expires_at = 1000 WHERE id IN ('g40', 'g41')".to_owned(),
+        "UPDATE sessions SET expires_at = 1000 WHERE id_hash IN ('sh20', 'sh21')".to_owned(),
+        "UPDATE interactions SET expires_at = 1000 WHERE id_hash = 'ih30'".to_owned(),
+        "UPDATE eds_challenges SET expires_at = 1000 WHERE hash = 'ch30'".to_owned(),
+        "UPDATE registrations SET expires_at = 1000 WHERE id_hash = 'reg30'".to_owned(),
+        "UPDATE pending_signatures SET expires_at = 1000 WHERE id_hash = 'ps30'".to_owned(),
+        "UPDATE recovery_tokens SET expires_at = 1000 WHERE hash = 'rec30'".to_owned(),
+        "UPDATE revoked_access_tokens SET expires_at = 1000 WHERE jti = 'rj30'".to_owned(),
+        "UPDATE opaque_access_tokens SET expires_at = 1000 WHERE hash = 'at30'".to_owned(),
+        "UPDATE client_assertion_jtis SET expires_at = 1000 WHERE hash = 'ca30'".to_owned(),
+        "UPDATE pushed_authorization_requests SET expires_at = 1000 WHERE hash = 'par30'".to_owned(),
+        "UPDATE dpop_proofs SET expires_at = 1000 WHERE key = 'dp30'".to_owned(),
+        "UPDATE throttle_counters SET last_attempt = 1799999000 WHERE key <> 'k31'".to_owned(),
         "ANALYZE".to_owned(),
     ]
     .join(";\n")
@@ -203,6 +227,11 @@ fn run_hot_paths(store: &Store) {
     // Back-channel outbox, audit by subject.
     store.due_backchannel_logouts(now, 20).ok();
     store.audit_events(Some(&account), 0, 50).ok();
+    // Housekeeping: the purge's batches (last: it deletes rows the calls above read), small
+    // batches so that a table's loop runs more than once.
+    let batches = crate::PurgeBatches { batch: 1, sqlite_pause: std::time::Duration::ZERO };
+    let purged = store.purge_expired_in_batches(now, batches).unwrap();
+    assert_eq!(purged.rows(), 2 + 2 + 2 + 2 + 10 + 1, "the expired rows seeded (a throttle counter is a day old)");
 }
 
 #[derive(QueryableByName)]

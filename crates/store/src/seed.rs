@@ -72,6 +72,14 @@ const BLOCK: u64 = 20_000;
 const CONFIRMED_EVERY: u64 = 5;
 /// One legal entity per this many people, its head the first of them and an accountant the next.
 const ENTITY_EVERY: u64 = 100;
+/// Expired rows ended within this many seconds before the seeding clock, spread evenly, so that
+/// a purge bench can purge the older half with one method and the rest with another.
+const EXPIRED_SPREAD: u64 = 86_400;
+
+/// When person `i`'s expired rows expired: a minute to a day before `now`.
+fn expired_at(now: i64, i: u64) -> i64 {
+    now - 60 - (i % EXPIRED_SPREAD) as i64
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = opaque_access_tokens, treat_none_as_default_value = false)]
@@ -190,7 +198,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         }
         // Half of the sessions are live, half expired (not yet purged).
         let live = i % 2 == 0;
-        let session_end = if live { now + 3_600 } else { now - 3_600 };
+        let session_end = if live { now + 3_600 } else { expired_at(now, i) };
         let sid = format!("seed-sid{i}");
         b.sessions.push(SessionRow {
             id_hash: hash_of(1, i),
@@ -250,7 +258,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         });
         // Per grant: a spent refresh token (rotated), an expired one, and the live one.
         for (k, (expires_at, used_at)) in
-            [(now + 86_400, Some(now - 300)), (now - 60, None), (now + 86_400, None)].into_iter().enumerate()
+            [(now + 86_400, Some(now - 300)), (expired_at(now, i), None), (now + 86_400, None)].into_iter().enumerate()
         {
             b.refresh.push(RefreshRow {
                 hash: hash_of(10 + k as u64, i),
@@ -263,7 +271,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         }
         // Two opaque access tokens: an expired one, and a live one whose plaintext the bench
         // can derive (it presents it at userinfo and introspection).
-        for (k, expires_at) in [now - 60, now + SEED_ACCESS_TTL].into_iter().enumerate() {
+        for (k, expires_at) in [expired_at(now, i), now + SEED_ACCESS_TTL].into_iter().enumerate() {
             let jti = hash_of(30 + k as u64, i);
             let claims = AccessTokenClaims {
                 iss: plan.issuer.clone(),

@@ -29,6 +29,7 @@ mod client;
 mod keys;
 mod legal;
 mod pki;
+mod purge;
 mod throttle;
 
 use account::{account_add, account_admin, AccountCommand};
@@ -37,6 +38,7 @@ use client::{client_command, new_client, ClientAdd, ClientCommand};
 use keys::{keys_command, signing_bench, KeysCommand};
 use legal::{legal_command, LegalCommand};
 use pki::{pki_command, pki_status, PkiCommand};
+use purge::{purge_command, PurgeArgs};
 use throttle::{throttle_command, ThrottleCommand};
 
 /// Yagona: an OpenID Connect identity provider for e-government single sign-on.
@@ -61,6 +63,8 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Delete what has expired now (the server does it every ten minutes) and print the counts.
+    Purge(PurgeArgs),
     /// Manage relying parties (clients).
     #[command(subcommand)]
     Client(ClientCommand),
@@ -130,6 +134,7 @@ fn run_cli(cli: Cli) -> Result<(), String> {
             out!("Database is up to date.");
             Ok(())
         }
+        Command::Purge(args) => purge_command(&settings, args),
         Command::Client(command) => client_command(&settings, command),
         Command::Account(AccountCommand::Add(args)) => account_add(&settings, args),
         Command::Account(command) => account_admin(&settings, command),

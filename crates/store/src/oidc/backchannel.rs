@@ -17,23 +17,53 @@ pub(crate) fn enqueue_backchannel_logouts_in(
     account_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let client_ids: Vec<String> =
-        grants::table.filter(grants::sid.eq(sid)).select(grants::client_id).distinct().load(conn)?;
-    if client_ids.is_empty() {
+    enqueue_backchannel_logouts_for_in(conn, &[(sid.to_owned(), account_id.to_owned())], now)
+}
+
+/// [`enqueue_backchannel_logouts_in`] for many sessions `(sid, account_id)` at once (the purge's
+/// batches): one read of their grants and one of the clients, whatever their number.
+pub(crate) fn enqueue_backchannel_logouts_for_in(
+    conn: &mut DbConnection,
+    sessions: &[(String, String)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    // Bound variables per statement stay within SQLite's limit.
+    for chunk in sessions.chunks(10_000) {
+        let sids: Vec<&String> = chunk.iter().map(|(sid, _)| sid).collect();
+        pairs.extend(
+            grants::table
+                .filter(grants::sid.eq_any(sids))
+                .select((grants::sid, grants::client_id))
+                .distinct()
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    if pairs.is_empty() {
         return Ok(());
     }
-    let clients: Vec<(String, String)> =
-        clients::table.filter(clients::id.eq_any(&client_ids)).select((clients::id, clients::metadata)).load(conn)?;
-    for (client_id, metadata) in clients {
-        let wants = serde_json::from_str::<TokenMetadata>(&metadata).is_ok_and(|m| m.wants_backchannel_logout());
-        if !wants {
-            continue;
-        }
+    let mut client_ids: Vec<&String> = pairs.iter().map(|(_, client)| client).collect();
+    client_ids.sort();
+    client_ids.dedup();
+    let wanting: std::collections::HashSet<String> = clients::table
+        .filter(clients::id.eq_any(client_ids))
+        .select((clients::id, clients::metadata))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .filter(|(_, metadata)| {
+            serde_json::from_str::<TokenMetadata>(metadata).is_ok_and(|m| m.wants_backchannel_logout())
+        })
+        .map(|(id, _)| id)
+        .collect();
+    let account_of: std::collections::HashMap<&str, &str> =
+        sessions.iter().map(|(sid, account)| (sid.as_str(), account.as_str())).collect();
+    for (sid, client_id) in pairs.iter().filter(|(_, client)| wanting.contains(client)) {
+        let Some(account_id) = account_of.get(sid.as_str()) else { continue };
         diesel::insert_into(backchannel_logouts::table)
             .values((
                 backchannel_logouts::id.eq(random_id()),
-                backchannel_logouts::client_id.eq(&client_id),
-                backchannel_logouts::account_id.eq(account_id),
+                backchannel_logouts::client_id.eq(client_id),
+                backchannel_logouts::account_id.eq(*account_id),
                 backchannel_logouts::sid.eq(sid),
                 backchannel_logouts::attempts.eq(0_i64),
                 backchannel_logouts::next_attempt_at.eq(now),

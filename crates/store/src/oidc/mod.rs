@@ -9,7 +9,7 @@ mod dpop;
 mod grants;
 mod interactions;
 mod keys;
-mod purge;
+pub(crate) mod purge;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -315,6 +315,6 @@ impl OidcRepository for Store {
     }
 
     fn purge_expired(&self, now: i64) -> Result<u64, OAuthError> {
-        purge::purge_expired(self, now)
+        Ok(self.purge_expired_in_batches(now, purge::PurgeBatches::default())?.rows())
     }
 }

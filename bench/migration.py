@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""A migration on a large database under load (issue 16, item 5; docs/performance.md, "Migrations
+on large tables").
+
+On a seeded database, starts the release server and a steady write load (token refreshes), takes
+the expiry-index migration (2026-12-03-000400_expiry_indexes) back out (drops its indexes and its
+row in __diesel_schema_migrations), and applies it again with `yagona migrate` while the load runs: reports how long it took and requests/s, p50, p99 and errors before, during
+and after. Then times adding a nullable column to the largest table (`ALTER TABLE ... ADD COLUMN`,
+left in place: the bench database is thrown away). Writes JSON to --json-out.
+
+    python3 bench/migration.py --database URL [--json-out target/bench/migration.json]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from purge import LOAD_CPU, LOADGEN, Database, Server, phase_stats  # noqa: E402
+
+MIGRATION = "20261203000400"
+INDEXES = ["authorization_codes_expires_at", "authorization_codes_grant", "refresh_tokens_expires_at",
+           "grants_expires_at", "sessions_expires_at", "interactions_expires_at", "eds_challenges_expires_at",
+           "registrations_expires_at", "revoked_access_tokens_expires_at", "client_assertion_jtis_expires_at",
+           "pushed_authorization_requests_expires_at", "registration_tokens_expires_at",
+           "throttle_counters_last_attempt"]
+
+
+def execute(db, sql):
+    if db.sqlite:
+        import sqlite3
+        with sqlite3.connect(db.path, timeout=60) as c:
+            c.executescript(sql)
+    else:
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", db.url, "-c", sql], check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database", required=True)
+    ap.add_argument("--json-out", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                       "target", "bench", "migration.json"))
+    ap.add_argument("--scenario", default="refresh_token")
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--settle", type=float, default=10.0)
+    args = ap.parse_args()
+    db = Database(args.database)
+    workdir = tempfile.mkdtemp(prefix="yagona-migration-bench-")
+    server = Server(args.database, workdir)
+    result = {"database": "sqlite" if db.sqlite else "postgres", "scenario": args.scenario}
+    loadgen = None
+    try:
+        server.prepare()
+        result["rows"] = db.row_counts()
+        server.start()
+        samples_path, stop_path = os.path.join(workdir, "samples.txt"), os.path.join(workdir, "stop")
+        loadgen = subprocess.Popen(LOAD_CPU + [LOADGEN, "--base", server.base, "--scenario", args.scenario,
+                                               "--concurrency", str(args.concurrency), "--warmup", "3",
+                                               "--duration", "86400", "--stop-file", stop_path,
+                                               "--samples", samples_path],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        # Taken out under load (the server applies pending migrations at its start): a dropped
+        # index is gone at once on either backend.
+        drop = "".join(f"DROP INDEX IF EXISTS {i};" for i in INDEXES)
+        execute(db, drop + f"DELETE FROM __diesel_schema_migrations WHERE version = '{MIGRATION}';")
+        t0 = time.time() * 1000
+        time.sleep(args.settle)
+        t1 = time.time() * 1000
+        done = server.cli("migrate", check=False)
+        t2 = time.time() * 1000
+        if done.returncode != 0:
+            raise RuntimeError(f"yagona migrate failed: {done.stderr.strip()[-500:]}")
+        result["migrate_seconds"] = round((t2 - t1) / 1000, 2)
+        time.sleep(args.settle)
+        t3 = time.time() * 1000
+        with open(stop_path, "w"):
+            pass
+        out, err = loadgen.communicate(timeout=120)
+        if loadgen.returncode != 0:
+            raise RuntimeError(f"load generator failed: {err.strip()[-500:]}")
+        samples = [tuple(map(float, line.split())) for line in open(samples_path)]
+        result["phases"] = {"before": phase_stats(samples, t0, t1), "during_migrate": phase_stats(samples, t1, t2),
+                            "after": phase_stats(samples, t2, t3)}
+        server.stop()
+        column = f"bench_probe_{int(time.time())}"
+        started = time.monotonic()
+        execute(db, f"ALTER TABLE refresh_tokens ADD COLUMN {column} TEXT;")
+        result["add_nullable_column_seconds"] = round(time.monotonic() - started, 3)
+        if not db.sqlite:
+            execute(db, f"ALTER TABLE refresh_tokens DROP COLUMN {column};")
+    finally:
+        if loadgen and loadgen.poll() is None:
+            loadgen.kill()
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.json_out)), exist_ok=True)
+    with open(args.json_out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

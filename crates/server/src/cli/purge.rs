@@ -1,0 +1,68 @@
+//! `yagona purge`: one purge of what has expired, as the server's housekeeping runs it every ten
+//! minutes; prints what it deleted and how long it took.
+
+use std::time::Duration;
+
+use clap::Args;
+use yagona_store::{PurgeBatches, MAX_PURGE_BATCH};
+
+use crate::config::Settings;
+use crate::housekeeping::{purge, PurgeMethod};
+use crate::serve::open_store;
+use crate::state::now;
+
+#[derive(Args)]
+pub(super) struct PurgeArgs {
+    /// Rows deleted per batch (each batch its own transaction).
+    #[arg(long, default_value_t = PurgeBatches::default().batch,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_PURGE_BATCH))]
+    batch: i64,
+    /// SQLite: milliseconds to pause after each full batch, when writers get the database.
+    #[arg(long, value_name = "MS", default_value_t = PurgeBatches::default().sqlite_pause.as_millis() as u64)]
+    pause_ms: u64,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// Bench only: one statement per table in one transaction (the purge before batches).
+    #[arg(long, hide = true)]
+    at_once: bool,
+    /// Bench only: purge as if the clock read this (unix seconds).
+    #[arg(long, hide = true, value_name = "UNIX")]
+    as_of: Option<i64>,
+}
+
+pub(super) fn purge_command(settings: &Settings, args: PurgeArgs) -> Result<(), String> {
+    let store = open_store(settings)?;
+    let method = if args.at_once {
+        PurgeMethod::AtOnce
+    } else {
+        PurgeMethod::Batches(PurgeBatches { batch: args.batch, sqlite_pause: Duration::from_millis(args.pause_ms) })
+    };
+    let done = purge(&store, settings, args.as_of.unwrap_or_else(now), method)?;
+    let report = &done.expired;
+    if args.json {
+        let tables: serde_json::Map<String, serde_json::Value> =
+            report.tables.iter().map(|(table, n)| ((*table).to_owned(), (*n).into())).collect();
+        out!(
+            "{}",
+            serde_json::json!({
+                "method": if args.at_once { "at_once" } else { "batches" },
+                "rows": report.rows(), "batches": report.batches, "seconds": report.seconds,
+                "tables": tables, "memberships_ended": done.memberships_ended, "audit_events": done.audit_events,
+            })
+        );
+        return Ok(());
+    }
+    for (table, n) in report.tables.iter().filter(|(_, n)| *n > 0) {
+        out!("{table:<32} {n:>12}");
+    }
+    out!(
+        "Purged {} expired rows in {:.1} s ({} batches); {} memberships ended; {} audit events past retention.",
+        report.rows(),
+        report.seconds,
+        report.batches,
+        done.memberships_ended,
+        done.audit_events.map_or_else(|| "no".to_owned(), |n| n.to_string())
+    );
+    Ok(())
+}

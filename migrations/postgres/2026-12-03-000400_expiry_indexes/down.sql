@@ -1,0 +1,15 @@
+DROP INDEX CONCURRENTLY IF EXISTS authorization_codes_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS authorization_codes_grant;
+DROP INDEX CONCURRENTLY IF EXISTS refresh_tokens_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS grants_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS sessions_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS interactions_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS eds_challenges_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS registrations_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS revoked_access_tokens_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS client_assertion_jtis_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS pushed_authorization_requests_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS registration_tokens_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS throttle_counters_last_attempt;
+DROP INDEX CONCURRENTLY IF EXISTS pending_signatures_expires_at;
+DROP INDEX CONCURRENTLY IF EXISTS recovery_tokens_expires_at;

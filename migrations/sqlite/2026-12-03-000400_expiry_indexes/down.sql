@@ -1,0 +1,15 @@
+DROP INDEX authorization_codes_expires_at;
+DROP INDEX authorization_codes_grant;
+DROP INDEX refresh_tokens_expires_at;
+DROP INDEX grants_expires_at;
+DROP INDEX sessions_expires_at;
+DROP INDEX interactions_expires_at;
+DROP INDEX eds_challenges_expires_at;
+DROP INDEX registrations_expires_at;
+DROP INDEX revoked_access_tokens_expires_at;
+DROP INDEX client_assertion_jtis_expires_at;
+DROP INDEX pushed_authorization_requests_expires_at;
+DROP INDEX registration_tokens_expires_at;
+DROP INDEX throttle_counters_last_attempt;
+DROP INDEX pending_signatures_expires_at;
+DROP INDEX recovery_tokens_expires_at;
