@@ -76,7 +76,7 @@ async fn purge_reports_every_table_and_refuses_a_bad_batch() {
         for table in ["authorization_codes", "refresh_tokens", "grants", "sessions", "opaque_access_tokens"] {
             assert_eq!(tables[table], 0, "{table}: {out}");
         }
-        assert_eq!(tables.len(), 14, "{out}");
+        assert_eq!(tables.len(), 16, "{out}");
         let refused = server.cli(&["purge", "--batch", "0"], None);
         assert!(!refused.status.success());
         assert!(String::from_utf8_lossy(&refused.stderr).contains("--batch"), "{refused:?}");

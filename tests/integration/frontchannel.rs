@@ -29,9 +29,26 @@ async fn frontchannel_logout_metadata_is_validated_and_advertised() {
 
         // client add: https, or http on loopback; no fragment; the flag needs the URI.
         let fc = "--frontchannel-logout-uri";
-        server.add_client("fc-ok", &[fc, "https://rp.example/fc", "--frontchannel-logout-session-required"]);
-        server.add_client("fc-loopback", &[fc, "http://127.0.0.1:8000/fc"]);
-        for bad in ["http://rp.example/fc", "https://rp.example/fc#x", "/fc", "urn:example:fc"] {
+        server.add_client(
+            "fc-ok",
+            &[
+                "--redirect-uri",
+                "https://rp.example/cb",
+                fc,
+                "https://rp.example/fc",
+                "--frontchannel-logout-session-required",
+            ],
+        );
+        server.add_client("fc-loopback", &[fc, "http://127.0.0.1:9/fc"]);
+        // The last two: not the origin of a redirect URI (another host, another port).
+        for bad in [
+            "http://rp.example/fc",
+            "https://rp.example/fc#x",
+            "/fc",
+            "urn:example:fc",
+            "https://other.example/fc",
+            "https://rp.example:8443/fc",
+        ] {
             let err = cli_err(
                 &server,
                 &["client", "add", "--id", "fc-bad", "--redirect-uri", "https://rp.example/cb", fc, bad],
@@ -67,6 +84,7 @@ async fn frontchannel_logout_metadata_is_validated_and_advertised() {
             serde_json::json!({ "redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_uri": "https://rp.example/fc#f" }),
             serde_json::json!({ "redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_uri": "http://rp.example/fc" }),
             serde_json::json!({ "redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_session_required": true }),
+            serde_json::json!({ "redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_uri": "https://other.example/fc" }),
         ] {
             let (status, body) = register(&server, &token, &metadata).await;
             assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client_metadata")), "{metadata}: {body}");
@@ -88,11 +106,22 @@ async fn rp_initiated_logout_frames_the_clients_of_the_ended_session() {
     for backend in Backend::ALL {
         let server = TestServer::start(backend).await;
         let fc = "--frontchannel-logout-uri";
-        let secret = server
-            .add_client("fc-portal", &[fc, "https://portal.example/fc?a=1", "--frontchannel-logout-session-required"]);
-        server.add_client("fc-tax", &[fc, "http://127.0.0.1:7/fc"]);
+        let secret = server.add_client(
+            "fc-portal",
+            &[
+                "--redirect-uri",
+                "https://portal.example/cb",
+                fc,
+                "https://portal.example/fc?a=1",
+                "--frontchannel-logout-session-required",
+            ],
+        );
+        server.add_client("fc-tax", &[fc, "http://127.0.0.1:9/fc"]);
         server.add_client("fc-quiet", &[]);
-        server.add_client("fc-elsewhere", &[fc, "https://elsewhere.example/fc"]);
+        server.add_client(
+            "fc-elsewhere",
+            &["--redirect-uri", "https://elsewhere.example/cb", fc, "https://elsewhere.example/fc"],
+        );
         let (login, password) = server.add_person("fc-person");
         let b = browser();
 
@@ -115,7 +144,7 @@ async fn rp_initiated_logout_frames_the_clients_of_the_ended_session() {
         let r = b.get(server.url("/end_session")).query(&query).send().await.unwrap();
         assert_eq!(r.status(), 200);
         let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
-        assert!(csp.ends_with("; frame-src http://127.0.0.1:7 https://portal.example"), "{csp}");
+        assert!(csp.ends_with("; frame-src http://127.0.0.1:9 https://portal.example"), "{csp}");
         assert!(r.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().contains("Max-Age=0")));
         let html = r.text().await.unwrap();
         let mut frames = iframe_sources(&html);
@@ -123,7 +152,7 @@ async fn rp_initiated_logout_frames_the_clients_of_the_ended_session() {
         let issuer = url::form_urlencoded::byte_serialize(server.base_url.as_bytes()).collect::<String>();
         assert_eq!(
             frames,
-            ["http://127.0.0.1:7/fc".to_owned(), format!("https://portal.example/fc?a=1&iss={issuer}&sid={sid}")]
+            ["http://127.0.0.1:9/fc".to_owned(), format!("https://portal.example/fc?a=1&iss={issuer}&sid={sid}")]
         );
         let next = format!("{bye}?state=st-1");
         assert!(html.contains(&format!("<meta http-equiv=\"refresh\" content=\"0; url={next}\">")), "{html}");

@@ -69,6 +69,17 @@ async fn access_tokens_are_for_the_resource_named() {
             .await
             .expect("the code is redeemed for the resource");
         assert_eq!(decode_jwt_payload(tokens.access_token().secret())["aud"], TAX);
+        // A token for a resource server does not open userinfo (as oidc-provider answers):
+        // the resource could otherwise replay it to read the person's claims.
+        let r = http_client()
+            .get(server.url("/userinfo"))
+            .bearer_auth(tokens.access_token().secret())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.contains("invalid_token"), "{challenge}");
     }
 }
 

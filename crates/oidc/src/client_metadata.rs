@@ -208,6 +208,9 @@ pub fn register(metadata: &ClientMetadata, id: ClientId, now: i64) -> Result<Cli
             return Err(bad_metadata(format!("{flag} needs {field}")));
         }
     }
+    if let Some(uri) = &token.frontchannel_logout_uri {
+        frontchannel_shares_a_redirect_origin(uri, &client.redirect_uris)?;
+    }
     if let Some(uri) = &token.sector_identifier_uri {
         web_url("sector_identifier_uri", uri)?;
     }
@@ -224,6 +227,19 @@ pub fn register(metadata: &ClientMetadata, id: ClientId, now: i64) -> Result<Cli
         crate::subject::sector_of(&client).map_err(|e| bad_metadata(format!("subject_type: {}", e.description)))?;
     }
     Ok(client)
+}
+
+/// Front-Channel Logout 1.0, section 2: "the domain, port, and scheme of this URL MUST be the
+/// same as that of a registered Redirection URI value" (the page frames it under a CSP that
+/// names its origin, and it must be the relying party's own).
+fn frontchannel_shares_a_redirect_origin(uri: &str, redirect_uris: &[RedirectUri]) -> Result<(), OAuthError> {
+    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+    let Some(wanted) = origin(uri) else { return Err(bad_metadata("frontchannel_logout_uri is not a URL")) };
+    if redirect_uris.iter().any(|r| origin(r.as_str()).as_ref() == Some(&wanted)) {
+        Ok(())
+    } else {
+        Err(bad_metadata("frontchannel_logout_uri must have the scheme, host and port of one of the redirect_uris"))
+    }
 }
 
 impl Client {

@@ -29,7 +29,8 @@ pub const INTROSPECTION_MEDIA_TYPE: &str = "application/token-introspection+jwt"
 pub struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
-    /// The client it was issued to; Yagona's own userinfo is the only resource for now.
+    /// The resource it is for (RFC 8707), or else the client it was issued to; only the latter
+    /// opens Yagona's userinfo.
     pub aud: String,
     pub client_id: String,
     pub exp: i64,

@@ -193,6 +193,12 @@ fn person_access(s: &AppState, claims: AccessTokenClaims) -> Result<PersonAccess
     let Some(gid) = &claims.gid else {
         return Err(OAuthError::invalid_token("the access token does not belong to a person"));
     };
+    // A token issued for a resource server (RFC 8707 `resource`) is that server's; were it to
+    // open userinfo, the resource could replay it to read the person's claims. oidc-provider
+    // refuses it the same way.
+    if claims.aud != claims.client_id {
+        return Err(OAuthError::invalid_token("the access token is for a resource server, not for userinfo"));
+    }
     let scopes = Scopes::try_from(claims.scope.as_str())?;
     if !scopes.contains("openid") {
         return Err(OAuthError::new(ErrorCode::InvalidScope, "the access token lacks the openid scope"));
