@@ -15,9 +15,17 @@ use crate::rp::RelyingParty;
 
 /// A server with a client `pkj-https` whose keys are at the test CA's HTTPS server; the
 /// result of its private_key_jwt script. `trust` says whether `outbound.ca_file` names the CA.
-async fn authenticate_with_https_jwks(backend: Backend, trust: bool) -> (TestServer, HttpsServer, Value) {
+/// `leaf_for`, if given, replaces the server's certificate by one for those names.
+async fn authenticate_with_https_jwks(
+    backend: Backend,
+    trust: bool,
+    leaf_for: Option<&str>,
+) -> (TestServer, HttpsServer, Value) {
     let mut server = TestServer::new(backend, &[]);
-    let ca = TestCa::new(&server.dir);
+    let mut ca = TestCa::new(&server.dir);
+    if let Some(alt_names) = leaf_for {
+        ca.issue_leaf("elsewhere", alt_names);
+    }
     if trust {
         server.set_env("YAGONA_OUTBOUND__CA_FILE", ca.ca_file.to_str().unwrap());
     }
@@ -35,7 +43,7 @@ async fn authenticate_with_https_jwks(backend: Backend, trust: bool) -> (TestSer
 #[tokio::test(flavor = "multi_thread")]
 async fn private_key_jwt_with_an_https_jwks_uri_trusted_through_the_ca_file() {
     for backend in Backend::ALL {
-        let (_server, keys, result) = authenticate_with_https_jwks(backend, true).await;
+        let (_server, keys, result) = authenticate_with_https_jwks(backend, true, None).await;
         assert_assertion_rules(&result);
         let requests = keys.received();
         assert_eq!(requests.len(), 1, "fetched once over TLS, then cached: {requests:?}");
@@ -48,16 +56,32 @@ async fn private_key_jwt_with_an_https_jwks_uri_trusted_through_the_ca_file() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_untrusted_https_jwks_uri_is_invalid_client_and_logged() {
     for backend in Backend::ALL {
-        let (server, keys, result) = authenticate_with_https_jwks(backend, false).await;
-        assert_eq!(result["client_credentials"]["ok"], false, "{result}");
-        assert_eq!(result["client_credentials"]["error"], "invalid_client", "{result}");
-        let said = result["client_credentials"]["description"].as_str().unwrap_or_default();
-        assert!(said.contains("jwks_uri could not be used"), "{said}");
-        assert!(keys.received().is_empty(), "no request is sent over an unverified connection");
-        let log = server.log();
-        let line = log.lines().find(|l| l.contains("fetching a client's keys failed")).unwrap_or_default();
-        assert!(line.to_ascii_lowercase().contains("certificate"), "the log says why: {log}");
+        let (server, keys, result) = authenticate_with_https_jwks(backend, false, None).await;
+        assert_refused_for(&server, &keys, &result, "invalid peer certificate: UnknownIssuer");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trusted_certificate_for_another_host_is_refused() {
+    // The CA is trusted, but the certificate names other.example, not the URL's localhost:
+    // verification uses the URL's host, not the address connected to.
+    for backend in Backend::ALL {
+        let (server, keys, result) = authenticate_with_https_jwks(backend, true, Some("DNS:other.example")).await;
+        assert_refused_for(&server, &keys, &result, r#"certificate not valid for name "localhost""#);
+    }
+}
+
+/// The client's authentication failed with `invalid_client`, nothing reached the key server,
+/// and the log gives `reason`.
+fn assert_refused_for(server: &TestServer, keys: &HttpsServer, result: &Value, reason: &str) {
+    assert_eq!(result["client_credentials"]["ok"], false, "{result}");
+    assert_eq!(result["client_credentials"]["error"], "invalid_client", "{result}");
+    let said = result["client_credentials"]["description"].as_str().unwrap_or_default();
+    assert!(said.contains("jwks_uri could not be used"), "{said}");
+    assert!(keys.received().is_empty(), "no request is sent over an unverified connection");
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains("fetching a client's keys failed")).unwrap_or_default();
+    assert!(line.contains(reason), "the log says why: {log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-/// A test certificate authority and a leaf it issued for `localhost` and 127.0.0.1.
+/// A test certificate authority and a leaf it issued (by default for `localhost` and 127.0.0.1).
 pub struct TestCa {
     /// The CA certificate (PEM): what `outbound.ca_file` names to trust the server.
     pub ca_file: PathBuf,
+    dir: PathBuf,
     leaf_cert: PathBuf,
     leaf_key: PathBuf,
 }
@@ -26,41 +27,39 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 impl TestCa {
-    /// Makes the CA and the leaf in `dir`.
+    /// Makes the CA and a leaf for `localhost` and 127.0.0.1 in `dir`.
     pub fn new(dir: &Path) -> Self {
-        std::fs::write(dir.join("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-            .unwrap();
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
         let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=Yagona test CA", "-keyout", "ca.key"];
-        ca.extend_from_slice(&ec);
+        ca.extend_from_slice(&EC_KEY);
         ca.extend_from_slice(&["-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE"]);
         openssl(dir, &ca);
-        let mut csr = vec!["req", "-new", "-subj", "/CN=localhost", "-keyout", "leaf.key", "-out", "leaf.csr"];
-        csr.extend_from_slice(&ec);
-        openssl(dir, &csr);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "leaf.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "leaf.ext",
-                "-out",
-                "leaf.pem",
-            ],
-        );
-        Self { ca_file: dir.join("ca.pem"), leaf_cert: dir.join("leaf.pem"), leaf_key: dir.join("leaf.key") }
+        let mut made = Self {
+            ca_file: dir.join("ca.pem"),
+            dir: dir.to_owned(),
+            leaf_cert: PathBuf::new(),
+            leaf_key: PathBuf::new(),
+        };
+        made.issue_leaf("localhost", "DNS:localhost,IP:127.0.0.1");
+        made
+    }
+
+    /// Replaces the leaf the server presents by one for `alt_names` (e.g. `DNS:other.example`).
+    pub fn issue_leaf(&mut self, name: &str, alt_names: &str) {
+        let (key, csr, cert, ext) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+        std::fs::write(self.dir.join(&ext), format!("subjectAltName={alt_names}\nbasicConstraints=CA:FALSE\n"))
+            .unwrap();
+        let subject = format!("/CN={name}");
+        let mut request = vec!["req", "-new", "-subj", &subject, "-keyout", &key, "-out", &csr];
+        request.extend_from_slice(&EC_KEY);
+        openssl(&self.dir, &request);
+        let sign = ["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"];
+        openssl(&self.dir, &[&sign[..], &["-days", "2", "-extfile", &ext, "-out", &cert]].concat());
+        (self.leaf_cert, self.leaf_key) = (self.dir.join(cert), self.dir.join(key));
     }
 }
+
+const EC_KEY: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
 /// An HTTPS server on 127.0.0.1 (reached as `https://localhost:PORT/...`).
 pub struct HttpsServer {
