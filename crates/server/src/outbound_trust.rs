@@ -1,9 +1,9 @@
-//! Which servers requests to client-chosen URLs trust over TLS: the system's trust store
-//! (loaded once per process) plus the operator's `outbound.ca_file` (PEM; e.g. the national CA
-//! or a private CA of the operator's own relying parties). TLS is rustls with the aws-lc-rs
-//! provider, given explicitly: ureq's own default would be ring, which the project does not
-//! build. The certificate is checked for the host named in the URL (ureq takes the SNI and
-//! verification name from the URL, never from the checked address it connects to).
+//! Which servers outbound requests (client-chosen URLs, the E-IMZO server) trust over TLS: the
+//! system's trust store (loaded once per process) plus the operator's `outbound.ca_file` (PEM;
+//! e.g. the national CA or a private CA of the operator's own relying parties). TLS is rustls
+//! with the aws-lc-rs provider, given explicitly: ureq's own default would be ring, which the
+//! project does not build. The certificate is checked for the host named in the URL (ureq takes
+//! the SNI and verification name from the URL, never from the checked address it connects to).
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
