@@ -81,9 +81,23 @@ impl Receiver {
     }
 }
 
+/// Signs the person in with `browser` at `rp` (scope `openid`); the ID token it redeems.
+pub(crate) async fn signed_in_id_token(
+    server: &TestServer,
+    rp: &RelyingParty,
+    browser: &reqwest::Client,
+    login: &str,
+    password: &str,
+) -> String {
+    let start = rp.start(&["openid"], &[]);
+    let callback = sign_in(browser, &server.base_url, &start.url, login, password).await;
+    let tokens = rp.redeem(&callback, start.verifier).await;
+    tokens.id_token().unwrap().to_string()
+}
+
 /// Verifies a logout token as a relying party does (Back-Channel Logout 1.0, 2.6) with
 /// `jsonwebtoken` against the JWKS: signature, `iss`, `aud`, `exp`, `typ`, the event, no nonce.
-async fn verify_logout_token(server: &TestServer, token: &str, client_id: &str) -> Value {
+pub(crate) async fn verify_logout_token(server: &TestServer, token: &str, client_id: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     let jwks: jsonwebtoken::jwk::JwkSet =
@@ -117,10 +131,7 @@ async fn backchannel_logout_notifies_the_clients_of_the_session() {
         let (login, password) = server.add_person("bcl-person");
         let rp = RelyingParty::discover(&server, "bcl-rp", Some(&secret)).await;
         let b = browser();
-        let start = rp.start(&["openid"], &[]);
-        let callback = sign_in(&b, &server.base_url, &start.url, &login, &password).await;
-        let tokens = rp.redeem(&callback, start.verifier).await;
-        let id_token = tokens.id_token().unwrap().to_string();
+        let id_token = signed_in_id_token(&server, &rp, &b, &login, &password).await;
         let id_claims = decode_jwt_payload(&id_token);
         assert!(id_claims["sid"].is_string(), "{id_claims}");
 
@@ -139,11 +150,8 @@ async fn backchannel_logout_notifies_the_clients_of_the_session() {
         assert_ne!(decode_jwt_payload(&refused)["jti"], decode_jwt_payload(&delivered)["jti"]);
 
         // Disabling the account ends its sessions: a new login's session is notified too.
-        let other = browser();
-        let start = rp.start(&["openid"], &[]);
-        let callback = sign_in(&other, &server.base_url, &start.url, &login, &password).await;
-        let tokens = rp.redeem(&callback, start.verifier).await;
-        let other_sid = decode_jwt_payload(&tokens.id_token().unwrap().to_string())["sid"].clone();
+        let other_sid =
+            decode_jwt_payload(&signed_in_id_token(&server, &rp, &browser(), &login, &password).await)["sid"].clone();
         server.cli_ok(&["account", "disable", &login], None);
         let claims = verify_logout_token(&server, &rp_endpoint.next().await, "bcl-rp").await;
         assert_eq!(claims["sid"], other_sid, "{claims}");

@@ -7,7 +7,7 @@ use yagona_tests::rp_node::{jwks, key_pair, node, JwksServer};
 use yagona_tests::{Backend, TestServer};
 
 /// Registers a client_credentials client with `extra` options; its id.
-fn add_machine_client(server: &TestServer, id: &str, extra: &[&str]) {
+pub(crate) fn add_machine_client(server: &TestServer, id: &str, extra: &[&str]) {
     let mut args = vec!["client", "add", "--id", id, "--redirect-uri", "https://rp.example/cb"];
     args.extend_from_slice(&["--grant-type", "client_credentials", "--scope", "reports.read"]);
     args.extend_from_slice(extra);
@@ -23,7 +23,7 @@ fn refused(result: &Value, step: &str, description: &str) {
 
 /// What every assertion client must show: the grant, introspection and revocation work with
 /// assertions; a replayed assertion, a wrong key or secret, and bad claims are `invalid_client`.
-fn assert_assertion_rules(result: &Value) {
+pub(crate) fn assert_assertion_rules(result: &Value) {
     assert_eq!(result["client_credentials"], serde_json::json!({ "ok": true, "token_type": "bearer" }), "{result}");
     assert_eq!(result["introspection"], serde_json::json!({ "ok": true, "active": true }), "{result}");
     assert_eq!(result["replay"]["status"], 401, "{result}");

@@ -34,6 +34,7 @@ mod legal_live;
 mod negative;
 mod operations;
 mod outbound;
+mod outbound_tls;
 mod pairwise;
 mod par_jar;
 mod recovery;

@@ -18,6 +18,7 @@ pub mod chrome;
 pub mod proxy;
 pub mod rp_node;
 pub mod smtp;
+pub mod tls;
 
 /// The database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,9 +65,10 @@ fn parse_time(text: Option<&str>) -> Option<i64> {
 }
 
 impl EimzoServer {
-    pub fn new(base: &str) -> Self {
+    pub fn new(base: &str, tls: ureq::tls::TlsConfig) -> Self {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
+            .tls_config(tls)
             .http_status_as_error(false)
             .build();
         Self { base: base.trim_end_matches('/').to_owned(), agent: config.into() }

@@ -16,6 +16,7 @@ mod logging;
 mod mail;
 mod metrics;
 mod outbound;
+mod outbound_trust;
 mod sector;
 mod serve;
 mod state;

@@ -11,17 +11,22 @@
 //! resolution, and it is the checked one. Proxies from the environment are not used (the check
 //! would then apply to the proxy), and the callers follow no redirects.
 //!
+//! Over https, the server's certificate must chain to the system's trust store or to
+//! `outbound.ca_file` ([`crate::outbound_trust`]).
+//!
 //! Registration (`client add`, dynamic registration) checks the same URLs up front
 //! ([`check_client_urls`]), so a client is told at once (`invalid_client_metadata`) rather than
 //! failing at its first token request.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs as _};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use ureq::config::{Config, ConfigBuilder};
+use ureq::tls::TlsConfig;
 use ureq::typestate::AgentScope;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
@@ -36,13 +41,25 @@ pub struct OutboundConfig {
     /// Networks (CIDR, or single addresses) allowed although not public, e.g. the private
     /// network where the operator's own relying parties run.
     pub allow: Vec<String>,
+    /// Certificates (PEM) trusted for https besides the system's trust store: the national CA,
+    /// or the private CA of the operator's own relying parties.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The checked `[outbound]` settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct OutboundPolicy {
     allow_private: bool,
     allow: Vec<IpNet>,
+    tls: TlsConfig,
+}
+
+impl Default for OutboundPolicy {
+    /// Public addresses only; https trusts the system's trust store.
+    fn default() -> Self {
+        let tls = crate::outbound_trust::system_tls_config();
+        Self { allow_private: false, allow: Vec::new(), tls }
+    }
 }
 
 impl OutboundConfig {
@@ -56,7 +73,8 @@ impl OutboundConfig {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(OutboundPolicy { allow_private: self.allow_private, allow })
+        let tls = crate::outbound_trust::tls_config(self.ca_file.as_deref())?;
+        Ok(OutboundPolicy { allow_private: self.allow_private, allow, tls })
     }
 }
 
@@ -75,10 +93,17 @@ impl OutboundPolicy {
         self.allow_private || is_public(ip) || self.allow.iter().any(|net| net.contains(&ip))
     }
 
+    /// The TLS settings of outbound requests (rustls, trusted roots), for agents that reach
+    /// operator-configured servers rather than client-chosen URLs.
+    pub fn tls(&self) -> TlsConfig {
+        self.tls.clone()
+    }
+
     /// An agent for client-chosen URLs, configured by `config` (timeouts, redirects), whose
-    /// every connection goes to a checked address.
+    /// every connection goes to a checked address and whose https is verified against the
+    /// trusted roots.
     pub fn agent(&self, config: ConfigBuilder<AgentScope>) -> ureq::Agent {
-        let config = config.proxy(None).build();
+        let config = config.proxy(None).tls_config(self.tls.clone()).build();
         let resolver = CheckedResolver { policy: Arc::new(self.clone()), inner: DefaultResolver::default() };
         ureq::Agent::with_parts(config, DefaultConnector::new(), resolver)
     }
@@ -250,14 +275,23 @@ mod tests {
 
     #[test]
     fn the_allow_list_opens_networks_and_is_checked() {
-        let policy = OutboundConfig { allow_private: false, allow: vec!["10.20.0.0/16".into(), "fd00::7".into()] }
-            .policy()
-            .unwrap();
+        let policy = OutboundConfig {
+            allow_private: false,
+            allow: vec!["10.20.0.0/16".into(), "fd00::7".into()],
+            ..Default::default()
+        }
+        .policy()
+        .unwrap();
         assert!(policy.permits(ip("10.20.3.4")) && policy.permits(ip("fd00::7")));
         assert!(!policy.permits(ip("10.21.0.1")) && !policy.permits(ip("127.0.0.1")));
         assert!(policy.clone().with_loopback().permits(ip("127.0.0.1")));
-        assert!(OutboundConfig { allow_private: true, allow: vec![] }.policy().unwrap().permits(ip("169.254.169.254")));
-        let bad = OutboundConfig { allow_private: false, allow: vec!["10.0.0.0/33".into()] }.policy().unwrap_err();
+        assert!(OutboundConfig { allow_private: true, allow: vec![], ..Default::default() }
+            .policy()
+            .unwrap()
+            .permits(ip("169.254.169.254")));
+        let bad = OutboundConfig { allow_private: false, allow: vec!["10.0.0.0/33".into()], ..Default::default() }
+            .policy()
+            .unwrap_err();
         assert!(bad.contains("outbound.allow"), "{bad}");
     }
 

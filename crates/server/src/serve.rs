@@ -71,7 +71,7 @@ pub fn prepare(mut settings: Settings, dev: bool) -> Result<AppState, String> {
     crate::http::pages::set_eimzo_sources(&settings.eds.eimzo_urls);
     let _ = crate::http::error::CLIENT_AUTH_RETRY_AFTER.set(settings.client_auth.window_seconds);
     crate::http::pages::set_time_zone(settings.time_zone);
-    let (trust, loads) = crate::trust::load(&settings.eds);
+    let (trust, loads) = crate::trust::load(&settings.eds, &settings.outbound.tls());
     crate::trust::record_loads(&store, &loads, now());
     let trust = trust?;
     if trust.verifier.is_some() {
@@ -214,7 +214,7 @@ async fn housekeeping(state: web::Data<AppState>) {
         let result = web::block(move || {
             s.reload_keys()?;
             if refresh_crls {
-                let (trust, loads) = crate::trust::load(&s.settings.eds);
+                let (trust, loads) = crate::trust::load(&s.settings.eds, &s.settings.outbound.tls());
                 crate::trust::record_loads(&s.store, &loads, now());
                 match trust {
                     Ok(trust) => {

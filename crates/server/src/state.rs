@@ -203,6 +203,11 @@ pub fn write_private_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(),
 }
 
 /// The configured E-IMZO-server, if any.
-pub fn eimzo_server(eds: &crate::config::EdsConfig) -> Option<Arc<crate::eimzo::EimzoServer>> {
-    eds.eimzo_server_url.as_deref().filter(|u| !u.is_empty()).map(|u| Arc::new(crate::eimzo::EimzoServer::new(u)))
+/// Its https is verified like other outbound requests (`outbound.ca_file`).
+pub fn eimzo_server(
+    eds: &crate::config::EdsConfig,
+    tls: &ureq::tls::TlsConfig,
+) -> Option<Arc<crate::eimzo::EimzoServer>> {
+    let url = eds.eimzo_server_url.as_deref().filter(|u| !u.is_empty())?;
+    Some(Arc::new(crate::eimzo::EimzoServer::new(url, tls.clone())))
 }

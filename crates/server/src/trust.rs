@@ -65,7 +65,7 @@ pub struct EdsTrust {
 /// Reads every configured certificate and CRL. A CRL that cannot be read fails the whole load
 /// (at start: the start; at a refresh: the previous trust stays); the per-source results are
 /// returned either way so they can be recorded.
-pub fn load(eds: &EdsConfig) -> (Result<EdsTrust, String>, Vec<CrlLoad>) {
+pub fn load(eds: &EdsConfig, tls: &ureq::tls::TlsConfig) -> (Result<EdsTrust, String>, Vec<CrlLoad>) {
     let mut loads = Vec::new();
     let mut crls = Vec::new();
     for path in &eds.crls {
@@ -82,12 +82,12 @@ pub fn load(eds: &EdsConfig) -> (Result<EdsTrust, String>, Vec<CrlLoad>) {
     }
     let trust = match loads.iter().find_map(|l| l.result.as_ref().err()) {
         Some(e) => Err(e.clone()),
-        None => build(eds, &crls),
+        None => build(eds, &crls, tls),
     };
     (trust, loads)
 }
 
-fn build(eds: &EdsConfig, crls: &[Vec<u8>]) -> Result<EdsTrust, String> {
+fn build(eds: &EdsConfig, crls: &[Vec<u8>], tls: &ureq::tls::TlsConfig) -> Result<EdsTrust, String> {
     let mut anchors = Vec::new();
     let local = if eds.trust_anchors.is_empty() {
         None
@@ -116,7 +116,7 @@ fn build(eds: &EdsConfig, crls: &[Vec<u8>]) -> Result<EdsTrust, String> {
         anchors.extend(files.into_iter().zip(trust.summary()).map(|(f, s)| (f, AnchorSource::Local(s))));
         Some(yagona_pki::Verifier { trust })
     };
-    let eimzo = match crate::state::eimzo_server(eds) {
+    let eimzo = match crate::state::eimzo_server(eds, tls) {
         Some(server) => {
             let mut issuers = Vec::new();
             for path in &eds.eimzo_server_anchors {

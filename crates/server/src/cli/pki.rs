@@ -198,7 +198,7 @@ pub(super) fn pki_command(command: PkiCommand) -> Result<(), String> {
 pub(super) fn pki_status(settings: &Settings) -> Result<(), String> {
     use crate::trust::{load, rfc3339};
     let now = now();
-    let (trust, loads) = load(&settings.eds);
+    let (trust, loads) = load(&settings.eds, &settings.outbound.tls());
     let store = open_store(settings)?;
     let records = store.crl_sources().map_err(|e| e.to_string())?;
     let mut refusing = 0;

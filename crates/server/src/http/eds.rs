@@ -41,7 +41,7 @@ pub async fn challenge(req: HttpRequest, state: State) -> HttpResponse {
     let (binding, ttl) = (browser.binding(), state.settings.eds.challenge_ttl);
     let stored = blocking(&state, move |s| {
         // With an E-IMZO-server, its challenge: its /backend/auth accepts only those.
-        let challenge = match crate::state::eimzo_server(&s.settings.eds) {
+        let challenge = match crate::state::eimzo_server(&s.settings.eds, &s.settings.outbound.tls()) {
             Some(server) => server.challenge().map_err(OAuthError::server_error)?.0,
             None => random_token(),
         };
