@@ -130,3 +130,41 @@ async fn backchannel_logout_is_posted_over_https() {
         assert_eq!(claims["sid"], decode_jwt_payload(&id_token)["sid"], "{claims}");
     }
 }
+
+/// A CRL distribution point that redirects to https (found in review: the CRL download had no
+/// TLS settings, and ureq, built without a TLS provider of its own, panicked at start). It is
+/// fetched with the outbound trust: an untrusted certificate stops the start with a message
+/// naming `eds.crls`, never a panic; trusted through `outbound.ca_file`, the redirect is followed
+/// over TLS (and the body, not being a CRL, is refused by name).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crl_redirected_to_https_is_fetched_with_the_outbound_trust() {
+    let mut server = TestServer::new(Backend::Sqlite, &[]);
+    let ca = TestCa::new(&server.dir);
+    let https = HttpsServer::start(&ca, "not a CRL".into());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = https.url("/crl");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let answer = format!(
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    server.set_env("YAGONA_EDS__CRLS", &format!("[\"http://127.0.0.1:{port}/crl\"]"));
+    let out = server.command().arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("eds.crls") && !said.contains("panicked"), "untrusted: {said}");
+    assert!(https.received().is_empty(), "no request over an untrusted connection");
+
+    server.set_env("YAGONA_OUTBOUND__CA_FILE", ca.ca_file.to_str().unwrap());
+    let out = server.command().arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("eds.crls") && !said.contains("panicked"), "trusted: {said}");
+    assert_eq!(https.received().len(), 1, "the redirect was followed over TLS");
+}

@@ -90,7 +90,12 @@ impl OutboundPolicy {
 
     /// Whether a request may connect to `ip`.
     pub fn permits(&self, ip: IpAddr) -> bool {
-        self.allow_private || is_public(ip) || self.allow.iter().any(|net| net.contains(&ip))
+        // An allowed IPv4 network is allowed when a resolver answers it IPv4-mapped too.
+        let plain = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V4(_) => ip,
+        };
+        self.allow_private || is_public(ip) || self.allow.iter().any(|net| net.contains(&ip) || net.contains(&plain))
     }
 
     /// The TLS settings of outbound requests (rustls, trusted roots), for agents that reach
@@ -211,24 +216,31 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local, RFC 4193
-        || (first & 0xffc0) == 0xfe80 // link local
-        || (first & 0xffc0) == 0xfec0 // site local (deprecated)
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
+        || (s[0] & 0xfe00) == 0xfc00 // unique local, RFC 4193
+        || (s[0] & 0xffc0) == 0xfe80 // link local
+        || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0) // Teredo: tunnels to an IPv4 address it hides
+        || s[..3] == [0x64, 0xff9b, 1] // local-use NAT64, RFC 8215: translates to any IPv4
+        || s[..4] == [0x100, 0, 0, 0] // discard-only, RFC 6666
+        || (s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0)) // IPv4-translated (SIIT)
 }
 
 /// The IPv4 address an IPv6 address carries: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible
-/// (::a.b.c.d) or NAT64 (64:ff9b::a.b.c.d).
+/// (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) or 6to4 (2002:AABB:CCDD::).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
-    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let v4 = |high: u16, low: u16| Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8);
     let mapped = s[..5] == [0; 5] && (s[5] == 0xffff || (s[5] == 0 && !ip.is_loopback() && !ip.is_unspecified()));
     let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-    (mapped || nat64).then_some(low)
+    if s[0] == 0x2002 {
+        return Some(v4(s[1], s[2]));
+    }
+    (mapped || nat64).then_some(v4(s[6], s[7]))
 }
 
 #[cfg(test)]
@@ -265,10 +277,23 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            "64:ff9b:1::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "::ffff:0:a9fe:a9fe",
+            "100::1",
         ] {
             assert!(!is_public(ip(private)), "{private}");
         }
-        for public in ["8.8.8.8", "93.184.216.34", "2a00:1450:4001::200e", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+        for public in [
+            "8.8.8.8",
+            "93.184.216.34",
+            "2a00:1450:4001::200e",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(ip(public)), "{public}");
         }
     }
@@ -284,6 +309,8 @@ mod tests {
         .unwrap();
         assert!(policy.permits(ip("10.20.3.4")) && policy.permits(ip("fd00::7")));
         assert!(!policy.permits(ip("10.21.0.1")) && !policy.permits(ip("127.0.0.1")));
+        assert!(policy.permits(ip("::ffff:10.20.0.5")), "an allowed network, answered IPv4-mapped");
+        assert!(!policy.permits(ip("::ffff:10.21.0.5")));
         assert!(policy.clone().with_loopback().permits(ip("127.0.0.1")));
         assert!(OutboundConfig { allow_private: true, allow: vec![], ..Default::default() }
             .policy()

@@ -70,7 +70,8 @@ pub fn load(eds: &EdsConfig, tls: &ureq::tls::TlsConfig) -> (Result<EdsTrust, St
     let mut crls = Vec::new();
     for path in &eds.crls {
         let source = path.to_string_lossy().into_owned();
-        let bytes = if source.starts_with("http://") { fetch_crl(&source) } else { read("crls", path) };
+        let remote = source.starts_with("http://") || source.starts_with("https://");
+        let bytes = if remote { fetch_crl(&source, tls) } else { read("crls", path) };
         let result = bytes.and_then(|b| {
             let summary = yagona_pki::parse_crl(&b)
                 .map(|crl| yagona_pki::crl_summary(&crl))
@@ -140,10 +141,14 @@ fn read(key: &str, path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Downloads a CRL from its distribution point (http: CRLs are signed, so plain HTTP is the
-/// norm, RFC 5280 4.2.1.13).
-fn fetch_crl(url: &str) -> Result<Vec<u8>, String> {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
+/// norm, RFC 5280 4.2.1.13; https, or a redirect to it, is verified like every outbound request,
+/// `outbound.ca_file`).
+fn fetch_crl(url: &str, tls: &ureq::tls::TlsConfig) -> Result<Vec<u8>, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(20)))
+        .tls_config(tls.clone())
+        .build()
+        .into();
     let mut response = agent.get(url).call().map_err(|e| format!("configuration key `eds.crls`: {url}: {e}"))?;
     response
         .body_mut()

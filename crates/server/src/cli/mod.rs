@@ -93,6 +93,10 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // The process's one TLS provider (aws-lc-rs), so that no TLS client, whatever its own
+    // configuration, finds none and panics (ureq is built without a provider of its own). An
+    // error only says one is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     match run_cli(cli) {
         Ok(()) => ExitCode::SUCCESS,
