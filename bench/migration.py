@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from purge import LOAD_CPU, LOADGEN, Database, Server, phase_stats  # noqa: E402
+from purge import Database, Server, phase_stats, start_load  # noqa: E402
 
 MIGRATION = "20261203000400"
 INDEXES = ["authorization_codes_expires_at", "authorization_codes_grant", "refresh_tokens_expires_at",
@@ -57,13 +57,7 @@ def main():
         server.prepare()
         result["rows"] = db.row_counts()
         server.start()
-        samples_path, stop_path = os.path.join(workdir, "samples.txt"), os.path.join(workdir, "stop")
-        loadgen = subprocess.Popen(LOAD_CPU + [LOADGEN, "--base", server.base, "--scenario", args.scenario,
-                                               "--concurrency", str(args.concurrency), "--warmup", "3",
-                                               "--duration", "86400", "--stop-file", stop_path,
-                                               "--samples", samples_path],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(3)
+        loadgen, samples_path, stop_path = start_load(server, args.scenario, args.concurrency, workdir)
         # Taken out under load (the server applies pending migrations at its start): a dropped
         # index is gone at once on either backend.
         drop = "".join(f"DROP INDEX IF EXISTS {i};" for i in INDEXES)

@@ -26,40 +26,18 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RELEASE = os.path.join(ROOT, "target", "release")
-YAGONA = os.environ.get("BENCH_YAGONA") or os.path.join(RELEASE, "yagona")
-LOADGEN = os.path.join(RELEASE, "yagona-loadgen")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The release binaries, the CPU pinning and the server helpers of `make bench`.
+from run import LOAD_CPU, LOADGEN, PINNED, ROOT, SERVER_CPU, YAGONA, free_port, wait_for  # noqa: E402
+
 SECRET, PASSWORD = "bench-secret-0123456789", "Samarqand-Yulduz-2026"
-PINNED = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
-SERVER_CPU, LOAD_CPU = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if PINNED else ([], [])
 PURGED_TABLES = ["authorization_codes", "refresh_tokens", "grants", "sessions", "interactions", "eds_challenges",
-                 "registrations", "revoked_access_tokens", "opaque_access_tokens", "client_assertion_jtis",
-                 "pushed_authorization_requests", "registration_tokens", "dpop_proofs", "throttle_counters"]
+                 "registrations", "pending_signatures", "recovery_tokens", "revoked_access_tokens",
+                 "opaque_access_tokens", "client_assertion_jtis", "pushed_authorization_requests", "registration_tokens", "dpop_proofs", "throttle_counters"]
 # The tables the seeder fills, for the row counts (issue 16, item 5).
 SEEDED_TABLES = ["accounts", "certificates", "sessions", "legal_entities", "memberships", "grants", "refresh_tokens",
                  "opaque_access_tokens", "consents", "login_events", "audit_events"]
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url, deadline_s=120):
-    started = time.monotonic()
-    while time.monotonic() - started < deadline_s:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except Exception:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
 
 
 class Database:
@@ -143,12 +121,25 @@ class Server:
     def start(self):
         self.proc = subprocess.Popen(SERVER_CPU + [YAGONA, "serve"], env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.workdir, "server.log"), "w"))
-        wait_for(self.base + "/.well-known/openid-configuration")
+        wait_for(self.base + "/.well-known/openid-configuration", deadline_s=120)
 
     def stop(self):
         if self.proc:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+
+
+def start_load(server, scenario, concurrency, workdir):
+    """The load generator on `scenario`, running until its stop file appears and writing every
+    request to its samples file, past its 3 s warm-up; (process, samples path, stop path)."""
+    samples_path, stop_path = os.path.join(workdir, "samples.txt"), os.path.join(workdir, "stop")
+    loadgen = subprocess.Popen(LOAD_CPU + [LOADGEN, "--base", server.base, "--scenario", scenario,
+                                           "--concurrency", str(concurrency), "--warmup", "3",
+                                           "--duration", "86400", "--stop-file", stop_path,
+                                           "--samples", samples_path],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    return loadgen, samples_path, stop_path
 
 
 def percentile(sorted_values, p):
@@ -194,13 +185,7 @@ def main():
         result["size_before"] = db.sizes()
         result["vacuum_before"] = db.vacuum_stats()
         server.start()
-        samples_path, stop_path = os.path.join(workdir, "samples.txt"), os.path.join(workdir, "stop")
-        loadgen = subprocess.Popen(LOAD_CPU + [LOADGEN, "--base", server.base, "--scenario", args.scenario,
-                                               "--concurrency", str(args.concurrency), "--warmup", "3",
-                                               "--duration", "86400", "--stop-file", stop_path,
-                                               "--samples", samples_path],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(3)
+        loadgen, samples_path, stop_path = start_load(server, args.scenario, args.concurrency, workdir)
         marks = [("before", time.time() * 1000)]
         time.sleep(args.settle)
         purges = []

@@ -14,28 +14,46 @@ use diesel::sql_types::BigInt;
 use crate::schema::*;
 use crate::{DbConnection, Store, StoreError};
 
-/// The tables deleted from by expiry, in order, and their expiry column; `sessions` is handled
-/// between `grants` and the rest (its back-channel notifications read the grants left).
-/// `authorization_codes` and `refresh_tokens` go before `grants`, whose delete cascades to them.
-const BEFORE_SESSIONS: [(&str, &str); 3] =
-    [("authorization_codes", "expires_at"), ("refresh_tokens", "expires_at"), ("grants", "expires_at")];
-const AFTER_SESSIONS: [(&str, &str); 12] = [
-    ("interactions", "expires_at"),
-    ("eds_challenges", "expires_at"),
-    ("registrations", "expires_at"),
-    ("pending_signatures", "expires_at"),
-    ("recovery_tokens", "expires_at"),
-    ("revoked_access_tokens", "expires_at"),
-    ("opaque_access_tokens", "expires_at"),
-    ("client_assertion_jtis", "expires_at"),
-    ("pushed_authorization_requests", "expires_at"),
-    ("registration_tokens", "expires_at"),
-    ("dpop_proofs", "expires_at"),
-    // A counter untouched for a day is past every throttle window (cutoff: `now - 86 400`).
-    ("throttle_counters", "last_attempt"),
+/// A table the purge deletes from: its rows whose `column` is more than `kept` seconds past.
+#[derive(Debug, Clone, Copy)]
+struct Expiring {
+    table: &'static str,
+    column: &'static str,
+    kept: i64,
+}
+
+impl Expiring {
+    /// Rows gone the moment their `expires_at` passes.
+    const fn at_expiry(table: &'static str) -> Self {
+        Self { table, column: "expires_at", kept: 0 }
+    }
+
+    /// The newest value of `column` that is deleted at `now`.
+    fn cutoff(&self, now: i64) -> i64 {
+        now - self.kept
+    }
+}
+
+/// The tables deleted from by expiry, in order; `sessions` is handled between `grants` and the
+/// rest (its back-channel notifications read the grants left). `authorization_codes` and
+/// `refresh_tokens` go before `grants`, whose delete cascades to them.
+const BEFORE_SESSIONS: [Expiring; 3] =
+    [Expiring::at_expiry("authorization_codes"), Expiring::at_expiry("refresh_tokens"), Expiring::at_expiry("grants")];
+const AFTER_SESSIONS: [Expiring; 12] = [
+    Expiring::at_expiry("interactions"),
+    Expiring::at_expiry("eds_challenges"),
+    Expiring::at_expiry("registrations"),
+    Expiring::at_expiry("pending_signatures"),
+    Expiring::at_expiry("recovery_tokens"),
+    Expiring::at_expiry("revoked_access_tokens"),
+    Expiring::at_expiry("opaque_access_tokens"),
+    Expiring::at_expiry("client_assertion_jtis"),
+    Expiring::at_expiry("pushed_authorization_requests"),
+    Expiring::at_expiry("registration_tokens"),
+    Expiring::at_expiry("dpop_proofs"),
+    // A counter untouched for a day is past every throttle window.
+    Expiring { table: "throttle_counters", column: "last_attempt", kept: 86_400 },
 ];
-/// How long a throttle counter outlives its last attempt.
-const THROTTLE_KEPT: i64 = 86_400;
 /// The most rows a batch deletes (the back-channel query binds one variable per session of a
 /// batch, within SQLite's limit).
 pub const MAX_BATCH: i64 = 10_000;
@@ -68,14 +86,6 @@ pub struct PurgeReport {
 impl PurgeReport {
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|(_, n)| n).sum()
-    }
-}
-
-fn cutoff(column: &str, now: i64) -> i64 {
-    if column == "last_attempt" {
-        now - THROTTLE_KEPT
-    } else {
-        now
     }
 }
 
@@ -183,15 +193,15 @@ impl Store {
         let limit = how.batch.clamp(1, MAX_BATCH);
         let pause = if self.backend() == crate::Backend::Sqlite { how.sqlite_pause } else { Duration::ZERO };
         let mut report = PurgeReport::default();
-        let by_expiry = |table: &str, column: &str| -> Result<usize, StoreError> {
-            Ok(delete_batch(&mut *self.conn()?, table, column, cutoff(column, now), limit)?)
+        let by_expiry = |e: Expiring| -> Result<usize, StoreError> {
+            Ok(delete_batch(&mut *self.conn()?, e.table, e.column, e.cutoff(now), limit)?)
         };
-        for (table, column) in BEFORE_SESSIONS {
-            drain(&mut report, table, limit, pause, || by_expiry(table, column))?;
+        for e in BEFORE_SESSIONS {
+            drain(&mut report, e.table, limit, pause, || by_expiry(e))?;
         }
         drain(&mut report, "sessions", limit, pause, || end_sessions_batch(self, now, limit))?;
-        for (table, column) in AFTER_SESSIONS {
-            drain(&mut report, table, limit, pause, || by_expiry(table, column))?;
+        for e in AFTER_SESSIONS {
+            drain(&mut report, e.table, limit, pause, || by_expiry(e))?;
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
@@ -204,13 +214,12 @@ impl Store {
         let started = Instant::now();
         let mut report = self.transaction(|conn| {
             let mut report = PurgeReport::default();
-            let delete_all =
-                |conn: &mut DbConnection, report: &mut PurgeReport, (table, column): (&'static str, &str)| {
-                    let n = delete_all(conn, table, column, cutoff(column, now))?;
-                    report.tables.push((table, n as u64));
-                    report.batches += 1;
-                    Ok::<_, StoreError>(())
-                };
+            let delete_all = |conn: &mut DbConnection, report: &mut PurgeReport, e: Expiring| {
+                let n = delete_all(conn, e.table, e.column, e.cutoff(now))?;
+                report.tables.push((e.table, n as u64));
+                report.batches += 1;
+                Ok::<_, StoreError>(())
+            };
             for entry in BEFORE_SESSIONS {
                 delete_all(conn, &mut report, entry)?;
             }
