@@ -13,6 +13,7 @@ left in place: the bench database is thrown away). Writes JSON to --json-out.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,11 +24,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from purge import Database, Server, phase_stats, start_load  # noqa: E402
 
 MIGRATION = "20261203000400"
-INDEXES = ["authorization_codes_expires_at", "authorization_codes_grant", "refresh_tokens_expires_at",
-           "grants_expires_at", "sessions_expires_at", "interactions_expires_at", "eds_challenges_expires_at",
-           "registrations_expires_at", "revoked_access_tokens_expires_at", "client_assertion_jtis_expires_at",
-           "pushed_authorization_requests_expires_at", "registration_tokens_expires_at",
-           "throttle_counters_last_attempt"]
+# The migration's indexes, read from its own file: a list kept here drifted once (an index added
+# to the migration later made `yagona migrate` fail with "already exists").
+UP_SQL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "sqlite",
+                      "2026-12-03-000400_expiry_indexes", "up.sql")
+INDEXES = re.findall(r"CREATE INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?(\w+) ON", open(UP_SQL).read())
 
 
 def execute(db, sql):

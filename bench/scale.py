@@ -20,7 +20,13 @@ Environment: SCALE_SIZES (people, comma-separated; default 1000,1000000: the fir
 baseline, "empty" but for the pool the per-person scenarios draw from; 0 skips those scenarios),
 SCALE_BACKENDS (sqlite,postgres), SCALE_PG (the PostgreSQL database name prefix: one database
 `<name>_<people>` per size, made anew and dropped at the end), SCALE_ROUNDS, SCALE_WARMUP and SCALE_DURATION (seconds, default 1 and 4), SCALE_SQLITE_MAX
-(the largest SQLite size, default 1000000: the issue asks 10 M on PostgreSQL only).
+(the largest SQLite size, default 1000000: the issue asks 10 M on PostgreSQL only),
+SCALE_KEEP=1 (keep the seeded databases at the end, and use a kept one again instead of seeding
+it anew: a 10 M seeding is most of an hour; the seeding time is then the one recorded when it
+was made, in target/bench/scale/seeded.json; a kept database has had its expired rows purged
+unless SCALE_PURGE=0 was set), SCALE_PURGE=0 (skip bench/purge.py), SCALE_SCENARIOS (a comma-separated subset of the rows, for
+a probe). `--seed-only` seeds (or
+finds) every size and stops.
 The bench reports; it never fails on speed.
 """
 import json
@@ -46,12 +52,18 @@ DURATION = float(os.environ.get("SCALE_DURATION", "4"))
 SQLITE_MAX = int(os.environ.get("SCALE_SQLITE_MAX", "1000000"))
 CONCURRENCY = 16
 ROUNDS = int(os.environ.get("SCALE_ROUNDS", "2"))
+KEEP = os.environ.get("SCALE_KEEP") == "1"
+PURGE = os.environ.get("SCALE_PURGE", "1") != "0"
+SEEDED = os.path.join(OUT, "scale", "seeded.json")
+SEED_ONLY = "--seed-only" in sys.argv
 TOKEN_SEED = "yagona-bench"
 # Every scenario of `make bench` (Yagona's rows), then the per-person ones of the scale bench.
 EXISTING = ["discovery", "jwks", "client_credentials", "introspection", "userinfo", "refresh_token",
             "refresh_token/opaque", "code_exchange", "code_exchange/opaque", "login_flow"]
 PER_PERSON = ["seeded_userinfo", "seeded_introspection", "seeded_login", "seeded_eds_login"]
 SCENARIOS = EXISTING + PER_PERSON + ["registration"]
+if os.environ.get("SCALE_SCENARIOS"):  # a subset, for a probe (the full table needs all)
+    SCENARIOS = [r for r in SCENARIOS if r in os.environ["SCALE_SCENARIOS"].split(",")]
 
 
 class ScaleServer:
@@ -62,17 +74,21 @@ class ScaleServer:
         self.dir = tempfile.mkdtemp(prefix="yagona-scale-")
         port = run.free_port()
         self.base = f"http://127.0.0.1:{port}"
+        os.makedirs(os.path.join(OUT, "scale"), exist_ok=True)
         if backend == "postgres":
             # One database per size, all kept until the backend's rounds are done.
             self.pg_name = f"{PG.rsplit('/', 1)[1]}_{people}"
-            psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")
-            psql(PG_ADMIN, f"CREATE DATABASE {self.pg_name}")
             self.url = PG.rsplit("/", 1)[0] + "/" + self.pg_name
         else:
-            os.makedirs(os.path.join(OUT, "scale"), exist_ok=True)
             self.db = os.path.join(OUT, "scale", f"seed-{people}.db")
-            remove_sqlite(self.db)
             self.url = f"sqlite://{self.db}"
+        self.reused = KEEP and people and self.url in seeded_record()
+        if not self.reused:
+            if backend == "postgres":
+                psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")
+                psql(PG_ADMIN, f"CREATE DATABASE {self.pg_name}")
+            else:
+                remove_sqlite(self.db)
         ca = os.path.join(self.dir, "ca")
         self.ca = ca
         self.env = dict(os.environ, YAGONA_ISSUER=self.base, YAGONA_HTTP__LISTEN=f"127.0.0.1:{port}",
@@ -88,13 +104,26 @@ class ScaleServer:
                         # account's 5 and are refused 429. The reservations still run.
                         YAGONA_LOGIN__MAX_FAILURES_PER_ACCOUNT="1000000000",
                         YAGONA_LOGIN__MAX_FAILURES_PER_ADDRESS="1000000000")
-        self.seed_s = 0.0
-        if people:
+        self.seed_s, self.proc = 0.0, None
+        if self.reused:
+            self.seed_s = seeded_record()[self.url]
+            print(f"  kept from an earlier run (seeded in {self.seed_s:.0f} s)", flush=True)
+            self.cli("migrate")
+        elif people:
             started = time.monotonic()
             self.cli("bench", "seed", "--accounts", str(people), "--database", self.url, "--token-seed", TOKEN_SEED)
             self.seed_s = time.monotonic() - started
+            record_seeding(self.url, self.seed_s)
         else:
             self.cli("migrate")
+
+    def start(self):
+        """The bench's clients, account and CA (again on a kept database), and the server."""
+        ca = self.ca
+        if self.reused:
+            # Made by the run that kept the database: drop them, so the settings below hold.
+            for client in ("bench", "bench-opaque"):
+                subprocess.run([YAGONA, "client", "remove", "--id", client], env=self.env, capture_output=True)
         self.cli("pki", "dev-ca", "init", "--out", ca)
         self.cli("client", "add", "--id", "bench", "--secret", run.SECRET, "--redirect-uri",
                  "http://127.0.0.1:9/bench/callback", "--first-party", "--grant-type", "authorization_code",
@@ -102,14 +131,17 @@ class ScaleServer:
         self.cli("client", "add", "--id", "bench-opaque", "--secret", run.SECRET, "--redirect-uri",
                  "http://127.0.0.1:9/bench/callback", "--first-party", "--grant-type", "authorization_code",
                  "--grant-type", "refresh_token", "--access-token-format", "opaque")
-        self.cli("account", "add", "--login", "bench", "--password-stdin", "--pinfl", "31205900260011", "--surname",
-                 "Benchmark", "--first-name", "Bench", "--birth-date", "1990-05-12", stdin=run.PASSWORD + "\n")
+        # A kept database has the account already (the same password).
+        if not (self.reused and "bench" in self.cli("account", "show", "--login", "bench", check=False)):
+            self.cli("account", "add", "--login", "bench", "--password-stdin", "--pinfl", "31205900260011",
+                     "--surname", "Benchmark", "--first-name", "Bench", "--birth-date", "1990-05-12",
+                     stdin=run.PASSWORD + "\n")
         self.proc = subprocess.Popen(run.SERVER_CPU + [YAGONA, "serve"], env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         run.wait_for(self.base + "/.well-known/openid-configuration", deadline_s=120)
 
-    def cli(self, *args, stdin=None):
-        return subprocess.run([YAGONA, *args], env=self.env, input=stdin, text=True, check=True,
+    def cli(self, *args, stdin=None, check=True):
+        return subprocess.run([YAGONA, *args], env=self.env, input=stdin, text=True, check=check,
                               capture_output=True).stdout
 
     def db_bytes(self):
@@ -132,11 +164,43 @@ class ScaleServer:
         self.proc.wait(timeout=30)
 
     def close(self):
+        if KEEP and self.people:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            return
+        forget_seeding(self.url)
         if self.backend == "postgres":
             psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")
         else:
             remove_sqlite(self.db)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def memory_kib():
+    with open("/proc/meminfo") as f:
+        return int(next(line for line in f if line.startswith("MemTotal:")).split()[1])
+
+
+def seeded_record():
+    """The kept seeded databases (SCALE_KEEP): URL to seeding seconds."""
+    try:
+        with open(SEEDED) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def record_seeding(url, seconds):
+    record = seeded_record()
+    record[url] = seconds
+    with open(SEEDED, "w") as f:
+        json.dump(record, f, indent=2)
+
+
+def forget_seeding(url):
+    record = seeded_record()
+    if record.pop(url, None) is not None:
+        with open(SEEDED, "w") as f:
+            json.dump(record, f, indent=2)
 
 
 def psql(url, sql):
@@ -153,7 +217,46 @@ def remove_sqlite(db):
             os.remove(p)
 
 
+def disk_read_bytes():
+    """Bytes read from the block devices so far (/proc/diskstats, 512-byte sectors): a
+    scenario that reads the disk is waiting on pages the page cache could not hold."""
+    total = 0
+    try:
+        with open("/proc/diskstats") as f:
+            for line in f:
+                fields = line.split()
+                name = fields[2]
+                # Whole devices only (vda, sda, nvme0n1), not their partitions or zram.
+                if name.startswith(("vd", "sd", "xvd")) and not name[-1].isdigit() or \
+                        name.startswith("nvme") and "p" not in name[4:]:
+                    total += int(fields[5]) * 512
+    except OSError:
+        return 0
+    return total
+
+
+def pg_blocks(server):
+    """PostgreSQL's buffer reads of the size's database: (found in shared buffers, read from
+    outside them: the OS page cache or the disk)."""
+    if server.backend != "postgres":
+        return (0, 0)
+    hit, read = psql(PG_ADMIN, "SELECT blks_hit, blks_read FROM pg_stat_database WHERE datname = "
+                               f"'{server.pg_name}'").strip().split("|")
+    return int(hit), int(read)
+
+
 def load(server, row):
+    disk, blocks = disk_read_bytes(), pg_blocks(server)
+    result = run_load(server, row)
+    if "rps" in result:
+        result["disk_read_mib"] = round((disk_read_bytes() - disk) / 2**20, 1)
+        if server.backend == "postgres":
+            hit, read = (after - before for after, before in zip(pg_blocks(server), blocks))
+            result["pg_blocks_hit"], result["pg_blocks_read"] = hit, read
+    return result
+
+
+def run_load(server, row):
     scenario = row.partition("/")[0]
     extra = list(run.YAGONA_EXTRA.get(row, ()))
     if scenario.startswith("seeded_"):
@@ -198,9 +301,14 @@ def bench_backend(backend, sizes):
             print(f"{backend}, {people} people: seeding and starting", flush=True)
             server = ScaleServer(backend, people)
             servers.append(server)
+            if SEED_ONLY:
+                continue
+            server.start()
             entries.append({"backend": backend, "people": people, "seed_s": server.seed_s,
                             "rss_idle_kib": run.rss_kib(server.proc.pid)[0], "scenarios": {}, "rounds": {}})
             print(f"  seeded in {server.seed_s:.0f} s; {server.db_bytes() / 2**20:.0f} MiB", flush=True)
+        if SEED_ONLY:
+            return entries
         for row in SCENARIOS:
             for k in range(ROUNDS):
                 for server, entry in zip(servers, entries):
@@ -210,8 +318,8 @@ def bench_backend(backend, sizes):
                     # The server's resident memory after this scenario: which one made the peak.
                     result["rss_after_kib"] = run.rss_kib(server.proc.pid)[0]
                     entry["rounds"].setdefault(row, []).append(result)
-                    shown = f"{result['rps']:.0f} req/s, p99 {result['p99_ms']:.2f} ms, {result['errors']} errors" \
-                        if "rps" in result else f"failed: {result['error']}"
+                    shown = f"{result['rps']:.0f} req/s, p99 {result['p99_ms']:.2f} ms, {result['errors']} errors, " \
+                        f"{result['disk_read_mib']} MiB read from disk" if "rps" in result else f"failed: {result['error']}"
                     print(f"  {row:<22} {server.people:>9} round {k + 1}: {shown}", flush=True)
             for entry in entries:
                 if row in entry["rounds"]:
@@ -221,32 +329,43 @@ def bench_backend(backend, sizes):
             entry["db_bytes"] = server.db_bytes()
             entry["relations"] = server.relations()
             server.stop()
-            if server.people:
+            if server.people and PURGE:
                 purge(server, entry)
         return entries
     finally:
         for server in servers:
-            if server.proc.poll() is None:
+            if server.proc is not None and server.proc.poll() is None:
                 server.stop()
             server.close()
 
 
 def main():
     path = os.path.join(OUT, "scale.json")
+    if SEED_ONLY and not KEEP:
+        sys.exit("--seed-only keeps what it seeds: set SCALE_KEEP=1")
     if "--svg-only" in sys.argv:
         with open(path) as f:
             results = json.load(f)
     else:
         os.makedirs(OUT, exist_ok=True)
         started = time.monotonic()
-        results = {"machine": {"cpus": os.cpu_count(), "pinned": bool(run.PINNED)},
+        results = {"machine": {"cpus": os.cpu_count(), "pinned": bool(run.PINNED), "memory_kib": memory_kib()},
                    "window": {"warmup_s": WARMUP, "duration_s": DURATION, "concurrency": CONCURRENCY,
                               "rounds": ROUNDS},
                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": []}
+        if "postgres" in BACKENDS:
+            # The server's memory settings decide how much of a large database stays cached.
+            results["postgres_settings"] = dict(line.split("|") for line in psql(
+                PG_ADMIN, "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'effective_cache_size', 'work_mem', 'max_wal_size', 'random_page_cost', "
+                "'server_version')").splitlines() if line)
         for backend in BACKENDS:
             sizes = [n for n in SIZES if backend != "sqlite" or n <= SQLITE_MAX]
             if sizes != SIZES:
                 print(f"sqlite: sizes above SCALE_SQLITE_MAX={SQLITE_MAX} skipped")
+            if SEED_ONLY:
+                bench_backend(backend, sizes)
+                continue
             results["runs"] += bench_backend(backend, sizes)
             with open(path, "w") as f:
                 json.dump(results, f, indent=2)

@@ -41,6 +41,8 @@ def markdown_table(results):
         head += [f"req/s {people_label(n)}", "p50 ms", "p99 ms"]
     for n in rest:
         head += [f"req/s {people_label(n)}/{people_label(base)}", f"p99 {people_label(n)}/{people_label(base)}"]
+    # What the largest size read from the disk during its window: pages its cache could not hold.
+    head.append(f"disk MiB {people_label(sizes[-1])}")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     for scenario, backends in data.items():
         for backend, points in backends.items():
@@ -64,6 +66,8 @@ def markdown_table(results):
                 rps, p99 = ratio(r["rps"], b["rps"]), ratio(r["p99_ms"], b["p99_ms"])
                 cells.append(f"**{rps:.2f}×**" if rps < RPS_TARGET else f"{rps:.2f}×")
                 cells.append(f"**{p99:.2f}×**" if p99 > P99_TARGET else f"{p99:.2f}×")
+            largest = found.get(sizes[-1]) or {}
+            cells.append(f"{largest['disk_read_mib']:.0f}" if "disk_read_mib" in largest else "—")
             lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("| backend | people | seeding s | database MiB | RSS idle MiB | RSS peak MiB |")

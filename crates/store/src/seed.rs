@@ -72,6 +72,9 @@ const BLOCK: u64 = 20_000;
 const CONFIRMED_EVERY: u64 = 5;
 /// One legal entity per this many people, its head the first of them and an accountant the next.
 const ENTITY_EVERY: u64 = 100;
+/// One in this many people revoked an access token (a JWT: only its jti is stored), so the
+/// revocation check of every token lookup probes a table of realistic size, not an empty one.
+const REVOKED_EVERY: u64 = 10;
 /// Expired rows ended within this many seconds before the seeding clock, spread evenly, so that
 /// a purge bench can purge the older half with one method and the rest with another.
 const EXPIRED_SPREAD: u64 = 86_400;
@@ -87,6 +90,14 @@ struct OpaqueRow {
     hash: String,
     jti: String,
     claims: String,
+    expires_at: i64,
+}
+
+/// A revoked access token's jti, kept until the token would have expired.
+#[derive(Insertable)]
+#[diesel(table_name = revoked_access_tokens, treat_none_as_default_value = false)]
+struct RevokedRow {
+    jti: String,
     expires_at: i64,
 }
 
@@ -138,6 +149,7 @@ struct Block {
     consents: Vec<ConsentRow>,
     logins: Vec<LoginEventRow>,
     audit: Vec<AuditRow>,
+    revoked: Vec<RevokedRow>,
 }
 
 /// A valid PINFL for person `i`, unique for `i` below 3.36e10: century-and-sex digit 3 or 4
@@ -298,6 +310,15 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
                 expires_at,
             });
         }
+        if i % REVOKED_EVERY == 0 {
+            // Half of the revocations outlive the bench; the others' tokens have expired, and
+            // the purge takes them.
+            let live = i % (2 * REVOKED_EVERY) == 0;
+            b.revoked.push(RevokedRow {
+                jti: hash_of(32, i),
+                expires_at: if live { now + SEED_ACCESS_TTL } else { expired_at(now, i) },
+            });
+        }
         b.consents.push(ConsentRow {
             account_id: id.clone(),
             client_id: client.clone(),
@@ -360,7 +381,8 @@ fn write_block(conn: &mut DbConnection, mut b: Block) -> Result<u64, StoreError>
         + write_rows!(conn, opaque_access_tokens::table, b.opaque)
         + write_rows!(conn, consents::table, b.consents)
         + write_rows!(conn, login_events::table, b.logins)
-        + write_rows!(conn, audit_events::table, b.audit))
+        + write_rows!(conn, audit_events::table, b.audit)
+        + write_rows!(conn, revoked_access_tokens::table, b.revoked))
 }
 
 fn clients(plan: &SeedPlan) -> Vec<ClientRow> {
@@ -461,9 +483,10 @@ mod tests {
         let report = store.seed(&plan, |_| reports += 1).unwrap();
         assert_eq!(reports, 1);
         // Per person: account, session, grant, 3 refresh tokens, 2 access tokens, consent,
-        // 2 login events, audit event = 12; a fifth have a certificate; one in a hundred heads
-        // an entity (2 rows) and one in a hundred is its accountant; plus the clients.
-        assert_eq!(report.rows, 2500 * 12 + 500 + 25 * 3 + 10);
+        // 2 login events, audit event = 12; a fifth have a certificate; one in ten a revoked
+        // token; one in a hundred heads an entity (2 rows) and one in a hundred is its
+        // accountant; plus the clients.
+        assert_eq!(report.rows, 2500 * 12 + 500 + 250 + 25 * 3 + 10);
         let (pinfl, _) = pinfl_of(1234);
         let person = store.find_account_by_pinfl(&yagona_account::Pinfl::try_from(pinfl.as_str()).unwrap()).unwrap();
         assert_eq!(person.expect("seeded").id.as_str(), "seed-a1234");
@@ -487,6 +510,10 @@ mod tests {
         assert_eq!((claims.sub.as_str(), claims.gid.as_deref()), ("seed-a1234", Some("seed-g1234")));
         assert!(store.find_live_access(&claims.jti, "seed-g1234", now).unwrap().is_some());
         assert!(store.find_opaque_access_token(&hash_token(&seed_access_token("other", 1234)), now).unwrap().is_none());
+        // Every tenth person revoked a token; its jti is refused, the live token's is not.
+        assert!(store.is_access_token_revoked(&hash_of(32, 1230)).unwrap());
+        assert!(!store.is_access_token_revoked(&hash_of(32, 1234)).unwrap());
+        assert!(store.find_live_access(&hash_of(32, 1240), "seed-g1240", now).unwrap().is_none());
         let client = store.find_client(&yagona_oidc::ClientId::try_from("seed-client-4").unwrap()).unwrap();
         assert!(client.expect("a seeded client").secret_hash.is_some(), "confidential: it may introspect");
         // A head's grant acts for the entity, and the membership is live.
