@@ -24,7 +24,8 @@ SCALE_BACKENDS (sqlite,postgres), SCALE_PG (the PostgreSQL database name prefix:
 SCALE_KEEP=1 (keep the seeded databases at the end, and use a kept one again instead of seeding
 it anew: a 10 M seeding is most of an hour; the seeding time is then the one recorded when it
 was made, in target/bench/scale/seeded.json; a kept database has had its expired rows purged
-unless SCALE_PURGE=0 was set), SCALE_PURGE=0 (skip bench/purge.py), SCALE_SCENARIOS (a comma-separated subset of the rows, for
+unless SCALE_PURGE=0 was set), SCALE_PURGE=0 (skip bench/purge.py), SCALE_PREWARM=1 (before the scenarios, read the
+per-person lookups' tables and indexes into the page cache: a server whose memory holds them), SCALE_SCENARIOS (a comma-separated subset of the rows, for
 a probe). `--seed-only` seeds (or
 finds) every size and stops.
 The bench reports; it never fails on speed.
@@ -54,6 +55,9 @@ CONCURRENCY = 16
 ROUNDS = int(os.environ.get("SCALE_ROUNDS", "2"))
 KEEP = os.environ.get("SCALE_KEEP") == "1"
 PURGE = os.environ.get("SCALE_PURGE", "1") != "0"
+PREWARM = os.environ.get("SCALE_PREWARM") == "1"
+# What a per-person userinfo or introspection reads: the tables and their indexes.
+HOT_TABLES = ["opaque_access_tokens", "grants", "accounts", "memberships", "revoked_access_tokens", "clients"]
 SEEDED = os.path.join(OUT, "scale", "seeded.json")
 SEED_ONLY = "--seed-only" in sys.argv
 TOKEN_SEED = "yagona-bench"
@@ -132,13 +136,31 @@ class ScaleServer:
                  "http://127.0.0.1:9/bench/callback", "--first-party", "--grant-type", "authorization_code",
                  "--grant-type", "refresh_token", "--access-token-format", "opaque")
         # A kept database has the account already (the same password).
-        if not (self.reused and "bench" in self.cli("account", "show", "--login", "bench", check=False)):
+        if not (self.reused and "bench" in self.cli("account", "show", "bench", check=False)):
             self.cli("account", "add", "--login", "bench", "--password-stdin", "--pinfl", "31205900260011",
                      "--surname", "Benchmark", "--first-name", "Bench", "--birth-date", "1990-05-12",
                      stdin=run.PASSWORD + "\n")
         self.proc = subprocess.Popen(run.SERVER_CPU + [YAGONA, "serve"], env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         run.wait_for(self.base + "/.well-known/openid-configuration", deadline_s=120)
+
+    def prewarm(self):
+        """Reads the per-person lookups' tables and indexes once (SCALE_PREWARM=1), as a server
+        that has run for a while and whose memory holds them has them cached: pg_prewarm's 'read'
+        mode (into the OS page cache), or the SQLite file read through. The MiB read."""
+        if self.backend == "postgres":
+            psql(self.url, "CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            names = ", ".join(f"'{t}'" for t in HOT_TABLES)
+            blocks = psql(self.url, "SELECT sum(pg_prewarm(c.oid, 'read')) FROM pg_class c JOIN pg_namespace n ON "
+                                    "n.oid = c.relnamespace WHERE n.nspname = 'public' AND (c.relname IN "
+                                    f"({names}) OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON "
+                                    f"t.oid = i.indrelid WHERE t.relname IN ({names})))").strip()
+            return int(blocks or 0) * 8192 / 2**20
+        read = 0
+        with open(self.db, "rb") as f:
+            while chunk := f.read(1 << 20):
+                read += len(chunk)
+        return read / 2**20
 
     def cli(self, *args, stdin=None, check=True):
         return subprocess.run([YAGONA, *args], env=self.env, input=stdin, text=True, check=check,
@@ -309,6 +331,12 @@ def bench_backend(backend, sizes):
             print(f"  seeded in {server.seed_s:.0f} s; {server.db_bytes() / 2**20:.0f} MiB", flush=True)
         if SEED_ONLY:
             return entries
+        if PREWARM:
+            for server, entry in zip(servers, entries):
+                started = time.monotonic()
+                entry["prewarm_mib"] = round(server.prewarm(), 1)
+                print(f"  {server.people} prewarmed: {entry['prewarm_mib']:.0f} MiB in "
+                      f"{time.monotonic() - started:.0f} s", flush=True)
         for row in SCENARIOS:
             for k in range(ROUNDS):
                 for server, entry in zip(servers, entries):
