@@ -27,7 +27,8 @@ was made, in target/bench/scale/seeded.json; a kept database has had its expired
 unless SCALE_PURGE=0 was set), SCALE_PURGE=0 (skip bench/purge.py), SCALE_PREWARM=1 (before the scenarios, read the
 per-person lookups' tables and indexes into the page cache: a server whose memory holds them), SCALE_SCENARIOS (a comma-separated subset of the rows, for
 a probe). `--seed-only` seeds (or
-finds) every size and stops.
+finds) every size and stops. SCALE_NAME (default scale) names the output files, so that a
+probe does not overwrite the run.
 The bench reports; it never fails on speed.
 """
 import json
@@ -56,6 +57,7 @@ ROUNDS = int(os.environ.get("SCALE_ROUNDS", "2"))
 KEEP = os.environ.get("SCALE_KEEP") == "1"
 PURGE = os.environ.get("SCALE_PURGE", "1") != "0"
 PREWARM = os.environ.get("SCALE_PREWARM") == "1"
+NAME = os.environ.get("SCALE_NAME", "scale")  # target/bench/NAME.{json,md,svg}: a probe beside the run
 # What a per-person userinfo or introspection reads: the tables and their indexes.
 HOT_TABLES = ["opaque_access_tokens", "grants", "accounts", "memberships", "revoked_access_tokens", "clients"]
 SEEDED = os.path.join(OUT, "scale", "seeded.json")
@@ -368,7 +370,7 @@ def bench_backend(backend, sizes):
 
 
 def main():
-    path = os.path.join(OUT, "scale.json")
+    path = os.path.join(OUT, NAME + ".json")
     if SEED_ONLY and not KEEP:
         sys.exit("--seed-only keeps what it seeds: set SCALE_KEEP=1")
     if "--svg-only" in sys.argv:
@@ -401,14 +403,14 @@ def main():
         with open(path, "w") as f:
             json.dump(results, f, indent=2)
     table = scale_svg.markdown_table(results)
-    with open(os.path.join(OUT, "scale.md"), "w") as f:
+    with open(os.path.join(OUT, NAME + ".md"), "w") as f:
         f.write(table)
     print("\n" + table)
     svg = scale_svg.draw(results)
-    with open(os.path.join(OUT, "scale.svg"), "w") as f:
+    with open(os.path.join(OUT, NAME + ".svg"), "w") as f:
         f.write(svg)
     if "--copy-svg" in sys.argv:
-        shutil.copy(os.path.join(OUT, "scale.svg"), os.path.join(ROOT, "docs", "images", "scale.svg"))
+        shutil.copy(os.path.join(OUT, NAME + ".svg"), os.path.join(ROOT, "docs", "images", "scale.svg"))
     if "duration_s" in results:
         print(f"bench-scale took {results['duration_s'] / 60:.1f} min (building excluded)")
 
