@@ -1,6 +1,8 @@
 //! The purge of what has expired, one function for the server's periodic housekeeping and for
 //! `yagona purge` (docs/operations.md, docs/performance.md "Housekeeping at scale").
 
+use std::sync::atomic::AtomicBool;
+
 use yagona_account::audit::AuditRepository as _;
 use yagona_account::legal::LegalRepository as _;
 use yagona_store::{PurgeBatches, PurgeReport, Store};
@@ -27,16 +29,25 @@ pub struct PurgeSummary {
 }
 
 /// Ends expired memberships, deletes expired rows, then audit events past their retention.
-pub fn purge(store: &Store, settings: &Settings, now: i64, method: PurgeMethod) -> Result<PurgeSummary, String> {
+/// Batches stop once `stop` is set (the server is shutting down); the rest waits for the next
+/// purge.
+pub fn purge(
+    store: &Store,
+    settings: &Settings,
+    now: i64,
+    method: PurgeMethod,
+    stop: &AtomicBool,
+) -> Result<PurgeSummary, String> {
     // Expired roles end first (an event in the audit trail), revoking their grants: until then,
     // every use of those grants checks the membership anyway.
     let memberships_ended = store.end_expired_memberships(now).map_err(|e| e.to_string())?;
     let expired = match method {
-        PurgeMethod::Batches(how) => store.purge_expired_in_batches(now, how),
+        PurgeMethod::Batches(how) => store.purge_expired_in_batches_until(now, how, stop),
         PurgeMethod::AtOnce => store.purge_expired_at_once(now),
     }
     .map_err(|e| e.to_string())?;
     let audit_events = match settings.audit_retention {
+        Some(_) if expired.stopped => None,
         Some(retention) => Some(store.purge_audit(now - retention).map_err(|e| e.to_string())?),
         None => None,
     };

@@ -169,11 +169,15 @@ async fn stop_on_signal(state: web::Data<AppState>, handles: Vec<actix_web::dev:
     };
     tokio::select! {
         _ = term.recv() => {
+            state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
             state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(grace_seconds = grace.as_secs(), "SIGTERM: draining (readiness answers 503)");
             actix_web::rt::time::sleep(grace).await;
         }
-        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        _ = int.recv() => {
+            state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("SIGINT: stopping")
+        }
     }
     tracing::info!("closing the listener; finishing requests in flight");
     for handle in handles {
@@ -207,7 +211,9 @@ async fn housekeeping(state: web::Data<AppState>) {
         tick.tick().await;
         rounds += 1;
         let s = state.clone();
-        let purge = rounds.is_multiple_of(20);
+        // `purge.interval` in 30-second rounds (at least one); never when it is 0.
+        let purge =
+            state.settings.purge_interval.is_some_and(|every| rounds.is_multiple_of((every.as_secs() / 30).max(1)));
         // CRLs are re-read every `eds.crl_refresh` seconds (in 30-second rounds).
         let crl_rounds = u64::try_from(state.settings.eds.crl_refresh / 30).unwrap_or(1).max(1);
         let refresh_crls = rounds.is_multiple_of(crl_rounds);
@@ -228,7 +234,13 @@ async fn housekeeping(state: web::Data<AppState>) {
             }
             if purge {
                 let method = crate::housekeeping::PurgeMethod::Batches(Default::default());
-                let done = crate::housekeeping::purge(&s.store, &s.settings, now(), method)?;
+                let done = crate::housekeeping::purge(&s.store, &s.settings, now(), method, &s.stopping)?;
+                if done.expired.stopped {
+                    tracing::info!(
+                        rows = done.expired.rows(),
+                        "the purge stopped for the shutdown; the next one goes on"
+                    );
+                }
                 if done.memberships_ended > 0 {
                     tracing::info!(memberships = done.memberships_ended, "expired memberships ended");
                 }

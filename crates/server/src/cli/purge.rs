@@ -38,7 +38,9 @@ pub(super) fn purge_command(settings: &Settings, args: PurgeArgs) -> Result<(), 
     } else {
         PurgeMethod::Batches(PurgeBatches { batch: args.batch, sqlite_pause: Duration::from_millis(args.pause_ms) })
     };
-    let done = purge(&store, settings, args.as_of.unwrap_or_else(now), method)?;
+    // Ctrl-C ends the process; a batch in flight is its own transaction.
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let done = purge(&store, settings, args.as_of.unwrap_or_else(now), method, &never)?;
     let report = &done.expired;
     if args.json {
         let tables: serde_json::Map<String, serde_json::Value> =

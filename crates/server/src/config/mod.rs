@@ -40,6 +40,7 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
+    pub purge: PurgeConfig,
     pub clients: ClientsConfig,
     pub dpop: DpopConfig,
     pub subjects: SubjectsConfig,
@@ -109,6 +110,7 @@ impl Default for Config {
             log: LogConfig { format: LogFormat::Text, level: "info".into() },
             metrics: MetricsConfig { listen: "127.0.0.1:9464".into() },
             audit: AuditConfig { retention_days: 365 },
+            purge: PurgeConfig { interval: 600 },
             dpop: DpopConfig { require_nonce: false },
             subjects: SubjectsConfig { default_type: Default::default(), pairwise_secret_file: None },
             mail: MailConfig {
@@ -160,6 +162,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// `audit.retention_days` in seconds; `None` keeps events for ever.
     pub audit_retention: Option<i64>,
+    /// `purge.interval`; `None`: the server never purges (an external `yagona purge` does).
+    pub purge_interval: Option<std::time::Duration>,
     pub clients: ClientsConfig,
     pub dpop: DpopConfig,
     pub subjects: SubjectsConfig,
@@ -293,6 +297,9 @@ impl Config {
                 ));
             }
         }
+        if self.purge.interval != 0 && self.purge.interval < 30 {
+            return Err("configuration key `purge.interval`: must be 0 (never) or at least 30 seconds".into());
+        }
         if self.audit.retention_days < 0 {
             return Err(
                 "configuration key `audit.retention_days`: must be 0 (keep for ever) or a number of days".into()
@@ -365,6 +372,7 @@ impl Config {
             log: self.log,
             metrics_listen,
             audit_retention: (self.audit.retention_days > 0).then(|| self.audit.retention_days * 86_400),
+            purge_interval: (self.purge.interval > 0).then(|| std::time::Duration::from_secs(self.purge.interval)),
             clients: self.clients,
             dpop: self.dpop,
             pairwise_secret,

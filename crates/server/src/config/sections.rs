@@ -222,6 +222,14 @@ pub struct DpopConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct PurgeConfig {
+    /// Seconds between the server's purges of expired rows (each replica runs its own, in
+    /// batches); 0: never, for a deployment that runs `yagona purge` on a schedule of its own.
+    pub interval: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// Days audit events are kept; 0 keeps them for ever.
     pub retention_days: i64,

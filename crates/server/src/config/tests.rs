@@ -29,6 +29,15 @@ fn layers_and_errors() {
         jail.set_env("YAGONA_HTTP__LISTEN", "nonsense");
         let err = Config::load(None).unwrap().validate().unwrap_err();
         assert!(err.contains("http.listen"), "{err}");
+        jail.set_env("YAGONA_HTTP__LISTEN", "127.0.0.1:9000");
+        jail.set_env("YAGONA_PURGE__INTERVAL", "5");
+        let err = Config::load(None).unwrap().validate().unwrap_err();
+        assert!(err.contains("purge.interval"), "{err}");
+        jail.set_env("YAGONA_PURGE__INTERVAL", "0");
+        assert_eq!(Config::load(None).unwrap().validate().unwrap().purge_interval, None, "never");
+        jail.set_env("YAGONA_PURGE__INTERVAL", "120");
+        let s = Config::load(None).unwrap().validate().unwrap();
+        assert_eq!(s.purge_interval, Some(std::time::Duration::from_secs(120)));
         Ok(())
     });
 }

@@ -6,6 +6,7 @@
 //! pauses so that writers waiting on the database lock get it. Expired sessions go a batch at a
 //! time too, each batch with its back-channel logout notifications in one transaction.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -81,6 +82,9 @@ pub struct PurgeReport {
     /// Statements (batches) that deleted rows.
     pub batches: u64,
     pub seconds: f64,
+    /// Stopped before the end because the process is stopping: the rest waits for the next
+    /// purge (every batch committed on its own, so nothing is half-done).
+    pub stopped: bool,
 }
 
 impl PurgeReport {
@@ -161,17 +165,24 @@ fn end_sessions_batch(store: &Store, now: i64, limit: i64) -> Result<usize, Stor
     })
 }
 
-/// Runs `batch` until it deletes fewer than `limit` rows, pausing between full batches; adds
-/// the table's count to `report`.
+/// Runs `batch` until it deletes fewer than `limit` rows, pausing between full batches, or until
+/// `stop` is set; adds the table's count to `report`.
 fn drain(
     report: &mut PurgeReport,
     table: &'static str,
     limit: i64,
     pause: Duration,
+    stop: &AtomicBool,
     mut batch: impl FnMut() -> Result<usize, StoreError>,
 ) -> Result<(), StoreError> {
     let mut total = 0;
     loop {
+        // A server asked to stop must not wait for a purge of millions of rows (minutes at 10 M
+        // people): it stops between batches.
+        if stop.load(Ordering::Relaxed) {
+            report.stopped = true;
+            break;
+        }
         let n = batch()?;
         total += n as u64;
         report.batches += u64::from(n > 0);
@@ -189,6 +200,17 @@ fn drain(
 impl Store {
     /// Deletes every row expired at `now` in batches (module comment); what was deleted.
     pub fn purge_expired_in_batches(&self, now: i64, how: PurgeBatches) -> Result<PurgeReport, StoreError> {
+        self.purge_expired_in_batches_until(now, how, &AtomicBool::new(false))
+    }
+
+    /// [`Self::purge_expired_in_batches`], stopping between batches once `stop` is set (the
+    /// server's shutdown): the report says so.
+    pub fn purge_expired_in_batches_until(
+        &self,
+        now: i64,
+        how: PurgeBatches,
+        stop: &AtomicBool,
+    ) -> Result<PurgeReport, StoreError> {
         let started = Instant::now();
         let limit = how.batch.clamp(1, MAX_BATCH);
         let pause = if self.backend() == crate::Backend::Sqlite { how.sqlite_pause } else { Duration::ZERO };
@@ -197,11 +219,11 @@ impl Store {
             Ok(delete_batch(&mut *self.conn()?, e.table, e.column, e.cutoff(now), limit)?)
         };
         for e in BEFORE_SESSIONS {
-            drain(&mut report, e.table, limit, pause, || by_expiry(e))?;
+            drain(&mut report, e.table, limit, pause, stop, || by_expiry(e))?;
         }
-        drain(&mut report, "sessions", limit, pause, || end_sessions_batch(self, now, limit))?;
+        drain(&mut report, "sessions", limit, pause, stop, || end_sessions_batch(self, now, limit))?;
         for e in AFTER_SESSIONS {
-            drain(&mut report, e.table, limit, pause, || by_expiry(e))?;
+            drain(&mut report, e.table, limit, pause, stop, || by_expiry(e))?;
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
@@ -336,6 +358,29 @@ mod tests {
         // Batches of two: every table with expired rows takes more than one.
         let how = PurgeBatches { batch: 2, sqlite_pause: Duration::from_millis(1) };
         on_both(|store| store.purge_expired_in_batches(1000, how).unwrap());
+    }
+
+    /// A server stopping during a long purge (minutes at 10 M people) must not wait for it: a
+    /// set stop flag ends the purge before the next batch, and a later purge does the rest.
+    #[test]
+    fn a_purge_stops_between_batches_when_the_server_stops() {
+        let stopped = |url: &DatabaseUrl| {
+            let store = Store::open(url, 2).unwrap();
+            store.migrate().unwrap();
+            store.conn().unwrap().batch_execute(ROWS).unwrap();
+            let how = PurgeBatches { batch: 1, sqlite_pause: Duration::ZERO };
+            let report = store.purge_expired_in_batches_until(1000, how, &AtomicBool::new(true)).unwrap();
+            assert!(report.stopped);
+            assert_eq!((report.rows(), report.batches), (0, 0));
+            assert_eq!(count(&store, "SELECT count(*) AS n FROM sessions"), 5, "nothing deleted");
+            let rest = store.purge_expired_in_batches_until(1000, how, &AtomicBool::new(false)).unwrap();
+            assert!(!rest.stopped);
+            assert_eq!(rest.rows(), 8, "the next purge does all of it");
+        };
+        let dir = std::env::temp_dir().join(format!("yagona-purge-{}", random_name()));
+        stopped(&DatabaseUrl::Sqlite(dir.join("purge.db")));
+        std::fs::remove_dir_all(&dir).ok();
+        stopped(&PgDatabase::create().url());
     }
 
     #[test]
