@@ -162,7 +162,7 @@ class ScaleServer:
                                     "n.oid = c.relnamespace WHERE n.nspname = 'public' AND (c.relname IN "
                                     f"({names}) OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON "
                                     f"t.oid = i.indrelid WHERE t.relname IN ({names}) AND (i.indisprimary OR "
-                                    "t.relname = 'memberships'))))").strip()
+                                    "t.relname = 'memberships')))").strip()
             return int(blocks or 0) * 8192 / 2**20
         read = 0
         with open(self.db, "rb") as f:
