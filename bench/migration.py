@@ -14,14 +14,13 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from purge import Database, Server, phase_stats, start_load  # noqa: E402
+from purge import Database, Server, finish, phase_stats, start_load, write_json  # noqa: E402
 
 MIGRATION = "20261203000400"
 # The migration's indexes, read from its own file: a list kept here drifted once (an index added
@@ -89,13 +88,8 @@ def main():
         if not db.sqlite:
             execute(db, f"ALTER TABLE refresh_tokens DROP COLUMN {column};")
     finally:
-        if loadgen and loadgen.poll() is None:
-            loadgen.kill()
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    os.makedirs(os.path.dirname(os.path.abspath(args.json_out)), exist_ok=True)
-    with open(args.json_out, "w") as f:
-        json.dump(result, f, indent=2)
+        finish(loadgen, server, workdir)
+    write_json(args.json_out, result)
     print(json.dumps(result, indent=2))
 
 

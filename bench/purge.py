@@ -145,6 +145,20 @@ def start_load(server, scenario, concurrency, workdir):
     return loadgen, samples_path, stop_path
 
 
+def finish(loadgen, server, workdir):
+    """The end of a bench under load, however it ended: the load and the server stopped."""
+    if loadgen and loadgen.poll() is None:
+        loadgen.kill()
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_json(path, result):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return 0.0
@@ -254,13 +268,8 @@ def main():
         result["size_after"] = db.sizes()
         result["vacuum_after"] = db.vacuum_stats()
     finally:
-        if loadgen and loadgen.poll() is None:
-            loadgen.kill()
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    os.makedirs(os.path.dirname(os.path.abspath(args.json_out)), exist_ok=True)
-    with open(args.json_out, "w") as f:
-        json.dump(result, f, indent=2)
+        finish(loadgen, server, workdir)
+    write_json(args.json_out, result)
     print_summary(result)
 
 

@@ -130,12 +130,11 @@ class ScaleServer:
 
     def start(self):
         """The bench's clients, account and CA (again on a kept database), and the server."""
-        ca = self.ca
         if self.reused:
             # Made by the run that kept the database: drop them, so the settings below hold.
             for client in ("bench", "bench-opaque"):
                 subprocess.run([YAGONA, "client", "remove", "--id", client], env=self.env, capture_output=True)
-        self.cli("pki", "dev-ca", "init", "--out", ca)
+        self.cli("pki", "dev-ca", "init", "--out", self.ca)
         self.cli("client", "add", "--id", "bench", "--secret", run.SECRET, "--redirect-uri",
                  "http://127.0.0.1:9/bench/callback", "--first-party", "--grant-type", "authorization_code",
                  "--grant-type", "refresh_token", "--grant-type", "client_credentials")
@@ -197,7 +196,7 @@ class ScaleServer:
         if KEEP and self.people:
             shutil.rmtree(self.dir, ignore_errors=True)
             return
-        forget_seeding(self.url)
+        record_seeding(self.url, None)
         if self.backend == "postgres":
             psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")
         else:
@@ -220,17 +219,14 @@ def seeded_record():
 
 
 def record_seeding(url, seconds):
+    """Notes a kept database's seeding time; `None` forgets the database."""
     record = seeded_record()
-    record[url] = seconds
+    if seconds is None:
+        record.pop(url, None)
+    else:
+        record[url] = seconds
     with open(SEEDED, "w") as f:
         json.dump(record, f, indent=2)
-
-
-def forget_seeding(url):
-    record = seeded_record()
-    if record.pop(url, None) is not None:
-        with open(SEEDED, "w") as f:
-            json.dump(record, f, indent=2)
 
 
 def psql(url, sql):

@@ -53,7 +53,7 @@ pub fn install() -> Result<(), String> {
         Unit::Seconds,
         "Age of each published signing key, by kid, alg and state"
     );
-    describe_gauge!("yagona_draining", "1 while the node drains after SIGTERM");
+    describe_gauge!("yagona_draining", "1 while the node drains after SIGTERM (or stops after SIGINT)");
     Ok(())
 }
 

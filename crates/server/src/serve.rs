@@ -169,13 +169,12 @@ async fn stop_on_signal(state: web::Data<AppState>, handles: Vec<actix_web::dev:
     };
     tokio::select! {
         _ = term.recv() => {
-            state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
             state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(grace_seconds = grace.as_secs(), "SIGTERM: draining (readiness answers 503)");
             actix_web::rt::time::sleep(grace).await;
         }
         _ = int.recv() => {
-            state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+            state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!("SIGINT: stopping")
         }
     }
@@ -234,7 +233,7 @@ async fn housekeeping(state: web::Data<AppState>) {
             }
             if purge {
                 let method = crate::housekeeping::PurgeMethod::Batches(Default::default());
-                let done = crate::housekeeping::purge(&s.store, &s.settings, now(), method, &s.stopping)?;
+                let done = crate::housekeeping::purge(&s.store, &s.settings, now(), method, &s.draining)?;
                 if done.expired.stopped {
                     tracing::info!(
                         rows = done.expired.rows(),

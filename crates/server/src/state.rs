@@ -34,11 +34,10 @@ pub struct AppState {
     /// The EDS signature verifier, when trust anchors are configured; rebuilt when CRLs are
     /// refreshed.
     eds: RwLock<Option<Arc<dyn yagona_pki::SignatureVerifier>>>,
-    /// Set at SIGTERM: readiness answers 503 so the load balancer drains this node.
+    /// Set when the server is told to stop (SIGTERM, SIGINT): readiness answers 503 so the load
+    /// balancer drains this node, and background work ends between steps, so that a purge of
+    /// millions of rows does not hold the process up.
     pub draining: std::sync::atomic::AtomicBool,
-    /// Set when the server stops (SIGTERM or SIGINT): background work ends between steps, so
-    /// that a purge of millions of rows does not hold the process up.
-    pub stopping: std::sync::atomic::AtomicBool,
     /// DPoP nonces, derived from the KEK so every replica agrees.
     pub dpop_nonces: yagona_oidc::dpop::DpopNonces,
     /// Public or pairwise subjects (OIDC Core 8).
@@ -71,7 +70,6 @@ impl AppState {
             discovery_json,
             eds: RwLock::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),
-            stopping: std::sync::atomic::AtomicBool::new(false),
             mailer: None,
         })
     }
