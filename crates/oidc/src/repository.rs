@@ -5,7 +5,7 @@
 use yagona_account::{Account, AccountId};
 
 use crate::keys::{SigningAlg, StoredKey};
-use crate::tokens::AccessTokenClaims;
+use crate::tokens::{AccessTokenClaims, StoredAccessToken};
 use crate::{
     AuthorizationCode, Client, ClientId, Consent, Grant, Interaction, Lifetimes, LoginEvent, OAuthError, RefreshToken,
     Session,
@@ -174,10 +174,12 @@ pub trait OidcRepository {
     ) -> Result<Option<(RefreshToken, Grant)>, OAuthError>;
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), OAuthError>;
     fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError>;
-    /// Stores an opaque access token under `hash` with the claims a JWT would have carried.
+    /// Stores an opaque access token under `hash` with the claims a JWT would have carried: a
+    /// person's token as its grant id and [`crate::tokens::GrantTokenPart`], a client's whole.
     fn insert_opaque_access_token(&self, hash: &str, claims: &AccessTokenClaims) -> Result<(), OAuthError>;
-    /// The claims of an unexpired opaque access token (revocation is checked by `jti`, as for JWTs).
-    fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError>;
+    /// An unexpired opaque access token, with its grant when it is a person's (one round trip;
+    /// revocation is checked by `jti`, as for JWTs). `None` also when its grant is gone.
+    fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<StoredAccessToken>, OAuthError>;
     /// The grant and account behind a person's access token, in one round trip: `None` when the
     /// token `jti` was revoked, the grant was revoked or is gone, or the membership it acts under
     /// is no longer live at `now`.

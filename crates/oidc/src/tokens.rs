@@ -57,6 +57,43 @@ pub struct AccessTokenClaims {
     pub acting: Map<String, Value>,
 }
 
+/// What an opaque access token of a person's grant adds to its grant, the part stored with the
+/// token beside its `jti`, expiry and grant id. The rest of its claims (`sub`, `client_id`,
+/// `auth_time`, `acr`, `amr`, `sid`, the acting claims) are the grant's, which does not change
+/// after it is made (only its expiry and revocation do), so they are read from the grant rather
+/// than stored again with every token: the row is a third of the size, which is what decides
+/// whether ten million people's tokens stay in memory (docs/performance.md, "Cost as data grows").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantTokenPart {
+    pub iat: i64,
+    pub scope: String,
+    /// The resource the token is for (RFC 8707); `None`: the client itself.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// An unexpired opaque access token as the store finds it.
+#[derive(Debug, Clone)]
+pub enum StoredAccessToken {
+    /// A person's token: its grant (revoked or not) and what the token adds to it.
+    OfGrant { jti: String, exp: i64, part: GrantTokenPart, grant: Grant },
+    /// A client's own token (`client_credentials`), or one stored before tokens kept only
+    /// their part: the whole claims.
+    Claims(AccessTokenClaims),
+}
+
+impl StoredAccessToken {
+    /// The token's id, by which it is revoked.
+    pub fn jti(&self) -> &str {
+        match self {
+            Self::OfGrant { jti, .. } => jti,
+            Self::Claims(claims) => &claims.jti,
+        }
+    }
+}
+
 /// A token's confirmation claim (RFC 7800, RFC 9449 6.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {
@@ -68,6 +105,21 @@ impl AccessTokenClaims {
     /// The DPoP key thumbprint the token is bound to, if any.
     pub fn dpop_jkt(&self) -> Option<&str> {
         self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
+
+    /// How an opaque token with these claims is stored: a person's token as its grant id and
+    /// [`GrantTokenPart`]; `None` for a client's own token, stored whole.
+    pub fn grant_part(&self) -> Option<(&str, GrantTokenPart)> {
+        let gid = self.gid.as_deref()?;
+        Some((
+            gid,
+            GrantTokenPart {
+                iat: self.iat,
+                scope: self.scope.clone(),
+                aud: (self.aud != self.client_id).then(|| self.aud.clone()),
+                cnf: self.cnf.clone(),
+            },
+        ))
     }
 
     /// `token_type` of the token (RFC 9449 5: `DPoP` for a bound one).
@@ -148,26 +200,61 @@ impl TokenIssuer<'_> {
         binding: AccessTokenBinding<'_>,
         now: i64,
     ) -> Result<AccessToken, OAuthError> {
-        let format = client.access_token_format;
-        let dpop_jkt = binding.dpop_jkt;
-        let claims = AccessTokenClaims {
+        let part = GrantTokenPart {
+            iat: now,
+            scope: scopes.to_string(),
+            aud: binding.audience.map(str::to_owned),
+            cnf: binding.dpop_jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
+        };
+        let claims =
+            self.grant_access_claims(client, grant, scopes, random_id(), now + self.lifetimes.access_token, part);
+        self.make_access_token(claims, client.access_token_format)
+    }
+
+    /// The claims of a grant's opaque access token read back from its stored form (see
+    /// [`GrantTokenPart`]): the very claims [`Self::access_token_for_grant`] made, since a grant
+    /// does not change after it is made but for its expiry and revocation.
+    pub fn stored_grant_access_claims(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        jti: String,
+        exp: i64,
+        part: GrantTokenPart,
+    ) -> Result<AccessTokenClaims, OAuthError> {
+        let scopes = Scopes::try_from(part.scope.as_str())
+            .map_err(|e| OAuthError::server_error(format!("stored access token scope: {}", e.description)))?;
+        Ok(self.grant_access_claims(client, grant, &scopes, jti, exp, part))
+    }
+
+    /// One place that says what a grant's access token claims: at issuance and when an opaque
+    /// token's stored form is read back.
+    fn grant_access_claims(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        scopes: &Scopes,
+        jti: String,
+        exp: i64,
+        part: GrantTokenPart,
+    ) -> AccessTokenClaims {
+        AccessTokenClaims {
             iss: self.issuer.to_owned(),
             sub: self.subjects.subject(client, grant.account_id.as_str()),
-            aud: binding.audience.unwrap_or(grant.client_id.as_str()).to_owned(),
+            aud: part.aud.unwrap_or_else(|| grant.client_id.as_str().to_owned()),
             client_id: grant.client_id.as_str().to_owned(),
-            exp: now + self.lifetimes.access_token,
-            iat: now,
-            jti: random_id(),
-            scope: scopes.to_string(),
+            exp,
+            iat: part.iat,
+            jti,
+            scope: part.scope,
             auth_time: Some(grant.auth.auth_time),
             acr: Some(grant.auth.acr.clone()),
             amr: Some(grant.auth.amr.clone()),
             sid: Some(grant.sid.clone()),
             gid: Some(grant.id.clone()),
-            cnf: dpop_jkt.map(|jkt| Confirmation { jkt: jkt.to_owned() }),
+            cnf: part.cnf,
             acting: crate::claims::acting_claims(grant.acting_as.as_ref(), scopes),
-        };
-        self.make_access_token(claims, format)
+        }
     }
 
     /// An access token for a client acting on its own behalf (`client_credentials`), bound to

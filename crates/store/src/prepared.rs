@@ -8,7 +8,7 @@
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::methods::LoadQuery;
-use diesel::sql_types::{BigInt, Text, Untyped};
+use diesel::sql_types::{BigInt, Nullable, Text, Untyped};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
 use crate::{DbConnection, StoreError};
@@ -18,6 +18,8 @@ use crate::{DbConnection, StoreError};
 pub(crate) enum Param<'a> {
     Text(&'a str),
     BigInt(i64),
+    /// A text parameter, possibly NULL.
+    NullableText(Option<&'a str>),
 }
 
 /// Fixed SQL with PostgreSQL placeholders (`$1`, `$2`, … indexing `params`; one may recur).
@@ -70,6 +72,7 @@ impl QueryFragment<Pg> for PreparedSql<'_> {
             match index.and_then(|i| self.params.get(i)) {
                 Some(Param::Text(value)) => out.push_bind_param::<Text, str>(value)?,
                 Some(Param::BigInt(value)) => out.push_bind_param::<BigInt, i64>(value)?,
+                Some(Param::NullableText(value)) => out.push_bind_param::<Nullable<Text>, Option<&str>>(value)?,
                 None => {
                     return Err(diesel::result::Error::QueryBuilderError(
                         format!("placeholder without a parameter at byte {at} of: {}", self.sql).into(),

@@ -101,7 +101,8 @@ fn seed_sql() -> String {
              SELECT 'rt' || i, 'g' || i, 'c' || (1 + i % 50), 0, {far}, NULL FROM n"
         ),
         format!(
-            "{n}INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at) SELECT 'at' || i, 'j' || i, '{{}}', {far} FROM n"
+            "{n}INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at, grant_id) \
+             SELECT 'at' || i, 'j' || i, '{{\"iat\":0,\"scope\":\"openid\"}}', {far}, 'g' || i FROM n"
         ),
         format!("{n}INSERT INTO revoked_access_tokens (jti, expires_at) SELECT 'rj' || i, {far} FROM n"),
         format!(

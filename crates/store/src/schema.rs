@@ -71,6 +71,7 @@ diesel::table! {
         jti -> Text,
         claims -> Text,
         expires_at -> BigInt,
+        grant_id -> Nullable<Text>,
     }
 }
 
@@ -250,6 +251,7 @@ diesel::allow_tables_to_appear_in_same_query!(authorization_codes, grants);
 diesel::allow_tables_to_appear_in_same_query!(grants, accounts, revoked_access_tokens, memberships);
 diesel::allow_tables_to_appear_in_same_query!(authorization_codes, memberships);
 diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, memberships);
+diesel::allow_tables_to_appear_in_same_query!(opaque_access_tokens, grants);
 diesel::joinable!(grants -> accounts (account_id));
 
 diesel::table! {

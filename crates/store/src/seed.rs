@@ -91,6 +91,7 @@ struct OpaqueRow {
     jti: String,
     claims: String,
     expires_at: i64,
+    grant_id: Option<String>,
 }
 
 /// A revoked access token's jti, kept until the token would have expired.
@@ -164,9 +165,19 @@ pub fn pinfl_of(i: u64) -> (String, String) {
     (format!("{body}{}", sum % 10), format!("19{year:02}-{month:02}-{day:02}"))
 }
 
-/// A token-hash-like hex string of 64 digits, distinct per `(kind, i)`.
+/// A stored token hash, distinct per `(kind, i)`, of the server's own form: base64url SHA-256
+/// (43 characters), so keys are as long and as scattered through their index as real ones.
+/// (Hex of `kind` and `i`, the first seeder's, was 64 characters in order: keys half again as
+/// long, and index pages half full from the interleaved ordered inserts.)
 fn hash_of(kind: u64, i: u64) -> String {
-    format!("{:016x}{:016x}{:032x}", kind, i, i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind)
+    hash_token(&format!("seed:{kind}:{i}"))
+}
+
+/// A token id (`jti`), distinct per `(kind, i)`, as long as the server's (`random_id`: 22).
+fn jti_of(kind: u64, i: u64) -> String {
+    let mut jti = hash_of(kind, i);
+    jti.truncate(22);
+    jti
 }
 
 const SURNAMES: [&str; 8] =
@@ -284,7 +295,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         // Two opaque access tokens: an expired one, and a live one whose plaintext the bench
         // can derive (it presents it at userinfo and introspection).
         for (k, expires_at) in [expired_at(now, i), now + SEED_ACCESS_TTL].into_iter().enumerate() {
-            let jti = hash_of(30 + k as u64, i);
+            let jti = jti_of(30 + k as u64, i);
             let claims = AccessTokenClaims {
                 iss: plan.issuer.clone(),
                 sub: id.clone(),
@@ -303,11 +314,14 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
                 acting: Default::default(),
             };
             let hash = if k == 1 { hash_token(&seed_access_token(&plan.token_seed, i)) } else { hash_of(20, i) };
+            // Stored as the server stores a person's token: its grant and what it adds to it.
+            let (grant_id, part) = claims.grant_part().ok_or_else(|| StoreError::Corrupt("no grant".into()))?;
             b.opaque.push(OpaqueRow {
                 hash,
                 jti,
-                claims: serde_json::to_string(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                claims: serde_json::to_string(&part).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 expires_at,
+                grant_id: Some(grant_id.to_owned()),
             });
         }
         if i % REVOKED_EVERY == 0 {
@@ -315,7 +329,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
             // the purge takes them.
             let live = i % (2 * REVOKED_EVERY) == 0;
             b.revoked.push(RevokedRow {
-                jti: hash_of(32, i),
+                jti: jti_of(32, i),
                 expires_at: if live { now + SEED_ACCESS_TTL } else { expired_at(now, i) },
             });
         }
@@ -502,18 +516,23 @@ mod tests {
         let session = store.find_session(&hash_of(1, 1234), now).unwrap();
         assert!(session.is_some(), "even people have a live session");
         assert!(store.find_session(&hash_of(1, 1235), now).unwrap().is_none(), "odd people's expired");
-        // The live access token's plaintext derives from the seed, and its claims are whole.
-        let claims = store
+        // The live access token's plaintext derives from the seed; it is stored as the server
+        // stores a person's token: with its grant, the person's.
+        let stored = store
             .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", 1234)), now)
             .unwrap()
             .expect("the live access token");
-        assert_eq!((claims.sub.as_str(), claims.gid.as_deref()), ("seed-a1234", Some("seed-g1234")));
-        assert!(store.find_live_access(&claims.jti, "seed-g1234", now).unwrap().is_some());
+        let yagona_oidc::tokens::StoredAccessToken::OfGrant { jti, part, grant, .. } = stored else {
+            panic!("a person's token is stored with its grant: {stored:?}")
+        };
+        assert_eq!((grant.id.as_str(), grant.account_id.as_str()), ("seed-g1234", "seed-a1234"));
+        assert_eq!(part.scope, "openid profile");
+        assert!(store.find_live_access(&jti, "seed-g1234", now).unwrap().is_some());
         assert!(store.find_opaque_access_token(&hash_token(&seed_access_token("other", 1234)), now).unwrap().is_none());
         // Every tenth person revoked a token; its jti is refused, the live token's is not.
-        assert!(store.is_access_token_revoked(&hash_of(32, 1230)).unwrap());
-        assert!(!store.is_access_token_revoked(&hash_of(32, 1234)).unwrap());
-        assert!(store.find_live_access(&hash_of(32, 1240), "seed-g1240", now).unwrap().is_none());
+        assert!(store.is_access_token_revoked(&jti_of(32, 1230)).unwrap());
+        assert!(!store.is_access_token_revoked(&jti_of(32, 1234)).unwrap());
+        assert!(store.find_live_access(&jti_of(32, 1240), "seed-g1240", now).unwrap().is_none());
         let client = store.find_client(&yagona_oidc::ClientId::try_from("seed-client-4").unwrap()).unwrap();
         assert!(client.expect("a seeded client").secret_hash.is_some(), "confidential: it may introspect");
         // A head's grant acts for the entity, and the membership is live.

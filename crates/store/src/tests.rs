@@ -385,11 +385,13 @@ fn grants_follow_their_membership() {
 /// Opaque access tokens on both backends: found while live, not after expiry, and purged.
 #[test]
 fn opaque_access_tokens_live_expire_and_are_purged() {
+    use yagona_oidc::tokens::StoredAccessToken;
     use yagona_oidc::OidcRepository as _;
     on_both_backends(|store| {
         store.insert_opaque_access_token("live-hash", &access_claims("j1", 2000)).unwrap();
         store.insert_opaque_access_token("old-hash", &access_claims("j2", 1000)).unwrap();
         let found = store.find_opaque_access_token("live-hash", 1500).unwrap().expect("a live token");
+        let StoredAccessToken::Claims(found) = found else { panic!("a client's token is stored whole: {found:?}") };
         assert_eq!((found.jti.as_str(), found.exp), ("j1", 2000));
         assert_eq!(found.acting["user_type"], "legal_entity", "claims come back whole");
         assert!(store.find_opaque_access_token("old-hash", 1500).unwrap().is_none(), "expired");
@@ -401,6 +403,106 @@ fn opaque_access_tokens_live_expire_and_are_purged() {
         assert!(store.purge_expired(1500).unwrap() >= 1);
         assert!(store.find_opaque_access_token("old-hash", 0).unwrap().is_none(), "purged, not only filtered");
         assert!(store.find_opaque_access_token("live-hash", 1500).unwrap().is_some());
+    });
+}
+
+/// A person's opaque access token is stored as its grant id and what it adds to the grant (a
+/// third of the row the whole claims took), found with its grant in one statement, and gone
+/// with its grant; a row stored whole before this change (no grant id) is still read.
+#[test]
+fn a_persons_opaque_token_is_stored_as_its_grant_part() {
+    use yagona_oidc::tokens::{AccessTokenClaims, Confirmation, GrantTokenPart, StoredAccessToken};
+    use yagona_oidc::{AuthContext, AuthorizationCode, OidcRepository as _, Scopes};
+    on_both_backends(|store| {
+        let account_id = add_person(store, "holder", "31205900260011");
+        let (client_id, redirect) = insert_public_client(store);
+        let grant = yagona_oidc::Grant {
+            id: "g1".into(),
+            client_id: client_id.clone(),
+            account_id: account_id.clone(),
+            sid: "sid-1".into(),
+            scopes: Scopes::try_from("openid profile").unwrap(),
+            auth: AuthContext { auth_time: 100, acr: "2".into(), amr: vec!["eds".into()] },
+            acting_as: None,
+            created_at: 100,
+            revoked_at: None,
+            resources: vec![],
+        };
+        let code = AuthorizationCode {
+            hash: "c1".into(),
+            grant_id: "g1".into(),
+            client_id: client_id.clone(),
+            redirect_uri: redirect,
+            code_challenge: None,
+            nonce: None,
+            expires_at: 200,
+            dpop_jkt: None,
+        };
+        store.insert_grant_with_code(&grant, &code).unwrap();
+        let claims = AccessTokenClaims {
+            iss: "https://id.example".into(),
+            sub: account_id.as_str().into(),
+            aud: "https://api.example".into(),
+            client_id: client_id.as_str().into(),
+            exp: 2000,
+            iat: 150,
+            jti: "j1".into(),
+            scope: "openid".into(),
+            auth_time: Some(100),
+            acr: Some("2".into()),
+            amr: Some(vec!["eds".into()]),
+            sid: Some("sid-1".into()),
+            gid: Some("g1".into()),
+            cnf: Some(Confirmation { jkt: "thumb".into() }),
+            acting: serde_json::Map::new(),
+        };
+        store.insert_opaque_access_token("person-hash", &claims).unwrap();
+        let stored: String = {
+            use diesel::prelude::*;
+            let mut conn = store.conn().unwrap();
+            crate::connection::per_backend!(&mut *conn, |c| crate::schema::opaque_access_tokens::table
+                .find("person-hash")
+                .select(crate::schema::opaque_access_tokens::claims)
+                .get_result(c))
+            .unwrap()
+        };
+        assert_eq!(stored, r#"{"iat":150,"scope":"openid","aud":"https://api.example","cnf":{"jkt":"thumb"}}"#);
+        match store.find_opaque_access_token("person-hash", 1500).unwrap() {
+            Some(StoredAccessToken::OfGrant { jti, exp, part, grant }) => {
+                assert_eq!((jti.as_str(), exp, grant.id.as_str()), ("j1", 2000, "g1"));
+                assert_eq!(grant.auth.amr, ["eds"]);
+                let resource = Some("https://api.example".to_owned());
+                let cnf = Some(Confirmation { jkt: "thumb".into() });
+                assert_eq!(part, GrantTokenPart { iat: 150, scope: "openid".into(), aud: resource, cnf });
+            }
+            other => panic!("a person's token comes back with its grant: {other:?}"),
+        }
+        // A token stored whole by the version before (no grant id) is read whole.
+        {
+            use diesel::connection::SimpleConnection as _;
+            let whole = serde_json::to_string(&AccessTokenClaims { jti: "j0".into(), ..claims.clone() }).unwrap();
+            let sql = format!(
+                "INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at) VALUES ('old-hash', 'j0', '{whole}', 2000)"
+            );
+            store.conn().unwrap().batch_execute(&sql).unwrap();
+        }
+        match store.find_opaque_access_token("old-hash", 1500).unwrap() {
+            Some(StoredAccessToken::Claims(old)) => {
+                assert_eq!(
+                    (old.jti.as_str(), old.gid.as_deref(), old.sub.as_str()),
+                    ("j0", Some("g1"), account_id.as_str())
+                )
+            }
+            other => panic!("a whole row is read whole: {other:?}"),
+        }
+        // The grant gone (purged after it expired): its token is gone with it.
+        {
+            use diesel::connection::SimpleConnection as _;
+            let mut conn = store.conn().unwrap();
+            conn.batch_execute("DELETE FROM authorization_codes WHERE grant_id = 'g1'").unwrap();
+            conn.batch_execute("DELETE FROM grants WHERE id = 'g1'").unwrap();
+        }
+        assert!(store.find_opaque_access_token("person-hash", 1500).unwrap().is_none());
     });
 }
 
@@ -524,7 +626,7 @@ fn codes_and_refresh_tokens_are_spent_once() {
         // A code exchange's two writes for an opaque-token client: both, or neither.
         store.insert_refresh_and_opaque_access_token(&token("r8", "g1"), "a1", &access_claims("j1", 2000)).unwrap();
         assert!(store.find_live_refresh_token("r8", &lifetimes, 200).unwrap().is_some());
-        assert_eq!(store.find_opaque_access_token("a1", 200).unwrap().expect("stored").jti, "j1");
+        assert_eq!(store.find_opaque_access_token("a1", 200).unwrap().expect("stored").jti(), "j1");
         let again = store.insert_refresh_and_opaque_access_token(&token("r9", "g1"), "a1", &access_claims("j2", 2000));
         assert!(again.is_err(), "an access token hash is stored once");
         assert!(

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use yagona_account::{Account, AccountRepository as _, AccountStatus};
 use yagona_oidc::authorize::Params;
 use yagona_oidc::secrets::{hash_token, random_token};
-use yagona_oidc::tokens::{AccessToken, AccessTokenBinding, AccessTokenClaims};
+use yagona_oidc::tokens::{AccessToken, AccessTokenBinding, AccessTokenClaims, StoredAccessToken};
 use yagona_oidc::{
     AccessTokenFormat, Client, CodeConsumption, ErrorCode, Grant, GrantType, OAuthError, OidcRepository as _,
     RefreshRotation, RefreshToken, Scopes,
@@ -370,9 +370,18 @@ pub(super) fn access_token_claims(s: &AppState, token: &str) -> Result<AccessTok
     if token.split('.').count() == 3 {
         return s.with_issuer(|i| i.verify_access_token(token));
     }
-    s.store
-        .find_opaque_access_token(&hash_token(token), now())?
-        .ok_or_else(|| OAuthError::invalid_token("the access token is unknown or has expired"))
+    match s.store.find_opaque_access_token(&hash_token(token), now())? {
+        None => Err(OAuthError::invalid_token("the access token is unknown or has expired")),
+        Some(StoredAccessToken::Claims(claims)) => Ok(claims),
+        Some(StoredAccessToken::OfGrant { jti, exp, part, grant }) => {
+            // The client makes the `sub` (public or pairwise), as it did at issuance.
+            let client = s
+                .clients
+                .find(&s.store, &grant.client_id)?
+                .ok_or_else(|| OAuthError::invalid_token("the access token's client is no longer registered"))?;
+            s.with_issuer(|i| i.stored_grant_access_claims(&client, &grant, jti, exp, part))
+        }
+    }
 }
 
 /// Whether an access token's claims are still good: for a person's token its grant is live, its

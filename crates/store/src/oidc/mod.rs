@@ -19,7 +19,7 @@ pub(crate) use sessions::end_session_in;
 
 use yagona_account::{Account, AccountId};
 use yagona_oidc::keys::{SigningAlg, StoredKey};
-use yagona_oidc::tokens::AccessTokenClaims;
+use yagona_oidc::tokens::{AccessTokenClaims, StoredAccessToken};
 use yagona_oidc::{
     AuthorizationCode, Client, ClientId, CodeConsumption, Consent, Grant, Interaction, Lifetimes, LoginEvent,
     OAuthError, OidcRepository, RefreshRotation, RefreshToken, Scopes, Session,
@@ -285,7 +285,7 @@ impl OidcRepository for Store {
         tokens::insert_opaque_access_token(self, hash, claims)
     }
 
-    fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<StoredAccessToken>, OAuthError> {
         tokens::find_opaque_access_token(self, hash, now)
     }
 

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use yagona_account::Account;
-use yagona_oidc::tokens::AccessTokenClaims;
+use yagona_oidc::tokens::{AccessTokenClaims, GrantTokenPart, StoredAccessToken};
 use yagona_oidc::{ClientId, Grant, Lifetimes, OAuthError, RefreshRotation, RefreshToken};
 
 use crate::connection::per_backend;
@@ -118,22 +118,51 @@ fn insert_refresh_token_in(conn: &mut DbConnection, token: &RefreshToken) -> Res
     Ok(())
 }
 
-fn claims_json(claims: &AccessTokenClaims) -> Result<String, OAuthError> {
-    serde_json::to_string(claims).map_err(|e| OAuthError::server_error(e.to_string()))
+/// An opaque access token as stored: its grant id (a person's token) and the JSON of what it adds
+/// to the grant, or no grant and its whole claims (a client's own token).
+pub(crate) struct OpaqueAccessRow<'a> {
+    hash: &'a str,
+    jti: &'a str,
+    grant_id: Option<&'a str>,
+    claims: String,
+    expires_at: i64,
 }
 
-fn insert_opaque_access_token_in(
-    conn: &mut DbConnection,
-    hash: &str,
-    claims: &AccessTokenClaims,
-    json: &str,
-) -> Result<(), StoreError> {
+impl<'a> OpaqueAccessRow<'a> {
+    pub(crate) fn new(hash: &'a str, claims: &'a AccessTokenClaims) -> Result<Self, StoreError> {
+        let (grant_id, json) = match claims.grant_part() {
+            Some((gid, part)) => (Some(gid), serde_json::to_string(&part)),
+            None => (None, serde_json::to_string(claims)),
+        };
+        Ok(Self {
+            hash,
+            jti: &claims.jti,
+            grant_id,
+            claims: json.map_err(|e| StoreError::Corrupt(format!("access token claims: {e}")))?,
+            expires_at: claims.exp,
+        })
+    }
+
+    /// The parameters `$first`.. of a PostgreSQL insert (hash, jti, claims, expires_at, grant_id).
+    fn params(&self) -> [Param<'_>; 5] {
+        [
+            Param::Text(self.hash),
+            Param::Text(self.jti),
+            Param::Text(&self.claims),
+            Param::BigInt(self.expires_at),
+            Param::NullableText(self.grant_id),
+        ]
+    }
+}
+
+fn insert_opaque_access_token_in(conn: &mut DbConnection, row: &OpaqueAccessRow<'_>) -> Result<(), StoreError> {
     per_backend!(conn, |c| diesel::insert_into(opaque_access_tokens::table)
         .values((
-            opaque_access_tokens::hash.eq(hash),
-            opaque_access_tokens::jti.eq(&claims.jti),
-            opaque_access_tokens::claims.eq(json),
-            opaque_access_tokens::expires_at.eq(claims.exp),
+            opaque_access_tokens::hash.eq(row.hash),
+            opaque_access_tokens::jti.eq(row.jti),
+            opaque_access_tokens::claims.eq(&row.claims),
+            opaque_access_tokens::expires_at.eq(row.expires_at),
+            opaque_access_tokens::grant_id.eq(row.grant_id),
         ))
         .execute(c))?;
     Ok(())
@@ -154,12 +183,12 @@ macro_rules! first_refresh_token_ctes {
 
 impl Store {
     /// A grant's first refresh token, its grant extended, and the opaque access token handed out
-    /// with it if any (hash, claims, claims as JSON): one statement on PostgreSQL (a transaction
-    /// took four round trips), one transaction on SQLite.
+    /// with it if any: one statement on PostgreSQL (a transaction took four round trips), one
+    /// transaction on SQLite.
     fn insert_first_refresh_token(
         &self,
         refresh: &RefreshToken,
-        opaque_access: Option<(&str, &AccessTokenClaims, &str)>,
+        opaque_access: Option<&OpaqueAccessRow<'_>>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         if matches!(*conn, DbConnection::Postgres(_)) {
@@ -167,31 +196,25 @@ impl Store {
             match opaque_access {
                 None => PreparedSql::new(concat!(first_refresh_token_ctes!(), "SELECT 1"), &[p1, p2, p3, p4, p5])
                     .execute(&mut conn)?,
-                Some((hash, claims, json)) => PreparedSql::new(
-                    concat!(
-                        first_refresh_token_ctes!(),
-                        "INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at) VALUES ($6, $7, $8, $9)"
-                    ),
-                    &[
-                        p1,
-                        p2,
-                        p3,
-                        p4,
-                        p5,
-                        Param::Text(hash),
-                        Param::Text(&claims.jti),
-                        Param::Text(json),
-                        Param::BigInt(claims.exp),
-                    ],
-                )
-                .execute(&mut conn)?,
+                Some(row) => {
+                    let [p6, p7, p8, p9, p10] = row.params();
+                    PreparedSql::new(
+                        concat!(
+                            first_refresh_token_ctes!(),
+                            "INSERT INTO opaque_access_tokens (hash, jti, claims, expires_at, grant_id) \
+                             VALUES ($6, $7, $8, $9, $10)"
+                        ),
+                        &[p1, p2, p3, p4, p5, p6, p7, p8, p9, p10],
+                    )
+                    .execute(&mut conn)?
+                }
             };
             return Ok(());
         }
         (*conn).transaction(|conn| {
             insert_refresh_token_in(conn, refresh)?;
             match opaque_access {
-                Some((hash, claims, json)) => insert_opaque_access_token_in(conn, hash, claims, json),
+                Some(row) => insert_opaque_access_token_in(conn, row),
                 None => Ok(()),
             }
         })
@@ -208,8 +231,8 @@ pub(super) fn insert_refresh_and_opaque_access_token(
     access_hash: &str,
     access: &AccessTokenClaims,
 ) -> Result<(), OAuthError> {
-    let json = claims_json(access)?;
-    Ok(store.insert_first_refresh_token(refresh, Some((access_hash, access, &json)))?)
+    let row = OpaqueAccessRow::new(access_hash, access)?;
+    Ok(store.insert_first_refresh_token(refresh, Some(&row))?)
 }
 
 pub(super) fn rotate_refresh_token(
@@ -357,24 +380,42 @@ pub(super) fn insert_opaque_access_token(
     hash: &str,
     claims: &AccessTokenClaims,
 ) -> Result<(), OAuthError> {
-    let json = claims_json(claims)?;
-    Ok(insert_opaque_access_token_in(&mut *store.conn()?, hash, claims, &json)?)
+    let row = OpaqueAccessRow::new(hash, claims)?;
+    Ok(insert_opaque_access_token_in(&mut *store.conn()?, &row)?)
 }
 
 pub(super) fn find_opaque_access_token(
     store: &Store,
     hash: &str,
     now: i64,
-) -> Result<Option<AccessTokenClaims>, OAuthError> {
-    let json = per_backend!(&mut *store.conn()?, |c| opaque_access_tokens::table
-        .find(hash)
+) -> Result<Option<StoredAccessToken>, OAuthError> {
+    let row = per_backend!(&mut *store.conn()?, |c| opaque_access_tokens::table
+        .left_join(grants::table.on(opaque_access_tokens::grant_id.eq(grants::id.nullable())))
+        .filter(opaque_access_tokens::hash.eq(hash))
         .filter(opaque_access_tokens::expires_at.gt(now))
-        .select(opaque_access_tokens::claims)
-        .get_result::<String>(c)
+        .select((
+            opaque_access_tokens::jti,
+            opaque_access_tokens::claims,
+            opaque_access_tokens::expires_at,
+            opaque_access_tokens::grant_id,
+            grants::all_columns.nullable(),
+        ))
+        .get_result::<(String, String, i64, Option<String>, Option<GrantRow>)>(c)
         .optional())
     .map_err(StoreError::from)?;
-    json.map(|j| serde_json::from_str(&j).map_err(|e| OAuthError::server_error(format!("stored access token: {e}"))))
-        .transpose()
+    let corrupt = |e: serde_json::Error| OAuthError::server_error(format!("stored access token: {e}"));
+    Ok(match row {
+        None => None,
+        Some((jti, json, exp, Some(_), Some(grant))) => Some(StoredAccessToken::OfGrant {
+            jti,
+            exp,
+            part: serde_json::from_str::<GrantTokenPart>(&json).map_err(corrupt)?,
+            grant: Grant::try_from(grant)?,
+        }),
+        // The grant is gone (purged after it expired): so is every token of it.
+        Some((_, _, _, Some(_), None)) => None,
+        Some((_, json, _, None, _)) => Some(StoredAccessToken::Claims(serde_json::from_str(&json).map_err(corrupt)?)),
+    })
 }
 
 pub(super) fn is_access_token_revoked(store: &Store, jti: &str) -> Result<bool, OAuthError> {

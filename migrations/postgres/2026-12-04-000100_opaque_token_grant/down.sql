@@ -1,0 +1,1 @@
+ALTER TABLE opaque_access_tokens DROP COLUMN grant_id;
