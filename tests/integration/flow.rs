@@ -400,6 +400,18 @@ async fn opaque_access_tokens_for_a_client_that_asks_for_them() {
     assert_eq!(report["sub"], subject.as_str());
     assert_eq!(report["client_id"], "registry");
     assert_eq!(report["scope"], "openid profile");
+    // The handle is stored as its grant and what it adds: the claims put together from the grant
+    // are the ones the ID token of the same grant states.
+    let id_claims: Value = {
+        use base64::Engine as _;
+        let payload = id_token.to_string().split('.').nth(1).unwrap().to_owned();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    for claim in ["iss", "sub", "auth_time", "acr"] {
+        assert_eq!(report[claim], id_claims[claim], "{claim} of the opaque token");
+    }
+    assert_eq!((report["aud"].as_str(), report["jti"].as_str().map(str::len)), (Some("registry"), Some(22)));
+    assert!(report["exp"].as_i64().unwrap() > report["iat"].as_i64().unwrap());
     assert_eq!(introspect("A".repeat(43)).await["active"], false, "an unknown handle is inactive");
 
     // Refresh gives a new opaque token; the old one stays valid until revoked.
