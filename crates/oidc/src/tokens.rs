@@ -84,16 +84,6 @@ pub enum StoredAccessToken {
     Claims(AccessTokenClaims),
 }
 
-impl StoredAccessToken {
-    /// The token's id, by which it is revoked.
-    pub fn jti(&self) -> &str {
-        match self {
-            Self::OfGrant { jti, .. } => jti,
-            Self::Claims(claims) => &claims.jti,
-        }
-    }
-}
-
 /// A token's confirmation claim (RFC 7800, RFC 9449 6.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {
