@@ -177,8 +177,9 @@ pub trait OidcRepository {
     /// Stores an opaque access token under `hash` with the claims a JWT would have carried: a
     /// person's token as its grant id and [`crate::tokens::GrantTokenPart`], a client's whole.
     fn insert_opaque_access_token(&self, hash: &str, claims: &AccessTokenClaims) -> Result<(), OAuthError>;
-    /// An unexpired opaque access token, with its grant when it is a person's (one round trip;
-    /// revocation is checked by `jti`, as for JWTs). `None` also when its grant is gone.
+    /// An unexpired opaque access token, with its grant when it is a person's and, when the
+    /// token is live by [`Self::find_live_access`]'s rules, the grant's account: one round trip
+    /// where a JWT needs one too. `None` also when its grant is gone.
     fn find_opaque_access_token(&self, hash: &str, now: i64) -> Result<Option<StoredAccessToken>, OAuthError>;
     /// The grant and account behind a person's access token, in one round trip: `None` when the
     /// token `jti` was revoked, the grant was revoked or is gone, or the membership it acts under

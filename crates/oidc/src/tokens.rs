@@ -77,8 +77,11 @@ pub struct GrantTokenPart {
 /// An unexpired opaque access token as the store finds it.
 #[derive(Debug, Clone)]
 pub enum StoredAccessToken {
-    /// A person's token: its grant (revoked or not) and what the token adds to it.
-    OfGrant { jti: String, exp: i64, part: GrantTokenPart, grant: Grant },
+    /// A person's token: its grant (revoked or not), what the token adds to it, and the grant's
+    /// account when the token is live, read in the same statement: the grant not revoked, the
+    /// membership it acts under live, the token not revoked (`None` otherwise: the account
+    /// itself may still be disabled, which its status says).
+    OfGrant { jti: String, exp: i64, part: GrantTokenPart, grant: Grant, live_account: Option<Box<Account>> },
     /// A client's own token (`client_credentials`), or one stored before tokens kept only
     /// their part: the whole claims.
     Claims(AccessTokenClaims),

@@ -252,6 +252,9 @@ diesel::allow_tables_to_appear_in_same_query!(grants, accounts, revoked_access_t
 diesel::allow_tables_to_appear_in_same_query!(authorization_codes, memberships);
 diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, memberships);
 diesel::allow_tables_to_appear_in_same_query!(opaque_access_tokens, grants);
+diesel::allow_tables_to_appear_in_same_query!(opaque_access_tokens, accounts);
+diesel::allow_tables_to_appear_in_same_query!(opaque_access_tokens, revoked_access_tokens);
+diesel::allow_tables_to_appear_in_same_query!(opaque_access_tokens, memberships);
 diesel::joinable!(grants -> accounts (account_id));
 
 diesel::table! {

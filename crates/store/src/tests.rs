@@ -314,13 +314,44 @@ fn grants_follow_their_membership() {
                 expires_at: 10_000,
             };
             store.insert_refresh_token(&refresh).unwrap();
+            let token = yagona_oidc::tokens::AccessTokenClaims {
+                iss: "https://id.example".into(),
+                sub: account.as_str().into(),
+                aud: client_id.as_str().into(),
+                client_id: client_id.as_str().into(),
+                exp: 10_000,
+                iat: 100,
+                jti: format!("j-{id}"),
+                scope: "openid legal".into(),
+                auth_time: Some(100),
+                acr: Some("1".into()),
+                amr: Some(vec!["pwd".into()]),
+                sid: Some(format!("sid-{id}")),
+                gid: Some(id.into()),
+                cnf: None,
+                acting: serde_json::Map::new(),
+            };
+            store.insert_opaque_access_token(&format!("opaque-{id}"), &token).unwrap();
+        };
+        // A person's opaque token is checked in its own lookup: that check and find_live_access,
+        // which a JWT's check uses, must agree at every step below.
+        let live = |id: &str, now: i64| {
+            let by_grant = store.find_live_access(&format!("j-{id}"), id, now).unwrap().map(|(g, a)| (g.id, a.id));
+            let by_token = match store.find_opaque_access_token(&format!("opaque-{id}"), now).unwrap() {
+                Some(yagona_oidc::tokens::StoredAccessToken::OfGrant { grant, live_account, .. }) => {
+                    live_account.map(|a| (grant.id, a.id))
+                }
+                other => panic!("a person's opaque token with its grant: {other:?}"),
+            };
+            assert_eq!(by_grant, by_token, "the opaque lookup and find_live_access on {id} at {now}");
+            by_grant.is_some()
         };
 
         // Expiry: refused at every use from the expiry on, before any purge.
         issue("g1", &staff, "Accountant");
-        assert!(store.find_live_access("j", "g1", 400).unwrap().is_some());
+        assert!(live("g1", 400));
         assert!(store.find_live_refresh_token("refresh-g1", &lifetimes, 400).unwrap().is_some());
-        assert!(store.find_live_access("j", "g1", 500).unwrap().is_none(), "expired");
+        assert!(!live("g1", 500), "expired");
         assert!(store.find_live_refresh_token("refresh-g1", &lifetimes, 500).unwrap().is_none());
         assert!(matches!(store.consume_authorization_code("code-g1", 500).unwrap(), CodeConsumption::Invalid));
         assert!(matches!(
@@ -338,9 +369,14 @@ fn grants_follow_their_membership() {
         // Given again: the old grant stays revoked; a new one lives until the role is taken back,
         // which also clears the sessions that chose it.
         store.grant_role(&staff_role(&tin, &staff, &head, None), 700).unwrap();
-        assert!(store.find_live_access("j", "g1", 700).unwrap().is_none());
+        assert!(!live("g1", 700));
         issue("g2", &staff, "Accountant");
-        assert!(store.find_live_access("j", "g2", 700).unwrap().is_some());
+        assert!(live("g2", 700));
+        // A revoked token, on a live grant: refused by its jti.
+        issue("g2b", &staff, "Accountant");
+        store.revoke_access_token("j-g2b", 10_000).unwrap();
+        assert!(!live("g2b", 700), "revoked");
+        assert!(live("g2", 700), "another token of the same person is not");
         let session = yagona_oidc::Session {
             id_hash: "session-1".into(),
             sid: "sid-session-1".into(),
@@ -356,6 +392,7 @@ fn grants_follow_their_membership() {
         assert!(store.choose_acting_as("session-1", &acting("Accountant")).unwrap());
         assert!(store.revoke_role(&tin, &staff, "Accountant", &head, 710).unwrap());
         assert!(store.find_grant("g2").unwrap().unwrap().revoked_at.is_some());
+        assert!(!live("g2", 720), "the grant revoked");
         assert!(store.find_session("session-1", 720).unwrap().unwrap().acting_as.is_none(), "asked again");
 
         // Replacing the head: a later certificate, confirmed; the former head's grants end.
@@ -369,10 +406,11 @@ fn grants_follow_their_membership() {
         let someone_else = yagona_account::AccountId::from_stored("someone-else".into());
         let stale = store.link_legal_entity(&head_certificate("301234567", 60), &staff, Some(&someone_else), 800);
         assert_eq!(stale, Err(AccountError::ReplacementNotConfirmed));
-        assert!(store.find_live_access("j", "g3", 800).unwrap().is_some(), "refusals change nothing");
+        assert!(live("g3", 800), "refusals change nothing");
         let replaced = store.link_legal_entity(&head_certificate("301234567", 60), &staff, Some(&head), 800).unwrap();
         assert_eq!(replaced, Linked::Replaced { previous: head.clone() });
         assert!(store.find_grant("g3").unwrap().unwrap().revoked_at.is_some());
+        assert!(!live("g3", 800), "the former head's grant revoked");
         assert_eq!(store.current_head(&tin, 810).unwrap().unwrap().account_id, staff);
         let back = store.link_legal_entity(&head_certificate("301234567", 50), &head, Some(&staff), 820);
         assert_eq!(back, Err(AccountError::CertificateNotLater), "not back with the older certificate");
@@ -468,8 +506,9 @@ fn a_persons_opaque_token_is_stored_as_its_grant_part() {
         };
         assert_eq!(stored, r#"{"iat":150,"scope":"openid","aud":"https://api.example","cnf":{"jkt":"thumb"}}"#);
         match store.find_opaque_access_token("person-hash", 1500).unwrap() {
-            Some(StoredAccessToken::OfGrant { jti, exp, part, grant }) => {
+            Some(StoredAccessToken::OfGrant { jti, exp, part, grant, live_account }) => {
                 assert_eq!((jti.as_str(), exp, grant.id.as_str()), ("j1", 2000, "g1"));
+                assert_eq!(live_account.map(|a| a.id), Some(account_id.clone()), "live: read with its account");
                 assert_eq!(grant.auth.amr, ["eds"]);
                 let resource = Some("https://api.example".to_owned());
                 let cnf = Some(Confirmation { jkt: "thumb".into() });

@@ -362,46 +362,75 @@ pub(super) enum KnownToken {
     Refresh(RefreshToken, Grant),
 }
 
-/// The claims of an access token Yagona issued and that has not expired, before revocation
-/// checks: a JWT (three dot-separated parts) is verified (signature, issuer, expiry, `typ`);
-/// anything else is looked up as an opaque token. A token that is neither is an `invalid_token`
-/// error saying why; database failures are errors of their own.
-pub(super) fn access_token_claims(s: &AppState, token: &str) -> Result<AccessTokenClaims, OAuthError> {
+/// An access token's claims, with what reading them already learned of its liveness.
+pub(super) struct ReadAccessToken {
+    pub claims: AccessTokenClaims,
+    liveness: Liveness,
+}
+
+/// Whether a token is live, as far as reading its claims told.
+enum Liveness {
+    /// Not looked at yet: a JWT, or an opaque token stored with its whole claims.
+    Unchecked,
+    /// A person's opaque token, checked in its lookup's statement: its grant and account when
+    /// live.
+    Checked(Option<Box<(Grant, Account)>>),
+}
+
+impl ReadAccessToken {
+    /// The grant and account behind a person's token when the token is live: not revoked, its
+    /// grant live, the membership it acts under live (the account may still be disabled: its
+    /// status says). `None` when it is not live, or not a person's. Read from the store only when
+    /// the token's lookup did not already tell.
+    pub(super) fn live_access(self, s: &AppState) -> Result<(AccessTokenClaims, Option<(Grant, Account)>), OAuthError> {
+        let access = match (self.liveness, &self.claims.gid) {
+            (Liveness::Checked(access), _) => access.map(|access| *access),
+            (Liveness::Unchecked, Some(gid)) => s.store.find_live_access(&self.claims.jti, gid, now())?,
+            (Liveness::Unchecked, None) => None,
+        };
+        Ok((self.claims, access))
+    }
+}
+
+/// The claims of an access token Yagona issued and that has not expired: a JWT (three
+/// dot-separated parts) is verified (signature, issuer, expiry, `typ`); anything else is looked
+/// up as an opaque token, whose lookup also checks a person's token for revocation. A token that
+/// is neither is an `invalid_token` error saying why; database failures are errors of their own.
+pub(super) fn access_token_claims(s: &AppState, token: &str) -> Result<ReadAccessToken, OAuthError> {
     if token.split('.').count() == 3 {
-        return s.with_issuer(|i| i.verify_access_token(token));
+        let claims = s.with_issuer(|i| i.verify_access_token(token))?;
+        return Ok(ReadAccessToken { claims, liveness: Liveness::Unchecked });
     }
     match s.store.find_opaque_access_token(&hash_token(token), now())? {
         None => Err(OAuthError::invalid_token("the access token is unknown or has expired")),
-        Some(StoredAccessToken::Claims(claims)) => Ok(claims),
-        Some(StoredAccessToken::OfGrant { jti, exp, part, grant }) => {
+        Some(StoredAccessToken::Claims(claims)) => Ok(ReadAccessToken { claims, liveness: Liveness::Unchecked }),
+        Some(StoredAccessToken::OfGrant { jti, exp, part, grant, live_account }) => {
             // The client makes the `sub` (public or pairwise), as it did at issuance.
             let client = s
                 .clients
                 .find(&s.store, &grant.client_id)?
                 .ok_or_else(|| OAuthError::invalid_token("the access token's client is no longer registered"))?;
-            s.with_issuer(|i| i.stored_grant_access_claims(&client, &grant, jti, exp, part))
+            let claims = s.with_issuer(|i| i.stored_grant_access_claims(&client, &grant, jti, exp, part))?;
+            Ok(ReadAccessToken { claims, liveness: Liveness::Checked(live_account.map(|a| Box::new((grant, *a)))) })
         }
     }
 }
 
-/// Whether an access token's claims are still good: for a person's token its grant is live, its
-/// account present and not disabled, and the token not revoked; for a client's own token, not
-/// revoked.
-fn access_token_is_live(s: &AppState, claims: &AccessTokenClaims) -> Result<bool, OAuthError> {
-    Ok(match &claims.gid {
-        Some(gid) => s
-            .store
-            .find_live_access(&claims.jti, gid, now())?
-            .is_some_and(|(_, account)| account.status != AccountStatus::Disabled),
-        None => !s.store.is_access_token_revoked(&claims.jti)?,
-    })
+/// The claims of a live access token: for a person's token its grant is live, its account
+/// present and not disabled, and the token not revoked; for a client's own token, not revoked.
+fn live_access_token_claims(s: &AppState, read: ReadAccessToken) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    if read.claims.gid.is_none() {
+        return Ok((!s.store.is_access_token_revoked(&read.claims.jti)?).then_some(read.claims));
+    }
+    let (claims, access) = read.live_access(s)?;
+    Ok(access.is_some_and(|(_, account)| account.status != AccountStatus::Disabled).then_some(claims))
 }
 
 /// Finds a live token: an access token (a JWT or an opaque one, not revoked, grant live) or a
 /// refresh token.
 pub(super) fn find_live_token(s: &AppState, token: &str) -> Result<Option<KnownToken>, OAuthError> {
     match access_token_claims(s, token) {
-        Ok(claims) => return Ok(access_token_is_live(s, &claims)?.then_some(KnownToken::Access(claims))),
+        Ok(read) => return Ok(live_access_token_claims(s, read)?.map(KnownToken::Access)),
         // Not an access token Yagona stands by: perhaps a refresh token.
         Err(e) if e.code == ErrorCode::InvalidToken => {}
         Err(e) => return Err(e),

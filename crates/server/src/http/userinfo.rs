@@ -8,9 +8,10 @@ use yagona_account::Account;
 use yagona_oidc::authorize::Params;
 use yagona_oidc::claims::user_claims;
 use yagona_oidc::tokens::AccessTokenClaims;
-use yagona_oidc::{ErrorCode, Grant, OAuthError, OidcRepository as _, Scopes};
+use yagona_oidc::{ErrorCode, Grant, OAuthError, Scopes};
 
 use super::error::BearerError;
+use super::token::ReadAccessToken;
 use super::{blocking, dpop, parse_pairs, State};
 use crate::discovery::USERINFO_PATH;
 use crate::state::AppState;
@@ -103,7 +104,8 @@ async fn userinfo(
     token_client: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 ) -> Result<HttpResponse, BearerError> {
     let body = blocking(state, move |s| {
-        let claims = super::token::access_token_claims(s, &token)?;
+        let read = super::token::access_token_claims(s, &token)?;
+        let claims = &read.claims;
         // The token's client, whose web origins may read the answer (CORS), errors included.
         if let Ok(mut slot) = token_client.lock() {
             *slot = Some(claims.client_id.clone());
@@ -128,7 +130,7 @@ async fn userinfo(
                 }
             }
         }
-        let access = person_access(s, claims)?;
+        let access = person_access(s, read)?;
         // The subject as the token's client knows it (public or pairwise).
         let client = yagona_oidc::ClientId::try_from(access.token.client_id.as_str())
             .ok()
@@ -181,18 +183,19 @@ impl PersonAccess {
 /// not revoked, the account present and active.
 /// A DPoP-bound token is refused here: only userinfo checks proofs.
 pub(super) fn live_person_access(s: &AppState, token: &str) -> Result<PersonAccess, OAuthError> {
-    let claims = super::token::access_token_claims(s, token)?;
-    if claims.dpop_jkt().is_some() {
+    let read = super::token::access_token_claims(s, token)?;
+    if read.claims.dpop_jkt().is_some() {
         return Err(bound_to_dpop());
     }
-    person_access(s, claims)
+    person_access(s, read)
 }
 
-fn person_access(s: &AppState, claims: AccessTokenClaims) -> Result<PersonAccess, OAuthError> {
+fn person_access(s: &AppState, read: ReadAccessToken) -> Result<PersonAccess, OAuthError> {
     let revoked = || OAuthError::invalid_token("the access token has been revoked");
-    let Some(gid) = &claims.gid else {
+    let claims = &read.claims;
+    if claims.gid.is_none() {
         return Err(OAuthError::invalid_token("the access token does not belong to a person"));
-    };
+    }
     // A token issued for a resource server (RFC 8707 `resource`) is that server's; were it to
     // open userinfo, the resource could replay it to read the person's claims. oidc-provider
     // refuses it the same way.
@@ -203,7 +206,8 @@ fn person_access(s: &AppState, claims: AccessTokenClaims) -> Result<PersonAccess
     if !scopes.contains("openid") {
         return Err(OAuthError::new(ErrorCode::InvalidScope, "the access token lacks the openid scope"));
     }
-    let (grant, account) = s.store.find_live_access(&claims.jti, gid, crate::state::now())?.ok_or_else(revoked)?;
+    let (claims, access) = read.live_access(s)?;
+    let (grant, account) = access.ok_or_else(revoked)?;
     if account.ensure_active().is_err() {
         return Err(OAuthError::invalid_token("the account is no longer active"));
     }
