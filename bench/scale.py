@@ -25,7 +25,9 @@ SCALE_KEEP=1 (keep the seeded databases at the end, and use a kept one again ins
 it anew: a 10 M seeding is most of an hour; the seeding time is then the one recorded when it
 was made, in target/bench/scale/seeded.json; a kept database has had its expired rows purged
 unless SCALE_PURGE=0 was set), SCALE_PURGE=0 (skip bench/purge.py), SCALE_PREWARM=1 (before the scenarios, read the
-per-person lookups' tables and indexes into the page cache: a server whose memory holds them), SCALE_SCENARIOS (a comma-separated subset of the rows, for
+per-person lookups' tables and indexes into memory, as a server whose memory holds them: on
+PostgreSQL into shared_buffers when they are large enough, else into the page cache; scale.json
+records which, the server's settings and this VM's page-out state), SCALE_SCENARIOS (a comma-separated subset of the rows, for
 a probe). `--seed-only` seeds (or
 finds) every size and stops. SCALE_NAME (default scale) names the output files, so that a
 probe does not overwrite the run.
@@ -152,17 +154,26 @@ class ScaleServer:
 
     def prewarm(self):
         """Reads the per-person lookups' tables and the indexes they use once (SCALE_PREWARM=1), as a server
-        that has run for a while and whose memory holds them has them cached: pg_prewarm's 'read'
-        mode (into the OS page cache), or the SQLite file read through. The MiB read."""
+        that has run for a while and whose memory holds them has them cached. On PostgreSQL into
+        shared_buffers (pg_prewarm's 'buffer' mode) when they hold the hot set, as a production
+        server's are sized to: those pages are PostgreSQL's own memory, which no page-cache reclaim
+        (this VM's page-out, docs/performance.md) takes; else into the OS page cache ('read'). SQLite's
+        file is read through. The MiB read; `self.prewarm_mode` says where to."""
         if self.backend == "postgres":
             psql(self.url, "CREATE EXTENSION IF NOT EXISTS pg_prewarm")
             names = ", ".join(f"'{t}'" for t in HOT_TABLES)
-            blocks = psql(self.url, "SELECT sum(pg_prewarm(c.oid, 'read')) FROM pg_class c JOIN pg_namespace n ON "
-                                    "n.oid = c.relnamespace WHERE n.nspname = 'public' AND (c.relname IN "
-                                    f"({names}) OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON "
-                                    f"t.oid = i.indrelid WHERE t.relname IN ({names}) AND (i.indisprimary OR "
-                                    "t.relname = 'memberships')))").strip()
+            hot = ("FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND "
+                   f"(c.relname IN ({names}) OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON "
+                   f"t.oid = i.indrelid WHERE t.relname IN ({names}) AND (i.indisprimary OR "
+                   "t.relname = 'memberships')))")
+            hot_bytes = int(psql(self.url, f"SELECT coalesce(sum(pg_relation_size(c.oid)), 0) {hot}").strip())
+            shared_bytes = int(psql(self.url, "SELECT setting::bigint * 8192 FROM pg_settings "
+                                              "WHERE name = 'shared_buffers'").strip())
+            # A tenth kept free for what the scenarios write (new tokens, sessions, login events).
+            self.prewarm_mode = "buffer" if hot_bytes < 0.9 * shared_bytes else "read"
+            blocks = psql(self.url, f"SELECT sum(pg_prewarm(c.oid, '{self.prewarm_mode}')) {hot}").strip()
             return int(blocks or 0) * 8192 / 2**20
+        self.prewarm_mode = "read"
         read = 0
         with open(self.db, "rb") as f:
             while chunk := f.read(1 << 20):
@@ -207,6 +218,16 @@ class ScaleServer:
 def memory_kib():
     with open("/proc/meminfo") as f:
         return int(next(line for line in f if line.startswith("MemTotal:")).split()[1])
+
+
+def page_out_state():
+    """This VM's DAMON page-out scheme ('on' or 'off'; None where the kernel has none): on, it evicts
+    page-cache pages idle for a minute while memory is free (docs/performance.md)."""
+    try:
+        with open("/sys/kernel/mm/damon/admin/kdamonds/0/state") as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def seeded_record():
@@ -344,7 +365,8 @@ def bench_backend(backend, sizes):
             for server, entry in zip(servers, entries):
                 started = time.monotonic()
                 entry["prewarm_mib"] = round(server.prewarm(), 1)
-                print(f"  {server.people} prewarmed: {entry['prewarm_mib']:.0f} MiB in "
+                entry["prewarm_mode"] = server.prewarm_mode
+                print(f"  {server.people} prewarmed ({server.prewarm_mode}): {entry['prewarm_mib']:.0f} MiB in "
                       f"{time.monotonic() - started:.0f} s", flush=True)
         for row in SCENARIOS:
             for k in range(ROUNDS):
@@ -386,7 +408,8 @@ def main():
     else:
         os.makedirs(OUT, exist_ok=True)
         started = time.monotonic()
-        results = {"machine": {"cpus": os.cpu_count(), "pinned": bool(run.PINNED), "memory_kib": memory_kib()},
+        results = {"machine": {"cpus": os.cpu_count(), "pinned": bool(run.PINNED), "memory_kib": memory_kib(),
+                               "page_out": page_out_state()},
                    "window": {"warmup_s": WARMUP, "duration_s": DURATION, "concurrency": CONCURRENCY,
                               "rounds": ROUNDS},
                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": []}
