@@ -391,7 +391,10 @@ pub(super) fn find_opaque_access_token(
 ) -> Result<Option<StoredAccessToken>, OAuthError> {
     use diesel::dsl::{exists, not};
     // The account joins only where `find_live_access` would find it: the token is then checked
-    // in this one statement, where it would take a second for the grant and account again.
+    // in this one statement, where it would take a second for the grant and account again. The
+    // conditions are written out in both (diesel's `auto_type` does not compose a helper generic
+    // over a bound `jti` and a column); `tests::grants_follow_their_membership` fails when they
+    // differ.
     let row = per_backend!(&mut *store.conn()?, |c| opaque_access_tokens::table
         .left_join(grants::table.on(opaque_access_tokens::grant_id.eq(grants::id.nullable())))
         .left_join(accounts::table.on(
