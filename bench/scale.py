@@ -91,7 +91,8 @@ class ScaleServer:
         else:
             self.db = os.path.join(OUT, "scale", f"seed-{people}.db")
             self.url = f"sqlite://{self.db}"
-        self.reused = KEEP and people and self.url in seeded_record()
+        # A record without the seeding clock is of a seeder before keys in issue order.
+        self.reused = KEEP and people and isinstance(seeded_record().get(self.url), dict)
         if not self.reused:
             if backend == "postgres":
                 psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")
@@ -118,15 +119,19 @@ class ScaleServer:
                         # rows did), where bench/purge.py measures a purge on its own.
                         YAGONA_PURGE__INTERVAL="0")
         self.seed_s, self.proc = 0.0, None
+        # The seeding clock: the live tokens' issue times, part of each token, count from it.
+        self.seeded_at = int(time.time())
         if self.reused:
-            self.seed_s = seeded_record()[self.url]
+            record = seeded_record()[self.url]
+            self.seed_s, self.seeded_at = record["seconds"], record["seeded_at"]
             print(f"  kept from an earlier run (seeded in {self.seed_s:.0f} s)", flush=True)
             self.cli("migrate")
         elif people:
             started = time.monotonic()
-            self.cli("bench", "seed", "--accounts", str(people), "--database", self.url, "--token-seed", TOKEN_SEED)
+            self.cli("bench", "seed", "--accounts", str(people), "--database", self.url, "--token-seed", TOKEN_SEED,
+                     "--seeded-at", str(self.seeded_at))
             self.seed_s = time.monotonic() - started
-            record_seeding(self.url, self.seed_s)
+            record_seeding(self.url, {"seconds": self.seed_s, "seeded_at": self.seeded_at})
         else:
             self.cli("migrate")
 
@@ -231,7 +236,7 @@ def page_out_state():
 
 
 def seeded_record():
-    """The kept seeded databases (SCALE_KEEP): URL to seeding seconds."""
+    """The kept seeded databases (SCALE_KEEP): URL to the seeding's seconds and clock."""
     try:
         with open(SEEDED) as f:
             return json.load(f)
@@ -239,13 +244,13 @@ def seeded_record():
         return {}
 
 
-def record_seeding(url, seconds):
-    """Notes a kept database's seeding time; `None` forgets the database."""
+def record_seeding(url, seeding):
+    """Notes a kept database's seeding (seconds and clock); `None` forgets the database."""
     record = seeded_record()
-    if seconds is None:
+    if seeding is None:
         record.pop(url, None)
     else:
-        record[url] = seconds
+        record[url] = seeding
     with open(SEEDED, "w") as f:
         json.dump(record, f, indent=2)
 
@@ -312,7 +317,8 @@ def run_load(server, row):
         # window of 400 was about a second and noisy.
         extra += ["--codes", "1200", "--batch", "400"]
     if scenario.startswith("seeded_"):
-        extra += ["--people", str(server.people), "--token-seed", TOKEN_SEED, "--eds-ca", server.ca]
+        extra += ["--people", str(server.people), "--token-seed", TOKEN_SEED, "--seeded-at", str(server.seeded_at),
+                  "--eds-ca", server.ca]
     args = run.LOAD_CPU + [LOADGEN, "--base", server.base, "--scenario", scenario, "--concurrency", str(CONCURRENCY),
                            "--warmup", str(WARMUP), "--duration", str(DURATION), *extra]
     done = subprocess.run(args, capture_output=True, text=True, timeout=900)

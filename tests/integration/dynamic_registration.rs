@@ -18,7 +18,7 @@ async fn clients_register_and_manage_themselves() {
     for backend in Backend::ALL {
         let server = TestServer::start(backend).await;
         let token = server.cli_ok(&["client", "registration-token", "--uses", "5"], None).trim().to_owned();
-        assert_eq!(token.len(), 43, "the token alone on stdout: {token}");
+        assert_eq!(token.len(), 55, "the token alone on stdout: {token}");
         let (key, public) = key_pair("ES256", "dcr");
         let redirect = "https://rp.example/callback";
         let env = [

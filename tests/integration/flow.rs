@@ -361,7 +361,8 @@ async fn opaque_access_tokens_for_a_client_that_asks_for_them() {
     let tokens = rp.redeem(&callback, start.verifier).await;
     let access = tokens.access_token().clone();
     assert!(!access.secret().contains('.'), "an opaque handle, not a JWT");
-    assert_eq!(access.secret().len(), 43);
+    // The issue-time prefix (12 hex digits) and 32 random bytes (yagona_oidc::secrets).
+    assert_eq!(access.secret().len(), 55);
     let id_token = tokens.id_token().unwrap();
     let verifier: CoreIdTokenVerifier<'_> = rp.client.id_token_verifier();
     let claims = id_token.claims(&verifier, &start.nonce).unwrap();

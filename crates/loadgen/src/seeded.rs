@@ -29,6 +29,9 @@ pub struct SeedOptions {
     /// How many people were seeded; the scenarios draw from `0..people`.
     people: u64,
     token_seed: String,
+    /// The seeding clock (`yagona bench seed --seeded-at`): the live tokens' issue times, part
+    /// of each token, count from it.
+    seeded_at: i64,
     password: String,
     client_secret: String,
     clients: u64,
@@ -43,6 +46,7 @@ impl Default for SeedOptions {
         SeedOptions {
             people: 0,
             token_seed: "yagona-bench".into(),
+            seeded_at: 0,
             password: "seed-password-1".into(),
             client_secret: "seed-client-secret-1".into(),
             clients: 100,
@@ -58,6 +62,7 @@ impl SeedOptions {
         match option {
             "--people" => self.people = value.parse()?,
             "--token-seed" => self.token_seed = value.into(),
+            "--seeded-at" => self.seeded_at = value.parse()?,
             "--seed-password" => self.password = value.into(),
             "--seed-client-secret" => self.client_secret = value.into(),
             "--seed-clients" => self.clients = value.parse::<u64>()?.max(1),
@@ -74,6 +79,14 @@ impl SeedOptions {
         }
         Ok(rand::random::<u64>() % self.people)
     }
+
+    /// Person `i`'s live access token, as the seeder made it.
+    fn access_token(&self, i: u64) -> Result<String, Error> {
+        if self.seeded_at == 0 {
+            return Err("no seeding clock: pass --seeded-at (as `yagona bench seed` printed it)".into());
+        }
+        Ok(seed_access_token(&self.token_seed, self.seeded_at, i))
+    }
 }
 
 /// One request of a seeded scenario (or of the registration wizard).
@@ -86,7 +99,7 @@ pub(super) async fn one(
 ) -> Result<(), Error> {
     match scenario {
         "seeded_userinfo" => {
-            let token = seed_access_token(&o.seed.token_seed, o.seed.random_person()?);
+            let token = o.seed.access_token(o.seed.random_person()?)?;
             let r = http.get(&e.userinfo).bearer_auth(token).send().await?;
             if !r.status().is_success() {
                 return Err(format!("userinfo: status {}", r.status()).into());
@@ -96,7 +109,7 @@ pub(super) async fn one(
         "seeded_introspection" => {
             let i = o.seed.random_person()?;
             let client = format!("seed-client-{}", i % o.seed.clients);
-            let token = seed_access_token(&o.seed.token_seed, i);
+            let token = o.seed.access_token(i)?;
             introspect_active(http, e, &client, &o.seed.client_secret, &token).await
         }
         "seeded_login" => {
@@ -123,7 +136,7 @@ pub(super) async fn one(
 pub(super) async fn verify_clients_once(o: &Options, e: &Endpoints, http: &reqwest::Client) -> Result<Work, Error> {
     // Person k (below the number of clients) is seed-client-k's.
     for k in 0..o.seed.clients.min(o.seed.people) {
-        let token = seed_access_token(&o.seed.token_seed, k);
+        let token = o.seed.access_token(k)?;
         introspect_active(http, e, &format!("seed-client-{k}"), &o.seed.client_secret, &token).await?;
     }
     Ok(Work::Nothing)

@@ -1,6 +1,21 @@
 //! Random values and their stored hashes. Codes, refresh tokens, session ids and interaction ids
 //! are 256-bit random values; only their SHA-256 is stored, so a copy of the database grants
 //! nothing.
+//!
+//! # Keys in issue order
+//!
+//! A token and an id begin with the time they were made: milliseconds since the Unix epoch, 12
+//! lowercase hex digits ([`TIME_PREFIX_LEN`]), then the random part. A token's stored key keeps
+//! that prefix in front of the hash ([`hash_token`]). The B-tree of every table keyed by a token
+//! or an id is therefore in issue order: a new row goes to the right-hand edge of its index,
+//! which is always in memory, and the rows in use (the live ones, made recently) sit together.
+//! With keys that are pure hashes, each insert into a 50-million-row index touched a random leaf
+//! page, read from disk at national scale (docs/performance.md, "Keys in issue order"). This is
+//! what UUIDv7 (RFC 9562 5.7) does for ids; the prefix costs nothing in secrecy, as the random
+//! part keeps its full length and the issue time is no secret (a JWT says it in `iat`).
+//!
+//! Tokens of the older form (43 characters, no prefix) still hash to their old keys, so the rows
+//! stored before an upgrade stay found.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -10,23 +25,71 @@ use subtle::ConstantTimeEq as _;
 
 use crate::keys::SigningAlg;
 
-/// A new random token: 32 bytes from the OS, base64url without padding (43 characters).
+/// Characters of the issue-time prefix of a token or an id.
+pub const TIME_PREFIX_LEN: usize = 12;
+/// Characters of a token's random part: 32 bytes, base64url without padding.
+const TOKEN_SECRET_LEN: usize = 43;
+/// Characters of a token: the issue-time prefix and the random part.
+pub const TOKEN_LEN: usize = TIME_PREFIX_LEN + TOKEN_SECRET_LEN;
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `random_part` behind the issue-time prefix of `unix_ms` (its low 48 bits: until the year
+/// 10889). The scale bench's seeder makes its tokens with a chosen time through this.
+pub fn with_issue_time(unix_ms: u64, random_part: &str) -> String {
+    format!("{:012x}{random_part}", unix_ms & 0xffff_ffff_ffff)
+}
+
+/// A new random token: the issue-time prefix, then 32 bytes from the OS in base64url without
+/// padding ([`TOKEN_LEN`] = 55 characters).
 pub fn random_token() -> String {
+    with_issue_time(now_ms(), &random_secret())
+}
+
+/// A new client secret: 32 bytes from the OS, base64url without padding (43 characters). No
+/// issue-time prefix: a secret is checked against its client's stored hash, never looked up by
+/// key, so the prefix would only add length.
+pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A shorter random identifier for things that are public (`sid`, `jti`, key ids).
+/// A shorter random identifier for things that are public (`sid`, `jti`, key ids, row ids): the
+/// issue-time prefix, then 16 random bytes in base64url (34 characters).
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    with_issue_time(now_ms(), &URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The stored form of a token: SHA-256, base64url.
+/// Whether `value` can be a token this server made: base64url characters, either of the current
+/// form ([`TOKEN_LEN`], with the issue-time prefix) or of the form before it (43 characters).
+/// Cookies of any other shape are ignored rather than looked up.
+pub fn is_token_shaped(value: &str) -> bool {
+    let base64url = value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    base64url && (value.len() == TOKEN_SECRET_LEN || issue_time_prefix(value).is_some())
+}
+
+/// The issue-time prefix of a token of the current form; `None` for any other string. The length
+/// alone tells the forms apart: an older token (43 characters) that happens to begin with 12 hex
+/// digits keeps its old key.
+fn issue_time_prefix(token: &str) -> Option<&str> {
+    let prefix = token.get(..TIME_PREFIX_LEN)?;
+    (token.len() == TOKEN_LEN && prefix.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(prefix)
+}
+
+/// The stored key of a token: SHA-256 in base64url, behind the token's issue-time prefix when it
+/// has one (see the module docs).
 pub fn hash_token(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+    let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
+    match issue_time_prefix(token) {
+        Some(prefix) => format!("{prefix}{digest}"),
+        None => digest,
+    }
 }
 
 /// Compares two byte strings in time independent of where they differ.
@@ -59,10 +122,53 @@ mod tests {
     #[test]
     fn tokens_are_random_and_hashed() {
         let a = random_token();
-        assert_eq!(a.len(), 43);
+        assert_eq!(a.len(), TOKEN_LEN);
+        assert!(is_token_shaped(&a));
         assert_ne!(a, random_token());
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), a);
+        // The key keeps the prefix, then the digest of the whole token.
+        let key = hash_token(&a);
+        assert_eq!(&key[..TIME_PREFIX_LEN], &a[..TIME_PREFIX_LEN]);
+        assert_eq!(&key[TIME_PREFIX_LEN..], URL_SAFE_NO_PAD.encode(Sha256::digest(a.as_bytes())));
+    }
+
+    /// Keys made later sort after keys made earlier, byte for byte: a new row goes to the end of
+    /// its index.
+    #[test]
+    fn keys_sort_in_issue_order() {
+        let times = [1_764_000_000_000u64, 1_764_000_000_001, 1_764_000_086_400, 1_800_000_000_000];
+        let keys: Vec<String> = times
+            .iter()
+            .enumerate()
+            // The digests behind the prefixes are in no order; the prefixes alone order the keys.
+            .map(|(k, t)| hash_token(&with_issue_time(*t, &"zyxw"[k..=k].repeat(TOKEN_SECRET_LEN))))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        let ids = [random_id(), {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            random_id()
+        }];
+        assert_eq!(ids[0].len(), 34);
+        assert!(ids[0][..TIME_PREFIX_LEN] < ids[1][..TIME_PREFIX_LEN]);
+    }
+
+    /// A token of the form before the prefix (43 characters) keeps the key it was stored under,
+    /// even when it happens to begin with 12 hex digits.
+    #[test]
+    fn older_tokens_keep_their_keys() {
+        let old = "0123456789abJkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0";
+        assert_eq!(old.len(), 43);
+        assert!(is_token_shaped(old));
+        assert_eq!(hash_token(old), URL_SAFE_NO_PAD.encode(Sha256::digest(old.as_bytes())));
+        // Neither a token with a non-hex prefix nor one of another length gets a prefix.
+        let not_hex = format!("0123456789aZ{}", &old[..TOKEN_SECRET_LEN]);
+        assert_eq!(hash_token(&not_hex), URL_SAFE_NO_PAD.encode(Sha256::digest(not_hex.as_bytes())));
+        assert!(!is_token_shaped(&not_hex));
+        assert!(!is_token_shaped("short"));
+        assert!(!is_token_shaped(&format!("{}!", &old[..42])));
     }
 
     #[test]

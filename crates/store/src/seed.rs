@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 use yagona_account::legal::HEAD_ROLE;
-use yagona_oidc::secrets::hash_token;
+use yagona_oidc::secrets::{hash_token, with_issue_time};
 use yagona_oidc::tokens::AccessTokenClaims;
 
 use crate::rows::{AccountRow, CertificateRow, ClientRow, ConsentRow, GrantRow, LoginEventRow, RefreshRow, SessionRow};
@@ -43,11 +43,26 @@ pub struct SeedPlan {
 /// long seeding (31 minutes for 10 M people) still finds them live.
 const SEED_ACCESS_TTL: i64 = 86_400;
 
-/// The plaintext of person `i`'s live opaque access token: base64url(SHA-256(`seed:i`)), 43
-/// characters like a real one. Tokens are stored hashed, so the scale bench's load generator
-/// (crates/loadgen, which repeats this formula) derives the plaintext from the same seed.
-pub fn seed_access_token(token_seed: &str, i: u64) -> String {
-    hash_token(&format!("{token_seed}:{i}"))
+/// When person `i`'s live access token was issued (unix seconds): within the 50 minutes before
+/// ten minutes ahead of the seeding clock `now`, as the tokens in use on a national server were
+/// issued over the last hour.
+pub fn live_token_issued_at(now: i64, i: u64) -> i64 {
+    now - 600 - (i % 3_000) as i64
+}
+
+/// Milliseconds of a seeded key's issue-time prefix: the second `issued_at`, spread over its
+/// milliseconds by person, so that keys issued in the same second are as scattered within it as
+/// real ones.
+fn issued_ms(issued_at: i64, i: u64) -> u64 {
+    (issued_at.max(0) as u64) * 1000 + i % 1000
+}
+
+/// The plaintext of person `i`'s live opaque access token, of the server's form
+/// (`yagona_oidc::secrets::random_token`): the issue-time prefix of [`live_token_issued_at`],
+/// then base64url(SHA-256(`T:i`)). Tokens are stored hashed, so the scale bench's load generator
+/// (crates/loadgen, which calls this) derives the plaintext from the same seed and seeding clock.
+pub fn seed_access_token(token_seed: &str, now: i64, i: u64) -> String {
+    with_issue_time(issued_ms(live_token_issued_at(now, i), i), &hash_token(&format!("{token_seed}:{i}")))
 }
 
 /// What a seeding run wrote.
@@ -165,19 +180,33 @@ pub fn pinfl_of(i: u64) -> (String, String) {
     (format!("{body}{}", sum % 10), format!("19{year:02}-{month:02}-{day:02}"))
 }
 
-/// A stored token hash, distinct per `(kind, i)`, of the server's own form: base64url SHA-256
-/// (43 characters), so keys are as long and as scattered through their index as real ones.
-/// (Hex of `kind` and `i`, the first seeder's, was 64 characters in order: keys half again as
-/// long, and index pages half full from the interleaved ordered inserts.)
-fn hash_of(kind: u64, i: u64) -> String {
-    hash_token(&format!("seed:{kind}:{i}"))
+/// The stored key of a token issued at `issued_at` (unix seconds), distinct per `(kind, i)`, of
+/// the server's own form (`yagona_oidc::secrets::hash_token`): the issue-time prefix, then a
+/// base64url SHA-256 (55 characters). Keys are therefore as long as real ones and lie in their
+/// index as real ones do: in issue order, scattered within a millisecond.
+/// (Hex of `kind` and `i`, the first seeder's, was 64 characters in order of person; the
+/// second's, pure hashes, was scattered through the whole index as the server's were then.)
+fn key_of(kind: u64, i: u64, issued_at: i64) -> String {
+    hash_token(&with_issue_time(issued_ms(issued_at, i), &hash_token(&format!("seed:{kind}:{i}"))))
 }
 
-/// A token id (`jti`), distinct per `(kind, i)`, as long as the server's (`random_id`: 22).
-fn jti_of(kind: u64, i: u64) -> String {
-    let mut jti = hash_of(kind, i);
-    jti.truncate(22);
-    jti
+/// A token id (`jti`) issued at `issued_at`, distinct per `(kind, i)`, of the server's form
+/// (`random_id`: the issue-time prefix and 22 characters).
+fn jti_of(kind: u64, i: u64, issued_at: i64) -> String {
+    let mut random = hash_token(&format!("seed:{kind}:{i}"));
+    random.truncate(22);
+    with_issue_time(issued_ms(issued_at, i), &random)
+}
+
+/// The `jti` of person `i`'s revoked access token (a JWT: only its jti is stored), issued a
+/// quarter of an hour before the seeding clock.
+fn revoked_jti(now: i64, i: u64) -> String {
+    jti_of(32, i, now - 900)
+}
+
+/// When a token that expired at `expires_at` was issued, had it lived `lifetime` seconds.
+fn issued_before(expires_at: i64, lifetime: i64) -> i64 {
+    expires_at - lifetime
 }
 
 const SURNAMES: [&str; 8] =
@@ -224,7 +253,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         let session_end = if live { now + 3_600 } else { expired_at(now, i) };
         let sid = format!("seed-sid{i}");
         b.sessions.push(SessionRow {
-            id_hash: hash_of(1, i),
+            id_hash: key_of(1, i, now - 600),
             sid: sid.clone(),
             account_id: id.clone(),
             auth_time: now - 600,
@@ -283,11 +312,12 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         for (k, (expires_at, used_at)) in
             [(now + 86_400, Some(now - 300)), (expired_at(now, i), None), (now + 86_400, None)].into_iter().enumerate()
         {
+            let created_at = issued_before(expires_at, 86_400).min(now - 600);
             b.refresh.push(RefreshRow {
-                hash: hash_of(10 + k as u64, i),
+                hash: key_of(10 + k as u64, i, created_at),
                 grant_id: grant.clone(),
                 client_id: client.clone(),
-                created_at: now - 600,
+                created_at,
                 expires_at,
                 used_at,
             });
@@ -295,14 +325,16 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         // Two opaque access tokens: an expired one, and a live one whose plaintext the bench
         // can derive (it presents it at userinfo and introspection).
         for (k, expires_at) in [expired_at(now, i), now + SEED_ACCESS_TTL].into_iter().enumerate() {
-            let jti = jti_of(30 + k as u64, i);
+            let live = k == 1;
+            let iat = if live { live_token_issued_at(now, i) } else { issued_before(expires_at, 3_600) };
+            let jti = jti_of(30 + k as u64, i, iat);
             let claims = AccessTokenClaims {
                 iss: plan.issuer.clone(),
                 sub: id.clone(),
                 aud: client.clone(),
                 client_id: client.clone(),
                 exp: expires_at,
-                iat: now - 600,
+                iat,
                 jti: jti.clone(),
                 scope: "openid profile".into(),
                 auth_time: Some(now - 600),
@@ -313,7 +345,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
                 cnf: None,
                 acting: Default::default(),
             };
-            let hash = if k == 1 { hash_token(&seed_access_token(&plan.token_seed, i)) } else { hash_of(20, i) };
+            let hash = if live { hash_token(&seed_access_token(&plan.token_seed, now, i)) } else { key_of(20, i, iat) };
             // Stored as the server stores a person's token: its grant and what it adds to it.
             let (grant_id, part) = claims.grant_part().ok_or_else(|| StoreError::Corrupt("no grant".into()))?;
             b.opaque.push(OpaqueRow {
@@ -329,7 +361,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
             // the purge takes them.
             let live = i % (2 * REVOKED_EVERY) == 0;
             b.revoked.push(RevokedRow {
-                jti: jti_of(32, i),
+                jti: revoked_jti(now, i),
                 expires_at: if live { now + SEED_ACCESS_TTL } else { expired_at(now, i) },
             });
         }
@@ -504,22 +536,28 @@ mod tests {
         let (pinfl, _) = pinfl_of(1234);
         let person = store.find_account_by_pinfl(&yagona_account::Pinfl::try_from(pinfl.as_str()).unwrap()).unwrap();
         assert_eq!(person.expect("seeded").id.as_str(), "seed-a1234");
-        let live = store.find_live_refresh_token(&hash_of(12, 1234), &yagona_oidc::Lifetimes::default(), now).unwrap();
+        let live = store
+            .find_live_refresh_token(&key_of(12, 1234, now - 600), &yagona_oidc::Lifetimes::default(), now)
+            .unwrap();
         assert_eq!(live.expect("the live refresh token").1.id, "seed-g1234");
         assert!(
             store
-                .find_live_refresh_token(&hash_of(11, 1234), &yagona_oidc::Lifetimes::default(), now)
+                .find_live_refresh_token(
+                    &key_of(11, 1234, issued_before(expired_at(now, 1234), 86_400)),
+                    &yagona_oidc::Lifetimes::default(),
+                    now,
+                )
                 .unwrap()
                 .is_none(),
             "expired"
         );
-        let session = store.find_session(&hash_of(1, 1234), now).unwrap();
+        let session = store.find_session(&key_of(1, 1234, now - 600), now).unwrap();
         assert!(session.is_some(), "even people have a live session");
-        assert!(store.find_session(&hash_of(1, 1235), now).unwrap().is_none(), "odd people's expired");
+        assert!(store.find_session(&key_of(1, 1235, now - 600), now).unwrap().is_none(), "odd people's expired");
         // The live access token's plaintext derives from the seed; it is stored as the server
         // stores a person's token: with its grant, the person's.
         let stored = store
-            .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", 1234)), now)
+            .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", now, 1234)), now)
             .unwrap()
             .expect("the live access token");
         let yagona_oidc::tokens::StoredAccessToken::OfGrant { jti, part, grant, .. } = stored else {
@@ -528,11 +566,21 @@ mod tests {
         assert_eq!((grant.id.as_str(), grant.account_id.as_str()), ("seed-g1234", "seed-a1234"));
         assert_eq!(part.scope, "openid profile");
         assert!(store.find_live_access(&jti, "seed-g1234", now).unwrap().is_some());
-        assert!(store.find_opaque_access_token(&hash_token(&seed_access_token("other", 1234)), now).unwrap().is_none());
+        assert!(store
+            .find_opaque_access_token(&hash_token(&seed_access_token("other", now, 1234)), now)
+            .unwrap()
+            .is_none());
+        assert!(
+            store
+                .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", now + 1, 1234)), now)
+                .unwrap()
+                .is_none(),
+            "the token's issue time is part of it"
+        );
         // Every tenth person revoked a token; its jti is refused, the live token's is not.
-        assert!(store.is_access_token_revoked(&jti_of(32, 1230)).unwrap());
-        assert!(!store.is_access_token_revoked(&jti_of(32, 1234)).unwrap());
-        assert!(store.find_live_access(&jti_of(32, 1240), "seed-g1240", now).unwrap().is_none());
+        assert!(store.is_access_token_revoked(&revoked_jti(now, 1230)).unwrap());
+        assert!(!store.is_access_token_revoked(&revoked_jti(now, 1234)).unwrap());
+        assert!(store.find_live_access(&revoked_jti(now, 1240), "seed-g1240", now).unwrap().is_none());
         let client = store.find_client(&yagona_oidc::ClientId::try_from("seed-client-4").unwrap()).unwrap();
         assert!(client.expect("a seeded client").secret_hash.is_some(), "confidential: it may introspect");
         // A head's grant acts for the entity, and the membership is live.

@@ -29,14 +29,19 @@ pub(super) enum BenchCommand {
         #[arg(long, default_value = "seed-client-secret-1")]
         client_secret: String,
         /// What each person's live access token derives from: base64url(SHA-256(`SEED:i`)) for
-        /// person i (the load generator's `--token-seed`).
+        /// person i, behind its issue-time prefix (the load generator's `--token-seed`).
         #[arg(long, default_value = "yagona-bench")]
         token_seed: String,
+        /// The seeding clock (unix seconds; default: now). The seeded rows' times count from it,
+        /// and so do the live tokens' issue times, part of each token (the load generator's
+        /// `--seeded-at`).
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        seeded_at: Option<i64>,
     },
 }
 
 pub(super) fn bench_command(settings: &Settings, command: BenchCommand) -> Result<(), String> {
-    let BenchCommand::Seed { accounts, database, clients, password, client_secret, token_seed } = command;
+    let BenchCommand::Seed { accounts, database, clients, password, client_secret, token_seed, seeded_at } = command;
     let url = match database {
         Some(url) => DatabaseUrl::parse(&url).map_err(|e| e.to_string())?,
         None => settings.database.clone(),
@@ -52,7 +57,7 @@ pub(super) fn bench_command(settings: &Settings, command: BenchCommand) -> Resul
         accounts,
         clients,
         password_hash,
-        now: now(),
+        now: seeded_at.unwrap_or_else(now),
         client_secret_hash: Some(client_secret_hash),
         issuer: settings.issuer.clone(),
         token_seed,
@@ -61,11 +66,12 @@ pub(super) fn bench_command(settings: &Settings, command: BenchCommand) -> Resul
         .seed(&plan, |r| eprintln!("{:>12} rows  {:>8.1} s  {:>10.0} rows/s", r.rows, r.seconds, r.rows_per_second()))
         .map_err(|e| format!("seeding: {e}"))?;
     out!(
-        "Seeded {accounts} people: {} rows in {:.1} s ({:.0} rows/s, {:.0} people/s).",
+        "Seeded {accounts} people: {} rows in {:.1} s ({:.0} rows/s, {:.0} people/s), seeded at {}.",
         report.rows,
         report.seconds,
         report.rows_per_second(),
-        accounts as f64 / report.seconds.max(1e-9)
+        accounts as f64 / report.seconds.max(1e-9),
+        plan.now
     );
     Ok(())
 }

@@ -6,7 +6,7 @@ use yagona_oidc::client::registered_scopes;
 use yagona_oidc::client::TokenMetadata;
 use yagona_oidc::client_metadata::{register, ClientMetadata};
 use yagona_oidc::keys::{KeyEncryptionKey, SigningAlg};
-use yagona_oidc::secrets::{hash_token, random_token};
+use yagona_oidc::secrets::{hash_token, random_secret, random_token};
 use yagona_oidc::subject::SubjectType;
 use yagona_oidc::{Client, ClientId, GrantType, OidcRepository as _};
 
@@ -309,7 +309,7 @@ pub(super) fn new_client(
     }
     client.legacy = args.legacy;
     crate::sector::check_sector_identifier(outbound, &client).map_err(|e| option_named(&e.description))?;
-    let secret = client.needs_secret().then(|| args.secret.unwrap_or_else(random_token));
+    let secret = client.needs_secret().then(|| args.secret.unwrap_or_else(random_secret));
     if let Some(secret) = &secret {
         client.provision_secret(secret, &yagona_oidc::ClientSecretVerifier::default(), kek).map_err(text)?;
     }

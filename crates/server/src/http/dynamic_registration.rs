@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use yagona_account::audit::{AuditEvent, AuditKind};
 use yagona_oidc::client_metadata::{register, ClientMetadata};
-use yagona_oidc::secrets::{constant_time_eq, hash_token, random_id, random_token};
+use yagona_oidc::secrets::{constant_time_eq, hash_token, random_id, random_secret, random_token};
 use yagona_oidc::{Client, ClientId, ErrorCode, OAuthError, OidcRepository as _};
 
 use super::error::{BearerError, ProtocolError};
@@ -74,7 +74,7 @@ fn provision(s: &AppState, client: &mut Client, keep: Option<&Client>) -> Result
     if !client.needs_secret() {
         return Ok(None);
     }
-    let secret = random_token();
+    let secret = random_secret();
     client.provision_secret(&secret, &s.client_secrets, Some(&s.kek))?;
     Ok(Some(secret))
 }

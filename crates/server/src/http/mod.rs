@@ -40,7 +40,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use tracing::Instrument as _;
-use yagona_oidc::secrets::{constant_time_eq, hash_token, random_token};
+use yagona_oidc::secrets::{constant_time_eq, hash_token, is_token_shaped, random_token};
 use yagona_oidc::OAuthError;
 
 use crate::discovery::*;
@@ -296,8 +296,8 @@ pub struct Browser {
 impl Browser {
     pub fn from_request(req: &HttpRequest, state: &AppState) -> Self {
         let names = CookieNames::for_https(state.settings.issuer_is_https);
-        let csrf = req.cookie(names.csrf).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
-        let session_secret = req.cookie(names.session).map(|c| c.value().to_owned()).filter(|v| v.len() == 43);
+        let csrf = req.cookie(names.csrf).map(|c| c.value().to_owned()).filter(|v| is_token_shaped(v));
+        let session_secret = req.cookie(names.session).map(|c| c.value().to_owned()).filter(|v| is_token_shaped(v));
         let address = client_address::client_address(req, &state.settings.trusted_proxies);
         let user_agent = req
             .headers()
