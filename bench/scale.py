@@ -427,9 +427,9 @@ def main():
         if "postgres" in BACKENDS:
             # The server's memory settings decide how much of a large database stays cached.
             results["postgres_settings"] = dict(line.split("|") for line in psql(
-                PG_ADMIN, "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+                PG_ADMIN, "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
                 "('shared_buffers', 'effective_cache_size', 'work_mem', 'max_wal_size', 'random_page_cost', "
-                "'server_version')").splitlines() if line)
+                "'huge_pages', 'huge_pages_status', 'server_version')").splitlines() if line)
         for backend in BACKENDS:
             sizes = [n for n in SIZES if backend != "sqlite" or n <= SQLITE_MAX]
             if sizes != SIZES:
