@@ -49,9 +49,9 @@ pub fn random_token() -> String {
     with_issue_time(now_ms(), &random_secret())
 }
 
-/// A new client secret: 32 bytes from the OS, base64url without padding (43 characters). No
-/// issue-time prefix: a secret is checked against its client's stored hash, never looked up by
-/// key, so the prefix would only add length.
+/// 32 bytes from the OS, base64url without padding (43 characters): a client secret as it is,
+/// and a token's random part. A client secret has no issue-time prefix: it is checked against
+/// its client's stored hash, never looked up by key, so the prefix would only add length.
 pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
