@@ -31,7 +31,7 @@ pub struct SeedOptions {
     token_seed: String,
     /// The seeding clock (`yagona bench seed --seeded-at`): the live tokens' issue times, part
     /// of each token, count from it.
-    seeded_at: i64,
+    seeded_at: Option<i64>,
     password: String,
     client_secret: String,
     clients: u64,
@@ -46,7 +46,7 @@ impl Default for SeedOptions {
         SeedOptions {
             people: 0,
             token_seed: "yagona-bench".into(),
-            seeded_at: 0,
+            seeded_at: None,
             password: "seed-password-1".into(),
             client_secret: "seed-client-secret-1".into(),
             clients: 100,
@@ -62,7 +62,7 @@ impl SeedOptions {
         match option {
             "--people" => self.people = value.parse()?,
             "--token-seed" => self.token_seed = value.into(),
-            "--seeded-at" => self.seeded_at = value.parse()?,
+            "--seeded-at" => self.seeded_at = Some(value.parse()?),
             "--seed-password" => self.password = value.into(),
             "--seed-client-secret" => self.client_secret = value.into(),
             "--seed-clients" => self.clients = value.parse::<u64>()?.max(1),
@@ -82,10 +82,9 @@ impl SeedOptions {
 
     /// Person `i`'s live access token, as the seeder made it.
     fn access_token(&self, i: u64) -> Result<String, Error> {
-        if self.seeded_at == 0 {
-            return Err("no seeding clock: pass --seeded-at (as `yagona bench seed` printed it)".into());
-        }
-        Ok(seed_access_token(&self.token_seed, self.seeded_at, i))
+        let seeded_at =
+            self.seeded_at.ok_or("no seeding clock: pass --seeded-at (as `yagona bench seed` printed it)")?;
+        Ok(seed_access_token(&self.token_seed, seeded_at, i))
     }
 }
 

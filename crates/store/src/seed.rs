@@ -43,9 +43,9 @@ pub struct SeedPlan {
 /// long seeding (31 minutes for 10 M people) still finds them live.
 const SEED_ACCESS_TTL: i64 = 86_400;
 
-/// When person `i`'s live access token was issued (unix seconds): within the 50 minutes before
-/// ten minutes ahead of the seeding clock `now`, as the tokens in use on a national server were
-/// issued over the last hour.
+/// When person `i`'s live access token was issued (unix seconds): between an hour and ten
+/// minutes before the seeding clock `now`, as the tokens in use on a national server were issued
+/// over the last hour.
 pub fn live_token_issued_at(now: i64, i: u64) -> i64 {
     now - 600 - (i % 3_000) as i64
 }
@@ -57,12 +57,19 @@ fn issued_ms(issued_at: i64, i: u64) -> u64 {
     (issued_at.max(0) as u64) * 1000 + i % 1000
 }
 
-/// The plaintext of person `i`'s live opaque access token, of the server's form
-/// (`yagona_oidc::secrets::random_token`): the issue-time prefix of [`live_token_issued_at`],
-/// then base64url(SHA-256(`T:i`)). Tokens are stored hashed, so the scale bench's load generator
-/// (crates/loadgen, which calls this) derives the plaintext from the same seed and seeding clock.
+/// A token's plaintext of the server's form (`yagona_oidc::secrets::random_token`), issued at
+/// `issued_at` (unix seconds) to person `i`: the issue-time prefix, then base64url(SHA-256(`text`))
+/// for its random part.
+fn token_of(text: &str, issued_at: i64, i: u64) -> String {
+    with_issue_time(issued_ms(issued_at, i), &hash_token(text))
+}
+
+/// The plaintext of person `i`'s live opaque access token, issued at [`live_token_issued_at`],
+/// its random part from `T:i` for the token seed T. Tokens are stored hashed, so the scale
+/// bench's load generator (crates/loadgen, which calls this) derives the plaintext from the same
+/// seed and seeding clock.
 pub fn seed_access_token(token_seed: &str, now: i64, i: u64) -> String {
-    with_issue_time(issued_ms(live_token_issued_at(now, i), i), &hash_token(&format!("{token_seed}:{i}")))
+    token_of(&format!("{token_seed}:{i}"), live_token_issued_at(now, i), i)
 }
 
 /// What a seeding run wrote.
@@ -187,7 +194,7 @@ pub fn pinfl_of(i: u64) -> (String, String) {
 /// (Hex of `kind` and `i`, the first seeder's, was 64 characters in order of person; the
 /// second's, pure hashes, was scattered through the whole index as the server's were then.)
 fn key_of(kind: u64, i: u64, issued_at: i64) -> String {
-    hash_token(&with_issue_time(issued_ms(issued_at, i), &hash_token(&format!("seed:{kind}:{i}"))))
+    hash_token(&token_of(&format!("seed:{kind}:{i}"), issued_at, i))
 }
 
 /// A token id (`jti`) issued at `issued_at`, distinct per `(kind, i)`, of the server's form
@@ -202,11 +209,6 @@ fn jti_of(kind: u64, i: u64, issued_at: i64) -> String {
 /// quarter of an hour before the seeding clock.
 fn revoked_jti(now: i64, i: u64) -> String {
     jti_of(32, i, now - 900)
-}
-
-/// When a token that expired at `expires_at` was issued, had it lived `lifetime` seconds.
-fn issued_before(expires_at: i64, lifetime: i64) -> i64 {
-    expires_at - lifetime
 }
 
 const SURNAMES: [&str; 8] =
@@ -309,10 +311,16 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
             resources: "[]".into(),
         });
         // Per grant: a spent refresh token (rotated), an expired one, and the live one.
-        for (k, (expires_at, used_at)) in
-            [(now + 86_400, Some(now - 300)), (expired_at(now, i), None), (now + 86_400, None)].into_iter().enumerate()
+        // (issued, expires, spent at); a refresh token lives a day.
+        let expired = expired_at(now, i);
+        for (k, (created_at, expires_at, used_at)) in [
+            (now - 600, now + 86_400, Some(now - 300)),
+            (expired - 86_400, expired, None),
+            (now - 600, now + 86_400, None),
+        ]
+        .into_iter()
+        .enumerate()
         {
-            let created_at = issued_before(expires_at, 86_400).min(now - 600);
             b.refresh.push(RefreshRow {
                 hash: key_of(10 + k as u64, i, created_at),
                 grant_id: grant.clone(),
@@ -324,9 +332,11 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         }
         // Two opaque access tokens: an expired one, and a live one whose plaintext the bench
         // can derive (it presents it at userinfo and introspection).
-        for (k, expires_at) in [expired_at(now, i), now + SEED_ACCESS_TTL].into_iter().enumerate() {
+        // (issued, expires); the expired one lived an hour.
+        for (k, (iat, expires_at)) in
+            [(expired - 3_600, expired), (live_token_issued_at(now, i), now + SEED_ACCESS_TTL)].into_iter().enumerate()
+        {
             let live = k == 1;
-            let iat = if live { live_token_issued_at(now, i) } else { issued_before(expires_at, 3_600) };
             let jti = jti_of(30 + k as u64, i, iat);
             let claims = AccessTokenClaims {
                 iss: plan.issuer.clone(),
@@ -543,7 +553,7 @@ mod tests {
         assert!(
             store
                 .find_live_refresh_token(
-                    &key_of(11, 1234, issued_before(expired_at(now, 1234), 86_400)),
+                    &key_of(11, 1234, expired_at(now, 1234) - 86_400),
                     &yagona_oidc::Lifetimes::default(),
                     now,
                 )
