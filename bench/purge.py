@@ -183,8 +183,8 @@ def main():
     ap.add_argument("--settle", type=float, default=20.0, help="seconds measured before, between and after")
     ap.add_argument("--methods", default="at_once,batches",
                     help="purges in order: at_once (older half of the expired rows), batches (the rest)")
-    ap.add_argument("--batch", type=int, default=5000)
-    ap.add_argument("--pause-ms", type=int, default=20)
+    ap.add_argument("--batch", type=int, help="rows per batch (default: yagona purge's for the backend)")
+    ap.add_argument("--pause-ms", type=int, help="SQLite's least pause (default: yagona purge's)")
     args = ap.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     db = Database(args.database)
@@ -209,8 +209,9 @@ def main():
         for k, method in enumerate(methods):
             # The first of two purges takes the older half of the seeded day's expired rows.
             as_of = now if (k == len(methods) - 1 or not span) else (span[0] + span[1]) // 2
-            cmd = ["purge", "--json", "--as-of", str(as_of), "--batch", str(args.batch),
-                   "--pause-ms", str(args.pause_ms)] + (["--at-once"] if method == "at_once" else [])
+            cmd = ["purge", "--json", "--as-of", str(as_of)] + (["--at-once"] if method == "at_once" else [])
+            cmd += ["--batch", str(args.batch)] if args.batch else []
+            cmd += ["--pause-ms", str(args.pause_ms)] if args.pause_ms is not None else []
             wal_peak, polling = [0], [True]
 
             def poll_wal():

@@ -232,7 +232,9 @@ async fn housekeeping(state: web::Data<AppState>) {
                 }
             }
             if purge {
-                let method = crate::housekeeping::PurgeMethod::Batches(Default::default());
+                let method = crate::housekeeping::PurgeMethod::Batches(yagona_store::PurgeBatches::for_backend(
+                    s.store.backend(),
+                ));
                 let done = crate::housekeeping::purge(&s.store, &s.settings, now(), method, &s.draining)?;
                 if done.expired.stopped {
                     tracing::info!(

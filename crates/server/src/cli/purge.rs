@@ -13,13 +13,14 @@ use crate::state::now;
 
 #[derive(Args)]
 pub(super) struct PurgeArgs {
-    /// Rows deleted per batch (each batch its own transaction).
-    #[arg(long, default_value_t = PurgeBatches::default().batch,
-          value_parser = clap::value_parser!(i64).range(1..=MAX_PURGE_BATCH))]
-    batch: i64,
-    /// SQLite: milliseconds to pause after each full batch, when writers get the database.
-    #[arg(long, value_name = "MS", default_value_t = PurgeBatches::default().sqlite_pause.as_millis() as u64)]
-    pause_ms: u64,
+    /// Rows deleted per batch (each batch its own transaction) [default: 500 on SQLite, 5000 on
+    /// PostgreSQL].
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=MAX_PURGE_BATCH))]
+    batch: Option<i64>,
+    /// SQLite: the least pause after each full batch, when writers get the database; a batch
+    /// that took longer is followed by twice its time [default: 20].
+    #[arg(long, value_name = "MS")]
+    pause_ms: Option<u64>,
     /// Print one JSON object instead of lines.
     #[arg(long)]
     json: bool,
@@ -36,7 +37,11 @@ pub(super) fn purge_command(settings: &Settings, args: PurgeArgs) -> Result<(), 
     let method = if args.at_once {
         PurgeMethod::AtOnce
     } else {
-        PurgeMethod::Batches(PurgeBatches { batch: args.batch, sqlite_pause: Duration::from_millis(args.pause_ms) })
+        let defaults = PurgeBatches::for_backend(store.backend());
+        PurgeMethod::Batches(PurgeBatches {
+            batch: args.batch.unwrap_or(defaults.batch),
+            sqlite_pause: args.pause_ms.map_or(defaults.sqlite_pause, Duration::from_millis),
+        })
     };
     // Ctrl-C ends the process; a batch in flight is its own transaction.
     let never = std::sync::atomic::AtomicBool::new(false);

@@ -315,6 +315,6 @@ impl OidcRepository for Store {
     }
 
     fn purge_expired(&self, now: i64) -> Result<u64, OAuthError> {
-        Ok(self.purge_expired_in_batches(now, purge::PurgeBatches::default())?.rows())
+        Ok(self.purge_expired_in_batches(now, purge::PurgeBatches::for_backend(self.backend()))?.rows())
     }
 }

@@ -64,13 +64,38 @@ pub const MAX_BATCH: i64 = 10_000;
 pub struct PurgeBatches {
     /// Rows per batch (1 to [`MAX_BATCH`]).
     pub batch: i64,
-    /// SQLite: the pause after a full batch, when the database lock is free for others.
+    /// SQLite: the least pause after a full batch, when the database lock is free for others;
+    /// a batch that took longer is followed by [`SQLITE_PAUSE_PER_BATCH`] times its own time.
     pub sqlite_pause: Duration,
 }
 
-impl Default for PurgeBatches {
-    fn default() -> Self {
-        Self { batch: 5_000, sqlite_pause: Duration::from_millis(20) }
+/// SQLite: a full batch is followed by a pause of at least this many times the batch's own
+/// time, so the purge holds the one write lock at most a third of the time however slow a batch
+/// is (a large table, a slow disk, a busy core). The pause must also outlast the sleep of a
+/// writer queued in SQLite's busy handler, which grows with its wait (1 ms up to 100 ms): a
+/// pause shorter than that sleep lets the purge take the lock straight back.
+pub const SQLITE_PAUSE_PER_BATCH: u32 = 2;
+
+impl PurgeBatches {
+    /// The defaults for `backend`, from the sweep in docs/performance.md ("Housekeeping at
+    /// scale"): on SQLite a batch holds the only write lock, so batches are short (500 rows,
+    /// about 10 ms); on PostgreSQL a batch locks only its own rows, and larger ones cost less in
+    /// all.
+    pub fn for_backend(backend: crate::Backend) -> Self {
+        let batch = match backend {
+            crate::Backend::Sqlite => 500,
+            crate::Backend::Postgres => 5_000,
+        };
+        Self { batch, sqlite_pause: Duration::from_millis(20) }
+    }
+
+    /// The pause after a full batch that took `batch_time`: none where `pause` is zero (always
+    /// on PostgreSQL).
+    fn pause_after(pause: Duration, batch_time: Duration) -> Duration {
+        if pause.is_zero() {
+            return pause;
+        }
+        pause.max(batch_time * SQLITE_PAUSE_PER_BATCH)
     }
 }
 
@@ -183,12 +208,14 @@ fn drain(
             report.stopped = true;
             break;
         }
+        let started = Instant::now();
         let n = batch()?;
         total += n as u64;
         report.batches += u64::from(n > 0);
         if (n as i64) < limit {
             break;
         }
+        let pause = PurgeBatches::pause_after(pause, started.elapsed());
         if !pause.is_zero() {
             std::thread::sleep(pause);
         }
@@ -381,6 +408,20 @@ mod tests {
         stopped(&DatabaseUrl::Sqlite(dir.join("purge.db")));
         std::fs::remove_dir_all(&dir).ok();
         stopped(&PgDatabase::create().url());
+    }
+
+    /// On SQLite the purge holds the write lock at most a third of the time: a slow batch is
+    /// followed by twice its time, a quick one by the least pause; no pause stays none.
+    #[test]
+    fn a_slow_batch_is_followed_by_a_longer_pause() {
+        let least = Duration::from_millis(20);
+        assert_eq!(PurgeBatches::pause_after(least, Duration::from_millis(4)), least);
+        assert_eq!(PurgeBatches::pause_after(least, Duration::from_millis(55)), Duration::from_millis(110));
+        assert_eq!(PurgeBatches::pause_after(Duration::ZERO, Duration::from_millis(55)), Duration::ZERO);
+        let sqlite = PurgeBatches::for_backend(crate::Backend::Sqlite);
+        let postgres = PurgeBatches::for_backend(crate::Backend::Postgres);
+        assert!(sqlite.batch < postgres.batch, "SQLite's batches hold its only write lock: shorter");
+        assert!((1..=MAX_BATCH).contains(&sqlite.batch) && (1..=MAX_BATCH).contains(&postgres.batch));
     }
 
     #[test]
