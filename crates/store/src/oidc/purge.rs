@@ -21,19 +21,12 @@ struct Expiring {
     table: &'static str,
     column: &'static str,
     kept: i64,
-    /// SQLite: what addresses a row (`rowid`, or the primary key of a `WITHOUT ROWID` table).
-    sqlite_row: &'static str,
 }
 
 impl Expiring {
     /// Rows gone the moment their `expires_at` passes.
     const fn at_expiry(table: &'static str) -> Self {
-        Self { table, column: "expires_at", kept: 0, sqlite_row: "rowid" }
-    }
-
-    /// On SQLite, a `WITHOUT ROWID` table whose rows `key` addresses.
-    const fn without_rowid(self, key: &'static str) -> Self {
-        Self { sqlite_row: key, ..self }
+        Self { table, column: "expires_at", kept: 0 }
     }
 
     /// The newest value of `column` that is deleted at `now`.
@@ -54,14 +47,13 @@ const AFTER_SESSIONS: [Expiring; 12] = [
     Expiring::at_expiry("pending_signatures"),
     Expiring::at_expiry("recovery_tokens"),
     Expiring::at_expiry("revoked_access_tokens"),
-    // WITHOUT ROWID on SQLite (migration 2026-12-05-000100_opaque_tokens_without_rowid).
-    Expiring::at_expiry("opaque_access_tokens").without_rowid("hash"),
+    Expiring::at_expiry("opaque_access_tokens"),
     Expiring::at_expiry("client_assertion_jtis"),
     Expiring::at_expiry("pushed_authorization_requests"),
     Expiring::at_expiry("registration_tokens"),
     Expiring::at_expiry("dpop_proofs"),
     // A counter untouched for a day is past every throttle window.
-    Expiring { table: "throttle_counters", column: "last_attempt", kept: 86_400, sqlite_row: "rowid" },
+    Expiring { table: "throttle_counters", column: "last_attempt", kept: 86_400 },
 ];
 /// The most rows a batch deletes (the back-channel query binds one variable per session of a
 /// batch, within SQLite's limit).
@@ -126,13 +118,11 @@ impl PurgeReport {
     }
 }
 
-/// One batch: up to `limit` rows of the table whose expiry column is at or before `cutoff`, the
-/// oldest first, found by the column's index and deleted by their row address (PostgreSQL
-/// `ctid`, SQLite `rowid` or a `WITHOUT ROWID` table's key). The `ORDER BY` keeps the index in
-/// even a generic plan, which cannot know how few rows are expired: a sequential scan under a
-/// `LIMIT` reads the whole table when none is.
-fn delete_batch(conn: &mut DbConnection, e: Expiring, cutoff: i64, limit: i64) -> QueryResult<usize> {
-    let Expiring { table, column, sqlite_row: row, .. } = e;
+/// One batch: up to `limit` rows of `table` whose `column` is at or before `cutoff`, the oldest
+/// first, found by the column's index and deleted by their row address (PostgreSQL `ctid`,
+/// SQLite `rowid`). The `ORDER BY` keeps the index in even a generic plan, which cannot know
+/// how few rows are expired: a sequential scan under a `LIMIT` reads the whole table when none is.
+fn delete_batch(conn: &mut DbConnection, table: &str, column: &str, cutoff: i64, limit: i64) -> QueryResult<usize> {
     match conn {
         DbConnection::Postgres(pg) => diesel::sql_query(format!(
             "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {column} <= $1 \
@@ -142,7 +132,7 @@ fn delete_batch(conn: &mut DbConnection, e: Expiring, cutoff: i64, limit: i64) -
         .bind::<BigInt, _>(limit)
         .execute(pg),
         DbConnection::Sqlite(sqlite) => diesel::sql_query(format!(
-            "DELETE FROM {table} WHERE {row} IN (SELECT {row} FROM {table} WHERE {column} <= ? \
+            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} <= ? \
              ORDER BY {column} LIMIT ?)"
         ))
         .bind::<BigInt, _>(cutoff)
@@ -253,7 +243,7 @@ impl Store {
         let pause = if self.backend() == crate::Backend::Sqlite { how.sqlite_pause } else { Duration::ZERO };
         let mut report = PurgeReport::default();
         let by_expiry = |e: Expiring| -> Result<usize, StoreError> {
-            Ok(delete_batch(&mut *self.conn()?, e, e.cutoff(now), limit)?)
+            Ok(delete_batch(&mut *self.conn()?, e.table, e.column, e.cutoff(now), limit)?)
         };
         for e in BEFORE_SESSIONS {
             drain(&mut report, e.table, limit, pause, stop, || by_expiry(e))?;
