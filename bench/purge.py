@@ -210,7 +210,7 @@ def main():
             # The first of two purges takes the older half of the seeded day's expired rows.
             as_of = now if (k == len(methods) - 1 or not span) else (span[0] + span[1]) // 2
             cmd = ["purge", "--json", "--as-of", str(as_of)] + (["--at-once"] if method == "at_once" else [])
-            cmd += ["--batch", str(args.batch)] if args.batch else []
+            cmd += ["--batch", str(args.batch)] if args.batch is not None else []
             cmd += ["--pause-ms", str(args.pause_ms)] if args.pause_ms is not None else []
             wal_peak, polling = [0], [True]
 

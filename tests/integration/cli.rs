@@ -77,6 +77,8 @@ async fn purge_reports_every_table_and_refuses_a_bad_batch() {
             assert_eq!(tables[table], 0, "{table}: {out}");
         }
         assert_eq!(tables.len(), 16, "{out}");
+        let help = server.cli_ok(&["purge", "--help"], None);
+        assert!(help.contains("500 rows per batch on SQLite, 5000 on PostgreSQL"), "the defaults are shown: {help}");
         let refused = server.cli(&["purge", "--batch", "0"], None);
         assert!(!refused.status.success());
         assert!(String::from_utf8_lossy(&refused.stderr).contains("--batch"), "{refused:?}");

@@ -11,14 +11,15 @@ use crate::housekeeping::{purge, PurgeMethod};
 use crate::serve::open_store;
 use crate::state::now;
 
+/// The defaults are the store's (`PurgeBatches::for_backend`), shown after the options.
 #[derive(Args)]
+#[command(after_help = PurgeBatches::defaults_described())]
 pub(super) struct PurgeArgs {
-    /// Rows deleted per batch (each batch its own transaction) [default: 500 on SQLite, 5000 on
-    /// PostgreSQL].
+    /// Rows deleted per batch, each batch its own transaction (default: the backend's, below).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..=MAX_PURGE_BATCH))]
     batch: Option<i64>,
-    /// SQLite: the least pause after each full batch, when writers get the database; a batch
-    /// that took longer is followed by twice its time [default: 20].
+    /// SQLite: the least pause after each full batch, when writers get the database (default:
+    /// below).
     #[arg(long, value_name = "MS")]
     pause_ms: Option<u64>,
     /// Print one JSON object instead of lines.

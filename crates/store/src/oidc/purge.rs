@@ -89,6 +89,20 @@ impl PurgeBatches {
         Self { batch, sqlite_pause: Duration::from_millis(20) }
     }
 
+    /// The defaults of both backends in words, for `yagona purge --help`.
+    pub fn defaults_described() -> String {
+        let (sqlite, postgres) =
+            (Self::for_backend(crate::Backend::Sqlite), Self::for_backend(crate::Backend::Postgres));
+        format!(
+            "{} rows per batch on SQLite, {} on PostgreSQL; on SQLite a pause of at least {} ms, or {} times the \
+             batch's own time, after each full batch",
+            sqlite.batch,
+            postgres.batch,
+            sqlite.sqlite_pause.as_millis(),
+            SQLITE_PAUSE_PER_BATCH
+        )
+    }
+
     /// The pause after a full batch that took `batch_time`: none where `pause` is zero (always
     /// on PostgreSQL).
     fn pause_after(pause: Duration, batch_time: Duration) -> Duration {
