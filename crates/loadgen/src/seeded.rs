@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use yagona_pki::dev_ca::{self, DevCa, Issued, KeyAlg, Subject};
-use yagona_store::seed::{pinfl_of, seed_access_token};
+use yagona_store::seed::{pinfl_of, seed_access_token, SeedClock};
 
 use super::{exchange_token, hidden, introspect_active, Credential, Endpoints, Error, Options, Work};
 
@@ -84,7 +84,7 @@ impl SeedOptions {
     fn access_token(&self, i: u64) -> Result<String, Error> {
         let seeded_at =
             self.seeded_at.ok_or("no seeding clock: pass --seeded-at (as `yagona bench seed` printed it)")?;
-        Ok(seed_access_token(&self.token_seed, seeded_at, i))
+        Ok(seed_access_token(&self.token_seed, SeedClock { now: seeded_at, people: self.people }, i))
     }
 }
 

@@ -272,6 +272,45 @@ mod tests {
         assert!(log_after_a_round("large", 100) < 10, "a large log is reset");
     }
 
+    /// An analysed database must not make SQLite re-plan a cached statement for each new bound
+    /// value (STAT4 does unless the query planner stability guarantee is on: .cargo/config.toml).
+    /// A re-plan is what `EXPLAIN QUERY PLAN` of a bound statement shows: here, a skewed column
+    /// whose rare value would take one index and whose common value the other.
+    #[test]
+    fn an_analysed_database_plans_a_statement_once_whatever_its_bound_values() {
+        use diesel::sql_types::{BigInt, Text};
+        use diesel::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName, PartialEq, Debug)]
+        struct Step {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let dir = std::env::temp_dir().join(format!("yagona-qpsg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let factory = ConnectionFactory::new(DatabaseUrl::Sqlite(dir.join("q.db")), Checkpoints::OnCommit);
+        let mut pooled = factory.connect().unwrap();
+        pooled
+            .batch_execute(
+                "CREATE TABLE t (a TEXT NOT NULL, b INTEGER NOT NULL);
+                 CREATE INDEX t_a ON t (a); CREATE INDEX t_b ON t (b);
+                 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
+                 INSERT INTO t SELECT CASE WHEN i % 1000 = 0 THEN 'rare' ELSE 'common' END, i FROM n;
+                 ANALYZE;",
+            )
+            .unwrap();
+        let DbConnection::Sqlite(sqlite) = &mut pooled.conn else { unreachable!("a SQLite factory") };
+        let mut plan = |a: &str, b: i64| {
+            diesel::sql_query("EXPLAIN QUERY PLAN SELECT b FROM t WHERE a = ? AND b > ?")
+                .bind::<Text, _>(a)
+                .bind::<BigInt, _>(b)
+                .load::<Step>(sqlite)
+                .unwrap()
+        };
+        let (rare, common) = (plan("rare", 0), plan("common", 9_990));
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(rare, common, "one plan for both bindings");
+    }
+
     #[test]
     fn a_check_out_is_recorded_and_a_live_connection_passes() {
         let dir = std::env::temp_dir().join(format!("yagona-conn-{}", std::process::id()));

@@ -39,37 +39,72 @@ pub struct SeedPlan {
     pub token_seed: String,
 }
 
+impl SeedPlan {
+    /// The issue times of the seeded tokens.
+    pub fn clock(&self) -> SeedClock {
+        SeedClock { now: self.now, people: self.accounts }
+    }
+}
+
 /// How long a seeded live access token lives: a day, so that a bench run that starts after a
 /// long seeding (31 minutes for 10 M people) still finds them live.
 const SEED_ACCESS_TTL: i64 = 86_400;
 
-/// When person `i`'s live access token was issued (unix seconds): between an hour and ten
-/// minutes before the seeding clock `now`, as the tokens in use on a national server were issued
-/// over the last hour.
-pub fn live_token_issued_at(now: i64, i: u64) -> i64 {
-    now - 600 - (i % 3_000) as i64
+/// When the seeded tokens were issued, person by person. A server appends its token rows in
+/// the order it issues them, so its live tokens sit together at the end of each table (and of its
+/// key index), after the expired ones. The seeder writes them the same way: every expired row
+/// first, then the live tokens in a second pass, their issue times rising with the person. (The
+/// first seeders wrote person by person, live and expired rows interleaved on every page: at 1 M
+/// people on SQLite that spread the live tokens over twice the pages and cost the per-person
+/// lookups 2.6-3x of their rate; docs/performance.md, "Seventh session".)
+#[derive(Debug, Clone, Copy)]
+pub struct SeedClock {
+    /// The seeding clock (unix seconds).
+    pub now: i64,
+    /// How many people were seeded: the issue times are spread over them.
+    pub people: u64,
 }
 
-/// Milliseconds of a seeded key's issue-time prefix: the second `issued_at`, spread over its
-/// milliseconds by person, so that keys issued in the same second are as scattered within it as
-/// real ones.
+impl SeedClock {
+    /// `from` to `from + span` seconds spread over the people in order (unix milliseconds):
+    /// distinct and rising at up to 3 M people per hour, a few people a millisecond beyond.
+    fn spread_ms(&self, from: i64, span: i64, i: u64) -> u64 {
+        let offset = u128::from(i) * span as u128 * 1000 / u128::from(self.people.max(1));
+        (from.max(0) as u64) * 1000 + offset as u64
+    }
+
+    /// When person `i`'s live access and refresh tokens were issued (unix milliseconds): over
+    /// the hour before the last ten minutes before the seeding clock, rising with `i`.
+    pub fn live_issued_ms(&self, i: u64) -> u64 {
+        self.spread_ms(self.now - 3_600, 3_000, i)
+    }
+
+    /// When person `i`'s expired rows expired (unix seconds): over the day before the last
+    /// minute, rising with `i` (a purge bench can take the older half by time).
+    fn expired_at(&self, i: u64) -> i64 {
+        (self.spread_ms(self.now - 60 - EXPIRED_SPREAD, EXPIRED_SPREAD, i) / 1000) as i64
+    }
+}
+
+/// Milliseconds of a seeded key's issue-time prefix for rows all issued in the second
+/// `issued_at`: spread over its milliseconds by person, as scattered within it as real ones.
 fn issued_ms(issued_at: i64, i: u64) -> u64 {
     (issued_at.max(0) as u64) * 1000 + i % 1000
 }
 
 /// A token's plaintext of the server's form (`yagona_oidc::secrets::random_token`), issued at
-/// `issued_at` (unix seconds) to person `i`: the issue-time prefix, then base64url(SHA-256(`text`))
-/// for its random part.
-fn token_of(text: &str, issued_at: i64, i: u64) -> String {
-    with_issue_time(issued_ms(issued_at, i), &hash_token(text))
+/// `issued_ms` (unix milliseconds): the issue-time prefix, then base64url(SHA-256(`text`)) for
+/// its random part.
+fn token_of(text: &str, issued_ms: u64) -> String {
+    with_issue_time(issued_ms, &hash_token(text))
 }
 
-/// The plaintext of person `i`'s live opaque access token, issued at [`live_token_issued_at`],
-/// its random part from `T:i` for the token seed T. Tokens are stored hashed, so the scale
-/// bench's load generator (crates/loadgen, which calls this) derives the plaintext from the same
-/// seed and seeding clock.
-pub fn seed_access_token(token_seed: &str, now: i64, i: u64) -> String {
-    token_of(&format!("{token_seed}:{i}"), live_token_issued_at(now, i), i)
+/// The plaintext of person `i`'s live opaque access token, issued at
+/// [`SeedClock::live_issued_ms`], its random part from `T:i` for the token seed T. Tokens are
+/// stored hashed, so the scale bench's load generator (crates/loadgen, which calls this) derives
+/// the plaintext from the same seed, seeding clock and number of people.
+pub fn seed_access_token(token_seed: &str, clock: SeedClock, i: u64) -> String {
+    token_of(&format!("{token_seed}:{i}"), clock.live_issued_ms(i))
 }
 
 /// What a seeding run wrote.
@@ -99,12 +134,7 @@ const ENTITY_EVERY: u64 = 100;
 const REVOKED_EVERY: u64 = 10;
 /// Expired rows ended within this many seconds before the seeding clock, spread evenly, so that
 /// a purge bench can purge the older half with one method and the rest with another.
-const EXPIRED_SPREAD: u64 = 86_400;
-
-/// When person `i`'s expired rows expired: a minute to a day before `now`.
-fn expired_at(now: i64, i: u64) -> i64 {
-    now - 60 - (i % EXPIRED_SPREAD) as i64
-}
+const EXPIRED_SPREAD: i64 = 86_400;
 
 #[derive(Insertable)]
 #[diesel(table_name = opaque_access_tokens, treat_none_as_default_value = false)]
@@ -193,30 +223,86 @@ pub fn pinfl_of(i: u64) -> (String, String) {
 /// index as real ones do: in issue order, scattered within a millisecond.
 /// (Hex of `kind` and `i`, the first seeder's, was 64 characters in order of person; the
 /// second's, pure hashes, was scattered through the whole index as the server's were then.)
-fn key_of(kind: u64, i: u64, issued_at: i64) -> String {
-    hash_token(&token_of(&format!("seed:{kind}:{i}"), issued_at, i))
+fn key_of(kind: u64, i: u64, issued_ms: u64) -> String {
+    hash_token(&token_of(&format!("seed:{kind}:{i}"), issued_ms))
 }
 
 /// A token id (`jti`) issued at `issued_at`, distinct per `(kind, i)`, of the server's form
 /// (`random_id`: the issue-time prefix and 22 characters).
-fn jti_of(kind: u64, i: u64, issued_at: i64) -> String {
+fn jti_of(kind: u64, i: u64, issued_ms: u64) -> String {
     let mut random = hash_token(&format!("seed:{kind}:{i}"));
     random.truncate(22);
-    with_issue_time(issued_ms(issued_at, i), &random)
+    with_issue_time(issued_ms, &random)
 }
 
 /// The `jti` of person `i`'s revoked access token (a JWT: only its jti is stored), issued a
 /// quarter of an hour before the seeding clock.
 fn revoked_jti(now: i64, i: u64) -> String {
-    jti_of(32, i, now - 900)
+    jti_of(32, i, issued_ms(now - 900, i))
 }
 
 const SURNAMES: [&str; 8] =
     ["Karimov", "Rashidova", "Tursunov", "Yusupova", "Abdullayev", "Saidova", "Ergashev", "Nazarova"];
 const NAMES: [&str; 8] = ["Aziz", "Dilnoza", "Jasur", "Malika", "Sardor", "Nodira", "Bekzod", "Gulnora"];
 
+/// Person `i`'s relying party.
+fn client_of(plan: &SeedPlan, i: u64) -> String {
+    format!("seed-client-{}", i % plan.clients.max(1))
+}
+
+/// When person `i` logged in (unix seconds), the session's start and the grant's `auth_time`:
+/// even people's sessions are live, begun when their live tokens were issued; odd people's
+/// lasted an hour and expired (not yet purged).
+fn login_at(clock: SeedClock, i: u64) -> i64 {
+    if i % 2 == 0 {
+        (clock.live_issued_ms(i) / 1000) as i64
+    } else {
+        clock.expired_at(i) - 3_600
+    }
+}
+
+/// Person `i`'s opaque access token issued at `issued_ms` under the key `hash`, stored as the
+/// server stores a person's token: its grant and what it adds to it.
+fn opaque_row(
+    plan: &SeedPlan,
+    i: u64,
+    kind: u64,
+    hash: String,
+    issued_ms: u64,
+    exp: i64,
+) -> Result<OpaqueRow, StoreError> {
+    let client = client_of(plan, i);
+    let jti = jti_of(kind, i, issued_ms);
+    let claims = AccessTokenClaims {
+        iss: plan.issuer.clone(),
+        sub: format!("seed-a{i}"),
+        aud: client.clone(),
+        client_id: client,
+        exp,
+        iat: (issued_ms / 1000) as i64,
+        jti: jti.clone(),
+        scope: "openid profile".into(),
+        auth_time: Some(login_at(plan.clock(), i)),
+        acr: None,
+        amr: Some(vec![if i % CONFIRMED_EVERY == 0 { "eds" } else { "pwd" }.into()]),
+        sid: Some(format!("seed-sid{i}")),
+        gid: Some(format!("seed-g{i}")),
+        cnf: None,
+        acting: Default::default(),
+    };
+    let (grant_id, part) = claims.grant_part().ok_or_else(|| StoreError::Corrupt("no grant".into()))?;
+    Ok(OpaqueRow {
+        hash,
+        jti,
+        claims: serde_json::to_string(&part).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        expires_at: exp,
+        grant_id: Some(grant_id.to_owned()),
+    })
+}
+
+/// Everything of people `from..to` but their live tokens ([`live_tokens`], the second pass).
 fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
-    let now = plan.now;
+    let (now, clock) = (plan.now, plan.clock());
     let mut b = Block::default();
     for i in from..to {
         let id = format!("seed-a{i}");
@@ -250,21 +336,20 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
                 bound_at: created_at,
             });
         }
-        // Half of the sessions are live, half expired (not yet purged).
-        let live = i % 2 == 0;
-        let session_end = if live { now + 3_600 } else { expired_at(now, i) };
+        let login = login_at(clock, i);
+        let expired = clock.expired_at(i);
         let sid = format!("seed-sid{i}");
         b.sessions.push(SessionRow {
-            id_hash: key_of(1, i, now - 600),
+            id_hash: key_of(1, i, issued_ms(login, i)),
             sid: sid.clone(),
             account_id: id.clone(),
-            auth_time: now - 600,
+            auth_time: login,
             acr: if confirmed { "eds" } else { "password" }.into(),
             amr: if confirmed { "[\"eds\"]" } else { "[\"pwd\"]" }.into(),
             address: format!("10.{}.{}.{}", i % 256, i / 256 % 256, i / 65_536 % 256),
             acting_as: None,
-            created_at: now - 600,
-            expires_at: session_end,
+            created_at: login,
+            expires_at: if i % 2 == 0 { now + 3_600 } else { expired },
             user_agent: Some(SEED_USER_AGENT.into()),
         });
         let head = i % ENTITY_EVERY == 0;
@@ -290,7 +375,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
                 certificate_valid_from: None,
             });
         }
-        let client = format!("seed-client-{}", i % plan.clients.max(1));
+        let client = client_of(plan, i);
         let offline = i % 4 == 0;
         let grant = format!("seed-g{i}");
         b.grants.push(GrantRow {
@@ -299,93 +384,56 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
             account_id: id.clone(),
             sid,
             scopes: if offline { "openid profile offline_access" } else { "openid profile" }.into(),
-            auth_time: now - 600,
+            auth_time: login,
             acr: if confirmed { "eds" } else { "password" }.into(),
             amr: if confirmed { "[\"eds\"]" } else { "[\"pwd\"]" }.into(),
             acting_as: None,
-            created_at: now - 600,
+            created_at: login,
             expires_at: now + 86_400,
             revoked_at: None,
             acting_tin: head.then(|| tin.clone()),
             acting_role: head.then(|| HEAD_ROLE.to_owned()),
             resources: "[]".into(),
         });
-        // Per grant: a spent refresh token (rotated), an expired one, and the live one.
-        // (issued, expires, spent at); a refresh token lives a day.
-        let expired = expired_at(now, i);
-        for (k, (created_at, expires_at, used_at)) in [
-            (now - 600, now + 86_400, Some(now - 300)),
-            (expired - 86_400, expired, None),
-            (now - 600, now + 86_400, None),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        // Per grant: an expired refresh token, and a spent one, rotated five minutes ago into
+        // the live one (written by `live_tokens`); a refresh token lives a day.
+        let spent_ms = clock.live_issued_ms(i) - 300_000;
+        for (kind, at_ms, expires_at, used_at) in [
+            (11, issued_ms(expired - 86_400, i), expired, None),
+            (10, spent_ms, (spent_ms / 1000) as i64 + 86_400, Some((clock.live_issued_ms(i) / 1000) as i64)),
+        ] {
             b.refresh.push(RefreshRow {
-                hash: key_of(10 + k as u64, i, created_at),
+                hash: key_of(kind, i, at_ms),
                 grant_id: grant.clone(),
                 client_id: client.clone(),
-                created_at,
+                created_at: (at_ms / 1000) as i64,
                 expires_at,
                 used_at,
             });
         }
-        // Two opaque access tokens: an expired one, and a live one whose plaintext the bench
-        // can derive (it presents it at userinfo and introspection).
-        // (issued, expires); the expired one lived an hour.
-        for (k, (iat, expires_at)) in
-            [(expired - 3_600, expired), (live_token_issued_at(now, i), now + SEED_ACCESS_TTL)].into_iter().enumerate()
-        {
-            let live = k == 1;
-            let jti = jti_of(30 + k as u64, i, iat);
-            let claims = AccessTokenClaims {
-                iss: plan.issuer.clone(),
-                sub: id.clone(),
-                aud: client.clone(),
-                client_id: client.clone(),
-                exp: expires_at,
-                iat,
-                jti: jti.clone(),
-                scope: "openid profile".into(),
-                auth_time: Some(now - 600),
-                acr: None,
-                amr: Some(vec![if confirmed { "eds" } else { "pwd" }.into()]),
-                sid: Some(format!("seed-sid{i}")),
-                gid: Some(grant.clone()),
-                cnf: None,
-                acting: Default::default(),
-            };
-            let hash = if live { hash_token(&seed_access_token(&plan.token_seed, now, i)) } else { key_of(20, i, iat) };
-            // Stored as the server stores a person's token: its grant and what it adds to it.
-            let (grant_id, part) = claims.grant_part().ok_or_else(|| StoreError::Corrupt("no grant".into()))?;
-            b.opaque.push(OpaqueRow {
-                hash,
-                jti,
-                claims: serde_json::to_string(&part).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                expires_at,
-                grant_id: Some(grant_id.to_owned()),
-            });
-        }
+        // An opaque access token that lived an hour and expired.
+        let lived_ms = issued_ms(expired - 3_600, i);
+        b.opaque.push(opaque_row(plan, i, 30, key_of(20, i, lived_ms), lived_ms, expired)?);
         if i % REVOKED_EVERY == 0 {
             // Half of the revocations outlive the bench; the others' tokens have expired, and
             // the purge takes them.
             let live = i % (2 * REVOKED_EVERY) == 0;
             b.revoked.push(RevokedRow {
                 jti: revoked_jti(now, i),
-                expires_at: if live { now + SEED_ACCESS_TTL } else { expired_at(now, i) },
+                expires_at: if live { now + SEED_ACCESS_TTL } else { expired },
             });
         }
         b.consents.push(ConsentRow {
             account_id: id.clone(),
             client_id: client.clone(),
             scopes: "openid profile".into(),
-            granted_at: now - 600,
+            granted_at: login,
         });
         for k in 0..2 {
             b.logins.push(LoginEventRow {
                 id: format!("seed-le{i}-{k}"),
                 account_id: id.clone(),
-                at: now - 600 - 86_400 * k,
+                at: login - 86_400 * k,
                 method: if confirmed { "eds" } else { "password" }.into(),
                 client_id: Some(client.clone()),
                 address: "10.0.0.1".into(),
@@ -399,6 +447,30 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
             subject: Some(id),
             detail: "{\"via\":\"seed\"}".into(),
         });
+    }
+    Ok(b)
+}
+
+/// The live tokens of people `from..to`, written after every block's expired ones so that
+/// they lie in issue order at the end of their tables ([`SeedClock`]): the refresh token, and
+/// the opaque access token whose plaintext the bench derives ([`seed_access_token`]) and
+/// presents at userinfo and introspection.
+fn live_tokens(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
+    let clock = plan.clock();
+    let mut b = Block::default();
+    for i in from..to {
+        let issued_ms = clock.live_issued_ms(i);
+        let issued_at = (issued_ms / 1000) as i64;
+        b.refresh.push(RefreshRow {
+            hash: key_of(12, i, issued_ms),
+            grant_id: format!("seed-g{i}"),
+            client_id: client_of(plan, i),
+            created_at: issued_at,
+            expires_at: issued_at + 86_400,
+            used_at: None,
+        });
+        let hash = hash_token(&seed_access_token(&plan.token_seed, clock, i));
+        b.opaque.push(opaque_row(plan, i, 31, hash, issued_ms, plan.now + SEED_ACCESS_TTL)?);
     }
     Ok(b)
 }
@@ -480,13 +552,16 @@ impl Store {
         }
         let result = (|| {
             let mut report = SeedReport { rows: write_rows!(&mut *conn, clients::table, clients(plan)), seconds: 0.0 };
-            let mut from = 0;
-            while from < plan.accounts {
-                let to = (from + BLOCK).min(plan.accounts);
-                report.rows += write_block(conn, block(plan, from, to)?)?;
-                report.seconds = started.elapsed().as_secs_f64();
-                progress(&report);
-                from = to;
+            // Two passes, as a server would have written the rows ([`SeedClock`]).
+            for pass in [block, live_tokens] {
+                let mut from = 0;
+                while from < plan.accounts {
+                    let to = (from + BLOCK).min(plan.accounts);
+                    report.rows += write_block(conn, pass(plan, from, to)?)?;
+                    report.seconds = started.elapsed().as_secs_f64();
+                    progress(&report);
+                    from = to;
+                }
             }
             Ok::<_, StoreError>(report)
         })();
@@ -537,7 +612,7 @@ mod tests {
         };
         let mut reports = 0;
         let report = store.seed(&plan, |_| reports += 1).unwrap();
-        assert_eq!(reports, 1);
+        assert_eq!(reports, 2, "a block of people, then their live tokens");
         // Per person: account, session, grant, 3 refresh tokens, 2 access tokens, consent,
         // 2 login events, audit event = 12; a fifth have a certificate; one in ten a revoked
         // token; one in a hundred heads an entity (2 rows) and one in a hundred is its
@@ -546,14 +621,19 @@ mod tests {
         let (pinfl, _) = pinfl_of(1234);
         let person = store.find_account_by_pinfl(&yagona_account::Pinfl::try_from(pinfl.as_str()).unwrap()).unwrap();
         assert_eq!(person.expect("seeded").id.as_str(), "seed-a1234");
+        let clock = plan.clock();
         let live = store
-            .find_live_refresh_token(&key_of(12, 1234, now - 600), &yagona_oidc::Lifetimes::default(), now)
+            .find_live_refresh_token(
+                &key_of(12, 1234, clock.live_issued_ms(1234)),
+                &yagona_oidc::Lifetimes::default(),
+                now,
+            )
             .unwrap();
         assert_eq!(live.expect("the live refresh token").1.id, "seed-g1234");
         assert!(
             store
                 .find_live_refresh_token(
-                    &key_of(11, 1234, expired_at(now, 1234) - 86_400),
+                    &key_of(11, 1234, issued_ms(clock.expired_at(1234) - 86_400, 1234)),
                     &yagona_oidc::Lifetimes::default(),
                     now,
                 )
@@ -561,13 +641,13 @@ mod tests {
                 .is_none(),
             "expired"
         );
-        let session = store.find_session(&key_of(1, 1234, now - 600), now).unwrap();
-        assert!(session.is_some(), "even people have a live session");
-        assert!(store.find_session(&key_of(1, 1235, now - 600), now).unwrap().is_none(), "odd people's expired");
+        let session_key = |i| key_of(1, i, issued_ms(login_at(clock, i), i));
+        assert!(store.find_session(&session_key(1234), now).unwrap().is_some(), "even people have a live session");
+        assert!(store.find_session(&session_key(1235), now).unwrap().is_none(), "odd people's expired");
         // The live access token's plaintext derives from the seed; it is stored as the server
         // stores a person's token: with its grant, the person's.
         let stored = store
-            .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", now, 1234)), now)
+            .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", clock, 1234)), now)
             .unwrap()
             .expect("the live access token");
         let yagona_oidc::tokens::StoredAccessToken::OfGrant { jti, part, grant, .. } = stored else {
@@ -577,12 +657,15 @@ mod tests {
         assert_eq!(part.scope, "openid profile");
         assert!(store.find_live_access(&jti, "seed-g1234", now).unwrap().is_some());
         assert!(store
-            .find_opaque_access_token(&hash_token(&seed_access_token("other", now, 1234)), now)
+            .find_opaque_access_token(&hash_token(&seed_access_token("other", clock, 1234)), now)
             .unwrap()
             .is_none());
         assert!(
             store
-                .find_opaque_access_token(&hash_token(&seed_access_token("test-seed", now + 1, 1234)), now)
+                .find_opaque_access_token(
+                    &hash_token(&seed_access_token("test-seed", SeedClock { now: now + 1, ..clock }, 1234)),
+                    now
+                )
                 .unwrap()
                 .is_none(),
             "the token's issue time is part of it"
@@ -595,6 +678,48 @@ mod tests {
         assert!(client.expect("a seeded client").secret_hash.is_some(), "confidential: it may introspect");
         // A head's grant acts for the entity, and the membership is live.
         assert!(store.find_live_access("any-jti", "seed-g1200", now).unwrap().is_some());
+        assert_issue_order(&store, now);
+    }
+
+    /// The access tokens lie as a server appends them: every expired one before the live ones,
+    /// and the live ones in issue order (their keys rising).
+    fn assert_issue_order(store: &Store, now: i64) {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            hash: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            expires_at: i64,
+        }
+        let mut conn = store.conn().unwrap();
+        let rows: Vec<Row> = match &mut *conn {
+            DbConnection::Postgres(c) => {
+                diesel::sql_query("SELECT hash, expires_at FROM opaque_access_tokens ORDER BY ctid").load(c)
+            }
+            DbConnection::Sqlite(c) => {
+                diesel::sql_query("SELECT hash, expires_at FROM opaque_access_tokens ORDER BY rowid").load(c)
+            }
+        }
+        .unwrap();
+        let first_live = rows.iter().position(|r| r.expires_at > now).expect("live tokens");
+        assert_eq!(first_live, 2500, "the expired tokens come first");
+        assert!(rows[first_live..].iter().all(|r| r.expires_at > now), "then only live ones");
+        assert!(rows[first_live..].windows(2).all(|w| w[0].hash < w[1].hash), "in issue order");
+    }
+
+    #[test]
+    fn seeded_issue_times_rise_with_the_person() {
+        for people in [1, 2500, 1_000_000, 37_000_000] {
+            let clock = SeedClock { now: 1_800_000_000, people };
+            let ms: Vec<u64> = (0..people.min(100_000)).chain([people - 1]).map(|i| clock.live_issued_ms(i)).collect();
+            assert!(ms.windows(2).all(|w| w[0] <= w[1]), "{people}: rising");
+            assert!(
+                ms[0] >= (clock.now - 3_600) as u64 * 1000 && *ms.last().unwrap() <= (clock.now - 600) as u64 * 1000
+            );
+            // Every expired access token (it lived an hour) was issued before the first live one.
+            assert!(issued_ms(clock.expired_at(people - 1) - 3_600, people - 1) < ms[0]);
+            assert!(clock.expired_at(0) < clock.expired_at(people - 1) || people == 1);
+        }
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub(super) enum BenchCommand {
         #[arg(long, default_value = "yagona-bench")]
         token_seed: String,
         /// The seeding clock (unix seconds; default: now). The seeded rows' times count from it,
-        /// and so do the live tokens' issue times, part of each token (the load generator's
-        /// `--seeded-at`).
+        /// and so do the live tokens' issue times, part of each token, spread over the people
+        /// (the load generator's `--seeded-at` and `--people`).
         #[arg(long, value_name = "UNIX_SECONDS")]
         seeded_at: Option<i64>,
     },
