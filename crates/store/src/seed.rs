@@ -254,7 +254,7 @@ fn client_of(plan: &SeedPlan, i: u64) -> String {
 /// even people's sessions are live, begun when their live tokens were issued; odd people's
 /// lasted an hour and expired (not yet purged).
 fn login_at(clock: SeedClock, i: u64) -> i64 {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         (clock.live_issued_ms(i) / 1000) as i64
     } else {
         clock.expired_at(i) - 3_600
@@ -284,7 +284,7 @@ fn opaque_row(
         scope: "openid profile".into(),
         auth_time: Some(login_at(plan.clock(), i)),
         acr: None,
-        amr: Some(vec![if i % CONFIRMED_EVERY == 0 { "eds" } else { "pwd" }.into()]),
+        amr: Some(vec![if i.is_multiple_of(CONFIRMED_EVERY) { "eds" } else { "pwd" }.into()]),
         sid: Some(format!("seed-sid{i}")),
         gid: Some(format!("seed-g{i}")),
         cnf: None,
@@ -349,7 +349,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
             address: format!("10.{}.{}.{}", i % 256, i / 256 % 256, i / 65_536 % 256),
             acting_as: None,
             created_at: login,
-            expires_at: if i % 2 == 0 { now + 3_600 } else { expired },
+            expires_at: if i.is_multiple_of(2) { now + 3_600 } else { expired },
             user_agent: Some(SEED_USER_AGENT.into()),
         });
         let head = i % ENTITY_EVERY == 0;
