@@ -54,9 +54,9 @@ const SEED_ACCESS_TTL: i64 = 86_400;
 /// the order it issues them, so its live tokens sit together at the end of each table (and of its
 /// key index), after the expired ones. The seeder writes them the same way: every expired row
 /// first, then the live tokens in a second pass, their issue times rising with the person. (The
-/// first seeders wrote person by person, live and expired rows interleaved on every page: at 1 M
-/// people on SQLite that spread the live tokens over twice the pages and cost the per-person
-/// lookups 2.6-3x of their rate; docs/performance.md, "Seventh session".)
+/// first seeders wrote person by person, live and expired rows interleaved on every page: a purge
+/// at 1 M people on SQLite then dirtied every page and stalled requests far more than on a
+/// server's layout; docs/performance.md, "Seventh session".)
 #[derive(Debug, Clone, Copy)]
 pub struct SeedClock {
     /// The seeding clock (unix seconds).
