@@ -79,6 +79,11 @@ impl SeedClock {
         self.spread_ms(self.now - 3_600, 3_000, i)
     }
 
+    /// [`Self::live_issued_ms`] in unix seconds, as the rows' time columns hold it.
+    fn live_issued_at(&self, i: u64) -> i64 {
+        (self.live_issued_ms(i) / 1000) as i64
+    }
+
     /// When person `i`'s expired rows expired (unix seconds): over the day before the last
     /// minute, rising with `i` (a purge bench can take the older half by time).
     fn expired_at(&self, i: u64) -> i64 {
@@ -250,12 +255,17 @@ fn client_of(plan: &SeedPlan, i: u64) -> String {
     format!("seed-client-{}", i % plan.clients.max(1))
 }
 
+/// Whether person `i`'s session is live (even people) or expired, not yet purged (odd).
+fn has_live_session(i: u64) -> bool {
+    i.is_multiple_of(2)
+}
+
 /// When person `i` logged in (unix seconds), the session's start and the grant's `auth_time`:
 /// even people's sessions are live, begun when their live tokens were issued; odd people's
 /// lasted an hour and expired (not yet purged).
 fn login_at(clock: SeedClock, i: u64) -> i64 {
-    if i.is_multiple_of(2) {
-        (clock.live_issued_ms(i) / 1000) as i64
+    if has_live_session(i) {
+        clock.live_issued_at(i)
     } else {
         clock.expired_at(i) - 3_600
     }
@@ -349,7 +359,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
             address: format!("10.{}.{}.{}", i % 256, i / 256 % 256, i / 65_536 % 256),
             acting_as: None,
             created_at: login,
-            expires_at: if i.is_multiple_of(2) { now + 3_600 } else { expired },
+            expires_at: if has_live_session(i) { now + 3_600 } else { expired },
             user_agent: Some(SEED_USER_AGENT.into()),
         });
         let head = i % ENTITY_EVERY == 0;
@@ -400,7 +410,7 @@ fn block(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError> {
         let spent_ms = clock.live_issued_ms(i) - 300_000;
         for (kind, at_ms, expires_at, used_at) in [
             (11, issued_ms(expired - 86_400, i), expired, None),
-            (10, spent_ms, (spent_ms / 1000) as i64 + 86_400, Some((clock.live_issued_ms(i) / 1000) as i64)),
+            (10, spent_ms, (spent_ms / 1000) as i64 + 86_400, Some(clock.live_issued_at(i))),
         ] {
             b.refresh.push(RefreshRow {
                 hash: key_of(kind, i, at_ms),
@@ -459,8 +469,7 @@ fn live_tokens(plan: &SeedPlan, from: u64, to: u64) -> Result<Block, StoreError>
     let clock = plan.clock();
     let mut b = Block::default();
     for i in from..to {
-        let issued_ms = clock.live_issued_ms(i);
-        let issued_at = (issued_ms / 1000) as i64;
+        let (issued_ms, issued_at) = (clock.live_issued_ms(i), clock.live_issued_at(i));
         b.refresh.push(RefreshRow {
             hash: key_of(12, i, issued_ms),
             grant_id: format!("seed-g{i}"),
