@@ -84,6 +84,15 @@ def rss_kib(pid):
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def rss_split_kib(pid):
+    """The resident memory now, split: the process's own (anonymous: heap, stacks) and the file
+    pages it has mapped (SQLite's memory-mapped database file counts there: the kernel's page
+    cache, shared and reclaimable, not the server's heap)."""
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return {"anon": int(fields["RssAnon"].split()[0]), "file": int(fields["RssFile"].split()[0])}
+
+
 class Yagona:
     def __init__(self, backend):
         self.backend = backend

@@ -401,6 +401,8 @@ def bench_backend(backend, sizes):
                     entry["scenarios"][row] = best(entry["rounds"][row])
         for server, entry in zip(servers, entries):
             entry["rss_peak_kib"] = run.rss_kib(server.proc.pid)[1]
+            split = run.rss_split_kib(server.proc.pid)
+            entry["rss_anon_kib"], entry["rss_file_kib"] = split["anon"], split["file"]
             entry["db_bytes"] = server.db_bytes()
             entry["relations"] = server.relations()
             server.stop()
