@@ -228,6 +228,8 @@ fn run_hot_paths(store: &Store) {
     // Back-channel outbox, audit by subject.
     store.due_backchannel_logouts(now, 20).ok();
     store.audit_events(Some(&account), 0, 50).ok();
+    // The audit trail's retention (the seeded events are at 1 to ROWS).
+    store.purge_audit(10).ok();
     // Housekeeping: the purge's batches (last: it deletes rows the calls above read), small
     // batches so that a table's loop runs more than once.
     let batches = crate::PurgeBatches { batch: 1, sqlite_pause: std::time::Duration::ZERO };
