@@ -75,22 +75,23 @@ def wait_for(url, deadline_s=30):
     raise RuntimeError(f"{url} did not answer")
 
 
-def rss_kib(pid):
-    fields = {}
+def proc_status_kib(pid, *keys):
+    """Fields of /proc/PID/status in KiB (VmRSS, VmHWM, RssAnon, RssFile, ...)."""
     with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return [int(fields[key].split()[0]) for key in keys]
+
+
+def rss_kib(pid):
+    return tuple(proc_status_kib(pid, "VmRSS", "VmHWM"))
 
 
 def rss_split_kib(pid):
     """The resident memory now, split: the process's own (anonymous: heap, stacks) and the file
     pages it has mapped (SQLite's memory-mapped database file counts there: the kernel's page
     cache, shared and reclaimable, not the server's heap)."""
-    with open(f"/proc/{pid}/status") as f:
-        fields = dict(line.split(":", 1) for line in f if ":" in line)
-    return {"anon": int(fields["RssAnon"].split()[0]), "file": int(fields["RssFile"].split()[0])}
+    anon, file = proc_status_kib(pid, "RssAnon", "RssFile")
+    return {"anon": anon, "file": file}
 
 
 class Yagona:

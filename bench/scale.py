@@ -176,7 +176,7 @@ class ScaleServer:
         PREWARM_PASSES times: after a seeding the pool is full of the seeder's pages, and one pass
         of 10 GiB into a 12 GiB pool evicts part of what it read itself (the clock sweep meets the
         pass's own pages, used once, before the seeder's). The eighth session's first 10 M run
-        prewarmed once and its per-person lookups read 60 to 200 MiB from the disk per window;
+        prewarmed once and its per-person lookups read 24 to 203 MiB from the disk per window;
         `self.prewarm_passes` and `self.prewarm_resident_mib` say what the passes achieved."""
         if self.backend == "postgres":
             psql(self.url, "CREATE EXTENSION IF NOT EXISTS pg_prewarm")
