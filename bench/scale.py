@@ -160,8 +160,12 @@ class ScaleServer:
             self.cli("account", "add", "--login", "bench", "--password-stdin", "--pinfl", "31205900260011",
                      "--surname", "Benchmark", "--first-name", "Bench", "--birth-date", "1990-05-12",
                      stdin=run.PASSWORD + "\n")
-        self.proc = subprocess.Popen(run.SERVER_CPU + [YAGONA, "serve"], env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        # The server's warnings and errors (a 503's pool wait, a failed request) stay beside the
+        # results, for the diagnosis of a round that failed; the eighth session's had none to read.
+        os.makedirs(os.path.dirname(SEEDED), exist_ok=True)
+        self.log_path = os.path.join(os.path.dirname(SEEDED), f"server-{self.backend}-{self.people}.log")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(run.SERVER_CPU + [YAGONA, "serve"], env=self.env, stdout=log, stderr=log)
         run.wait_for(self.base + "/.well-known/openid-configuration", deadline_s=120)
 
     def prewarm(self):

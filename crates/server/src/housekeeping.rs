@@ -3,7 +3,6 @@
 
 use std::sync::atomic::AtomicBool;
 
-use yagona_account::audit::AuditRepository as _;
 use yagona_account::legal::LegalRepository as _;
 use yagona_store::{PurgeBatches, PurgeReport, Store};
 
@@ -46,9 +45,17 @@ pub fn purge(
         PurgeMethod::AtOnce => store.purge_expired_at_once(now),
     }
     .map_err(|e| e.to_string())?;
+    // The trail goes in the same batches whatever the method: the one-transaction purge is kept
+    // only for the expired rows' comparison in the purge bench.
+    let how = match method {
+        PurgeMethod::Batches(how) => how,
+        PurgeMethod::AtOnce => PurgeBatches::for_backend(store.backend()),
+    };
     let audit_events = match settings.audit_retention {
         Some(_) if expired.stopped => None,
-        Some(retention) => Some(store.purge_audit(now - retention).map_err(|e| e.to_string())?),
+        Some(retention) => {
+            Some(store.purge_audit_in_batches_until(now - retention, how, stop).map_err(|e| e.to_string())?.rows())
+        }
         None => None,
     };
     Ok(PurgeSummary { memberships_ended, expired, audit_events })
