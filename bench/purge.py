@@ -235,7 +235,9 @@ def main():
             marks.append((f"after_{method}", end))
             entry = {"method": method, "as_of": as_of, "rows": report["rows"], "batches": report["batches"],
                      "purge_seconds": round(report["seconds"], 2), "wall_seconds": round((end - start) / 1000, 2),
-                     "tables": {t: n for t, n in report["tables"].items() if n}}
+                     "tables": {t: n for t, n in report["tables"].items() if n},
+                     # The audit trail's retention, after the expired rows (in wall_seconds too).
+                     "audit_events": report.get("audit_events"), "audit_seconds": report.get("audit_seconds")}
             if db.sqlite:
                 entry["wal_peak_bytes"] = wal_peak[0]
             time.sleep(args.settle)

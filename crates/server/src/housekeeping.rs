@@ -23,8 +23,9 @@ pub enum PurgeMethod {
 pub struct PurgeSummary {
     pub memberships_ended: usize,
     pub expired: PurgeReport,
-    /// Audit events past `audit.retention_days` (none when the trail is kept for ever).
-    pub audit_events: Option<u64>,
+    /// Audit events past `audit.retention_days` (none when the trail is kept for ever, or when
+    /// the expired rows' purge stopped for the shutdown).
+    pub audit_events: Option<PurgeReport>,
 }
 
 /// Ends expired memberships, deletes expired rows, then audit events past their retention.
@@ -54,7 +55,7 @@ pub fn purge(
     let audit_events = match settings.audit_retention {
         Some(_) if expired.stopped => None,
         Some(retention) => {
-            Some(store.purge_audit_in_batches_until(now - retention, how, stop).map_err(|e| e.to_string())?.rows())
+            Some(store.purge_audit_in_batches_until(now - retention, how, stop).map_err(|e| e.to_string())?)
         }
         None => None,
     };

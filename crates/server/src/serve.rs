@@ -245,8 +245,12 @@ async fn housekeeping(state: web::Data<AppState>) {
                 if done.memberships_ended > 0 {
                     tracing::info!(memberships = done.memberships_ended, "expired memberships ended");
                 }
-                if let Some(old) = done.audit_events {
-                    tracing::debug!(rows = old, "audit events past the retention deleted");
+                if let Some(old) = &done.audit_events {
+                    tracing::debug!(
+                        rows = old.rows(),
+                        seconds = old.seconds,
+                        "audit events past the retention deleted"
+                    );
                 }
                 tracing::debug!(rows = done.expired.rows(), seconds = done.expired.seconds, "expired rows purged");
             }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use yagona_store::{PurgeBatches, MAX_PURGE_BATCH};
+use yagona_store::{PurgeBatches, PurgeReport, MAX_PURGE_BATCH};
 
 use crate::config::Settings;
 use crate::housekeeping::{purge, PurgeMethod};
@@ -56,7 +56,9 @@ pub(super) fn purge_command(settings: &Settings, args: PurgeArgs) -> Result<(), 
             serde_json::json!({
                 "method": if args.at_once { "at_once" } else { "batches" },
                 "rows": report.rows(), "batches": report.batches, "seconds": report.seconds,
-                "tables": tables, "memberships_ended": done.memberships_ended, "audit_events": done.audit_events,
+                "tables": tables, "memberships_ended": done.memberships_ended,
+                "audit_events": done.audit_events.as_ref().map(PurgeReport::rows),
+                "audit_seconds": done.audit_events.as_ref().map(|a| a.seconds),
             })
         );
         return Ok(());
@@ -70,7 +72,7 @@ pub(super) fn purge_command(settings: &Settings, args: PurgeArgs) -> Result<(), 
         report.seconds,
         report.batches,
         done.memberships_ended,
-        done.audit_events.map_or_else(|| "no".to_owned(), |n| n.to_string())
+        done.audit_events.as_ref().map_or_else(|| "no".to_owned(), |a| format!("{} (in {:.1} s)", a.rows(), a.seconds))
     );
     Ok(())
 }
