@@ -232,7 +232,7 @@ fn run_hot_paths(store: &Store) {
     store.purge_audit(10).ok();
     // Housekeeping: the purge's batches (last: it deletes rows the calls above read), small
     // batches so that a table's loop runs more than once.
-    let batches = crate::PurgeBatches { batch: 1, sqlite_pause: std::time::Duration::ZERO };
+    let batches = crate::PurgeBatches { batch: 1, pause: std::time::Duration::ZERO };
     let purged = store.purge_expired_in_batches(now, batches).unwrap();
     assert_eq!(purged.rows(), 2 + 2 + 2 + 2 + 10 + 1, "the expired rows seeded (a throttle counter is a day old)");
 }

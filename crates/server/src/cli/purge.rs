@@ -18,8 +18,8 @@ pub(super) struct PurgeArgs {
     /// Rows deleted per batch, each batch its own transaction (default: the backend's, below).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..=MAX_PURGE_BATCH))]
     batch: Option<i64>,
-    /// SQLite: the least pause after each full batch, when writers get the database (default:
-    /// below).
+    /// The least pause after each full batch, when writers get SQLite's database and requests
+    /// the cores (default: below; 0: none).
     #[arg(long, value_name = "MS")]
     pause_ms: Option<u64>,
     /// Print one JSON object instead of lines.
@@ -41,7 +41,7 @@ pub(super) fn purge_command(settings: &Settings, args: PurgeArgs) -> Result<(), 
         let defaults = PurgeBatches::for_backend(store.backend());
         PurgeMethod::Batches(PurgeBatches {
             batch: args.batch.unwrap_or(defaults.batch),
-            sqlite_pause: args.pause_ms.map_or(defaults.sqlite_pause, Duration::from_millis),
+            pause: args.pause_ms.map_or(defaults.pause, Duration::from_millis),
         })
     };
     // Ctrl-C ends the process; a batch in flight is its own transaction.
