@@ -144,8 +144,8 @@ mod tests {
     /// A retention purge reads the `at` index about once, however many batches it takes. The
     /// entries of the rows a batch deleted stay in PostgreSQL's index until a vacuum: a batch
     /// that starts again at the oldest entry walks over all the earlier batches' rows, so each
-    /// batch is slower than the last (at 10 M people, 9.7 M old events went at ~1400 rows/s
-    /// and falling). One connection and no autovacuum make the count this purge's own.
+    /// batch is slower than the last (at 10 M people, millions of old events went at ~1400
+    /// rows/s and falling). One connection and no autovacuum make the count this purge's own.
     #[test]
     fn a_retention_purge_reads_the_at_index_once_not_once_per_batch() {
         const EVENTS: i64 = 240_000;

@@ -2,16 +2,17 @@
 //! (docs/performance.md, "Housekeeping at scale").
 //!
 //! Each batch is one `DELETE` of at most `batch` rows found through the table's expiry index
-//! (migration `2026-12-03-000400_expiry_indexes`), its own transaction; between batches SQLite
-//! pauses so that writers waiting on the database lock get it. Expired sessions go a batch at a
+//! (migration `2026-12-03-000400_expiry_indexes`), its own transaction; between batches the
+//! purge pauses, so that writers waiting on SQLite's lock get it and, on PostgreSQL, requests
+//! the cores. Expired sessions go a batch at a
 //! time too, each batch with its back-channel logout notifications in one transaction. The audit
 //! trail's retention (`crate::audit`) goes through the same batches.
 //!
 //! Each batch starts where the one before it stopped: at the greatest expiry it deleted, not at
 //! the table's oldest row. PostgreSQL keeps a deleted row's index entries until a vacuum, and a
 //! batch that starts at the oldest entry walks over every row the batches before it deleted: the
-//! purge grows with the square of its rows (the audit trail's 9.7 M events at 10 M people went at
-//! ~1400 rows/s, slowing; `audit::tests` counts the index blocks a purge reads).
+//! purge grows with the square of its rows (the audit trail's millions of old events at 10 M
+//! people went at ~1400 rows/s, slowing; `audit::tests` counts the index blocks a purge reads).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -118,8 +119,7 @@ impl PurgeBatches {
         (self.batch.clamp(1, MAX_BATCH), self.pause)
     }
 
-    /// The pause after a full batch that took `batch_time`: none where `pause` is zero (always
-    /// on PostgreSQL).
+    /// The pause after a full batch that took `batch_time`: none where `pause` is zero.
     fn pause_after(pause: Duration, batch_time: Duration) -> Duration {
         if pause.is_zero() {
             return pause;
