@@ -236,7 +236,8 @@ async fn housekeeping(state: web::Data<AppState>) {
                     s.store.backend(),
                 ));
                 let done = crate::housekeeping::purge(&s.store, &s.settings, now(), method, &s.draining)?;
-                if done.expired.stopped {
+                let audit_stopped = done.audit_events.as_ref().is_some_and(|a| a.stopped);
+                if done.expired.stopped || audit_stopped {
                     tracing::info!(
                         rows = done.expired.rows(),
                         "the purge stopped for the shutdown; the next one goes on"

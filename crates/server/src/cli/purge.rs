@@ -67,12 +67,15 @@ pub(super) fn purge_command(settings: &Settings, args: PurgeArgs) -> Result<(), 
         out!("{table:<32} {n:>12}");
     }
     out!(
-        "Purged {} expired rows in {:.1} s ({} batches); {} memberships ended; {} audit events past retention.",
+        "Purged {} expired rows in {:.1} s ({} batches); {} memberships ended; {}.",
         report.rows(),
         report.seconds,
         report.batches,
         done.memberships_ended,
-        done.audit_events.as_ref().map_or_else(|| "no".to_owned(), |a| format!("{} (in {:.1} s)", a.rows(), a.seconds))
+        done.audit_events.as_ref().map_or_else(
+            || "no audit events past retention".to_owned(),
+            |a| format!("{} audit events past retention ({:.1} s)", a.rows(), a.seconds)
+        )
     );
     Ok(())
 }

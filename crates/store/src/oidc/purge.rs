@@ -72,8 +72,8 @@ pub const MAX_BATCH: i64 = 10_000;
 pub struct PurgeBatches {
     /// Rows per batch (1 to [`MAX_BATCH`]).
     pub batch: i64,
-    /// The least pause after a full batch (zero: none); a batch that took longer is followed by
-    /// [`PAUSE_PER_BATCH`] times its own time. On SQLite it is when the database lock is free for
+    /// The least pause after a full batch (zero: none); a batch that took more than
+    /// 1/[`PAUSE_PER_BATCH`] of it is followed by [`PAUSE_PER_BATCH`] times its own time instead. On SQLite it is when the database lock is free for
     /// others; on PostgreSQL, when the purge leaves the cores to requests.
     pub pause: Duration,
 }
