@@ -2,7 +2,6 @@
 //! transaction of the change they record, so the change and its record commit together.
 
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use diesel::prelude::*;
 use yagona_account::audit::{AuditEvent, AuditKind, AuditRepository};
@@ -55,12 +54,8 @@ impl Store {
         how: PurgeBatches,
         stop: &AtomicBool,
     ) -> Result<PurgeReport, StoreError> {
-        let started = Instant::now();
-        let mut report = PurgeReport::default();
         // The purge deletes what is at or before its cutoff; the retention keeps `before` itself.
-        self.drain_expired(&mut report, AUDIT_EVENTS, before.saturating_sub(1), how, stop)?;
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+        PurgeReport::timed(|report| self.drain_expired(report, AUDIT_EVENTS, before.saturating_sub(1), how, stop))
     }
 }
 

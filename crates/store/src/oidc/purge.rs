@@ -114,11 +114,6 @@ impl PurgeBatches {
         )
     }
 
-    /// The rows per batch, within bounds, and the least pause after a full one.
-    fn bounded(self) -> (i64, Duration) {
-        (self.batch.clamp(1, MAX_BATCH), self.pause)
-    }
-
     /// The pause after a full batch that took `batch_time`: none where `pause` is zero.
     fn pause_after(pause: Duration, batch_time: Duration) -> Duration {
         if pause.is_zero() {
@@ -144,6 +139,15 @@ pub struct PurgeReport {
 impl PurgeReport {
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The report `purge` fills in, with the time it took.
+    pub(crate) fn timed(purge: impl FnOnce(&mut Self) -> Result<(), StoreError>) -> Result<Self, StoreError> {
+        let started = Instant::now();
+        let mut report = Self::default();
+        purge(&mut report)?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
     }
 }
 
@@ -186,22 +190,6 @@ fn delete_batch(
         .load(sqlite)?,
     };
     Ok(deleted.into_iter().map(|d| d.expiry).collect())
-}
-
-/// Where a table's next batch starts: the greatest expiry deleted so far (module comment). Rows
-/// that share it with the last batch's are met again (`>=`): the dead entries walked twice are
-/// those of one instant, and none is skipped.
-#[derive(Debug, Clone, Copy)]
-struct Resume(i64);
-
-impl Resume {
-    const OLDEST: Self = Self(i64::MIN);
-
-    /// Moves past a batch that deleted rows with these expiries; how many it deleted.
-    fn past(&mut self, expiries: &[i64]) -> usize {
-        self.0 = expiries.iter().copied().fold(self.0, i64::max);
-        expiries.len()
-    }
 }
 
 /// The statement of the purge before batches: every row of `table` at or before `cutoff`.
@@ -259,17 +247,21 @@ fn end_sessions_batch(store: &Store, from: i64, now: i64, limit: i64) -> Result<
     })
 }
 
-/// Runs `batch` until it deletes fewer than `limit` rows, pausing between full batches, or until
-/// `stop` is set; adds the table's count to `report`.
+/// Runs `batch(from, limit)`, which deletes up to `limit` rows expiring from `from` on and
+/// returns their expiries, until it deletes fewer than `limit`, pausing between full batches as
+/// `how` says, or until `stop` is set; adds the table's count to `report`. Each batch resumes at
+/// the greatest expiry deleted so far (module comment): rows that share it with the last batch's
+/// are met again (`>=`), so the dead entries walked twice are those of one instant and none is
+/// skipped.
 fn drain(
     report: &mut PurgeReport,
     table: &'static str,
-    limit: i64,
-    pause: Duration,
+    how: PurgeBatches,
     stop: &AtomicBool,
-    mut batch: impl FnMut() -> Result<usize, StoreError>,
+    mut batch: impl FnMut(i64, i64) -> Result<Vec<i64>, StoreError>,
 ) -> Result<(), StoreError> {
-    let mut total = 0;
+    let (limit, pause) = (how.batch.clamp(1, MAX_BATCH), how.pause);
+    let (mut from, mut total) = (i64::MIN, 0);
     loop {
         // A server asked to stop must not wait for a purge of millions of rows (minutes at 10 M
         // people): it stops between batches.
@@ -278,7 +270,9 @@ fn drain(
             break;
         }
         let started = Instant::now();
-        let n = batch()?;
+        let expiries = batch(from, limit)?;
+        from = expiries.iter().copied().fold(from, i64::max);
+        let n = expiries.len();
         total += n as u64;
         report.batches += u64::from(n > 0);
         if (n as i64) < limit {
@@ -307,21 +301,16 @@ impl Store {
         how: PurgeBatches,
         stop: &AtomicBool,
     ) -> Result<PurgeReport, StoreError> {
-        let started = Instant::now();
-        let (limit, pause) = how.bounded();
-        let mut report = PurgeReport::default();
-        for e in BEFORE_SESSIONS {
-            self.drain_expired(&mut report, e, now, how, stop)?;
-        }
-        let mut resume = Resume::OLDEST;
-        drain(&mut report, "sessions", limit, pause, stop, || {
-            Ok(resume.past(&end_sessions_batch(self, resume.0, now, limit)?))
-        })?;
-        for e in AFTER_SESSIONS {
-            self.drain_expired(&mut report, e, now, how, stop)?;
-        }
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+        PurgeReport::timed(|report| {
+            for e in BEFORE_SESSIONS {
+                self.drain_expired(report, e, now, how, stop)?;
+            }
+            drain(report, "sessions", how, stop, |from, limit| end_sessions_batch(self, from, now, limit))?;
+            for e in AFTER_SESSIONS {
+                self.drain_expired(report, e, now, how, stop)?;
+            }
+            Ok(())
+        })
     }
 
     /// Deletes the rows of `e` expired at `now` in batches as `how` says, each from where the
@@ -334,10 +323,8 @@ impl Store {
         how: PurgeBatches,
         stop: &AtomicBool,
     ) -> Result<(), StoreError> {
-        let (limit, pause) = how.bounded();
-        let mut resume = Resume::OLDEST;
-        drain(report, e.table, limit, pause, stop, || {
-            Ok(resume.past(&delete_batch(&mut *self.conn()?, e.table, e.column, resume.0, e.cutoff(now), limit)?))
+        drain(report, e.table, how, stop, |from, limit| {
+            Ok(delete_batch(&mut *self.conn()?, e.table, e.column, from, e.cutoff(now), limit)?)
         })
     }
 
@@ -345,32 +332,30 @@ impl Store {
     /// only so that the purge bench (`bench/purge.py`) can measure the two side by side.
     #[doc(hidden)]
     pub fn purge_expired_at_once(&self, now: i64) -> Result<PurgeReport, StoreError> {
-        let started = Instant::now();
-        let mut report = self.transaction(|conn| {
-            let mut report = PurgeReport::default();
-            let delete_all = |conn: &mut DbConnection, report: &mut PurgeReport, e: Expiring| {
-                let n = delete_all(conn, e.table, e.column, e.cutoff(now))?;
-                report.tables.push((e.table, n as u64));
-                report.batches += 1;
-                Ok::<_, StoreError>(())
-            };
-            for entry in BEFORE_SESSIONS {
-                delete_all(conn, &mut report, entry)?;
-            }
-            let expired: Vec<(String, String)> = sessions::table
-                .filter(sessions::expires_at.le(now))
-                .select((sessions::sid, sessions::account_id))
-                .load(conn)?;
-            super::backchannel::enqueue_backchannel_logouts_for_in(conn, &expired, now)?;
-            let n = diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
-            report.tables.push(("sessions", n as u64));
-            for entry in AFTER_SESSIONS {
-                delete_all(conn, &mut report, entry)?;
-            }
-            Ok(report)
-        })?;
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+        PurgeReport::timed(|report| {
+            self.transaction(|conn| {
+                let delete_all = |conn: &mut DbConnection, report: &mut PurgeReport, e: Expiring| {
+                    let n = delete_all(conn, e.table, e.column, e.cutoff(now))?;
+                    report.tables.push((e.table, n as u64));
+                    report.batches += 1;
+                    Ok::<_, StoreError>(())
+                };
+                for entry in BEFORE_SESSIONS {
+                    delete_all(conn, report, entry)?;
+                }
+                let expired: Vec<(String, String)> = sessions::table
+                    .filter(sessions::expires_at.le(now))
+                    .select((sessions::sid, sessions::account_id))
+                    .load(conn)?;
+                super::backchannel::enqueue_backchannel_logouts_for_in(conn, &expired, now)?;
+                let n = diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
+                report.tables.push(("sessions", n as u64));
+                for entry in AFTER_SESSIONS {
+                    delete_all(conn, report, entry)?;
+                }
+                Ok(())
+            })
+        })
     }
 }
 
