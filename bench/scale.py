@@ -83,8 +83,10 @@ if os.environ.get("SCALE_SCENARIOS"):  # a subset, for a probe (the full table n
 class ScaleServer:
     """The release server on a seeded database of `people` people."""
 
-    def __init__(self, backend, people):
-        self.backend, self.people = backend, people
+    def __init__(self, backend, people, sqlite_path=None):
+        """`sqlite_path`: a copy of a kept SQLite seeding to serve instead (bench/layout_probe.py),
+        with the seeding record of the original."""
+        self.backend, self.people, self.sqlite_path = backend, people, sqlite_path
         self.dir = tempfile.mkdtemp(prefix="yagona-scale-")
         port = run.free_port()
         self.base = f"http://127.0.0.1:{port}"
@@ -94,11 +96,12 @@ class ScaleServer:
             self.pg_name = f"{PG.rsplit('/', 1)[1]}_{people}"
             self.url = PG.rsplit("/", 1)[0] + "/" + self.pg_name
         else:
-            self.db = os.path.join(OUT, "scale", f"seed-{people}.db")
+            self.db = sqlite_path or os.path.join(OUT, "scale", f"seed-{people}.db")
             self.url = f"sqlite://{self.db}"
         # A record of an older layout (before keys in issue order, before live tokens written
         # last) holds tokens the load generator would no longer derive: seed anew.
-        record = seeded_record().get(self.url)
+        record = seeded_record().get(f"sqlite://{os.path.join(OUT, 'scale', f'seed-{people}.db')}"
+                                     if sqlite_path else self.url)
         self.reused = KEEP and people and isinstance(record, dict) and record.get("layout") == SEED_LAYOUT
         if not self.reused:
             if backend == "postgres":
@@ -129,7 +132,6 @@ class ScaleServer:
         # The seeding clock: the live tokens' issue times, part of each token, count from it.
         self.seeded_at = int(time.time())
         if self.reused:
-            record = seeded_record()[self.url]
             self.seed_s, self.seeded_at = record["seconds"], record["seeded_at"]
             print(f"  kept from an earlier run (seeded in {self.seed_s:.0f} s)", flush=True)
             self.cli("migrate")
@@ -163,7 +165,8 @@ class ScaleServer:
         # The server's warnings and errors (a 503's pool wait, a failed request) stay beside the
         # results, for the diagnosis of a round that failed; the eighth session's had none to read.
         os.makedirs(os.path.dirname(SEEDED), exist_ok=True)
-        self.log_path = os.path.join(os.path.dirname(SEEDED), f"server-{self.backend}-{self.people}.log")
+        self.log_path = os.path.join(os.path.dirname(SEEDED), f"server-{self.backend}-{self.people}"
+                                     f"{'-' + os.path.basename(self.sqlite_path) if self.sqlite_path else ''}.log")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(run.SERVER_CPU + [YAGONA, "serve"], env=self.env, stdout=log, stderr=log)
         run.wait_for(self.base + "/.well-known/openid-configuration", deadline_s=120)

@@ -19,28 +19,32 @@ type EntityRow = (String, String, String, i64);
 type MembershipRow =
     (String, String, String, Option<String>, Option<String>, i64, Option<i64>, Option<i64>, Option<i64>);
 
-/// Whether the membership a grant acts under, if any, is live at `now`: not ended, not expired.
-/// Part of every query that uses a grant (code redemption, refresh, userinfo, introspection), so
-/// a role taken back, expired or replaced stops at once, in the same round trip
-/// (architecture.md, "Live memberships").
+/// Whether a grant may be used at `now`: not revoked, and the membership it acts under, if any,
+/// live (not ended, not expired). Part of every query that uses a grant (code redemption,
+/// refresh, userinfo, introspection), so a revoked grant or a role taken back, expired or
+/// replaced stops at once, in the same round trip (architecture.md, "Live memberships").
 #[diesel::dsl::auto_type(no_type_alias)]
-pub(crate) fn acting_membership_live(now: i64) -> _ {
-    grants::acting_tin.is_null().or(diesel::dsl::exists(
-        memberships::table
-            .filter(memberships::tin.nullable().eq(grants::acting_tin))
-            .filter(memberships::account_id.eq(grants::account_id))
-            .filter(memberships::role.nullable().eq(grants::acting_role))
-            .filter(memberships::ended_at.is_null())
-            .filter(memberships::expires_at.is_null().or(memberships::expires_at.gt(now))),
-    ))
+pub(crate) fn grant_live(now: i64) -> _ {
+    grants::revoked_at.is_null().and(
+        grants::acting_tin.is_null().or(diesel::dsl::exists(
+            memberships::table
+                .filter(memberships::tin.nullable().eq(grants::acting_tin))
+                .filter(memberships::account_id.eq(grants::account_id))
+                .filter(memberships::role.nullable().eq(grants::acting_role))
+                .filter(memberships::ended_at.is_null())
+                .filter(memberships::expires_at.is_null().or(memberships::expires_at.gt(now))),
+        )),
+    )
 }
 
-/// [`acting_membership_live`] as SQL for the PostgreSQL statements written as text: `$g` names
-/// the grants row, `$1` is now.
-macro_rules! acting_membership_live_sql {
+/// [`grant_live`] as SQL for the PostgreSQL statements written as text: `$g` names the grants
+/// row, `$1` is now.
+macro_rules! grant_live_sql {
     ($g:literal) => {
         concat!(
             "(",
+            $g,
+            ".revoked_at IS NULL AND (",
             $g,
             ".acting_tin IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.tin = ",
             $g,
@@ -48,11 +52,11 @@ macro_rules! acting_membership_live_sql {
             $g,
             ".account_id AND m.role = ",
             $g,
-            ".acting_role AND m.ended_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > $1)))"
+            ".acting_role AND m.ended_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > $1))))"
         )
     };
 }
-pub(crate) use acting_membership_live_sql;
+pub(crate) use grant_live_sql;
 
 /// What ending a membership undoes: the grants that act under it are revoked, and sessions that
 /// chose it forget the choice (the person is asked again at the next login). Returns how many

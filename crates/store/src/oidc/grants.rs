@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use yagona_oidc::{AuthorizationCode, CodeConsumption, Grant, OAuthError};
 
 use crate::connection::per_backend;
-use crate::legal::{acting_membership_live, acting_membership_live_sql};
+use crate::legal::{grant_live, grant_live_sql};
 use crate::prepared::{Param, PreparedSql};
 use crate::rows::*;
 use crate::schema::*;
@@ -61,9 +61,8 @@ fn spend_code_pg(conn: &mut DbConnection, hash: &str, now: i64) -> Result<Option
             "WITH spent AS ( \
              UPDATE authorization_codes SET consumed_at = $1 \
              WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 \
-             AND EXISTS (SELECT 1 FROM grants g WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL \
-             AND ",
-            acting_membership_live_sql!("g"),
+             AND EXISTS (SELECT 1 FROM grants g WHERE g.id = authorization_codes.grant_id AND ",
+            grant_live_sql!("g"),
             ") \
              RETURNING * \
          ) \
@@ -111,18 +110,15 @@ pub(super) fn consume_authorization_code(store: &Store, hash: &str, now: i64) ->
     } else {
         // A correlated EXISTS: SQLite plans `grant_id IN (SELECT id FROM grants WHERE …)` as a
         // scan of every grant, at every redemption.
-        let grant_live = diesel::dsl::exists(
-            grants::table
-                .filter(grants::id.eq(authorization_codes::grant_id))
-                .filter(grants::revoked_at.is_null())
-                .filter(acting_membership_live(now)),
+        let of_live_grant = diesel::dsl::exists(
+            grants::table.filter(grants::id.eq(authorization_codes::grant_id)).filter(grant_live(now)),
         );
         let code = per_backend!(&mut *conn, |c| diesel::update(
             authorization_codes::table
                 .find(hash)
                 .filter(authorization_codes::consumed_at.is_null())
                 .filter(authorization_codes::expires_at.gt(now))
-                .filter(grant_live),
+                .filter(of_live_grant),
         )
         .set(authorization_codes::consumed_at.eq(Some(now)))
         .returning(authorization_codes::all_columns)

@@ -6,7 +6,7 @@ use yagona_oidc::tokens::{AccessTokenClaims, GrantTokenPart, StoredAccessToken};
 use yagona_oidc::{ClientId, Grant, Lifetimes, OAuthError, RefreshRotation, RefreshToken};
 
 use crate::connection::per_backend;
-use crate::legal::{acting_membership_live, acting_membership_live_sql};
+use crate::legal::{grant_live, grant_live_sql};
 use crate::prepared::{Param, PreparedSql};
 use crate::rows::*;
 use crate::schema::*;
@@ -63,11 +63,11 @@ fn rotate_refresh_token_pg(
              RETURNING grant_id \
          ), live AS ( \
              UPDATE grants SET expires_at = LEAST($4, created_at + $6) \
-             WHERE id = (SELECT grant_id FROM spent) AND revoked_at IS NULL AND created_at + $6 > $1 \
+             WHERE id = (SELECT grant_id FROM spent) AND created_at + $6 > $1 \
              AND (scopes LIKE '%offline_access%' \
                   OR EXISTS (SELECT 1 FROM sessions s WHERE s.sid = grants.sid AND s.expires_at > $1)) \
              AND ",
-            acting_membership_live_sql!("grants"),
+            grant_live_sql!("grants"),
             " \
              RETURNING * \
          ), fresh AS ( \
@@ -266,8 +266,7 @@ pub(super) fn rotate_refresh_token(
         };
         let grant = per_backend!(&mut *conn, |c| grants::table
             .find(&grant_id)
-            .filter(grants::revoked_at.is_null())
-            .filter(acting_membership_live(now))
+            .filter(grant_live(now))
             .get_result::<GrantRow>(c)
             .optional())?;
         let Some(grant) = grant else { return Ok(RefreshRotation::Invalid) };
@@ -311,8 +310,7 @@ pub(super) fn find_live_refresh_token(
     let token = RefreshToken::try_from(row)?;
     let grant = per_backend!(&mut *conn, |c| grants::table
         .find(&token.grant_id)
-        .filter(grants::revoked_at.is_null())
-        .filter(acting_membership_live(now))
+        .filter(grant_live(now))
         .get_result::<GrantRow>(c)
         .optional())
     .map_err(StoreError::from)?;
@@ -362,8 +360,7 @@ pub(super) fn find_live_access(
     let row = per_backend!(&mut *store.conn()?, |c| grants::table
         .inner_join(accounts::table)
         .filter(grants::id.eq(grant_id))
-        .filter(grants::revoked_at.is_null())
-        .filter(acting_membership_live(now))
+        .filter(grant_live(now))
         .filter(not(exists(revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(jti)))))
         .select((grants::all_columns, accounts::all_columns))
         .get_result::<(GrantRow, AccountRow)>(c)
@@ -391,19 +388,15 @@ pub(super) fn find_opaque_access_token(
 ) -> Result<Option<StoredAccessToken>, OAuthError> {
     use diesel::dsl::{exists, not};
     // The account joins only where `find_live_access` would find it: the token is then checked
-    // in this one statement, where it would take a second for the grant and account again. The
-    // conditions are written out in both (diesel's `auto_type` does not compose a helper generic
-    // over a bound `jti` and a column); `tests::grants_follow_their_membership` fails when they
-    // differ.
+    // in this one statement, where it would take a second for the grant and account again. Both
+    // share the grant's condition (`grant_live`); the revoked-`jti` check is written in each, as
+    // it compares a bound value there and a column here (diesel's `auto_type` does not make one
+    // helper generic over both). `tests::grants_follow_their_membership` fails when they differ.
     let row = per_backend!(&mut *store.conn()?, |c| opaque_access_tokens::table
         .left_join(grants::table.on(opaque_access_tokens::grant_id.eq(grants::id.nullable())))
-        .left_join(accounts::table.on(
-            accounts::id.eq(grants::account_id).and(grants::revoked_at.is_null()).and(acting_membership_live(now)).and(
-                not(exists(
-                    revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(opaque_access_tokens::jti)),
-                ))
-            )
-        ),)
+        .left_join(accounts::table.on(accounts::id.eq(grants::account_id).and(grant_live(now)).and(not(exists(
+            revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(opaque_access_tokens::jti)),
+        )))),)
         .filter(opaque_access_tokens::hash.eq(hash))
         .filter(opaque_access_tokens::expires_at.gt(now))
         .select((
