@@ -6,9 +6,10 @@ Takes the seedings `bench/scale.py` kept (`SCALE_KEEP=1 SCALE_BACKENDS=sqlite`):
 1000-person one as the baseline and the large one, of which it makes two `VACUUM INTO` copies
 (so that neither carries the holes of an earlier purge), applies `--sql` to one of them and
 `ANALYZE`s both. The three release servers then run the per-person lookups in alternation,
-`--rounds` times, each round in a different order. Prints each window's rate and the paired
-medians (each round's ratio, then the median over rounds): base/1000, variant/1000 and
-variant/base. The copies are deleted at the end unless `--keep`.
+`--rounds` times, each round in a different order. Prints each window's rate and the server's
+CPU time per request, and the paired medians (each round's ratio, then the median over
+rounds): base/1000, variant/1000 and variant/base, and the same for the CPU time per request
+the other way up (1000/base: the rate ratio the server's CPU alone would allow). The copies are deleted at the end unless `--keep`.
 
 Usage: python3 bench/layout_probe.py --sql FILE [--people 1000000] [--rounds 6]
        [--scenarios seeded_userinfo,seeded_introspection] [--keep]
@@ -59,6 +60,7 @@ def main():
                "base": scale.ScaleServer("sqlite", args.people, sqlite_path=base_db),
                "variant": scale.ScaleServer("sqlite", args.people, sqlite_path=variant_db)}
     rates = {(s, name): [] for s in args.scenarios.split(",") for name in servers}
+    cpu = {(s, name): [] for s in args.scenarios.split(",") for name in servers}
     try:
         for server in servers.values():
             server.start()
@@ -70,8 +72,10 @@ def main():
                     result = scale.load(servers[name], scenario)
                     rps = result.get("rps", 0.0)
                     rates[(scenario, name)].append(rps)
+                    cpu[(scenario, name)].append(result.get("server_cpu_us_per_request", 0.0))
                     print(f"  round {r + 1} {scenario:22} {name:8} {rps:8.0f} req/s, p99 "
-                          f"{result.get('p99_ms', float('nan')):.2f} ms {result.get('error', '')}", flush=True)
+                          f"{result.get('p99_ms', float('nan')):.2f} ms, server CPU "
+                          f"{cpu[(scenario, name)][-1]:.1f} µs/request {result.get('error', '')}", flush=True)
     finally:
         for server in servers.values():
             if server.proc is not None and server.proc.poll() is None:
@@ -81,13 +85,16 @@ def main():
             scale.remove_sqlite(base_db)
             scale.remove_sqlite(variant_db)
     for scenario in args.scenarios.split(","):
-        def paired(a, b):
-            pairs = [x / y for x, y in zip(rates[(scenario, a)], rates[(scenario, b)]) if y]
+        def paired(series, a, b):
+            pairs = [x / y for x, y in zip(series[(scenario, a)], series[(scenario, b)]) if x and y]
             return statistics.median(pairs) if pairs else float("nan")
         medians = {name: statistics.median(rates[(scenario, name)]) for name in servers}
         print(f"{scenario}: medians " + ", ".join(f"{n} {v:.0f}" for n, v in medians.items())
-              + f"; paired base/1000 {paired('base', '1000'):.2f}x, variant/1000 {paired('variant', '1000'):.2f}x,"
-              f" variant/base {paired('variant', 'base'):.2f}x")
+              + f"; paired base/1000 {paired(rates, 'base', '1000'):.2f}x, variant/1000 "
+              f"{paired(rates, 'variant', '1000'):.2f}x, variant/base {paired(rates, 'variant', 'base'):.2f}x")
+        # CPU per request the other way up (baseline over size), comparable with the rates.
+        print(f"{scenario}: server CPU per request, paired: 1000/base {paired(cpu, '1000', 'base'):.2f}x, "
+              f"1000/variant {paired(cpu, '1000', 'variant'):.2f}x, base/variant {paired(cpu, 'base', 'variant'):.2f}x")
 
 
 if __name__ == "__main__":

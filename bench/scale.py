@@ -366,6 +366,8 @@ def run_load(server, row):
     if scenario.startswith("seeded_"):
         extra += ["--people", str(server.people), "--token-seed", TOKEN_SEED, "--seeded-at", str(server.seeded_at),
                   "--eds-ca", server.ca]
+    # The server's CPU time per request beside the rate: the host's steal is not in it.
+    extra += ["--server-pid", str(server.proc.pid)]
     args = run.LOAD_CPU + [LOADGEN, "--base", server.base, "--scenario", scenario, "--concurrency", str(CONCURRENCY),
                            "--warmup", str(WARMUP), "--duration", str(DURATION), *extra]
     done = subprocess.run(args, capture_output=True, text=True, timeout=900)
@@ -435,7 +437,9 @@ def bench_backend(backend, sizes):
                     result["rss_after_kib"] = run.rss_kib(server.proc.pid)[0]
                     entry["rounds"].setdefault(row, []).append(result)
                     shown = f"{result['rps']:.0f} req/s, p99 {result['p99_ms']:.2f} ms, {result['errors']} errors, " \
-                        f"{result['disk_read_mib']} MiB read from disk" if "rps" in result else f"failed: {result['error']}"
+                        f"{result['disk_read_mib']} MiB read from disk, server CPU " \
+                        f"{result.get('server_cpu_us_per_request', float('nan')):.1f} µs/request" \
+                        if "rps" in result else f"failed: {result['error']}"
                     print(f"  {row:<22} {server.people:>9} round {k + 1}: {shown}", flush=True)
             for entry in entries:
                 if row in entry["rounds"]:

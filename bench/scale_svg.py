@@ -33,13 +33,15 @@ def ratio(value, base):
     return value / base if base else float("nan")
 
 
-def paired_rps_ratio(results, backend, scenario, base, n):
+def paired_rps_ratio(results, backend, scenario, base, n, key="rps", inverse=False):
     """The median over rounds of size n's requests/s over the baseline's in the same round: the
     two ran one after the other, so a slow spell of the shared machine falls on both, where the
-    best rounds (the table's other ratio) may come from different spells. None without rounds."""
+    best rounds (the table's other ratio) may come from different spells. None without rounds.
+    With `key="server_cpu_us_per_request", inverse=True`: the baseline's server CPU time per
+    request over size n's, the rate ratio the server's CPU alone would allow."""
     rounds = {e["people"]: e.get("rounds", {}).get(scenario, []) for e in results["runs"] if e["backend"] == backend}
-    pairs = sorted(ratio(r["rps"], b["rps"]) for b, r in zip(rounds.get(base, []), rounds.get(n, []))
-                   if "rps" in b and "rps" in r)
+    pairs = sorted(ratio(b[key], r[key]) if inverse else ratio(r[key], b[key])
+                   for b, r in zip(rounds.get(base, []), rounds.get(n, [])) if key in b and key in r)
     if not pairs:
         return None
     middle = len(pairs) // 2
@@ -54,7 +56,7 @@ def markdown_table(results):
         head += [f"req/s {people_label(n)}", "p50 ms", "p99 ms"]
     for n in rest:
         head += [f"req/s {people_label(n)}/{people_label(base)}", "paired median",
-                 f"p99 {people_label(n)}/{people_label(base)}"]
+                 f"p99 {people_label(n)}/{people_label(base)}", "CPU paired"]
     # What the largest size read from the disk during its window: pages its cache could not hold.
     head.append(f"disk MiB {people_label(sizes[-1])}")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
@@ -75,13 +77,18 @@ def markdown_table(results):
             for n in rest:
                 r = found.get(n)
                 if not (b and r and "rps" in b and "rps" in r):
-                    cells += ["—", "—", "—"]
+                    cells += ["—", "—", "—", "—"]
                     continue
                 rps, p99 = ratio(r["rps"], b["rps"]), ratio(r["p99_ms"], b["p99_ms"])
                 cells.append(f"**{rps:.2f}×**" if rps < RPS_TARGET else f"{rps:.2f}×")
                 paired = paired_rps_ratio(results, backend, scenario, base, n)
                 cells.append("—" if paired is None else f"**{paired:.2f}×**" if paired < RPS_TARGET else f"{paired:.2f}×")
                 cells.append(f"**{p99:.2f}×**" if p99 > P99_TARGET else f"{p99:.2f}×")
+                # The server's CPU time per request (loadgen --server-pid), baseline over size,
+                # paired by round: what the rate ratio would be were the server's CPU all that
+                # counted. Steal from the host is not in it; runs before it was measured: —.
+                cpu = paired_rps_ratio(results, backend, scenario, base, n, "server_cpu_us_per_request", True)
+                cells.append("—" if cpu is None else f"{cpu:.2f}×")
             largest = found.get(sizes[-1]) or {}
             cells.append(f"{largest['disk_read_mib']:.0f}" if "disk_read_mib" in largest else "—")
             lines.append("| " + " | ".join(cells) + " |")

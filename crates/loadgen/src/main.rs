@@ -52,6 +52,10 @@ struct Options {
     /// Every request of the window written here, one line each: when it ended (unix
     /// milliseconds) and its latency in milliseconds, `-1` for an error.
     samples: Option<std::path::PathBuf>,
+    /// The server's process: the CPU time it used during the window is reported beside the
+    /// rate. On a shared virtual machine the rate moves with the time the host takes from the
+    /// guest (steal); the CPU time charged to the process leaves that time out.
+    server_pid: Option<u32>,
 }
 
 fn options() -> Result<Options, Error> {
@@ -75,6 +79,7 @@ fn options() -> Result<Options, Error> {
         seed: seeded::SeedOptions::default(),
         stop_file: None,
         samples: None,
+        server_pid: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -98,6 +103,7 @@ fn options() -> Result<Options, Error> {
             "--batch" => o.batch = value.parse::<usize>()?.max(1),
             "--stop-file" => o.stop_file = Some(value.into()),
             "--samples" => o.samples = Some(value.into()),
+            "--server-pid" => o.server_pid = Some(value.parse()?),
             "--extra" => {
                 let (k, v) = value.split_once('=').ok_or("--extra takes key=value")?;
                 o.extra.push((k.into(), v.into()));
@@ -397,6 +403,24 @@ struct Window {
     /// With `--samples`: each request's end (since `started`) and latency, `None` for an error.
     samples: Vec<(Duration, Option<Duration>)>,
     started: Option<std::time::SystemTime>,
+    /// With `--server-pid`: the CPU time the server used during the window.
+    server_cpu: Option<Duration>,
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat`'s times: `USER_HZ`, 100 on Linux's x86 and
+/// Arm ABIs whatever the kernel's own tick rate.
+const USER_HZ: u64 = 100;
+
+/// The CPU time (user and system, all threads) process `pid` has used, from `/proc/<pid>/stat`;
+/// `None` when it cannot be read. The kernel does not charge a task for the time the host
+/// took from the guest (steal, `CONFIG_PARAVIRT_TIME_ACCOUNTING`).
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it start at the state (3).
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
 }
 
 /// Runs `o.concurrency` workers over keep-alive connections; counts a window of `o.duration`
@@ -451,6 +475,7 @@ async fn measure(
     tokio::time::sleep(warmup).await;
     measuring.store(true, Ordering::Relaxed);
     let window = Instant::now();
+    let cpu_before = o.server_pid.and_then(process_cpu);
     if prepared {
         while window.elapsed() < o.duration && workers.iter().any(|w| !w.is_finished()) {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -462,8 +487,11 @@ async fn measure(
     }
     measuring.store(false, Ordering::Relaxed);
     let elapsed = window.elapsed();
+    let server_cpu =
+        o.server_pid.and_then(process_cpu).zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
     stop.store(true, Ordering::Relaxed);
-    let mut measured = Window { latencies: Vec::new(), errors: 0, elapsed, samples: Vec::new(), started: Some(wall) };
+    let mut measured =
+        Window { latencies: Vec::new(), errors: 0, elapsed, samples: Vec::new(), started: Some(wall), server_cpu };
     for w in workers {
         let (l, e, s) = w.await?;
         measured.latencies.extend(l);
@@ -524,6 +552,7 @@ async fn main() -> Result<(), Error> {
                 elapsed: Duration::ZERO,
                 samples: Vec::new(),
                 started: None,
+                server_cpu: o.server_pid.map(|_| Duration::ZERO),
             };
             let mut left = o.codes;
             while left > 0 {
@@ -534,6 +563,7 @@ async fn main() -> Result<(), Error> {
                 total.latencies.extend(round.latencies);
                 total.errors += round.errors;
                 total.elapsed += round.elapsed;
+                total.server_cpu = total.server_cpu.zip(round.server_cpu).map(|(a, b)| a + b);
             }
             total
         }
@@ -556,16 +586,20 @@ async fn main() -> Result<(), Error> {
     if let (Some(path), Some(started)) = (&o.samples, total.started) {
         write_samples(path, started, &total.samples)?;
     }
-    let Window { mut latencies, errors, elapsed, .. } = total;
+    let Window { mut latencies, errors, elapsed, server_cpu, .. } = total;
     latencies.sort();
     let rps = latencies.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON);
-    println!(
-        "{}",
-        serde_json::json!({
-            "scenario": o.scenario, "requests": latencies.len(), "errors": errors,
-            "rps": rps, "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0),
-        })
-    );
+    let mut report = serde_json::json!({
+        "scenario": o.scenario, "requests": latencies.len(), "errors": errors,
+        "rps": rps, "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0),
+    });
+    if let Some(cpu) = server_cpu {
+        report["server_cpu_ms"] = (cpu.as_secs_f64() * 1e3).into();
+        if !latencies.is_empty() {
+            report["server_cpu_us_per_request"] = (cpu.as_secs_f64() * 1e6 / latencies.len() as f64).into();
+        }
+    }
+    println!("{report}");
     Ok(())
 }
 
@@ -589,6 +623,27 @@ fn write_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CPU time read is this process's own: it grows while the test burns CPU on one
+    /// thread, and no faster than the wall clock (another field would not do both).
+    #[test]
+    fn process_cpu_reads_the_time_a_process_used() {
+        let pid = std::process::id();
+        let before = process_cpu(pid).expect("this process's /proc stat");
+        let started = Instant::now();
+        let mut spin = 0u64;
+        let grown = loop {
+            spin = std::hint::black_box(spin.wrapping_mul(6364136223846793005).wrapping_add(1));
+            let now = process_cpu(pid).unwrap();
+            if now >= before + Duration::from_millis(50) {
+                break now - before;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "no CPU time counted while burning it");
+        };
+        // Other test threads may run beside this one: allow them their share.
+        assert!(grown <= started.elapsed() * 4 + Duration::from_millis(20), "{grown:?} in {:?}", started.elapsed());
+        assert_eq!(process_cpu(u32::MAX), None, "no such process");
+    }
 
     #[test]
     fn percentiles() {
