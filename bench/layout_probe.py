@@ -6,7 +6,7 @@ Takes the seedings `bench/scale.py` kept (`SCALE_KEEP=1 SCALE_BACKENDS=sqlite`):
 1000-person one as the baseline and the large one, of which it makes two `VACUUM INTO` copies
 (so that neither carries the holes of an earlier purge), applies `--sql` to one of them and
 `ANALYZE`s both. The three release servers then run the per-person lookups in alternation,
-`--rounds` times, each round in a different order. Prints each window's rate and the server's
+`--rounds` times, the order rotated from round to round. Prints each window's rate and the server's
 CPU time per request, and the paired medians (each round's ratio, then the median over
 rounds): base/1000, variant/1000 and variant/base, and the same for the CPU time per request
 the other way up (1000/base: the rate ratio the server's CPU alone would allow). The copies are deleted at the end unless `--keep`.
@@ -54,23 +54,24 @@ def main():
         sql = f.read()
     base_db = os.path.join(scale.OUT, "scale", f"probe-base-{args.people}.db")
     variant_db = os.path.join(scale.OUT, "scale", f"probe-variant-{args.people}.db")
-    vacuum_copy(kept, base_db)
-    vacuum_copy(kept, variant_db, sql)
-    servers = {"1000": scale.ScaleServer("sqlite", 1000),
-               "base": scale.ScaleServer("sqlite", args.people, sqlite_path=base_db),
-               "variant": scale.ScaleServer("sqlite", args.people, sqlite_path=variant_db)}
-    rates = {(s, name): [] for s in args.scenarios.split(",") for name in servers}
-    cpu = {(s, name): [] for s in args.scenarios.split(",") for name in servers}
+    names = ["1000", "base", "variant"]
+    rates = {(s, name): [] for s in args.scenarios.split(",") for name in names}
+    cpu = {(s, name): [] for s in args.scenarios.split(",") for name in names}
+    servers = {}
     try:
+        vacuum_copy(kept, base_db)
+        vacuum_copy(kept, variant_db, sql)
+        servers["1000"] = scale.ScaleServer("sqlite", 1000)
+        servers["base"] = scale.ScaleServer("sqlite", args.people, sqlite_path=base_db)
+        servers["variant"] = scale.ScaleServer("sqlite", args.people, sqlite_path=variant_db)
         for server in servers.values():
             server.start()
-        names = list(servers)
         for r in range(args.rounds):
             order = names[r % 3:] + names[:r % 3]
             for scenario in args.scenarios.split(","):
                 for name in order:
                     result = scale.load(servers[name], scenario)
-                    rps = result.get("rps", 0.0)
+                    rps = result.get("rps", 0.0)  # a failed window: 0, left out of the ratios
                     rates[(scenario, name)].append(rps)
                     cpu[(scenario, name)].append(result.get("server_cpu_us_per_request", 0.0))
                     print(f"  round {r + 1} {scenario:22} {name:8} {rps:8.0f} req/s, p99 "
@@ -88,7 +89,7 @@ def main():
         def paired(series, a, b):
             pairs = [x / y for x, y in zip(series[(scenario, a)], series[(scenario, b)]) if x and y]
             return statistics.median(pairs) if pairs else float("nan")
-        medians = {name: statistics.median(rates[(scenario, name)]) for name in servers}
+        medians = {name: statistics.median([v for v in rates[(scenario, name)] if v] or [0.0]) for name in names}
         print(f"{scenario}: medians " + ", ".join(f"{n} {v:.0f}" for n, v in medians.items())
               + f"; paired base/1000 {paired(rates, 'base', '1000'):.2f}x, variant/1000 "
               f"{paired(rates, 'variant', '1000'):.2f}x, variant/base {paired(rates, 'variant', 'base'):.2f}x")

@@ -103,6 +103,9 @@ class ScaleServer:
         record = seeded_record().get(f"sqlite://{os.path.join(OUT, 'scale', f'seed-{people}.db')}"
                                      if sqlite_path else self.url)
         self.reused = KEEP and people and isinstance(record, dict) and record.get("layout") == SEED_LAYOUT
+        if sqlite_path and not self.reused:
+            # Seeding here would replace the probe's changed copy with a plain seeding.
+            raise RuntimeError(f"no kept seeding of {people} people of layout {SEED_LAYOUT} for {sqlite_path}")
         if not self.reused:
             if backend == "postgres":
                 psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")

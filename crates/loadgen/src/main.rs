@@ -415,8 +415,13 @@ const USER_HZ: u64 = 100;
 /// `None` when it cannot be read. The kernel does not charge a task for the time the host
 /// took from the guest (steal, `CONFIG_PARAVIRT_TIME_ACCOUNTING`).
 fn process_cpu(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; the fields after it start at the state (3).
+    stat_cpu(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// `utime` + `stime` (fields 14 and 15) of a `/proc/<pid>/stat` line.
+fn stat_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2, in parentheses) may hold spaces and parentheses; the fields
+    // after its last `)` start at the state (3).
     let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
@@ -595,6 +600,7 @@ async fn main() -> Result<(), Error> {
     });
     if let Some(cpu) = server_cpu {
         report["server_cpu_ms"] = (cpu.as_secs_f64() * 1e3).into();
+        // Per answered request: a window with errors counts their CPU against the answers.
         if !latencies.is_empty() {
             report["server_cpu_us_per_request"] = (cpu.as_secs_f64() * 1e6 / latencies.len() as f64).into();
         }
@@ -624,8 +630,19 @@ fn write_samples(
 mod tests {
     use super::*;
 
-    /// The CPU time read is this process's own: it grows while the test burns CPU on one
-    /// thread, and no faster than the wall clock (another field would not do both).
+    /// Fields 14 and 15 of a line whose command name holds a space and a `)`; each field
+    /// around them holds another value, so a neighbour read instead gives another sum.
+    #[test]
+    fn stat_cpu_adds_utime_and_stime() {
+        let line = "4242 (yagona (a) b) S 1 4242 4242 0 -1 4194560 900 0 7 0 1234 567 11 13 20 0 9 0 \
+                    100 2000000 500 18446744073709551615";
+        assert_eq!(stat_cpu(line), Some(Duration::from_millis((1234 + 567) * 10)));
+        assert_eq!(stat_cpu("4242 (yagona) S 1 2 3"), None, "a line cut short");
+        assert_eq!(stat_cpu("no parenthesis here"), None);
+    }
+
+    /// The live reading: this process's CPU time grows while the test burns CPU, and no faster
+    /// than the wall clock allows its threads.
     #[test]
     fn process_cpu_reads_the_time_a_process_used() {
         let pid = std::process::id();
