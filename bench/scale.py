@@ -96,12 +96,13 @@ class ScaleServer:
             self.pg_name = f"{PG.rsplit('/', 1)[1]}_{people}"
             self.url = PG.rsplit("/", 1)[0] + "/" + self.pg_name
         else:
-            self.db = sqlite_path or os.path.join(OUT, "scale", f"seed-{people}.db")
+            kept = os.path.join(OUT, "scale", f"seed-{people}.db")
+            self.db = sqlite_path or kept
             self.url = f"sqlite://{self.db}"
         # A record of an older layout (before keys in issue order, before live tokens written
-        # last) holds tokens the load generator would no longer derive: seed anew.
-        record = seeded_record().get(f"sqlite://{os.path.join(OUT, 'scale', f'seed-{people}.db')}"
-                                     if sqlite_path else self.url)
+        # last) holds tokens the load generator would no longer derive: seed anew. A probe's
+        # copy has its original's record.
+        record = seeded_record().get(f"sqlite://{kept}" if sqlite_path else self.url)
         self.reused = KEEP and people and isinstance(record, dict) and record.get("layout") == SEED_LAYOUT
         if sqlite_path and not self.reused:
             # Seeding here would replace the probe's changed copy with a plain seeding.

@@ -4,6 +4,7 @@ The plot: per scenario, two small panels side by side, requests/s and p99 agains
 people (sizes spaced evenly, as categories), one line per backend, each with a dashed line at its
 target (90% of the baseline's requests/s; 1.5x its p99).
 """
+import statistics
 from html import escape
 
 COLOURS = {"sqlite": "#1f77b4", "postgres": "#d62728"}
@@ -33,19 +34,25 @@ def ratio(value, base):
     return value / base if base else float("nan")
 
 
-def paired_rps_ratio(results, backend, scenario, base, n, key="rps", inverse=False):
-    """The median over rounds of size n's requests/s over the baseline's in the same round: the
-    two ran one after the other, so a slow spell of the shared machine falls on both, where the
-    best rounds (the table's other ratio) may come from different spells. None without rounds.
-    With `key="server_cpu_us_per_request", inverse=True`: the baseline's server CPU time per
-    request over size n's, the rate ratio the server's CPU alone would allow."""
+def requests_per_second(r):
+    return r.get("rps")
+
+
+def requests_per_cpu_second(r):
+    """Requests per second of the server's own CPU time (loadgen --server-pid): the rate the
+    server's CPU alone would allow; the host's steal is not in it. None before it was measured."""
+    cpu = r.get("server_cpu_us_per_request")
+    return 1e6 / cpu if cpu else None
+
+
+def paired_ratio(results, backend, scenario, base, n, rate=requests_per_second):
+    """The median over rounds of size n's rate over the baseline's in the same round: the two ran
+    one after the other, so a slow spell of the shared machine falls on both, where the best
+    rounds (the table's other ratio) may come from different spells. None without rounds."""
     rounds = {e["people"]: e.get("rounds", {}).get(scenario, []) for e in results["runs"] if e["backend"] == backend}
-    pairs = sorted(ratio(b[key], r[key]) if inverse else ratio(r[key], b[key])
-                   for b, r in zip(rounds.get(base, []), rounds.get(n, [])) if key in b and key in r)
-    if not pairs:
-        return None
-    middle = len(pairs) // 2
-    return pairs[middle] if len(pairs) % 2 else (pairs[middle - 1] + pairs[middle]) / 2
+    pairs = [ratio(rate(r), rate(b)) for b, r in zip(rounds.get(base, []), rounds.get(n, []))
+             if rate(b) and rate(r)]
+    return statistics.median(pairs) if pairs else None
 
 
 def markdown_table(results):
@@ -81,13 +88,10 @@ def markdown_table(results):
                     continue
                 rps, p99 = ratio(r["rps"], b["rps"]), ratio(r["p99_ms"], b["p99_ms"])
                 cells.append(f"**{rps:.2f}×**" if rps < RPS_TARGET else f"{rps:.2f}×")
-                paired = paired_rps_ratio(results, backend, scenario, base, n)
+                paired = paired_ratio(results, backend, scenario, base, n)
                 cells.append("—" if paired is None else f"**{paired:.2f}×**" if paired < RPS_TARGET else f"{paired:.2f}×")
                 cells.append(f"**{p99:.2f}×**" if p99 > P99_TARGET else f"{p99:.2f}×")
-                # The server's CPU time per request (loadgen --server-pid), baseline over size,
-                # paired by round: what the rate ratio would be were the server's CPU all that
-                # counted. Steal from the host is not in it; runs before it was measured: —.
-                cpu = paired_rps_ratio(results, backend, scenario, base, n, "server_cpu_us_per_request", True)
+                cpu = paired_ratio(results, backend, scenario, base, n, requests_per_cpu_second)
                 cells.append("—" if cpu is None else f"{cpu:.2f}×")
             largest = found.get(sizes[-1]) or {}
             cells.append(f"{largest['disk_read_mib']:.0f}" if "disk_read_mib" in largest else "—")
